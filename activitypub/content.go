@@ -1,0 +1,317 @@
+package activitypub
+
+import (
+	"html"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Content is the body of a note under construction. It only produces HTML
+// that Mastodon keeps (INTEROP N4, N5, N6): paragraphs, <br>, http(s)
+// anchors and hashtag anchors, with every piece of text escaped. It renders
+// to HTML once the base URL is known (hashtag links point at our tag pages),
+// and to a plain-text twin for logs, previews and the web page's summary.
+//
+// The zero value is an empty body ready to use. Methods return c so calls
+// can be chained.
+type Content struct {
+	segs []segment
+}
+
+type segKind uint8
+
+const (
+	segText segKind = iota
+	segLink
+	segTag
+	segBreak
+	segPara
+)
+
+type segment struct {
+	kind       segKind
+	text, href string
+}
+
+// LinkLength is what Mastodon counts for any URL, whatever its length.
+const LinkLength = 23
+
+// Text appends s, escaped. A newline becomes a line break, a blank line a
+// new paragraph; "\r" is dropped.
+func (c *Content) Text(s string) *Content {
+	s = strings.ReplaceAll(s, "\r", "")
+	for i, para := range strings.Split(s, "\n\n") {
+		if i > 0 {
+			c.Paragraph()
+		}
+		for j, line := range strings.Split(para, "\n") {
+			if j > 0 {
+				c.LineBreak()
+			}
+			if line != "" {
+				c.segs = append(c.segs, segment{kind: segText, text: line})
+			}
+		}
+	}
+	return c
+}
+
+// Link appends an anchor to href showing text (href itself when text is
+// empty). Anything but an absolute http or https URL is appended as text.
+func (c *Content) Link(href, text string) *Content {
+	if text == "" {
+		text = href
+	}
+	u, err := url.Parse(href)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c.Text(text)
+	}
+	c.segs = append(c.segs, segment{kind: segLink, text: text, href: u.String()})
+	return c
+}
+
+// Hashtag appends #name as a hashtag link and records it for the note's tag
+// list. A name Mastodon would not accept as a tag (letters, digits and _
+// only, not all digits) is appended as plain text "#name".
+func (c *Content) Hashtag(name string) *Content {
+	name = strings.TrimPrefix(name, "#")
+	if !ValidHashtag(name) {
+		return c.Text("#" + name)
+	}
+	c.segs = append(c.segs, segment{kind: segTag, text: name})
+	return c
+}
+
+// LineBreak appends a <br>.
+func (c *Content) LineBreak() *Content {
+	c.segs = append(c.segs, segment{kind: segBreak})
+	return c
+}
+
+// Paragraph ends the current paragraph; what follows starts a new one.
+func (c *Content) Paragraph() *Content {
+	c.segs = append(c.segs, segment{kind: segPara})
+	return c
+}
+
+// IsEmpty reports whether c holds no visible text.
+func (c *Content) IsEmpty() bool {
+	for _, s := range c.segs {
+		if s.kind != segBreak && s.kind != segPara && strings.TrimSpace(s.text) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Tags returns the distinct hashtags in order of first use, as written.
+func (c *Content) Tags() []string {
+	var tags []string
+	seen := map[string]bool{}
+	for _, s := range c.segs {
+		if s.kind == segTag && !seen[strings.ToLower(s.text)] {
+			seen[strings.ToLower(s.text)] = true
+			tags = append(tags, s.text)
+		}
+	}
+	return tags
+}
+
+// paragraphs groups segments into paragraphs, dropping empty ones and line
+// breaks at a paragraph's start or end.
+func (c *Content) paragraphs() [][]segment {
+	var out [][]segment
+	var cur []segment
+	flush := func() {
+		for len(cur) > 0 && cur[len(cur)-1].kind == segBreak {
+			cur = cur[:len(cur)-1]
+		}
+		if len(cur) > 0 {
+			out = append(out, cur)
+		}
+		cur = nil
+	}
+	for _, s := range c.segs {
+		switch {
+		case s.kind == segPara:
+			flush()
+		case s.kind == segBreak && len(cur) == 0:
+		default:
+			cur = append(cur, s)
+		}
+	}
+	flush()
+	return out
+}
+
+// HTML renders the body; tagURL maps a hashtag name to its page.
+func (c *Content) HTML(tagURL func(name string) string) string {
+	var b strings.Builder
+	for _, para := range c.paragraphs() {
+		b.WriteString("<p>")
+		for _, s := range para {
+			switch s.kind {
+			case segText:
+				b.WriteString(html.EscapeString(s.text))
+			case segBreak:
+				b.WriteString("<br>")
+			case segLink:
+				b.WriteString(`<a href="` + html.EscapeString(s.href) + `" rel="nofollow noopener noreferrer" target="_blank">` +
+					html.EscapeString(s.text) + `</a>`)
+			case segTag:
+				b.WriteString(`<a href="` + html.EscapeString(tagURL(strings.ToLower(s.text))) +
+					`" class="mention hashtag" rel="tag">#<span>` + html.EscapeString(s.text) + `</span></a>`)
+			}
+		}
+		b.WriteString("</p>")
+	}
+	return b.String()
+}
+
+// PlainText renders the body as text: paragraphs separated by a blank line,
+// links as their visible text, hashtags as #name.
+func (c *Content) PlainText() string {
+	var b strings.Builder
+	for i, para := range c.paragraphs() {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		for _, s := range para {
+			switch s.kind {
+			case segText, segLink:
+				b.WriteString(s.text)
+			case segBreak:
+				b.WriteString("\n")
+			case segTag:
+				b.WriteString("#" + s.text)
+			}
+		}
+	}
+	return b.String()
+}
+
+// Length counts the body as Mastodon counts a status: characters of the
+// plain text, except that every link counts LinkLength whatever it shows.
+func (c *Content) Length() int {
+	n := 0
+	for i, para := range c.paragraphs() {
+		if i > 0 {
+			n += 2
+		}
+		for _, s := range para {
+			switch s.kind {
+			case segText:
+				n += utf8.RuneCountInString(s.text)
+			case segLink:
+				n += LinkLength
+			case segBreak:
+				n++
+			case segTag:
+				n += 1 + utf8.RuneCountInString(s.text)
+			}
+		}
+	}
+	return n
+}
+
+// ValidHashtag reports whether name (without '#') is a tag Mastodon accepts:
+// letters, digits and underscores, with at least one non-digit.
+func ValidHashtag(name string) bool {
+	if name == "" || utf8.RuneCountInString(name) > 100 {
+		return false
+	}
+	nonDigit := false
+	for _, r := range name {
+		switch {
+		case unicode.IsLetter(r) || r == '_':
+			nonDigit = true
+		case unicode.IsDigit(r):
+		default:
+			return false
+		}
+	}
+	return nonDigit
+}
+
+// ParseText turns plain text into Content: blank lines separate paragraphs,
+// newlines become line breaks, http(s) URLs become links and #words become
+// hashtags. This is what `nuttx-feed post` publishes.
+func ParseText(s string) *Content {
+	c := &Content{}
+	s = strings.ReplaceAll(s, "\r", "")
+	var text strings.Builder
+	flushText := func() {
+		if text.Len() > 0 {
+			c.Text(text.String())
+			text.Reset()
+		}
+	}
+	for i := 0; i < len(s); {
+		rest := s[i:]
+		prev := rune(' ')
+		if i > 0 {
+			prev, _ = utf8.DecodeLastRuneInString(s[:i])
+		}
+		boundary := !isWordRune(prev) && prev != '/' && prev != '#'
+		if boundary && (strings.HasPrefix(rest, "http://") || strings.HasPrefix(rest, "https://")) {
+			if n := urlLength(rest); n > 0 {
+				flushText()
+				c.Link(rest[:n], rest[:n])
+				i += n
+				continue
+			}
+		}
+		if boundary && rest[0] == '#' {
+			if n := tagLength(rest[1:]); n > 0 && ValidHashtag(rest[1:1+n]) {
+				flushText()
+				c.Hashtag(rest[1 : 1+n])
+				i += 1 + n
+				continue
+			}
+		}
+		_, size := utf8.DecodeRuneInString(rest)
+		text.WriteString(rest[:size])
+		i += size
+	}
+	flushText()
+	return c
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
+
+// urlLength returns the length of the URL at the start of s: up to the first
+// space, without trailing punctuation (and without a closing parenthesis
+// that has no opening one inside the URL).
+func urlLength(s string) int {
+	end := strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == '<' || r == '>' || r == '"' })
+	if end < 0 {
+		end = len(s)
+	}
+	u := s[:end]
+	for len(u) > 0 {
+		last := u[len(u)-1]
+		if strings.IndexByte(".,;:!?'", last) >= 0 || (last == ')' && strings.Count(u, "(") < strings.Count(u, ")")) {
+			u = u[:len(u)-1]
+			continue
+		}
+		break
+	}
+	if p, err := url.Parse(u); err != nil || p.Host == "" {
+		return 0
+	}
+	return len(u)
+}
+
+// tagLength returns the byte length of the run of tag characters at s.
+func tagLength(s string) int {
+	n := 0
+	for _, r := range s {
+		if !isWordRune(r) {
+			break
+		}
+		n += utf8.RuneLen(r)
+	}
+	return n
+}

@@ -1,0 +1,19 @@
+package activitypub
+
+import "errors"
+
+// Error kinds returned by this package. Errors are wrapped with detail
+// (fmt.Errorf("%w: ...")); callers test the kind with errors.Is and show the
+// message, which never carries secrets. server maps each kind to one status.
+var (
+	// ErrNotFound: no such local actor, note or collection page (404).
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid: the request is malformed or lacks required fields (400).
+	ErrInvalid = errors.New("invalid request")
+	// ErrUnauthorized: a missing, malformed or failing HTTP signature (401).
+	ErrUnauthorized = errors.New("signature rejected")
+	// ErrTooLarge: the body is over MaxInboxBody (413).
+	ErrTooLarge = errors.New("request body too large")
+	// ErrUnsupportedMediaType: the body is not JSON (415).
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
+)

@@ -1,0 +1,279 @@
+package activitypub
+
+import (
+	"context"
+	"crypto/rsa"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Remote keys: fetched with a signed GET (GoToSocial refuses unsigned ones),
+// accepted from a full actor or a key document, kept in memory and, once a
+// request signed with them was accepted, in remote_actors (INTEROP S9).
+
+const (
+	fetchTimeout    = 5 * time.Second  // key and actor fetches run inline in the inbox
+	maxFetchBody    = 1 << 20          // largest actor or key document we read
+	keyCacheTTL     = 24 * time.Hour   // after this, a cached key is fetched again
+	refetchInterval = time.Minute      // at most one forced refetch per key per minute
+	acceptFetch     = `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
+)
+
+// remoteKey is a remote actor's public key and what we know of the actor.
+type remoteKey struct {
+	keyID       string
+	owner       string // the actor id
+	pem         string
+	pub         *rsa.PublicKey
+	inbox       string // "" until known (GoToSocial's key stub has none)
+	sharedInbox string
+	fetchedAt   time.Time
+}
+
+type keyCache struct {
+	mu         sync.Mutex
+	entries    map[string]*remoteKey // by key id
+	lastForced map[string]time.Time  // key id -> last forced refetch
+}
+
+func (c *keyCache) get(keyID string) *remoteKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.entries[keyID]
+}
+
+func (c *keyCache) put(k *remoteKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) > 10000 { // bound memory; the database keeps them anyway
+		clear(c.entries)
+	}
+	c.entries[k.keyID] = k
+}
+
+func (c *keyCache) drop(owner string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, k := range c.entries {
+		if k.owner == owner {
+			delete(c.entries, id)
+		}
+	}
+}
+
+// mayForce reports whether keyID may be fetched again now, and records it.
+func (c *keyCache) mayForce(keyID string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lastForced == nil {
+		c.lastForced = map[string]time.Time{}
+	}
+	if last, ok := c.lastForced[keyID]; ok && now.Sub(last) < refetchInterval {
+		return false
+	}
+	if len(c.lastForced) > 10000 {
+		clear(c.lastForced)
+	}
+	c.lastForced[keyID] = now
+	return true
+}
+
+// statusError is a fetch answered with a non-200 status.
+type statusError struct {
+	URL    string
+	Status int
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Status) }
+
+// isGone reports whether err is a fetch answered 410 Gone.
+func isGone(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.Status == http.StatusGone
+}
+
+// key returns the key keyID, from memory, then the database, then the
+// network, and whether it was fetched just now. With force it skips the
+// caches (after a failed verification), at most once a minute per key.
+func (s *Service) key(ctx context.Context, keyID string, force bool) (k *remoteKey, fetched bool, err error) {
+	now := s.now()
+	var stale *remoteKey // a cached key past its TTL: better than nothing if the fetch fails
+	if !force {
+		if k := s.keys.get(keyID); k != nil {
+			if now.Sub(k.fetchedAt) < keyCacheTTL {
+				return k, false, nil
+			}
+			stale = k
+		}
+		if k, err := s.storedKey(ctx, keyID); err != nil {
+			return nil, false, err
+		} else if k != nil {
+			if now.Sub(k.fetchedAt) < keyCacheTTL {
+				s.keys.put(k)
+				return k, false, nil
+			}
+			stale = k
+		}
+	} else if !s.keys.mayForce(keyID, now) {
+		return nil, false, errors.New("key was refetched less than a minute ago")
+	}
+	if k, err = s.fetchKey(ctx, keyID); err != nil {
+		if stale != nil && !isGone(err) {
+			s.log.Warn("key refresh failed, using the cached key", "key_id", keyID, "err", err)
+			return stale, false, nil
+		}
+		return nil, false, err
+	}
+	s.keys.put(k)
+	return k, true, nil
+}
+
+// storedKey loads a key accepted before, or returns nil.
+func (s *Service) storedKey(ctx context.Context, keyID string) (*remoteKey, error) {
+	k := &remoteKey{keyID: keyID}
+	var fetched int64
+	err := s.db.QueryRowContext(ctx, `SELECT iri, public_key_pem, inbox, shared_inbox, fetched_at FROM remote_actors WHERE key_id = ?`,
+		keyID).Scan(&k.owner, &k.pem, &k.inbox, &k.sharedInbox, &fetched)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load key: %w", err)
+	}
+	if k.pub, err = parsePublicKey(k.pem); err != nil {
+		return nil, nil // unusable: fetch it again
+	}
+	k.fetchedAt = time.UnixMilli(fetched)
+	return k, nil
+}
+
+// fetchKey dereferences keyID (without its fragment) and extracts the key:
+// from an actor's publicKey (Mastodon, GoToSocial's stub at /main-key) or a
+// key document (id, owner, publicKeyPem). The key's owner must be on the
+// same host as the key id.
+func (s *Service) fetchKey(ctx context.Context, keyID string) (*remoteKey, error) {
+	u, err := url.Parse(keyID)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("keyId %q is not an http(s) URL", truncate(keyID, 80))
+	}
+	u.Fragment = ""
+	doc, err := s.fetchDocument(ctx, u.String())
+	if err != nil {
+		return nil, err
+	}
+	pk, err := doc.key(keyID)
+	if err != nil {
+		return nil, err
+	}
+	if pk.Owner == "" {
+		return nil, fmt.Errorf("key %s names no owner", keyID)
+	}
+	if !sameHost(pk.Owner, keyID) || !sameHost(doc.ID, keyID) {
+		return nil, fmt.Errorf("key %s is owned by %s on another host", keyID, pk.Owner)
+	}
+	pub, err := parsePublicKey(pk.PublicKeyPem)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", keyID, err)
+	}
+	k := &remoteKey{keyID: keyID, owner: pk.Owner, pem: pk.PublicKeyPem, pub: pub, fetchedAt: s.now()}
+	if doc.ID == pk.Owner { // an actor, or GoToSocial's stub of one
+		k.inbox, k.sharedInbox = doc.Inbox, doc.sharedInbox()
+	}
+	return k, nil
+}
+
+// fetchActorInboxes fills in the inboxes of k's owner by fetching the actor,
+// which must answer with its own id.
+func (s *Service) fetchActorInboxes(ctx context.Context, k *remoteKey) error {
+	doc, err := s.fetchDocument(ctx, k.owner)
+	if err != nil {
+		return err
+	}
+	if doc.ID != k.owner {
+		return fmt.Errorf("actor %s answered with id %s", k.owner, doc.ID)
+	}
+	if err := checkIRI("inbox", doc.Inbox); err != nil {
+		return fmt.Errorf("actor %s: %w", k.owner, err)
+	}
+	k.inbox, k.sharedInbox = doc.Inbox, doc.sharedInbox()
+	if k.sharedInbox != "" && checkIRI("sharedInbox", k.sharedInbox) != nil {
+		k.sharedInbox = ""
+	}
+	return nil
+}
+
+// fetchDocument GETs an ActivityPub document, signed by our fetch actor.
+func (s *Service) fetchDocument(ctx context.Context, target string) (*remoteDocument, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", acceptFetch)
+	req.Header.Set("User-Agent", s.userAgent)
+	if s.fetchActor != "" {
+		if a, err := s.Actor(ctx, s.fetchActor); err == nil {
+			if err := signRequest(req, nil, s.urls.KeyID(a.Username), a.privateKey, s.now()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", target, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, &statusError{URL: target, Status: resp.StatusCode}
+	}
+	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	switch mediaType {
+	case "application/activity+json", "application/ld+json", "application/json":
+	default:
+		return nil, fmt.Errorf("GET %s: Content-Type %q is not ActivityPub JSON", target, mediaType)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", target, err)
+	}
+	if len(body) > maxFetchBody {
+		return nil, fmt.Errorf("GET %s: document larger than %d bytes", target, maxFetchBody)
+	}
+	doc, err := decodeRemoteDocument(body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", target, err)
+	}
+	return doc, nil
+}
+
+func sameHost(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && ua.Host != "" && strings.EqualFold(ua.Host, ub.Host)
+}
+
+// saveRemoteActor records an accepted signer (inside the caller's
+// transaction, so a rejected request stores nothing).
+func saveRemoteActor(ctx context.Context, tx *sql.Tx, k *remoteKey) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO remote_actors (iri, key_id, public_key_pem, inbox, shared_inbox, fetched_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (iri) DO UPDATE SET key_id = excluded.key_id, public_key_pem = excluded.public_key_pem,
+			inbox = CASE WHEN excluded.inbox <> '' THEN excluded.inbox ELSE remote_actors.inbox END,
+			shared_inbox = CASE WHEN excluded.inbox <> '' THEN excluded.shared_inbox ELSE remote_actors.shared_inbox END,
+			fetched_at = excluded.fetched_at`,
+		k.owner, k.keyID, k.pem, k.inbox, k.sharedInbox, k.fetchedAt.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("save remote actor: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,353 @@
+package activitypub
+
+// The ActivityStreams documents we serve and send. They are built with
+// go-fed's streams vocabulary; what go-fed v1.0.0 lacks (endpoints,
+// manuallyApprovesFollowers, indexable, PropertyValue, Hashtag, sensitive,
+// a null summary or inReplyTo, contentMap) is added to the serialized map,
+// and the @context is replaced with one that defines those terms inline,
+// Mastodon style (INTEROP A1, A2, A10, N1). Embedded objects carry no
+// @context.
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"time"
+
+	"github.com/go-fed/activity/streams"
+	"github.com/go-fed/activity/streams/vocab"
+)
+
+// ContentType is the media type of every ActivityPub document we serve and
+// send (INTEROP C1).
+const ContentType = "application/activity+json"
+
+// PublicAddress is the special "everyone" collection.
+const PublicAddress = "https://www.w3.org/ns/activitystreams#Public"
+
+const asContext = "https://www.w3.org/ns/activitystreams"
+
+var actorContext = []any{
+	asContext,
+	"https://w3id.org/security/v1",
+	map[string]any{
+		"manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+		"toot":                      "http://joinmastodon.org/ns#",
+		"discoverable":              "toot:discoverable",
+		"indexable":                 "toot:indexable",
+		"featured":                  map[string]any{"@id": "toot:featured", "@type": "@id"},
+		"schema":                    "http://schema.org#",
+		"PropertyValue":             "schema:PropertyValue",
+		"value":                     "schema:value",
+		"webfinger":                 map[string]any{"@id": "https://purl.archive.org/socialweb/webfinger#webfinger", "@type": "http://www.w3.org/2001/XMLSchema#string"},
+	},
+}
+
+var noteContext = []any{
+	asContext,
+	map[string]any{"sensitive": "as:sensitive", "Hashtag": "as:Hashtag"},
+}
+
+// iri parses an IRI we built ourselves or validated on the way in.
+func iri(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		return &url.URL{Opaque: s} // unreachable for validated input; keeps the string intact
+	}
+	return u
+}
+
+func idProp(s string) vocab.JSONLDIdProperty {
+	p := streams.NewJSONLDIdProperty()
+	p.Set(iri(s))
+	return p
+}
+
+func toProp(iris ...string) vocab.ActivityStreamsToProperty {
+	p := streams.NewActivityStreamsToProperty()
+	for _, s := range iris {
+		p.AppendIRI(iri(s))
+	}
+	return p
+}
+
+func ccProp(iris ...string) vocab.ActivityStreamsCcProperty {
+	p := streams.NewActivityStreamsCcProperty()
+	for _, s := range iris {
+		p.AppendIRI(iri(s))
+	}
+	return p
+}
+
+func actorProp(s string) vocab.ActivityStreamsActorProperty {
+	p := streams.NewActivityStreamsActorProperty()
+	p.AppendIRI(iri(s))
+	return p
+}
+
+func publishedProp(t time.Time) vocab.ActivityStreamsPublishedProperty {
+	p := streams.NewActivityStreamsPublishedProperty()
+	p.Set(t.UTC().Truncate(time.Second))
+	return p
+}
+
+func urlProp(s string) vocab.ActivityStreamsUrlProperty {
+	p := streams.NewActivityStreamsUrlProperty()
+	p.AppendIRI(iri(s))
+	return p
+}
+
+// serialize turns a go-fed value into a map, failing loudly: our own values
+// always serialize, so an error here is a programming error.
+func serialize(t vocab.Type) map[string]any {
+	m, err := streams.Serialize(t)
+	if err != nil {
+		panic("activitypub: serialize " + t.GetTypeName() + ": " + err.Error())
+	}
+	return m
+}
+
+// embedded strips the @context of a document that goes inside another.
+func embedded(m map[string]any) map[string]any {
+	delete(m, "@context")
+	return m
+}
+
+// marshal encodes a document compactly, without escaping <, > and & (the
+// bytes are hashed and signed as they are, so any stable form is fine, and
+// this one is readable).
+func marshal(m map[string]any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		panic("activitypub: marshal: " + err.Error())
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n")
+}
+
+// actorDocument is the actor (type Service) with every field of INTEROP A1.
+func actorDocument(u URLs, a *Actor) map[string]any {
+	id := u.Actor(a.Username)
+	svc := streams.NewActivityStreamsService()
+	svc.SetJSONLDId(idProp(id))
+
+	username := streams.NewActivityStreamsPreferredUsernameProperty()
+	username.SetXMLSchemaString(a.Username)
+	svc.SetActivityStreamsPreferredUsername(username)
+
+	name := streams.NewActivityStreamsNameProperty()
+	name.AppendXMLSchemaString(a.DisplayName)
+	svc.SetActivityStreamsName(name)
+
+	summary := streams.NewActivityStreamsSummaryProperty()
+	summary.AppendXMLSchemaString(a.SummaryHTML(u))
+	svc.SetActivityStreamsSummary(summary)
+
+	svc.SetActivityStreamsUrl(urlProp(u.Profile(a.Username)))
+
+	inbox := streams.NewActivityStreamsInboxProperty()
+	inbox.SetIRI(iri(u.Inbox(a.Username)))
+	svc.SetActivityStreamsInbox(inbox)
+	outbox := streams.NewActivityStreamsOutboxProperty()
+	outbox.SetIRI(iri(u.Outbox(a.Username)))
+	svc.SetActivityStreamsOutbox(outbox)
+	followers := streams.NewActivityStreamsFollowersProperty()
+	followers.SetIRI(iri(u.Followers(a.Username)))
+	svc.SetActivityStreamsFollowers(followers)
+	following := streams.NewActivityStreamsFollowingProperty()
+	following.SetIRI(iri(u.Following(a.Username)))
+	svc.SetActivityStreamsFollowing(following)
+	featured := streams.NewTootFeaturedProperty()
+	featured.SetIRI(iri(u.Featured(a.Username)))
+	svc.SetTootFeatured(featured)
+	discoverable := streams.NewTootDiscoverableProperty()
+	discoverable.Set(true)
+	svc.SetTootDiscoverable(discoverable)
+	svc.SetActivityStreamsPublished(publishedProp(a.CreatedAt))
+
+	img := streams.NewActivityStreamsImage()
+	mediaType := streams.NewActivityStreamsMediaTypeProperty()
+	mediaType.Set("image/png")
+	img.SetActivityStreamsMediaType(mediaType)
+	img.SetActivityStreamsUrl(urlProp(u.Avatar()))
+	icon := streams.NewActivityStreamsIconProperty()
+	icon.AppendActivityStreamsImage(img)
+	svc.SetActivityStreamsIcon(icon)
+
+	key := streams.NewW3IDSecurityV1PublicKey()
+	key.SetJSONLDId(idProp(u.KeyID(a.Username)))
+	owner := streams.NewW3IDSecurityV1OwnerProperty()
+	owner.SetIRI(iri(id))
+	key.SetW3IDSecurityV1Owner(owner)
+	pem := streams.NewW3IDSecurityV1PublicKeyPemProperty()
+	pem.Set(a.PublicKeyPEM)
+	key.SetW3IDSecurityV1PublicKeyPem(pem)
+	keys := streams.NewW3IDSecurityV1PublicKeyProperty()
+	keys.AppendW3IDSecurityV1PublicKey(key)
+	svc.SetW3IDSecurityV1PublicKey(keys)
+
+	m := serialize(svc)
+	m["@context"] = actorContext
+	m["endpoints"] = map[string]any{"sharedInbox": u.SharedInbox()}
+	m["manuallyApprovesFollowers"] = false
+	m["indexable"] = true
+	m["webfinger"] = u.Handle(a.Username)
+	attachment := []any{}
+	for _, f := range a.Fields {
+		attachment = append(attachment, map[string]any{
+			"type":  "PropertyValue",
+			"name":  f.Name,
+			"value": f.valueHTML(),
+		})
+	}
+	m["attachment"] = attachment
+	return m
+}
+
+// noteObject is a Note without @context (INTEROP N1).
+func noteObject(u URLs, n *Note) map[string]any {
+	id := u.Note(n.Username, n.PublicID)
+	note := streams.NewActivityStreamsNote()
+	note.SetJSONLDId(idProp(id))
+	attributedTo := streams.NewActivityStreamsAttributedToProperty()
+	attributedTo.AppendIRI(iri(u.Actor(n.Username)))
+	note.SetActivityStreamsAttributedTo(attributedTo)
+	note.SetActivityStreamsTo(toProp(PublicAddress))
+	note.SetActivityStreamsCc(ccProp(u.Followers(n.Username)))
+	note.SetActivityStreamsPublished(publishedProp(n.Published))
+	note.SetActivityStreamsUrl(urlProp(u.NoteURL(n.Username, n.PublicID)))
+	content := streams.NewActivityStreamsContentProperty()
+	content.AppendXMLSchemaString(n.Content)
+	note.SetActivityStreamsContent(content)
+
+	m := embedded(serialize(note))
+	m["contentMap"] = map[string]any{"en": n.Content}
+	m["summary"] = nil
+	m["sensitive"] = false
+	if n.InReplyTo != "" {
+		m["inReplyTo"] = n.InReplyTo
+	} else {
+		m["inReplyTo"] = nil
+	}
+	tags := []any{}
+	for _, t := range n.Tags {
+		tags = append(tags, map[string]any{"type": "Hashtag", "name": "#" + t, "href": u.Tag(lower(t))})
+	}
+	m["tag"] = tags
+	return m
+}
+
+// noteDocument is a Note served on its own.
+func noteDocument(u URLs, n *Note) map[string]any {
+	m := noteObject(u, n)
+	m["@context"] = noteContext
+	return m
+}
+
+// createObject is the Create wrapping a note, without @context.
+func createObject(u URLs, n *Note) map[string]any {
+	noteID := u.Note(n.Username, n.PublicID)
+	create := streams.NewActivityStreamsCreate()
+	create.SetJSONLDId(idProp(u.Activity(noteID)))
+	create.SetActivityStreamsActor(actorProp(u.Actor(n.Username)))
+	create.SetActivityStreamsTo(toProp(PublicAddress))
+	create.SetActivityStreamsCc(ccProp(u.Followers(n.Username)))
+	create.SetActivityStreamsPublished(publishedProp(n.Published))
+	m := embedded(serialize(create))
+	m["object"] = noteObject(u, n)
+	return m
+}
+
+// createDocument is the Create{Note} as delivered and served.
+func createDocument(u URLs, n *Note) map[string]any {
+	m := createObject(u, n)
+	m["@context"] = noteContext
+	return m
+}
+
+// followRef is a received Follow, echoed verbatim inside our Accept.
+type followRef struct {
+	ID, Actor, Object string
+}
+
+// acceptDocument accepts a Follow: signed by the followed actor, addressed
+// to the follower, embedding the Follow with its exact id (INTEROP F2).
+func acceptDocument(u URLs, username, acceptID string, f followRef) map[string]any {
+	accept := streams.NewActivityStreamsAccept()
+	accept.SetJSONLDId(idProp(acceptID))
+	accept.SetActivityStreamsActor(actorProp(u.Actor(username)))
+	accept.SetActivityStreamsTo(toProp(f.Actor))
+	m := serialize(accept)
+	m["@context"] = asContext
+	m["object"] = map[string]any{"id": f.ID, "type": "Follow", "actor": f.Actor, "object": f.Object}
+	return m
+}
+
+// updateActorDocument announces a changed profile: Update with the full
+// actor, whose id equals the Update's actor (INTEROP L4).
+func updateActorDocument(u URLs, a *Actor, updateID string, now time.Time) map[string]any {
+	update := streams.NewActivityStreamsUpdate()
+	update.SetJSONLDId(idProp(updateID))
+	update.SetActivityStreamsActor(actorProp(u.Actor(a.Username)))
+	update.SetActivityStreamsTo(toProp(PublicAddress))
+	update.SetActivityStreamsCc(ccProp(u.Followers(a.Username)))
+	update.SetActivityStreamsPublished(publishedProp(now))
+	m := serialize(update)
+	m["@context"] = actorContext
+	m["object"] = embedded(actorDocument(u, a))
+	return m
+}
+
+// orderedCollection is a collection's front page: its size and links to
+// the first and last pages (INTEROP L1, L3, A5).
+func orderedCollection(id string, total int, first, last string) map[string]any {
+	c := streams.NewActivityStreamsOrderedCollection()
+	c.SetJSONLDId(idProp(id))
+	totalItems := streams.NewActivityStreamsTotalItemsProperty()
+	totalItems.Set(total)
+	c.SetActivityStreamsTotalItems(totalItems)
+	if first != "" {
+		p := streams.NewActivityStreamsFirstProperty()
+		p.SetIRI(iri(first))
+		c.SetActivityStreamsFirst(p)
+	}
+	if last != "" {
+		p := streams.NewActivityStreamsLastProperty()
+		p.SetIRI(iri(last))
+		c.SetActivityStreamsLast(p)
+	}
+	m := serialize(c)
+	m["@context"] = asContext
+	return m
+}
+
+// orderedCollectionPage is one page of a collection. items are IRIs
+// (strings) or embedded objects (maps).
+func orderedCollectionPage(id, partOf string, total int, items []any, next, prev string) map[string]any {
+	p := streams.NewActivityStreamsOrderedCollectionPage()
+	p.SetJSONLDId(idProp(id))
+	part := streams.NewActivityStreamsPartOfProperty()
+	part.SetIRI(iri(partOf))
+	p.SetActivityStreamsPartOf(part)
+	totalItems := streams.NewActivityStreamsTotalItemsProperty()
+	totalItems.Set(total)
+	p.SetActivityStreamsTotalItems(totalItems)
+	if next != "" {
+		n := streams.NewActivityStreamsNextProperty()
+		n.SetIRI(iri(next))
+		p.SetActivityStreamsNext(n)
+	}
+	if prev != "" {
+		n := streams.NewActivityStreamsPrevProperty()
+		n.SetIRI(iri(prev))
+		p.SetActivityStreamsPrev(n)
+	}
+	m := serialize(p)
+	m["@context"] = noteContext
+	if items == nil {
+		items = []any{}
+	}
+	m["orderedItems"] = items
+	return m
+}

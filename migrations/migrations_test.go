@@ -1,0 +1,126 @@
+package migrations_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/nuttx-feed/nuttx-feed/migrations"
+	_ "modernc.org/sqlite"
+)
+
+func openRaw(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", migrations.DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestApplyFreshAndAgain(t *testing.T) {
+	ctx := context.Background()
+	db := openRaw(t, filepath.Join(t.TempDir(), "a.db"))
+	if err := migrations.Apply(ctx, db); err != nil {
+		t.Fatalf("first Apply: %v", err)
+	}
+	v, err := migrations.Version(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != migrations.Latest() || v == 0 {
+		t.Fatalf("version = %d, want latest %d", v, migrations.Latest())
+	}
+	if err := migrations.Apply(ctx, db); err != nil {
+		t.Fatalf("second Apply: %v", err)
+	}
+	var rows int
+	db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&rows)
+	all, _ := migrations.All()
+	if rows != len(all) {
+		t.Fatalf("schema_migrations has %d rows, want %d", rows, len(all))
+	}
+	for _, table := range []string{"actors", "followers", "notes", "activities", "deliveries", "delivery_attempts", "remote_actors"} {
+		if _, err := db.Exec(`SELECT COUNT(*) FROM ` + table); err != nil {
+			t.Errorf("table %s: %v", table, err)
+		}
+	}
+}
+
+func TestApplyConcurrentProcesses(t *testing.T) {
+	// Two handles on one file stand in for "serve" and "post" starting at once.
+	path := filepath.Join(t.TempDir(), "c.db")
+	a, b := openRaw(t, path), openRaw(t, path)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, db := range []*sql.DB{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = migrations.Apply(context.Background(), db) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Apply: %v", err)
+		}
+	}
+}
+
+func TestRefuseNewerDatabase(t *testing.T) {
+	ctx := context.Background()
+	db := openRaw(t, filepath.Join(t.TempDir(), "n.db"))
+	if err := migrations.Apply(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	future := migrations.Latest() + 1
+	if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, 'from_the_future.sql', 'now')`, future); err != nil {
+		t.Fatal(err)
+	}
+	err := migrations.Apply(ctx, db)
+	if !errors.Is(err, migrations.ErrDatabaseNewer) {
+		t.Fatalf("Apply on a newer database = %v, want ErrDatabaseNewer", err)
+	}
+}
+
+func TestPragmasOnEveryConnection(t *testing.T) {
+	db := openRaw(t, filepath.Join(t.TempDir(), "p.db"))
+	ctx := context.Background()
+	// Hold several connections at once so the pool must open distinct ones.
+	var conns []*sql.Conn
+	for i := 0; i < 4; i++ {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var fk, timeout int
+		var mode string
+		c.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk)
+		c.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&timeout)
+		c.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode)
+		if fk != 1 || timeout != 10000 || mode != "wal" {
+			t.Errorf("conn %d: foreign_keys=%d busy_timeout=%d journal_mode=%s", i, fk, timeout, mode)
+		}
+		c.Close()
+	}
+}
+
+func TestDSNEscapesPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "odd?name#dir")
+	path := filepath.Join(dir, "x.db")
+	if err := mkdirAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	db := openRaw(t, path)
+	if err := migrations.Apply(context.Background(), db); err != nil {
+		t.Fatalf("Apply at %q: %v", path, err)
+	}
+	if !fileExists(path) {
+		t.Fatalf("database not created at %q", path)
+	}
+}

@@ -1,0 +1,196 @@
+// Package webfinger answers WebFinger (RFC 7033) and host-meta queries for
+// local accounts. It knows no storage: the caller supplies a lookup
+// function and the URL scheme.
+package webfinger
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// ContentType is the media type of a JRD answer.
+const ContentType = "application/jrd+json"
+
+// Errors returned by Resolve and ParseResource.
+var (
+	ErrMalformed = errors.New("malformed resource")           // 400
+	ErrNotFound  = errors.New("no such account on this host") // 404
+)
+
+// Resource is a parsed WebFinger query: an account on a host.
+type Resource struct {
+	Username string // as given (any case)
+	Host     string // lower case, with a port if one was given
+}
+
+// maxResource bounds the resource parameter.
+const maxResource = 512
+
+// ParseResource accepts every form peers send (INTEROP W3):
+//
+//	acct:user@host        (raw, or percent-encoded once more)
+//	@user@host, user@host (without the acct: scheme)
+//	https://host/users/user and https://host/@user (actor and profile URLs)
+//
+// It returns ErrMalformed for anything else.
+func ParseResource(resource string) (Resource, error) {
+	r := strings.TrimSpace(resource)
+	if r == "" {
+		return Resource{}, fmt.Errorf("%w: resource is empty", ErrMalformed)
+	}
+	if len(r) > maxResource {
+		return Resource{}, fmt.Errorf("%w: resource is too long", ErrMalformed)
+	}
+	if strings.Contains(r, "%") { // escaped twice: undo the second layer
+		if u, err := url.QueryUnescape(r); err == nil {
+			r = u
+		}
+	}
+	lowerR := strings.ToLower(r)
+	if strings.HasPrefix(lowerR, "http://") || strings.HasPrefix(lowerR, "https://") {
+		return parseURLResource(r)
+	}
+	if strings.HasPrefix(lowerR, "acct:") {
+		r = r[len("acct:"):]
+	}
+	r = strings.TrimPrefix(r, "@")
+	user, host, ok := strings.Cut(r, "@")
+	if !ok || user == "" || host == "" || strings.Contains(host, "@") {
+		return Resource{}, fmt.Errorf("%w: want acct:user@host", ErrMalformed)
+	}
+	if !validUser(user) || !validHost(host) {
+		return Resource{}, fmt.Errorf("%w: bad characters in %q", ErrMalformed, resource)
+	}
+	return Resource{Username: user, Host: strings.ToLower(host)}, nil
+}
+
+func parseURLResource(r string) (Resource, error) {
+	u, err := url.Parse(r)
+	if err != nil || u.Host == "" || !validHost(u.Host) {
+		return Resource{}, fmt.Errorf("%w: bad URL", ErrMalformed)
+	}
+	path := strings.TrimSuffix(u.Path, "/")
+	var user string
+	switch {
+	case strings.HasPrefix(path, "/users/"):
+		user = path[len("/users/"):]
+	case strings.HasPrefix(path, "/@"):
+		user = path[len("/@"):]
+	default:
+		return Resource{}, fmt.Errorf("%w: URL is neither /users/NAME nor /@NAME", ErrMalformed)
+	}
+	if !validUser(user) {
+		return Resource{}, fmt.Errorf("%w: bad user name in URL", ErrMalformed)
+	}
+	return Resource{Username: user, Host: strings.ToLower(u.Host)}, nil
+}
+
+func validUser(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validHost(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-:[]", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Link is a JRD link.
+type Link struct {
+	Rel      string `json:"rel"`
+	Type     string `json:"type,omitempty"`
+	Href     string `json:"href,omitempty"`
+	Template string `json:"template,omitempty"`
+}
+
+// JRD is a WebFinger answer.
+type JRD struct {
+	Subject string   `json:"subject"`
+	Aliases []string `json:"aliases,omitempty"`
+	Links   []Link   `json:"links"`
+}
+
+// Server resolves resources for one host. All fields are required.
+type Server struct {
+	// Hosts are the names this server answers for, lower case: the host of
+	// the base URL, with and without its port.
+	Hosts []string
+	// Domain is the handle domain in subjects (acct:user@Domain).
+	Domain string
+	// Lookup returns the canonical username for name (any case), or false.
+	Lookup func(name string) (canonical string, ok bool, err error)
+	// ActorURL, ProfileURL and AvatarURL build links for a canonical name.
+	ActorURL, ProfileURL func(username string) string
+	AvatarURL            string
+}
+
+// Resolve answers a resource query. Errors wrap ErrMalformed or ErrNotFound,
+// or come from Lookup.
+func (s *Server) Resolve(resource string) (*JRD, error) {
+	r, err := ParseResource(resource)
+	if err != nil {
+		return nil, err
+	}
+	if !s.ours(r.Host) {
+		return nil, fmt.Errorf("%w: %s is not served here", ErrNotFound, r.Host)
+	}
+	name, ok, err := s.Lookup(r.Username)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: no account %q", ErrNotFound, r.Username)
+	}
+	actor, profile := s.ActorURL(name), s.ProfileURL(name)
+	return &JRD{
+		Subject: "acct:" + name + "@" + s.Domain,
+		Aliases: []string{profile, actor},
+		Links: []Link{ // the ActivityPub self link first, and the only self link (INTEROP W1)
+			{Rel: "self", Type: "application/activity+json", Href: actor},
+			{Rel: "http://webfinger.net/rel/profile-page", Type: "text/html", Href: profile},
+			{Rel: "http://webfinger.net/rel/avatar", Type: "image/png", Href: s.AvatarURL},
+		},
+	}, nil
+}
+
+func (s *Server) ours(host string) bool {
+	for _, h := range s.Hosts {
+		if host == h {
+			return true
+		}
+	}
+	return false
+}
+
+// HostMeta returns the host-meta XRD pointing at our WebFinger endpoint
+// (INTEROP W4), served as application/xrd+xml.
+func HostMeta(baseURL string) []byte {
+	type link struct {
+		Rel      string `xml:"rel,attr"`
+		Type     string `xml:"type,attr"`
+		Template string `xml:"template,attr"`
+	}
+	doc := struct {
+		XMLName xml.Name `xml:"http://docs.oasis-open.org/ns/xri/xrd-1.0 XRD"`
+		Link    link     `xml:"Link"`
+	}{Link: link{Rel: "lrdd", Type: ContentType, Template: baseURL + "/.well-known/webfinger?resource={uri}"}}
+	out, _ := xml.MarshalIndent(doc, "", "  ")
+	return append([]byte(xml.Header), append(out, '\n')...)
+}
