@@ -20,10 +20,10 @@ import (
 // request signed with them was accepted, in remote_actors (INTEROP S9).
 
 const (
-	fetchTimeout    = 5 * time.Second  // key and actor fetches run inline in the inbox
-	maxFetchBody    = 1 << 20          // largest actor or key document we read
-	keyCacheTTL     = 24 * time.Hour   // after this, a cached key is fetched again
-	refetchInterval = time.Minute      // at most one forced refetch per key per minute
+	fetchTimeout    = 5 * time.Second // key and actor fetches run inline in the inbox
+	maxFetchBody    = 1 << 20         // largest actor or key document we read
+	keyCacheTTL     = 24 * time.Hour  // after this, a cached key is fetched again
+	refetchInterval = time.Minute     // at most one forced refetch per key per minute
 	acceptFetch     = `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
 )
 

@@ -259,9 +259,9 @@ func signRequest(req *http.Request, body []byte, keyID string, key *rsa.PrivateK
 
 // Inbound signature policy (INTEROP S3, S4, S8).
 const (
-	maxDateFuture = time.Hour                  // a Date later than now+1h is refused
-	maxDatePast   = time.Hour + 5*time.Minute  // an hour, plus a few minutes as Mastodon allows
-	clockSkew     = 5 * time.Minute            // slack on created/expires
+	maxDateFuture = time.Hour                 // a Date later than now+1h is refused
+	maxDatePast   = time.Hour + 5*time.Minute // an hour, plus a few minutes as Mastodon allows
+	clockSkew     = 5 * time.Minute           // slack on created/expires
 )
 
 // InboundRequest is what the inbox needs of an HTTP request: the method, the
