@@ -27,6 +27,9 @@ type ClientOptions struct {
 	MaxIdleConns int
 	// ConnectTimeout and Timeout default to 5 s and 30 s.
 	ConnectTimeout, Timeout time.Duration
+
+	// isPublic replaces IsPublicAddr in tests, which have only loopback.
+	isPublic func(netip.Addr) bool
 }
 
 // NewClient returns the HTTP client for every outgoing request: deliveries
@@ -46,7 +49,13 @@ func NewClient(o ClientOptions) *http.Client {
 	}
 	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
 	if !o.AllowPrivateNetworks {
-		dialer.Control = refusePrivate
+		isPublic := o.isPublic
+		if isPublic == nil {
+			isPublic = IsPublicAddr
+		}
+		dialer.Control = func(network, address string, _ syscall.RawConn) error {
+			return checkAddress(address, isPublic)
+		}
 	}
 	perHostIdle := o.MaxConnsPerHost
 	if perHostIdle <= 0 {
@@ -76,14 +85,14 @@ func NewClient(o ClientOptions) *http.Client {
 	}
 }
 
-// refusePrivate is a net.Dialer Control hook: it runs on the resolved
-// address of each connection, just before connect(2).
-func refusePrivate(network, address string, _ syscall.RawConn) error {
+// checkAddress runs from a net.Dialer Control hook: on the resolved address
+// of each connection, just before connect(2).
+func checkAddress(address string, isPublic func(netip.Addr) bool) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("%w: cannot parse %q", ErrForbiddenAddress, address)
 	}
-	if !IsPublicAddr(ap.Addr()) {
+	if !isPublic(ap.Addr()) {
 		return fmt.Errorf("%w: %s is not a public address (see --allow-private-networks)", ErrForbiddenAddress, ap.Addr())
 	}
 	return nil

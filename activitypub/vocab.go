@@ -107,6 +107,19 @@ func serialize(t vocab.Type) map[string]any {
 	return m
 }
 
+// addressAsArrays makes to and cc JSON arrays even with one entry: go-fed
+// writes a single value as a bare string, which some peers handle poorly.
+func addressAsArrays(m map[string]any) map[string]any {
+	for _, k := range []string{"to", "cc"} {
+		if v, ok := m[k]; ok {
+			if _, isArray := v.([]any); !isArray {
+				m[k] = []any{v}
+			}
+		}
+	}
+	return m
+}
+
 // embedded strips the @context of a document that goes inside another.
 func embedded(m map[string]any) map[string]any {
 	delete(m, "@context")
@@ -221,7 +234,7 @@ func noteObject(u URLs, n *Note) map[string]any {
 	content.AppendXMLSchemaString(n.Content)
 	note.SetActivityStreamsContent(content)
 
-	m := embedded(serialize(note))
+	m := addressAsArrays(embedded(serialize(note)))
 	m["contentMap"] = map[string]any{"en": n.Content}
 	m["summary"] = nil
 	m["sensitive"] = false
@@ -254,7 +267,7 @@ func createObject(u URLs, n *Note) map[string]any {
 	create.SetActivityStreamsTo(toProp(PublicAddress))
 	create.SetActivityStreamsCc(ccProp(u.Followers(n.Username)))
 	create.SetActivityStreamsPublished(publishedProp(n.Published))
-	m := embedded(serialize(create))
+	m := addressAsArrays(embedded(serialize(create)))
 	m["object"] = noteObject(u, n)
 	return m
 }
@@ -278,7 +291,7 @@ func acceptDocument(u URLs, username, acceptID string, f followRef) map[string]a
 	accept.SetJSONLDId(idProp(acceptID))
 	accept.SetActivityStreamsActor(actorProp(u.Actor(username)))
 	accept.SetActivityStreamsTo(toProp(f.Actor))
-	m := serialize(accept)
+	m := addressAsArrays(serialize(accept))
 	m["@context"] = asContext
 	m["object"] = map[string]any{"id": f.ID, "type": "Follow", "actor": f.Actor, "object": f.Object}
 	return m
@@ -293,7 +306,7 @@ func updateActorDocument(u URLs, a *Actor, updateID string, now time.Time) map[s
 	update.SetActivityStreamsTo(toProp(PublicAddress))
 	update.SetActivityStreamsCc(ccProp(u.Followers(a.Username)))
 	update.SetActivityStreamsPublished(publishedProp(now))
-	m := serialize(update)
+	m := addressAsArrays(serialize(update))
 	m["@context"] = actorContext
 	m["object"] = embedded(actorDocument(u, a))
 	return m
