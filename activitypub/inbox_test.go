@@ -155,7 +155,7 @@ func TestUndoOfSomeoneElsesFollowIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := e.snapshot()
-	undo := victim.UndoActivity(follow) // names the victim as actor...
+	undo := victim.UndoActivity(follow)                                     // names the victim as actor...
 	err := e.s.HandleInbox(e.ctx, "", inbound(t, attacker, "/inbox", undo)) // ...but signed by mallory
 	if !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("Undo signed by another actor: %v, want ErrUnauthorized", err)

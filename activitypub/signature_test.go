@@ -245,8 +245,16 @@ func TestRejectedSignatures(t *testing.T) {
 		return peerRequest(t, style, key, "/inbox")
 	}
 	cases := map[string]InboundRequest{
-		"rsa-sha1":    func() InboundRequest { r := base(); setParam(&r, `algorithm="[^"]*"`, `algorithm="rsa-sha1"`); return r }(),
-		"hmac-sha256": func() InboundRequest { r := base(); setParam(&r, `algorithm="[^"]*"`, `algorithm="hmac-sha256"`); return r }(),
+		"rsa-sha1": func() InboundRequest {
+			r := base()
+			setParam(&r, `algorithm="[^"]*"`, `algorithm="rsa-sha1"`)
+			return r
+		}(),
+		"hmac-sha256": func() InboundRequest {
+			r := base()
+			setParam(&r, `algorithm="[^"]*"`, `algorithm="hmac-sha256"`)
+			return r
+		}(),
 		"ed25519 name": func() InboundRequest {
 			r := base()
 			setParam(&r, `algorithm="[^"]*"`, `algorithm="ed25519"`)
