@@ -4,6 +4,7 @@
 package webfinger
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -135,7 +136,7 @@ type Server struct {
 	// Domain is the handle domain in subjects (acct:user@Domain).
 	Domain string
 	// Lookup returns the canonical username for name (any case), or false.
-	Lookup func(name string) (canonical string, ok bool, err error)
+	Lookup func(ctx context.Context, name string) (canonical string, ok bool, err error)
 	// ActorURL, ProfileURL and AvatarURL build links for a canonical name.
 	ActorURL, ProfileURL func(username string) string
 	AvatarURL            string
@@ -143,7 +144,7 @@ type Server struct {
 
 // Resolve answers a resource query. Errors wrap ErrMalformed or ErrNotFound,
 // or come from Lookup.
-func (s *Server) Resolve(resource string) (*JRD, error) {
+func (s *Server) Resolve(ctx context.Context, resource string) (*JRD, error) {
 	r, err := ParseResource(resource)
 	if err != nil {
 		return nil, err
@@ -151,7 +152,7 @@ func (s *Server) Resolve(resource string) (*JRD, error) {
 	if !s.ours(r.Host) {
 		return nil, fmt.Errorf("%w: %s is not served here", ErrNotFound, r.Host)
 	}
-	name, ok, err := s.Lookup(r.Username)
+	name, ok, err := s.Lookup(ctx, r.Username)
 	if err != nil {
 		return nil, err
 	}

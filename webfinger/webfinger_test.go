@@ -1,6 +1,7 @@
 package webfinger_test
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"net/url"
@@ -61,7 +62,7 @@ func testServer() *webfinger.Server {
 	return &webfinger.Server{
 		Hosts:  []string{"nuttx-feed.org"},
 		Domain: "nuttx-feed.org",
-		Lookup: func(name string) (string, bool, error) {
+		Lookup: func(_ context.Context, name string) (string, bool, error) {
 			if strings.EqualFold(name, "nuttx_build") {
 				return "nuttx_build", true, nil
 			}
@@ -77,7 +78,7 @@ func TestResolve(t *testing.T) {
 	s := testServer()
 	for _, res := range []string{"acct:nuttx_build@nuttx-feed.org", "acct:NUTTX_BUILD@nuttx-feed.org", "acct:NuttX_Build@NUTTX-FEED.ORG",
 		"https://nuttx-feed.org/users/nuttx_build", "https://nuttx-feed.org/@NuttX_build"} {
-		jrd, err := s.Resolve(res)
+		jrd, err := s.Resolve(context.Background(), res)
 		if err != nil {
 			t.Fatalf("Resolve(%q): %v", res, err)
 		}
@@ -102,7 +103,7 @@ func TestResolve(t *testing.T) {
 		"acct:nuttx_build@elsewhere.example": webfinger.ErrNotFound,
 		"acct:nuttx_build":                   webfinger.ErrMalformed,
 	} {
-		if _, err := s.Resolve(res); !errors.Is(err, want) {
+		if _, err := s.Resolve(context.Background(), res); !errors.Is(err, want) {
 			t.Errorf("Resolve(%q) error = %v, want %v", res, err, want)
 		}
 	}

@@ -1,0 +1,82 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nuttx-feed/nuttx-feed/webfinger"
+)
+
+func (s *Server) handleHostMeta(c echo.Context) error {
+	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+	return c.Blob(http.StatusOK, "application/xrd+xml; charset=utf-8", webfinger.HostMeta(s.svc.URLs().Base()))
+}
+
+const nodeInfoSchema = "http://nodeinfo.diaspora.software/ns/schema/"
+
+// handleNodeInfoLinks serves /.well-known/nodeinfo (INTEROP I1).
+func (s *Server) handleNodeInfoLinks(c echo.Context) error {
+	base := s.svc.URLs().Base()
+	return plainJSON(c, map[string]any{"links": []map[string]string{
+		{"rel": nodeInfoSchema + "2.1", "href": base + "/nodeinfo/2.1"},
+		{"rel": nodeInfoSchema + "2.0", "href": base + "/nodeinfo/2.0"},
+	}})
+}
+
+// handleNodeInfo serves a NodeInfo document, as plain application/json
+// (GoToSocial refuses the 2.1 profile parameter).
+func (s *Server) handleNodeInfo(version string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		users, err := s.svc.ActorCount(ctx)
+		if err != nil {
+			return err
+		}
+		posts, err := s.svc.NoteCount(ctx, "")
+		if err != nil {
+			return err
+		}
+		software := map[string]any{"name": "nuttx-feed", "version": Version}
+		if version == "2.1" {
+			software["repository"] = "https://github.com/nuttx-feed/nuttx-feed"
+			software["homepage"] = s.svc.URLs().Base() + "/"
+		}
+		return plainJSON(c, map[string]any{
+			"version":           version,
+			"software":          software,
+			"protocols":         []string{"activitypub"},
+			"services":          map[string]any{"inbound": []string{}, "outbound": []string{}},
+			"openRegistrations": false,
+			"usage": map[string]any{
+				"users":      map[string]int{"total": users, "activeMonth": users, "activeHalfyear": users},
+				"localPosts": posts,
+			},
+			"metadata": map[string]any{
+				"nodeName":        "nuttx-feed",
+				"nodeDescription": "Failed Apache NuttX builds, as an ActivityPub bot",
+			},
+		})
+	}
+}
+
+// handleHealth answers 200 "OK" when the database answers.
+func (s *Server) handleHealth(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM actors LIMIT 1`).Scan(&one); err != nil {
+		s.log.Error("health check failed", "err", err)
+		c.Response().Header().Set("Retry-After", "30")
+		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.String(http.StatusOK, "OK")
+}
+
+// handleHome sends visitors to the bot's profile.
+func (s *Server) handleHome(c echo.Context) error {
+	return c.Redirect(http.StatusFound, s.svc.URLs().Profile(s.cfg.Username))
+}

@@ -1,0 +1,163 @@
+// Package server wires nuttx-feed together: configuration and commands,
+// the database, the echo router and its handlers, and the lifecycle of the
+// HTTP server and background workers. It is the only package that touches
+// echo.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+)
+
+// Version is set at build time with -ldflags "-X .../server.Version=v1.2.3".
+var Version = "dev"
+
+const mainUsage = `nuttx-feed: an ActivityPub bot that posts failed Apache NuttX builds to the Fediverse.
+
+Usage: nuttx-feed COMMAND [flags]
+
+Commands:
+  serve     run the server (WebFinger, actor, inbox, outbox, delivery)
+  post      publish a note from the command line and print its URL
+  version   print the version
+
+Run "nuttx-feed COMMAND --help" for the flags of a command.
+`
+
+// Main runs the nuttx-feed command line and returns the exit status:
+// 0 success, 1 failure, 2 a usage error (bad command, flag or value).
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainUsage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stdout, stderr)
+	case "post":
+		return runPost(args[1:], stdin, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "nuttx-feed", Version)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, mainUsage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "nuttx-feed: unknown command %q (run nuttx-feed --help)\n", args[0])
+		return 2
+	}
+}
+
+// usageError prints err as one line and returns the usage exit status.
+func usageError(stderr io.Writer, cmd string, err error) int {
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "nuttx-feed %s: %s\n", cmd, strings.ReplaceAll(err.Error(), "\n", " "))
+	return 2
+}
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	var cfg Config
+	cmd := newCommand("serve", "", "Runs the server: WebFinger, the bot's actor, inbox, outbox and followers, and\nthe delivery of its posts to followers.",
+		&cfg, "base-url", "listen", "data", "username", "display-name", "summary", "allow-private-networks", "log-format")
+	if err := cmd.parse(args, stdout); err != nil {
+		return usageError(stderr, "serve", err)
+	}
+	if cmd.fs.NArg() > 0 {
+		return usageError(stderr, "serve", fmt.Errorf("unexpected argument %q", cmd.fs.Arg(0)))
+	}
+	if err := cfg.validate(); err != nil {
+		return usageError(stderr, "serve", err)
+	}
+	log := newLogger(cfg.LogFormat, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := Open(ctx, cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	if err := s.Run(ctx); err != nil {
+		log.Error("server stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var cfg Config
+	var inReplyTo string
+	cmd := newCommand("post", " TEXT", "Publishes TEXT (\"-\" reads it from standard input) as a note of the bot, through the\n"+
+		"same path as the server's own posts, and prints its URL. Blank lines separate\n"+
+		"paragraphs; URLs and #hashtags become links. It works while the server runs (same\n"+
+		"database): the server delivers the note within a few seconds.",
+		&cfg, "base-url", "data", "username", "display-name", "summary", "log-format")
+	cmd.addString(&inReplyTo, "in-reply-to", "", "", "ID", "reply to this note: a local note's id or URL, or any note URL")
+	if err := cmd.parse(args, stdout); err != nil {
+		return usageError(stderr, "post", err)
+	}
+	if cmd.fs.NArg() != 1 {
+		return usageError(stderr, "post", errors.New("want exactly one TEXT argument (or - for standard input)"))
+	}
+	if err := cfg.validate(); err != nil {
+		return usageError(stderr, "post", err)
+	}
+	text := cmd.fs.Arg(0)
+	if text == "-" {
+		b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
+		if err != nil {
+			fmt.Fprintf(stderr, "nuttx-feed post: reading standard input: %v\n", err)
+			return 1
+		}
+		text = string(b)
+	}
+	if strings.TrimSpace(text) == "" {
+		return usageError(stderr, "post", errors.New("the text is empty"))
+	}
+	log := newLogger(cfg.LogFormat, stderr)
+	ctx := context.Background()
+	db, err := openDatabase(ctx, cfg.DataDir)
+	if err != nil {
+		log.Error("cannot open the database", "err", err)
+		return 1
+	}
+	defer db.Close()
+	svc, err := activitypub.New(activitypub.Options{BaseURL: cfg.BaseURL, DB: db, Logger: log, Version: Version})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	if _, err := svc.CreateActorIfMissing(ctx, cfg.profile()); err != nil {
+		log.Error("cannot create the bot", "err", err)
+		return 1
+	}
+	note, err := svc.Publish(ctx, cfg.Username, activitypub.Post{Content: activitypub.ParseText(text), InReplyTo: inReplyTo})
+	if err != nil {
+		if errors.Is(err, activitypub.ErrInvalid) || errors.Is(err, activitypub.ErrNotFound) {
+			return usageError(stderr, "post", err)
+		}
+		log.Error("cannot publish", "err", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, svc.NoteIRI(note))
+	return 0
+}
+
+// newLogger returns a log/slog logger writing text or JSON to w.
+func newLogger(format string, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

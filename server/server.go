@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/migrations"
+	"github.com/nuttx-feed/nuttx-feed/web"
+	"github.com/nuttx-feed/nuttx-feed/webfinger"
+)
+
+// Server is a running nuttx-feed: database, federation core, web pages and
+// the HTTP listener. Create it with Open, then call Run once.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	db     *sql.DB
+	lock   *os.File
+	svc    *activitypub.Service
+	pages  *web.Renderer
+	finger *webfinger.Server
+	echo   *echo.Echo
+	ln     net.Listener
+	http   *http.Server
+}
+
+// Open prepares a server: it takes the data folder's lock (one server per
+// database), opens and migrates the database, makes sure the bot exists
+// with the configured profile, parses the templates and starts listening,
+// so that every configuration problem shows before Run.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err error) {
+	s = &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if s.db, err = openDatabase(ctx, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	s.svc, err = activitypub.New(activitypub.Options{
+		BaseURL:    cfg.BaseURL,
+		DB:         s.db,
+		Logger:     log.With("component", "activitypub"),
+		Client:     activitypub.NewClient(activitypub.ClientOptions{AllowPrivateNetworks: cfg.AllowPrivateNetworks}),
+		Version:    Version,
+		FetchActor: cfg.Username,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, changed, err := s.svc.EnsureActor(ctx, cfg.profile()); err != nil {
+		return nil, fmt.Errorf("bot account: %w", err)
+	} else if changed {
+		log.Info("bot profile saved", "username", cfg.Username)
+	}
+	if s.pages, err = web.New(); err != nil {
+		return nil, err
+	}
+	s.finger = s.newWebFinger()
+	s.echo = s.routes()
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.http = &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Handler returns the HTTP handler (for tests).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Service returns the federation core.
+func (s *Server) Service() *activitypub.Service { return s.svc }
+
+// Run serves HTTP and runs the delivery queue until ctx ends, then shuts
+// down in order: stop taking requests (waiting up to 10 s for those in
+// flight), stop the workers, close the database.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.close()
+	s.log.Info("nuttx-feed started", "version", Version, "listen", s.Addr(), "base_url", s.cfg.BaseURL,
+		"actor", s.svc.URLs().Actor(s.cfg.Username), "handle", "@"+s.svc.URLs().Handle(s.cfg.Username))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return s.svc.RunDelivery(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return s.http.Shutdown(shutdownCtx)
+	})
+	err := g.Wait()
+	s.log.Info("nuttx-feed stopped")
+	return err
+}
+
+func (s *Server) close() {
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.db != nil {
+		s.db.Close()
+	}
+	if s.lock != nil {
+		s.lock.Close() // releases the flock
+	}
+}
+
+// openDatabase opens (creating it if needed) and migrates the database in dir.
+func openDatabase(ctx context.Context, dir string) (*sql.DB, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	path := filepath.Join(dir, "nuttx-feed.db")
+	db, err := sql.Open("sqlite", migrations.DSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(4)
+	if err := migrations.Apply(ctx, db); err != nil {
+		db.Close()
+		if errors.Is(err, migrations.ErrDatabaseNewer) {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// lockDataDir takes an exclusive lock on dir/serve.lock, so that two
+// servers never run the same delivery queue.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "serve.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another nuttx-feed serve is using %s (%v)", dir, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,176 @@
+// Package web renders the HTML face of nuttx-feed: the profile page, note
+// pages with their thread, and tag pages. Templates and static files are
+// embedded and parsed once, at startup. Handlers live in server.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Static returns the static files (style.css, avatar.png), served at /static/.
+func Static() fs.FS {
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// Pages are the page templates; each is combined with the layout.
+var Pages = []string{"profile", "note", "tag", "error"}
+
+// Renderer executes the parsed page templates. It is safe for concurrent use.
+type Renderer struct {
+	pages map[string]*template.Template
+}
+
+// New parses every template; an error here is a broken build.
+func New() (*Renderer, error) {
+	r := &Renderer{pages: map[string]*template.Template{}}
+	for _, p := range Pages {
+		t, err := template.New(p).ParseFS(templateFiles, "templates/layout.html", "templates/"+p+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", p, err)
+		}
+		r.pages[p] = t
+	}
+	return r, nil
+}
+
+// Render writes page with data. Output is buffered so that a template
+// error never leaves half a page behind.
+func (r *Renderer) Render(w io.Writer, page string, data any) error {
+	t, ok := r.pages[page]
+	if !ok {
+		return fmt.Errorf("web: no page %q", page)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		return fmt.Errorf("web: render %s: %w", page, err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// Page holds what the layout needs.
+type Page struct {
+	Title       string
+	Description string
+	Base        string   // base URL, for static files and links home
+	Alternate   string   // the ActivityPub id of what the page shows
+	Me          []string // rel="me" links
+	Version     string
+}
+
+// ProfileView is the header of a profile or note page.
+type ProfileView struct {
+	DisplayName string
+	Handle      string // @user@host
+	ProfileURL  string
+	AvatarURL   string
+	Summary     template.HTML
+	Fields      []activitypub.Field
+	Posts       int
+	Followers   int
+}
+
+// NewProfileView describes actor a.
+func NewProfileView(u activitypub.URLs, a *activitypub.Actor, posts, followers int) ProfileView {
+	return ProfileView{
+		DisplayName: a.DisplayName,
+		Handle:      "@" + u.Handle(a.Username),
+		ProfileURL:  u.Profile(a.Username),
+		AvatarURL:   u.Avatar(),
+		Summary:     template.HTML(a.SummaryHTML(u)), // built by activitypub.Content: escaped
+		Fields:      a.Fields,
+		Posts:       posts,
+		Followers:   followers,
+	}
+}
+
+// NoteView is one note as shown.
+type NoteView struct {
+	PublicID       string
+	URL            string // its HTML page
+	Content        template.HTML
+	Published      time.Time
+	InReplyTo      string // parent IRI
+	InReplyToURL   string // where to read the parent
+	InReplyToLocal bool
+	ReplyCount     int
+	Focus          bool // the note a note page is about
+}
+
+// NewNoteView describes note n.
+func NewNoteView(u activitypub.URLs, n *activitypub.Note) NoteView {
+	v := NoteView{
+		PublicID:  n.PublicID,
+		URL:       u.NoteURL(n.Username, n.PublicID),
+		Content:   template.HTML(n.Content), // built by activitypub.Content: escaped
+		Published: n.Published,
+		InReplyTo: n.InReplyTo,
+	}
+	if n.InReplyTo != "" {
+		v.InReplyToURL = n.InReplyTo
+		if user, id, ok := u.ParseLocalNote(n.InReplyTo); ok {
+			v.InReplyToURL, v.InReplyToLocal = u.NoteURL(user, id), true
+		}
+	}
+	return v
+}
+
+// NoteViews describes a list of notes.
+func NoteViews(u activitypub.URLs, notes []*activitypub.Note) []NoteView {
+	out := make([]NoteView, len(notes))
+	for i, n := range notes {
+		out[i] = NewNoteView(u, n)
+	}
+	return out
+}
+
+// ProfilePage is the /@user page.
+type ProfilePage struct {
+	Page
+	Profile  ProfileView
+	Notes    []NoteView
+	NewerURL string
+	OlderURL string
+}
+
+// NotePage shows one note, its parent and its replies.
+type NotePage struct {
+	Page
+	Profile ProfileView
+	Parent  *NoteView
+	Note    NoteView
+	Replies []NoteView
+}
+
+// TagPage lists the notes with one hashtag.
+type TagPage struct {
+	Page
+	Tag      string
+	Notes    []NoteView
+	OlderURL string
+}
+
+// ErrorPage explains an error to a browser.
+type ErrorPage struct {
+	Page
+	Heading string
+	Message string
+}
