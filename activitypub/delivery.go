@@ -104,6 +104,9 @@ type outcome struct {
 func (s *Service) RunDelivery(ctx context.Context) error {
 	// Rows claimed by a previous run that died are ours again.
 	if _, err := s.db.ExecContext(ctx, `UPDATE deliveries SET claimed = 0 WHERE claimed = 1`); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return fmt.Errorf("delivery: reset claims: %w", err)
 	}
 	o := s.delivery

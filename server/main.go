@@ -79,7 +79,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err := cfg.validate(); err != nil {
 		return usageError(stderr, "serve", err)
 	}
-	log := newLogger(cfg.LogFormat, stderr)
+	log := newLogger(cfg.LogFormat, stderr, slog.LevelInfo)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := Open(ctx, cfg, log)
@@ -124,7 +124,7 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if strings.TrimSpace(text) == "" {
 		return usageError(stderr, "post", errors.New("the text is empty"))
 	}
-	log := newLogger(cfg.LogFormat, stderr)
+	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn) // a command prints its result, not chatter
 	ctx := context.Background()
 	db, err := openDatabase(ctx, cfg.DataDir)
 	if err != nil {
@@ -154,8 +154,8 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // newLogger returns a log/slog logger writing text or JSON to w.
-func newLogger(format string, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+func newLogger(format string, w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

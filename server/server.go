@@ -42,8 +42,8 @@ type Server struct {
 // database), opens and migrates the database, makes sure the bot exists
 // with the configured profile, parses the templates and starts listening,
 // so that every configuration problem shows before Run.
-func Open(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err error) {
-	s = &Server{cfg: cfg, log: log}
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			s.close()

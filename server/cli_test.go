@@ -1,0 +1,231 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/testdb"
+	"github.com/nuttx-feed/nuttx-feed/migrations"
+)
+
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		code   int
+		stdout string // substring
+		stderr string // substring; must be a single line when code is 2
+	}{
+		{"version", []string{"version"}, nil, 0, "nuttx-feed dev", ""},
+		{"help", []string{"--help"}, nil, 0, "Commands:", ""},
+		{"no command", nil, nil, 2, "", "Usage: nuttx-feed COMMAND"},
+		{"unknown command", []string{"frobnicate"}, nil, 2, "", `unknown command "frobnicate"`},
+		{"serve help", []string{"serve", "--help"}, nil, 0, "NUTTX_FEED_ALLOW_PRIVATE_NETWORKS", ""},
+		{"post help", []string{"post", "-h"}, nil, 0, "--in-reply-to", ""},
+		{"bad flag", []string{"serve", "--no-such-flag"}, nil, 2, "", "flag provided but not defined: -no-such-flag"},
+		{"bad base URL", []string{"serve", "--base-url", "ftp://x"}, nil, 2, "", "--base-url"},
+		{"bad listen", []string{"serve", "--listen", "nowhere"}, nil, 2, "", "--listen"},
+		{"bad username", []string{"serve", "--username", "Bad Name"}, nil, 2, "", "--username"},
+		{"bad log format", []string{"serve", "--log-format", "xml"}, nil, 2, "", "--log-format"},
+		{"bad bool in env", []string{"serve"}, map[string]string{"NUTTX_FEED_ALLOW_PRIVATE_NETWORKS": "maybe"}, 2, "", "NUTTX_FEED_ALLOW_PRIVATE_NETWORKS"},
+		{"bad base URL in env", []string{"serve"}, map[string]string{"NUTTX_FEED_BASE_URL": "nuttx-feed.org"}, 2, "", "--base-url"},
+		{"extra argument", []string{"serve", "now"}, nil, 2, "", `unexpected argument "now"`},
+		{"post without text", []string{"post", "--data", dir}, nil, 2, "", "exactly one TEXT"},
+		{"post empty text", []string{"post", "--data", dir, "  "}, nil, 2, "", "empty"},
+		{"post bad parent", []string{"post", "--data", dir, "--in-reply-to", "not a note", "hi"}, nil, 2, "", "in-reply-to"},
+		{"post unknown local parent", []string{"post", "--data", dir, "--in-reply-to", "0123456789abcdef0123456789abcdef", "hi"}, nil, 2, "", "no local note"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			code, stdout, stderr := run(c.args...)
+			if code != c.code || !strings.Contains(stdout, c.stdout) || !strings.Contains(stderr, c.stderr) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d with %q / %q", code, stdout, stderr, c.code, c.stdout, c.stderr)
+			}
+			if c.code == 2 && c.args != nil && strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("usage error takes %d lines, want one: %q", strings.Count(stderr, "\n"), stderr)
+			}
+		})
+	}
+}
+
+func TestEnvironmentConfiguresServe(t *testing.T) {
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	t.Setenv("NUTTX_FEED_BASE_URL", "https://feed.example")
+	t.Setenv("NUTTX_FEED_LISTEN", addr)
+	t.Setenv("NUTTX_FEED_DATA", dir)
+	t.Setenv("NUTTX_FEED_USERNAME", "ci_bot")
+	t.Setenv("NUTTX_FEED_DISPLAY_NAME", "CI Bot")
+	t.Setenv("NUTTX_FEED_LOG_FORMAT", "json")
+	cmd := exec.Command(os.Args[0], "serve", "--display-name", "Flag Wins")
+	cmd.Env = append(os.Environ(), "NUTTX_FEED_RUN_MAIN=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	var a map[string]any
+	waitUntil(t, 10*time.Second, "the server to answer", func() bool {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	a = getJSON(t, "http://"+addr+"/users/ci_bot")
+	if a["id"] != "https://feed.example/users/ci_bot" || a["name"] != "Flag Wins" {
+		t.Errorf("actor id %v name %v: want the environment's base URL and the flag's name", a["id"], a["name"])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nuttx-feed.db")); err != nil {
+		t.Errorf("no database in NUTTX_FEED_DATA: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve exited with %v after SIGTERM; log:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `"msg":"nuttx-feed stopped"`) {
+		t.Errorf("no JSON log of a clean stop:\n%s", stderr.String())
+	}
+}
+
+func TestSecondServerOnSameDataRefused(t *testing.T) {
+	ts := startServer(t)
+	code, _, stderr := run("serve", "--data", ts.Dir, "--listen", freeAddr(t))
+	if code != 1 || !strings.Contains(stderr, "another nuttx-feed serve is using") {
+		t.Fatalf("second serve: exit %d, %q", code, stderr)
+	}
+}
+
+func TestRefuseNewerDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db := testdb.OpenAt(t, dbPath(dir))
+	if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, 'future.sql', 'now')`, migrations.Latest()+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, _, stderr := run("serve", "--data", dir, "--listen", freeAddr(t))
+	if code != 1 || !strings.Contains(stderr, "newer than this binary") {
+		t.Fatalf("serve on a newer database: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = run("post", "--data", dir, "hello")
+	if code != 1 || !strings.Contains(stderr, "newer than this binary") {
+		t.Fatalf("post on a newer database: exit %d, %q", code, stderr)
+	}
+}
+
+func TestPostReadsStdinAndReplies(t *testing.T) {
+	dir := t.TempDir()
+	var out strings.Builder
+	code := Main([]string{"post", "--data", dir, "-"}, strings.NewReader("from stdin\n\nsecond paragraph #NuttX\n"), &out, io.Discard)
+	if code != 0 {
+		t.Fatalf("post -: exit %d", code)
+	}
+	parent := strings.TrimSpace(out.String())
+	for _, ref := range []string{parent, parent[strings.LastIndex(parent, "/")+1:], strings.Replace(parent, "/users/nuttx_build/statuses/", "/@nuttx_build/", 1)} {
+		code, stdout, stderr := run("post", "--data", dir, "--in-reply-to", ref, "a reply")
+		if code != 0 {
+			t.Fatalf("reply to %s: %s", ref, stderr)
+		}
+		db := testdb.OpenAt(t, dbPath(dir))
+		var inReplyTo string
+		db.QueryRow(`SELECT in_reply_to FROM notes WHERE public_id = ?`, stdout[strings.LastIndex(stdout, "/")+1:len(stdout)-1]).Scan(&inReplyTo)
+		db.Close()
+		if inReplyTo != parent {
+			t.Errorf("--in-reply-to %s stored %q, want %q", ref, inReplyTo, parent)
+		}
+	}
+	db := testdb.OpenAt(t, dbPath(dir))
+	var content string
+	db.QueryRow(`SELECT content FROM notes ORDER BY id LIMIT 1`).Scan(&content)
+	if !strings.HasPrefix(content, "<p>from stdin</p><p>second paragraph <a href=") {
+		t.Errorf("content %q", content)
+	}
+}
+
+// TestCrashMidFanOutLosesNothing kills the server with SIGKILL in the
+// middle of a fan-out and starts a new process on the same database: every
+// inbox still gets the post.
+func TestCrashMidFanOutLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	got := map[string]int{}
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got[r.URL.Path]++
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		w.WriteHeader(202)
+	}))
+	defer sink.Close()
+	received := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got)
+	}
+
+	// A database with 300 followers on one host (two requests at a time).
+	const followers = 300
+	if code, _, stderr := run("post", "--data", dir, "warm-up"); code != 0 {
+		t.Fatal(stderr)
+	}
+	db := testdb.OpenAt(t, dbPath(dir))
+	for i := range followers {
+		inbox := fmt.Sprintf("%s/inbox/%d", sink.URL, i)
+		if _, err := db.Exec(`INSERT INTO followers (actor_id, follower, inbox, follow_id, created_at, updated_at) VALUES (1, ?, ?, ?, 0, 0)`,
+			inbox+"#a", inbox, inbox+"#f"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	if code, _, stderr := run("post", "--data", dir, "the fan-out"); code != 0 {
+		t.Fatal(stderr)
+	}
+
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "serve", "--data", dir, "--listen", freeAddr(t), "--allow-private-networks")
+		cmd.Env = append(os.Environ(), "NUTTX_FEED_RUN_MAIN=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	first := start()
+	waitUntil(t, 20*time.Second, "a third of the fan-out", func() bool { return received() >= followers/3 })
+	first.Process.Kill() // SIGKILL: no shutdown, claims left in the database
+	first.Wait()
+	if n := received(); n >= followers {
+		t.Fatalf("the fan-out finished before the kill (%d); the test proves nothing", n)
+	}
+	t.Logf("killed after %d of %d inboxes", received(), followers)
+
+	second := start()
+	defer func() { second.Process.Signal(syscall.SIGTERM); second.Wait() }()
+	waitUntil(t, 60*time.Second, "every inbox", func() bool { return received() == followers })
+
+	db = testdb.OpenAt(t, dbPath(dir))
+	waitUntil(t, 10*time.Second, "every delivery recorded", func() bool {
+		var pending int
+		db.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE state <> 'delivered'`).Scan(&pending)
+		return pending == 0
+	})
+	var delivered int
+	db.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'`).Scan(&delivered)
+	if delivered != followers {
+		t.Errorf("%d deliveries marked delivered, want %d", delivered, followers)
+	}
+}
