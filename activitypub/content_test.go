@@ -1,0 +1,131 @@
+package activitypub
+
+import (
+	"strings"
+	"testing"
+)
+
+func tagURL(name string) string { return "https://nuttx-feed.org/tags/" + name }
+
+func TestParseText(t *testing.T) {
+	tag := func(name string) string {
+		return `<a href="https://nuttx-feed.org/tags/` + strings.ToLower(name) + `" class="mention hashtag" rel="tag">#<span>` + name + `</span></a>`
+	}
+	link := func(u string) string {
+		return `<a href="` + u + `" rel="nofollow noopener noreferrer" target="_blank">` + u + `</a>`
+	}
+	for _, tt := range []struct {
+		in, html string
+		tags     []string
+	}{
+		{"hello", "<p>hello</p>", nil},
+		{"a\nb", "<p>a<br>b</p>", nil},
+		{"a\r\nb", "<p>a<br>b</p>", nil},
+		{"a\n\nb\n\n\nc", "<p>a</p><p>b</p><p>c</p>", nil},
+		{"\n\nlead and trail\n\n", "<p>lead and trail</p>", nil},
+		{"<script>alert(1)</script> & \"q\"", "<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;q&#34;</p>", nil},
+		{"see https://example.org/a?b=1&c=2.", "<p>see " + strings.Replace(link("https://example.org/a?b=1&amp;c=2"), "", "", 1) + ".</p>", nil},
+		{"(https://example.org/x)", "<p>(" + link("https://example.org/x") + ")</p>", nil},
+		{"https://en.wikipedia.org/wiki/Foo_(bar)", "<p>" + link("https://en.wikipedia.org/wiki/Foo_(bar)") + "</p>", nil},
+		{"javascript:alert(1) ftp://x.org", "<p>javascript:alert(1) ftp://x.org</p>", nil},
+		{"#NuttX and #risc_v!", "<p>" + tag("NuttX") + " and " + tag("risc_v") + "!</p>", []string{"NuttX", "risc_v"}},
+		{"#nuttx #NuttX", "<p>" + tag("nuttx") + " " + tag("NuttX") + "</p>", []string{"nuttx"}},
+		{"#123 C# a#b #-x", "<p>#123 C# a#b #-x</p>", nil},
+		{"https://x.org/#frag", "<p>" + link("https://x.org/#frag") + "</p>", nil},
+		{"ünïcödé #Zürich", "<p>ünïcödé " + tag("Zürich") + "</p>", []string{"Zürich"}},
+	} {
+		c := ParseText(tt.in)
+		if got := c.HTML(tagURL); got != tt.html {
+			t.Errorf("ParseText(%q).HTML()\n got %s\nwant %s", tt.in, got, tt.html)
+		}
+		if got := c.Tags(); strings.Join(got, ",") != strings.Join(tt.tags, ",") {
+			t.Errorf("ParseText(%q).Tags() = %v, want %v", tt.in, got, tt.tags)
+		}
+	}
+}
+
+func TestContentBuilder(t *testing.T) {
+	c := (&Content{}).
+		Text("rv-virt : CITEST - Build Failed (nuttxpr)").LineBreak().
+		Text("Build Log: ").Link("https://gist.github.com/nuttxpr/abc#file-ci-log-L12", "gist.github.com/nuttxpr/abc").LineBreak().
+		Link("javascript:alert(1)", "evil").LineBreak().
+		Hashtag("NuttX").Text(" ").Hashtag("risc-v")
+	want := `<p>rv-virt : CITEST - Build Failed (nuttxpr)<br>Build Log: <a href="https://gist.github.com/nuttxpr/abc#file-ci-log-L12" rel="nofollow noopener noreferrer" target="_blank">gist.github.com/nuttxpr/abc</a><br>evil<br>` +
+		`<a href="https://nuttx-feed.org/tags/nuttx" class="mention hashtag" rel="tag">#<span>NuttX</span></a> #risc-v</p>`
+	if got := c.HTML(tagURL); got != want {
+		t.Errorf("HTML\n got %s\nwant %s", got, want)
+	}
+	text := "rv-virt : CITEST - Build Failed (nuttxpr)\nBuild Log: gist.github.com/nuttxpr/abc\nevil\n#NuttX #risc-v"
+	if got := c.PlainText(); got != text {
+		t.Errorf("PlainText = %q, want %q", got, text)
+	}
+	// Mastodon counts any link as 23 characters.
+	wantLen := len([]rune(text)) - len("gist.github.com/nuttxpr/abc") + LinkLength
+	if got := c.Length(); got != wantLen {
+		t.Errorf("Length = %d, want %d", got, wantLen)
+	}
+	if (&Content{}).IsEmpty() != true || (&Content{}).LineBreak().Paragraph().IsEmpty() != true || c.IsEmpty() {
+		t.Error("IsEmpty is wrong")
+	}
+}
+
+func TestValidHashtag(t *testing.T) {
+	for name, want := range map[string]bool{"NuttX": true, "risc_v": true, "_x": true, "x86_64": true, "Zürich": true,
+		"": false, "123": false, "risc-v": false, "a b": false, "c++": false, strings.Repeat("a", 101): false} {
+		if got := ValidHashtag(name); got != want {
+			t.Errorf("ValidHashtag(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestPublishValidation(t *testing.T) {
+	e := newEnv(t)
+	for _, p := range []Post{
+		{},
+		{Content: ParseText("   \n\n ")},
+		{Content: ParseText(strings.Repeat("long text ", 8000))},
+		{Content: ParseText("x"), InReplyTo: "mailto:a@b"},
+	} {
+		if _, err := e.s.Publish(e.ctx, "nuttx_build", p); err == nil {
+			t.Errorf("Publish(%.40v) succeeded, want an error", p)
+		}
+	}
+	if _, err := e.s.Publish(e.ctx, "nobody", Post{Content: ParseText("x")}); err == nil {
+		t.Error("Publish for an unknown actor succeeded")
+	}
+	if n := e.snapshot()["notes"]; n != 0 {
+		t.Errorf("%d notes stored by failed publishes", n)
+	}
+	remote, err := e.s.Publish(e.ctx, "nuttx_build", Post{Content: ParseText("x"), InReplyTo: "https://mastodon.example/users/a/statuses/1"})
+	if err != nil || remote.InReplyTo != "https://mastodon.example/users/a/statuses/1" {
+		t.Errorf("reply to a remote note: %v %+v", err, remote)
+	}
+}
+
+func TestProfileUpdateIsAnnounced(t *testing.T) {
+	e := newEnv(t)
+	e.addFollowers(2, func(i int) string { return []string{"https://a.example/inbox", "https://b.example/inbox"}[i] })
+	a, changed, err := e.s.EnsureActor(e.ctx, Profile{Username: "nuttx_build", DisplayName: "NuttX Build", Summary: "Failed builds of #NuttX"})
+	if err != nil || changed {
+		t.Fatalf("unchanged profile: changed=%v err=%v", changed, err)
+	}
+	key := a.PublicKeyPEM
+	a, changed, err = e.s.EnsureActor(e.ctx, Profile{Username: "nuttx_build", DisplayName: "NuttX CI", Summary: "New bio"})
+	if err != nil || !changed || a.DisplayName != "NuttX CI" {
+		t.Fatalf("changed profile: %+v changed=%v err=%v", a, changed, err)
+	}
+	if a.PublicKeyPEM != key {
+		t.Error("the key changed with the profile")
+	}
+	var updates, deliveries int
+	e.db.QueryRow(`SELECT COUNT(*) FROM activities WHERE type = 'Update'`).Scan(&updates)
+	e.db.QueryRow(`SELECT COUNT(*) FROM deliveries`).Scan(&deliveries)
+	if updates != 1 || deliveries != 2 {
+		t.Errorf("%d Update activities, %d deliveries; want 1 and 2", updates, deliveries)
+	}
+	var body string
+	e.db.QueryRow(`SELECT body FROM activities WHERE type = 'Update'`).Scan(&body)
+	if !strings.Contains(body, `"name":"NuttX CI"`) || !strings.Contains(body, `"actor":"`+testBase+`/users/nuttx_build"`) {
+		t.Errorf("Update body %s", body)
+	}
+}
