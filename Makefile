@@ -1,0 +1,38 @@
+# nuttx-feed. `make test` is what CI runs (.ci/run).
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/nuttx-feed/nuttx-feed/server.Version=$(VERSION)
+FUZZTIME ?= 30s
+
+.PHONY: test deps vet build fuzz bench clean
+
+## test: install missing test dependencies, then vet, gofmt and the race-enabled tests
+test: deps vet
+	$(GO) test -race -count=1 ./...
+
+## deps: install what the tests need on Debian (apt-get), when missing
+deps:
+	@./scripts/install-deps.sh
+
+## vet: go vet and a gofmt check
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## build: a static binary, ./nuttx-feed
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o nuttx-feed .
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseResource$$' -fuzztime $(FUZZTIME) ./webfinger/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./activitypub/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeActivity$$' -fuzztime $(FUZZTIME) ./activitypub/
+
+## bench: the benchmarks behind docs/BENCHMARKS.md
+bench: build
+	./bench/run.sh
+
+clean:
+	rm -rf nuttx-feed bench/out
