@@ -102,12 +102,22 @@ type outcome struct {
 // flight finish or be cut off, records what happened and returns. Only one
 // process may run it per database (server takes a lock for that).
 func (s *Service) RunDelivery(ctx context.Context) error {
-	// Rows claimed by a previous run that died are ours again.
-	if _, err := s.db.ExecContext(ctx, `UPDATE deliveries SET claimed = 0 WHERE claimed = 1`); err != nil {
+	// Rows claimed by a previous run that died are ours again. A database
+	// that fails here is waited for, not fatal: the server keeps serving.
+	for delay := time.Second; ; delay = min(2*delay, time.Minute) {
+		_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET claimed = 0 WHERE claimed = 1`)
+		if err == nil {
+			break
+		}
 		if ctx.Err() != nil {
 			return nil // stopped before it started
 		}
-		return fmt.Errorf("delivery: reset claims: %w", err)
+		s.log.Error("delivery: cannot reset claims; retrying", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
 	}
 	o := s.delivery
 	jobs := make(chan *job)
@@ -431,6 +441,19 @@ func (s *Service) writeOutcomes(batch []outcome) error {
 		return err
 	}
 	defer tx.Rollback()
+	// Prepared once per batch: parsing the SQL cost more than running it.
+	update, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = ?, claimed = 0, attempts = ?, next_attempt_at = ?,
+		last_status = ?, last_error = ?, finished_at = ? WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	defer update.Close()
+	record, err := tx.PrepareContext(ctx, `INSERT INTO delivery_attempts (delivery_id, attempted_at, status, error, duration_ms)
+		VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer record.Close()
 	now := s.now()
 	for i := range batch {
 		out := &batch[i]
@@ -443,33 +466,23 @@ func (s *Service) writeOutcomes(batch []outcome) error {
 		}
 		attempts := j.attempts + 1
 		v := classify(*out)
-		state, next, finished := "pending", int64(0), any(nil)
-		switch v {
-		case delivered:
+		state, next, finished := "pending", now.UnixMilli(), any(nil)
+		switch {
+		case v == delivered:
 			state, finished = "delivered", now.UnixMilli()
-		case permanent, gone:
+		case v == permanent, v == gone, v == retry && attempts > len(s.delivery.Backoff):
 			state, finished = "failed", now.UnixMilli()
-		case retry:
-			if attempts > len(s.delivery.Backoff) {
-				state, finished = "failed", now.UnixMilli()
-			} else {
-				next = now.Add(s.retryDelay(attempts, out.retryAfter)).UnixMilli()
-			}
+		default:
+			next = now.Add(s.retryDelay(attempts, out.retryAfter)).UnixMilli()
 		}
 		errText := ""
 		if out.err != nil {
 			errText = truncate(out.err.Error(), 500)
 		}
-		if next == 0 {
-			next = now.UnixMilli()
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, claimed = 0, attempts = ?, next_attempt_at = ?,
-			last_status = ?, last_error = ?, finished_at = ? WHERE id = ?`,
-			state, attempts, next, out.status, errText, finished, j.id); err != nil {
+		if _, err := update.ExecContext(ctx, state, attempts, next, out.status, errText, finished, j.id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts (delivery_id, attempted_at, status, error, duration_ms)
-			VALUES (?, ?, ?, ?, ?)`, j.id, out.started.UnixMilli(), out.status, errText, out.elapsed.Milliseconds()); err != nil {
+		if _, err := record.ExecContext(ctx, j.id, out.started.UnixMilli(), out.status, errText, out.elapsed.Milliseconds()); err != nil {
 			return err
 		}
 		if v == gone {

@@ -19,13 +19,13 @@ import (
 const testBase = "https://nuttx-feed.org"
 
 type testEnv struct {
-	t   *testing.T
+	t   testing.TB
 	s   *Service
 	db  *sql.DB
 	ctx context.Context
 }
 
-func newEnv(t *testing.T, mutate ...func(*Options)) *testEnv {
+func newEnv(t testing.TB, mutate ...func(*Options)) *testEnv {
 	t.Helper()
 	db, _ := testdb.Open(t)
 	o := Options{
@@ -77,7 +77,7 @@ func (e *testEnv) runDelivery() {
 }
 
 // inbound builds the request a remote would POST to path on our server.
-func inbound(t *testing.T, r *fedtest.Remote, path string, activity any) InboundRequest {
+func inbound(t testing.TB, r *fedtest.Remote, path string, activity any) InboundRequest {
 	t.Helper()
 	body, err := json.Marshal(activity)
 	if err != nil {
@@ -87,7 +87,7 @@ func inbound(t *testing.T, r *fedtest.Remote, path string, activity any) Inbound
 }
 
 // inboundBytes signs body as is (it need not be valid JSON).
-func inboundBytes(t *testing.T, r *fedtest.Remote, path string, body []byte) InboundRequest {
+func inboundBytes(t testing.TB, r *fedtest.Remote, path string, body []byte) InboundRequest {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, testBase+path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/activity+json")

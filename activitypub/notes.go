@@ -243,6 +243,33 @@ func (s *Service) Replies(ctx context.Context, iri string) ([]*Note, error) {
 	return notes, err
 }
 
+// ReplyCounts returns how many local replies each of the given notes has.
+func (s *Service) ReplyCounts(ctx context.Context, notes []*Note) (map[string]int, error) {
+	counts := map[string]int{}
+	if len(notes) == 0 {
+		return counts, nil
+	}
+	iris := make([]any, len(notes))
+	for i, n := range notes {
+		iris[i] = s.NoteIRI(n)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT in_reply_to, COUNT(*) FROM notes WHERE in_reply_to IN (?`+
+		strings.Repeat(",?", len(iris)-1)+`) GROUP BY in_reply_to`, iris...)
+	if err != nil {
+		return nil, fmt.Errorf("count replies: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var iri string
+		var n int
+		if err := rows.Scan(&iri, &n); err != nil {
+			return nil, err
+		}
+		counts[iri] = n
+	}
+	return counts, rows.Err()
+}
+
 func (s *Service) queryNotes(ctx context.Context, where string, args []any, p Page) ([]*Note, error) {
 	q := `SELECT ` + noteColumns + ` FROM notes n JOIN actors a ON a.id = n.actor_id WHERE ` + where
 	if p.Before > 0 {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -80,6 +81,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "serve", err)
 	}
 	log := newLogger(cfg.LogFormat, stderr, slog.LevelInfo)
+	if path := os.Getenv("NUTTX_FEED_CPUPROFILE"); path != "" { // for bench/: a CPU profile of the whole run
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			log.Error("cannot profile", "err", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := Open(ctx, cfg, log)
@@ -151,6 +160,18 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, svc.NoteIRI(note))
 	return 0
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // newLogger returns a log/slog logger writing text or JSON to w.

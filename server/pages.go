@@ -49,12 +49,12 @@ func (s *Server) profileView(c echo.Context, a *activitypub.Actor) (web.ProfileV
 
 // withReplyCounts fills in how many local replies each note has.
 func (s *Server) withReplyCounts(c echo.Context, views []web.NoteView, notes []*activitypub.Note) error {
+	counts, err := s.svc.ReplyCounts(c.Request().Context(), notes)
+	if err != nil {
+		return err
+	}
 	for i, n := range notes {
-		replies, err := s.svc.Replies(c.Request().Context(), s.svc.NoteIRI(n))
-		if err != nil {
-			return err
-		}
-		views[i].ReplyCount = len(replies)
+		views[i].ReplyCount = counts[s.svc.NoteIRI(n)]
 	}
 	return nil
 }

@@ -1,0 +1,298 @@
+// Command fanout measures the delivery of one post to many followers with
+// the real nuttx-feed binary, and, in the same run, a plain RSA signing loop
+// on the same machine (every delivery needs one signature).
+//
+//	go run ./bench/fanout -bin ./nuttx-feed -followers 10000 -hosts 1000
+//
+// Followers have distinct personal inboxes and no shared inbox, spread over
+// hosts 127.1.x.y (on Linux every 127/8 address is loopback), so the server
+// opens real connections to -hosts distinct hosts under its per-host limit.
+// The sink listens on each of those addresses (loopback only) and answers
+// 202; it checks the signature of every 50th request with go-fed/httpsig.
+// It prints one Markdown table row per measure.
+package main
+
+import (
+	"bufio"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"database/sql"
+	"encoding/json"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gofedsig "github.com/go-fed/httpsig"
+	_ "modernc.org/sqlite"
+
+	"github.com/nuttx-feed/nuttx-feed/migrations"
+)
+
+func main() {
+	bin := flag.String("bin", "./nuttx-feed", "nuttx-feed binary")
+	followers := flag.Int("followers", 10000, "followers, each with its own inbox")
+	hosts := flag.Int("hosts", 1000, "distinct inbox hosts")
+	port := flag.Int("port", 18443, "port of the sink on every host")
+	signFor := flag.Duration("sign-for", 4*time.Second, "how long each signing baseline runs")
+	rounds := flag.Int("rounds", 3, "fan-out rounds, each after its own signing baseline")
+	profile := flag.String("cpuprofile", "", "write the server's CPU profile here")
+	flag.Parse()
+	if *hosts > 250*200 || *followers < *hosts {
+		log.Fatal("bad -hosts/-followers")
+	}
+
+	dir, err := os.MkdirTemp("", "nuttx-feed-fanout-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	// The sink: one listener per host address, one handler.
+	var received atomic.Int64
+	var firstAt, lastAt atomic.Int64
+	var checked, bad atomic.Int64
+	var pub *rsa.PublicKey
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		n := received.Add(1)
+		now := time.Now().UnixNano()
+		firstAt.CompareAndSwap(0, now)
+		lastAt.Store(now)
+		if n%50 == 0 && pub != nil {
+			checked.Add(1)
+			if err := verify(r, body, pub); err != nil {
+				bad.Add(1)
+				log.Printf("bad delivery: %v", err)
+			}
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	addrs := make([]string, *hosts)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("127.1.%d.%d:%d", i/250, i%250+1, *port)
+		ln, err := net.Listen("tcp", addrs[i])
+		if err != nil {
+			log.Fatalf("listen %s: %v", addrs[i], err)
+		}
+		go srv.Serve(ln)
+	}
+
+	// A database with the bot, its followers and one post to fan out.
+	run(*bin, "post", "--data", dir, "--base-url", "https://nuttx-feed.org", "warm-up (no followers yet)") // creates the bot
+	db, err := sql.Open("sqlite", migrations.DSN(filepath.Join(dir, "nuttx-feed.db")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	tx, _ := db.Begin()
+	perHost := *followers / *hosts
+	for i := range *followers {
+		inbox := fmt.Sprintf("http://%s/users/u%d/inbox", addrs[i/perHost%*hosts], i)
+		if _, err := tx.Exec(`INSERT INTO followers (actor_id, follower, inbox, follow_id, created_at, updated_at) VALUES (1, ?, ?, ?, 0, 0)`,
+			inbox+"#actor", inbox, inbox+"#follow"); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		log.Fatal(err)
+	}
+	var pemText string
+	db.QueryRow(`SELECT public_key_pem FROM actors WHERE id = 1`).Scan(&pemText)
+	db.Close()
+	pub = parseKey(pemText)
+
+	listen := freeAddr()
+	cmd := exec.Command(*bin, "serve", "--data", dir, "--base-url", "https://nuttx-feed.org", "--listen", listen, "--allow-private-networks")
+	cmd.Stdout, cmd.Stderr = nil, nil // /dev/null: no pipe to copy
+	if *profile != "" {
+		cmd.Env = append(os.Environ(), "NUTTX_FEED_CPUPROFILE="+*profile)
+	}
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	waitHealthy(listen)
+	idleRSS := statusField(cmd.Process.Pid, "VmRSS")
+
+	// Rounds alternate a signing baseline (server idle) with one fan-out,
+	// so that both see the same machine at nearly the same moment.
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	var ratios, rates, pars []float64
+	var cpuPerDelivery, sinkCPU []float64
+	for round := 1; round <= *rounds; round++ {
+		par := signRate(key, runtime.GOMAXPROCS(0), *signFor)
+		before := received.Load()
+		firstAt.Store(0)
+		cpu0, self0 := cpuTime(cmd.Process.Pid), cpuTime(os.Getpid())
+		run(*bin, "post", "--data", dir, "--base-url", "https://nuttx-feed.org", fmt.Sprintf("round %d: rv-virt:citest - Build Failed\nBuild Log: https://gist.github.com/nuttxpr/x #NuttX", round))
+		deadline := time.Now().Add(10 * time.Minute)
+		for received.Load() < before+int64(*followers) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := received.Load() - before; got < int64(*followers) {
+			log.Fatalf("round %d: only %d of %d deliveries arrived", round, got, *followers)
+		}
+		window := time.Duration(lastAt.Load() - firstAt.Load())
+		rate := float64(*followers) / window.Seconds()
+		cpu := cpuTime(cmd.Process.Pid) - cpu0
+		sinkCPU = append(sinkCPU, (cpuTime(os.Getpid())-self0).Seconds()/window.Seconds())
+		rates, pars, ratios = append(rates, rate), append(pars, par), append(ratios, rate/par)
+		cpuPerDelivery = append(cpuPerDelivery, cpu.Seconds()*1000/float64(*followers))
+		fmt.Fprintf(os.Stderr, "round %d: %.0f deliveries/s in %.2f s, signing %.0f/s, ratio %.2f, %.2f ms CPU per delivery\n",
+			round, rate, window.Seconds(), par, rate/par, cpuPerDelivery[len(cpuPerDelivery)-1])
+	}
+	peakRSS := statusField(cmd.Process.Pid, "VmHWM")
+	one := signRate(key, 1, *signFor)
+
+	fmt.Printf("| fan-out | %d rounds of %d deliveries to %d hosts (%d per host, at most 2 at a time), %d signatures checked by the sink, %d bad |\n",
+		*rounds, *followers, *hosts, perHost, checked.Load(), bad.Load())
+	fmt.Printf("| deliveries per second, per round | %s (median %.0f) |\n", list(rates, "%.0f"), median(rates))
+	fmt.Printf("| plain rsa.SignPKCS1v15 loop on %d goroutines, before each round | %s (median %.0f) |\n", runtime.GOMAXPROCS(0), list(pars, "%.0f"), median(pars))
+	fmt.Printf("| **ratio deliveries / signing, per round** | %s, **median %.2f** (target >= 0.85) |\n", list(ratios, "%.2f"), median(ratios))
+	fmt.Printf("| plain rsa.SignPKCS1v15 loop on 1 goroutine | %.0f /s (ratio of the median fan-out to it: %.2f) |\n", one, median(rates)/one)
+	fmt.Printf("| server CPU per delivery (user+sys) | %s ms (median %.2f); one signature costs %.2f ms of CPU |\n",
+		list(cpuPerDelivery, "%.2f"), median(cpuPerDelivery), 1000/one)
+	fmt.Printf("| cores used by the sink (this process) during the fan-out | %s |\n", list(sinkCPU, "%.2f"))
+	fmt.Printf("| server RSS idle before the rounds / peak (VmHWM) | %.1f MB / %.1f MB (target < 100 MB) |\n", float64(idleRSS)/1024, float64(peakRSS)/1024)
+}
+
+func list(xs []float64, format string) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf(format, x)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func waitHealthy(addr string) {
+	for i := 0; i < 500; i++ {
+		if resp, err := http.Get("http://" + addr + "/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	log.Fatal("server did not become healthy")
+}
+
+func verify(r *http.Request, body []byte, pub *rsa.PublicKey) error {
+	sum := sha256.Sum256(body)
+	if r.Header.Get("Digest") != "SHA-256="+b64(sum[:]) {
+		return fmt.Errorf("digest mismatch")
+	}
+	r.Header.Set("Host", r.Host)
+	v, err := gofedsig.NewVerifier(r)
+	if err != nil {
+		return err
+	}
+	return v.Verify(pub, gofedsig.RSA_SHA256)
+}
+
+func signRate(key *rsa.PrivateKey, workers int, d time.Duration) float64 {
+	var n atomic.Int64
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	h := sha256.Sum256([]byte("(request-target): post /users/u1/inbox\nhost: 127.1.0.1:18443\ndate: x\ndigest: y"))
+	t0 := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, h[:]); err != nil {
+					log.Fatal(err)
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(t0).Seconds()
+}
+
+func run(bin string, args ...string) {
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		log.Fatalf("%s %v: %v\n%s", bin, args, err, out)
+	}
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// statusField reads a kB field of /proc/pid/status.
+func statusField(pid int, field string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			return kb
+		}
+	}
+	return 0
+}
+
+// cpuTime reads utime+stime of pid from /proc/pid/stat.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+func parseKey(s string) *rsa.PublicKey {
+	block, _ := pem.Decode([]byte(s))
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return k.(*rsa.PublicKey)
+}
+
+func b64(b []byte) string {
+	out, _ := json.Marshal(b) // base64 in quotes
+	return strings.Trim(string(out), `"`)
+}

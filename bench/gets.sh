@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# GET throughput of the real binary under load (wrk, 2 threads, 32
+# connections, 10 s per URL) and its memory when idle and after the load.
+# Prints Markdown table rows.
+set -euo pipefail
+bin=${1:-./nuttx-feed}
+dur=${DURATION:-10s}
+command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+dir=$(mktemp -d)
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base=https://nuttx-feed.org
+for i in $(seq 1 25); do "$bin" post --data "$dir" --base-url $base "post $i: rv-virt:citest failed #NuttX" >/dev/null; done
+note=$("$bin" post --data "$dir" --base-url $base "the note we fetch" | sed "s|$base||")
+"$bin" serve --data "$dir" --base-url $base --listen 127.0.0.1:$port 2>/dev/null &
+pid=$!
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$port/health >/dev/null && break; sleep 0.1; done
+rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' /proc/$pid/status; }
+sleep 3
+for u in /users/nuttx_build "/.well-known/webfinger?resource=acct:nuttx_build@nuttx-feed.org"; do curl -s -o /dev/null -H 'Accept: application/activity+json' "http://127.0.0.1:$port$u"; done
+sleep 1
+idle=$(rss)
+rate() { # url, accept
+	wrk -t2 -c32 -d"$dur" -H "Accept: $2" "http://127.0.0.1:$port$1" | awk '/Requests\/sec/ {printf "%.0f", $2} /Non-2xx/ {print " (ERRORS: " $0 ")"}'
+}
+echo "| GET WebFinger, requests per second | $(rate '/.well-known/webfinger?resource=acct:nuttx_build@nuttx-feed.org' 'application/jrd+json') /s |"
+echo "| GET actor (application/activity+json) | $(rate /users/nuttx_build application/activity+json) /s |"
+echo "| GET note (application/activity+json) | $(rate "$note" application/activity+json) /s |"
+echo "| GET outbox first page (20 Creates) | $(rate '/users/nuttx_build/outbox?page=true' application/activity+json) /s |"
+echo "| GET profile page (HTML, 20 posts) | $(rate /@nuttx_build text/html) /s |"
+echo "| server RSS idle / after the load | $idle MB (target < 30 MB) / $(rss) MB; peak $(awk '/^VmHWM/ {printf "%.1f", $2/1024}' /proc/$pid/status) MB |"
