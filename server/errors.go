@@ -62,7 +62,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if status == http.StatusNotFound {
 			heading = "Not found"
 		}
-		s.renderPage(c, status, "error", web.ErrorPage{Page: s.page(heading, "", ""), Heading: heading, Message: msg})
+		s.renderPage(c, status, "error", web.ErrorPage{Page: s.page(heading, "", "", ""), Heading: heading, Message: msg})
 		return
 	}
 	c.JSON(status, map[string]string{"error": msg})

@@ -32,25 +32,14 @@ func plainJSON(c echo.Context, v any) error {
 func wantsJSON(c echo.Context) bool { return prefersActivityJSON(c.Request().Header.Get("Accept")) }
 
 func (s *Server) handleActor(c echo.Context) error {
-	username := c.Param("username")
 	if !wantsJSON(c) {
-		a, err := s.svc.Actor(c.Request().Context(), username)
-		if err != nil {
-			return err
-		}
-		return varyRedirect(c, s.svc.URLs().Profile(a.Username))
+		return s.handleProfilePage(c) // a browser gets the page (rel=canonical points at /@user)
 	}
-	body, err := s.svc.ActorDocument(c.Request().Context(), username)
+	body, err := s.svc.ActorDocument(c.Request().Context(), c.Param("username"))
 	if err != nil {
 		return err
 	}
 	return activityJSON(c, body)
-}
-
-// varyRedirect sends a browser to the page for what it asked.
-func varyRedirect(c echo.Context, to string) error {
-	c.Response().Header().Set("Vary", "Accept")
-	return c.Redirect(http.StatusFound, to)
 }
 
 func pageRequest(c echo.Context) (activitypub.PageRequest, error) {
@@ -102,15 +91,10 @@ func (s *Server) handleFeatured(c echo.Context) error {
 }
 
 func (s *Server) handleNote(c echo.Context) error {
-	ctx := c.Request().Context()
 	if !wantsJSON(c) {
-		n, err := s.svc.Note(ctx, c.Param("username"), c.Param("id"))
-		if err != nil {
-			return err
-		}
-		return varyRedirect(c, s.svc.URLs().NoteURL(n.Username, n.PublicID))
+		return s.handleNotePage(c)
 	}
-	body, err := s.svc.NoteDocument(ctx, c.Param("username"), c.Param("id"))
+	body, err := s.svc.NoteDocument(c.Request().Context(), c.Param("username"), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -118,15 +102,10 @@ func (s *Server) handleNote(c echo.Context) error {
 }
 
 func (s *Server) handleNoteActivity(c echo.Context) error {
-	ctx := c.Request().Context()
 	if !wantsJSON(c) {
-		n, err := s.svc.Note(ctx, c.Param("username"), c.Param("id"))
-		if err != nil {
-			return err
-		}
-		return varyRedirect(c, s.svc.URLs().NoteURL(n.Username, n.PublicID))
+		return s.handleNotePage(c)
 	}
-	body, err := s.svc.CreateDocument(ctx, c.Param("username"), c.Param("id"))
+	body, err := s.svc.CreateDocument(c.Request().Context(), c.Param("username"), c.Param("id"))
 	if err != nil {
 		return err
 	}

@@ -56,17 +56,11 @@ func TestContentNegotiation(t *testing.T) {
 				}
 				continue
 			}
-			switch {
-			case resp.StatusCode == http.StatusFound: // /users/... sends browsers to the page
-				if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, ts.URL+"/@nuttx_build") {
-					t.Errorf("%s %s: redirect to %q", c.who, path, loc)
-				}
-			case resp.StatusCode == 200 && strings.HasPrefix(ct, "text/html"):
-				if !bytes.Contains(body, []byte(`<link rel="alternate" type="application/activity+json"`)) {
-					t.Errorf("%s %s: page without the alternate link", c.who, path)
-				}
-			default:
-				t.Errorf("%s %s: %d %s, want a page or a redirect to one", c.who, path, resp.StatusCode, ct)
+			if resp.StatusCode != 200 || !strings.HasPrefix(ct, "text/html") {
+				t.Errorf("%s %s: %d %s, want the HTML page", c.who, path, resp.StatusCode, ct)
+			} else if !bytes.Contains(body, []byte(`<link rel="alternate" type="application/activity+json"`)) ||
+				!bytes.Contains(body, []byte(`<link rel="canonical" href="`+ts.URL+"/@nuttx_build")) {
+				t.Errorf("%s %s: page without the alternate or canonical link", c.who, path)
 			}
 		}
 	}

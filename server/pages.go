@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,9 +16,9 @@ import (
 // note content is ours, but defence in depth costs nothing.
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-func (s *Server) page(title, description, alternate string) web.Page {
+func (s *Server) page(title, description, alternate, canonical string) web.Page {
 	u := s.svc.URLs()
-	return web.Page{Title: title, Description: description, Base: u.Base(), Alternate: alternate, Version: Version}
+	return web.Page{Title: title, Description: description, Base: u.Base(), Alternate: alternate, Canonical: canonical, Version: Version}
 }
 
 func (s *Server) renderPage(c echo.Context, status int, name string, data any) error {
@@ -98,7 +99,7 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 		return err
 	}
 	data := web.ProfilePage{
-		Page:    s.page(a.DisplayName+" ("+profile.Handle+")", a.Summary, u.Actor(a.Username)),
+		Page:    s.page(a.DisplayName+" ("+profile.Handle+")", a.Summary, u.Actor(a.Username), u.Profile(a.Username)),
 		Profile: profile,
 		Notes:   views,
 	}
@@ -149,7 +150,7 @@ func (s *Server) handleNotePage(c echo.Context) error {
 		return err
 	}
 	data := web.NotePage{
-		Page:    s.page(a.DisplayName+": "+firstLine(n.Source), n.Source, s.svc.NoteIRI(n)),
+		Page:    s.page(a.DisplayName+": "+firstLine(n.Source), n.Source, s.svc.NoteIRI(n), u.NoteURL(n.Username, n.PublicID)),
 		Profile: profile,
 		Note:    web.NewNoteView(u, n),
 	}
@@ -187,12 +188,14 @@ func (s *Server) handleTagPage(c echo.Context) error {
 		return err
 	}
 	u := s.svc.URLs()
-	data := web.TagPage{Page: s.page("#"+tag, "Posts tagged #"+tag, ""), Tag: tag, Notes: web.NoteViews(u, notes)}
+	data := web.TagPage{Page: s.page("#"+tag, "Posts tagged #"+tag, "", u.Tag(lower(tag))), Tag: tag, Notes: web.NoteViews(u, notes)}
 	if len(notes) == activitypub.PageSize {
 		data.OlderURL = u.Tag(tag) + "?max_id=" + strconv.FormatInt(notes[len(notes)-1].Seq, 10)
 	}
 	return s.renderPage(c, http.StatusOK, "tag", data)
 }
+
+func lower(s string) string { return strings.ToLower(s) }
 
 func firstLine(s string) string {
 	for i, r := range s {

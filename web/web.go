@@ -72,6 +72,7 @@ type Page struct {
 	Description string
 	Base        string   // base URL, for static files and links home
 	Alternate   string   // the ActivityPub id of what the page shows
+	Canonical   string   // the page's own URL, however it was reached
 	Me          []string // rel="me" links
 	Version     string
 }
