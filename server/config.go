@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/feed"
 )
 
 // Config is the configuration of nuttx-feed. Every field comes from a flag,
@@ -25,6 +29,16 @@ type Config struct {
 	Summary              string
 	AllowPrivateNetworks bool
 	LogFormat            string
+
+	// The Prometheus feed.
+	PrometheusURL      string
+	PollInterval       time.Duration
+	Query              string
+	PostRecoveries     bool
+	BurstThreshold     int
+	DashboardURL       string
+	HistoryURLTemplate string
+	MaxChars           int
 }
 
 // Defaults of the bot's profile.
@@ -64,7 +78,28 @@ var configFlags = map[string]flagSpec{
 		usage: "allow outgoing requests to loopback and private addresses (tests, intranets)", field: func(c *Config) any { return &c.AllowPrivateNetworks }},
 	"log-format": {name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", def: "text", meta: "FORMAT",
 		usage: "log format: text or json", field: func(c *Config) any { return &c.LogFormat }},
+
+	"prometheus-url": {name: "prometheus-url", env: "NUTTX_FEED_PROMETHEUS_URL", def: "http://localhost:9090", meta: "URL",
+		usage: "Prometheus to poll for failed builds; empty disables the feed", field: func(c *Config) any { return &c.PrometheusURL }},
+	"poll-interval": {name: "poll-interval", env: "NUTTX_FEED_POLL_INTERVAL", def: "30s", meta: "DURATION",
+		usage: "how often to poll Prometheus", field: func(c *Config) any { return &c.PollInterval }},
+	"query": {name: "query", env: "NUTTX_FEED_QUERY", def: feed.DefaultQuery, meta: "PROMQL",
+		usage: "the PromQL query for failed builds (exclude build hosts or configs here)", field: func(c *Config) any { return &c.Query }},
+	"post-recoveries": {name: "post-recoveries", env: "NUTTX_FEED_POST_RECOVERIES", def: "true", isBool: true,
+		usage: "reply \"recovered\" when a failing target builds again", field: func(c *Config) any { return &c.PostRecoveries }},
+	"burst-threshold": {name: "burst-threshold", env: "NUTTX_FEED_BURST_THRESHOLD", def: "10", meta: "N",
+		usage: "more targets newly failing than this in one poll make one digest post", field: func(c *Config) any { return &c.BurstThreshold }},
+	"dashboard-url": {name: "dashboard-url", env: "NUTTX_FEED_DASHBOARD_URL", def: feed.DefaultDashboardURL, meta: "URL",
+		usage: "the NuttX dashboard linked from every post", field: func(c *Config) any { return &c.DashboardURL }},
+	"history-url-template": {name: "history-url-template", env: "NUTTX_FEED_HISTORY_URL_TEMPLATE", def: feed.DefaultHistoryTemplate, meta: "URL",
+		usage: "a target's build history page; {board} and {config} are replaced", field: func(c *Config) any { return &c.HistoryURLTemplate }},
+	"max-chars": {name: "max-chars", env: "NUTTX_FEED_MAX_CHARS", def: "500", meta: "N",
+		usage: "cut a failure post to this many characters, counted as Mastodon does (a link is 23)", field: func(c *Config) any { return &c.MaxChars }},
 }
+
+// feedFlags are the flags of the Prometheus feed, in --help order.
+var feedFlags = []string{"prometheus-url", "poll-interval", "query", "post-recoveries", "burst-threshold",
+	"dashboard-url", "history-url-template", "max-chars"}
 
 // command is a subcommand's flag set plus the order its flags are shown in.
 type command struct {
@@ -86,6 +121,12 @@ func newCommand(name, args, about string, cfg *Config, flags ...string) *command
 			c.fs.StringVar(p, n, spec.def, spec.usage)
 		case *bool:
 			c.fs.BoolVar(p, n, spec.def == "true", spec.usage)
+		case *int:
+			def, _ := strconv.Atoi(spec.def)
+			c.fs.IntVar(p, n, def, spec.usage)
+		case *time.Duration:
+			def, _ := time.ParseDuration(spec.def)
+			c.fs.DurationVar(p, n, def, spec.usage)
 		}
 	}
 	return c
@@ -190,11 +231,58 @@ func (cfg *Config) validate() error {
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		problems = append(problems, fmt.Sprintf("--log-format %q: want text or json", cfg.LogFormat))
 	}
+	problems = append(problems, cfg.validateFeed()...)
 	if len(problems) == 0 {
 		return nil
 	}
 	sort.Strings(problems)
 	return errors.New(strings.Join(problems, "; "))
+}
+
+// validateFeed checks the feed's settings (all of them have defaults, so
+// zero values mean the feed flags were not registered for this command).
+func (cfg *Config) validateFeed() []string {
+	var problems []string
+	if cfg.PrometheusURL != "" {
+		if u, err := url.Parse(cfg.PrometheusURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, fmt.Sprintf("--prometheus-url %q: want an http(s) URL, or empty to disable the feed", cfg.PrometheusURL))
+		}
+	}
+	if cfg.PollInterval != 0 && cfg.PollInterval < 100*time.Millisecond {
+		problems = append(problems, fmt.Sprintf("--poll-interval %v: at least 100ms", cfg.PollInterval))
+	}
+	if cfg.BurstThreshold < 0 {
+		problems = append(problems, fmt.Sprintf("--burst-threshold %d: must not be negative", cfg.BurstThreshold))
+	}
+	if cfg.MaxChars != 0 && cfg.MaxChars < 100 {
+		problems = append(problems, fmt.Sprintf("--max-chars %d: at least 100 (a post has links and hashtags to keep)", cfg.MaxChars))
+	}
+	for name, v := range map[string]string{"--dashboard-url": cfg.DashboardURL, "--history-url-template": cfg.HistoryURLTemplate} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(strings.NewReplacer("{board}", "b", "{config}", "c").Replace(v)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, fmt.Sprintf("%s %q: want an http(s) URL", name, v))
+		}
+	}
+	return problems
+}
+
+// feedConfig is the feed's configuration from cfg.
+func (cfg *Config) feedConfig() feed.Config {
+	return feed.Config{
+		PrometheusURL:  cfg.PrometheusURL,
+		PollInterval:   cfg.PollInterval,
+		Query:          cfg.Query,
+		PostRecoveries: cfg.PostRecoveries,
+		BurstThreshold: cfg.BurstThreshold,
+		Username:       cfg.Username,
+		Format: feed.Formatter{
+			DashboardURL:    cfg.DashboardURL,
+			HistoryTemplate: cfg.HistoryURLTemplate,
+			MaxChars:        cfg.MaxChars,
+		},
+	}
 }
 
 // profile is the bot's profile from cfg.

@@ -27,9 +27,11 @@ const mainUsage = `nuttx-feed: an ActivityPub bot that posts failed Apache NuttX
 Usage: nuttx-feed COMMAND [flags]
 
 Commands:
-  serve     run the server (WebFinger, actor, inbox, outbox, delivery)
-  post      publish a note from the command line and print its URL
-  version   print the version
+  serve          run the server (WebFinger, actor, inbox, outbox, delivery, the feed)
+  post           publish a note from the command line and print its URL
+  feed preview   run the feed's query now and print what it would post (changes nothing)
+  feed status    list the targets failing now, since when, and their threads
+  version        print the version
 
 Run "nuttx-feed COMMAND --help" for the flags of a command.
 `
@@ -46,6 +48,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runServe(args[1:], stdout, stderr)
 	case "post":
 		return runPost(args[1:], stdin, stdout, stderr)
+	case "feed":
+		return runFeed(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "nuttx-feed", Version)
 		return 0
@@ -69,8 +73,9 @@ func usageError(stderr io.Writer, cmd string, err error) int {
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	var cfg Config
-	cmd := newCommand("serve", "", "Runs the server: WebFinger, the bot's actor, inbox, outbox and followers, and\nthe delivery of its posts to followers.",
-		&cfg, "base-url", "listen", "data", "username", "display-name", "summary", "allow-private-networks", "log-format")
+	cmd := newCommand("serve", "", "Runs the server: WebFinger, the bot's actor, inbox, outbox and followers, the\n"+
+		"delivery of its posts to followers, and the feed that polls Prometheus for failed builds.",
+		&cfg, append([]string{"base-url", "listen", "data", "username", "display-name", "summary", "allow-private-networks", "log-format"}, feedFlags...)...)
 	if err := cmd.parse(args, stdout); err != nil {
 		return usageError(stderr, "serve", err)
 	}

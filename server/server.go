@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/feed"
 	"github.com/nuttx-feed/nuttx-feed/migrations"
 	"github.com/nuttx-feed/nuttx-feed/web"
 	"github.com/nuttx-feed/nuttx-feed/webfinger"
@@ -31,6 +32,7 @@ type Server struct {
 	db     *sql.DB
 	lock   *os.File
 	svc    *activitypub.Service
+	feed   *feed.Feed
 	pages  *web.Renderer
 	finger *webfinger.Server
 	echo   *echo.Echo
@@ -73,6 +75,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 		return nil, fmt.Errorf("bot account: %w", err)
 	} else if changed {
 		log.Info("bot profile saved", "username", cfg.Username)
+	}
+	if s.feed, err = feed.New(cfg.feedConfig(), s.db, s.svc, log.With("component", "feed")); err != nil {
+		return nil, err
 	}
 	if s.pages, err = web.New(); err != nil {
 		return nil, err
@@ -118,6 +123,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return s.svc.RunDelivery(gctx) })
+	g.Go(func() error { return s.feed.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

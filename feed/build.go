@@ -1,0 +1,142 @@
+package feed
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/common/model"
+)
+
+// Build is one build_score series: one outcome of one target on one build
+// host. Any label may be missing; the zero string means missing.
+type Build struct {
+	Target     string // board:config, without a rewind's @hashes
+	Board      string
+	Config     string
+	Arch       string
+	Subarch    string
+	Group      string
+	User       string // the build host
+	URL        string // the build log
+	URLDisplay string
+	Msg        string
+	NuttxHash  string
+	AppsHash   string
+	Timestamp  string
+	Score      float64
+
+	// Build rewinds (user="rewind") carry their neighbours' outcomes.
+	Rewind                         bool
+	PrevNuttx, PrevApps, NextNuttx string
+	NextApps                       string
+	PrevScore, NextScore           *float64
+}
+
+const rewindUser = "rewind"
+
+// buildFromSample reads a series. It returns false when the series names no
+// target at all (neither target nor board labels), so it cannot be threaded.
+func buildFromSample(s *model.Sample) (Build, bool) {
+	l := func(name string) string { return strings.TrimSpace(string(s.Metric[model.LabelName(name)])) }
+	b := Build{
+		Board: l("board"), Config: l("config"), Arch: l("arch"), Subarch: l("subarch"), Group: l("group"),
+		User: l("user"), URL: l("url"), URLDisplay: l("url_display"), Msg: string(s.Metric["msg"]),
+		NuttxHash: l("nuttx_hash"), AppsHash: l("apps_hash"), Timestamp: l("timestamp"),
+		Score: float64(s.Value),
+	}
+	target := l("target")
+	if b.User == rewindUser {
+		b.Rewind = true
+		target, _, _ = strings.Cut(target, "@") // rv-virt:citest@<nuttx>@<apps>
+		b.PrevNuttx, b.PrevApps = l("nuttx_hash_prev"), l("apps_hash_prev")
+		b.NextNuttx, b.NextApps = l("nuttx_hash_next"), l("apps_hash_next")
+		b.PrevScore, b.NextScore = parseScore(l("build_score_prev")), parseScore(l("build_score_next"))
+	}
+	if b.Board == "" || b.Config == "" {
+		if board, config, ok := strings.Cut(target, ":"); ok {
+			if b.Board == "" {
+				b.Board = board
+			}
+			if b.Config == "" {
+				b.Config = config
+			}
+		}
+	}
+	switch {
+	case b.Board != "" && b.Config != "":
+		b.Target = b.Board + ":" + b.Config
+	case target != "":
+		b.Target = target
+	case b.Board != "":
+		b.Target = b.Board
+	default:
+		return b, false
+	}
+	return b, true
+}
+
+func parseScore(s string) *float64 {
+	if s == "" {
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return nil
+	}
+	return &f
+}
+
+// identity is what makes a failure the same failure: target, build host and
+// commits, or the build's timestamp (else its log URL) when both hashes are
+// missing.
+type identity struct {
+	Target, User, NuttxHash, AppsHash, Build string
+}
+
+func (b Build) identity() identity {
+	id := identity{Target: b.Target, User: b.User, NuttxHash: b.NuttxHash, AppsHash: b.AppsHash}
+	if b.NuttxHash == "" && b.AppsHash == "" {
+		id.Build = b.Timestamp
+		if id.Build == "" {
+			id.Build = b.URL
+		}
+	}
+	return id
+}
+
+// commits is a NuttX and nuttx-apps commit pair.
+type commits struct{ Nuttx, Apps string }
+
+// breakRange tells, for a rewind result, between which commits the build
+// broke: this build failed after a successful previous one, or this build
+// succeeded before a failing next one.
+func (b Build) breakRange() (good, bad commits, ok bool) {
+	if !b.Rewind {
+		return
+	}
+	this := commits{b.NuttxHash, b.AppsHash}
+	switch {
+	case b.Score < okScore && b.PrevScore != nil && *b.PrevScore >= okScore && b.PrevNuttx != "":
+		return commits{b.PrevNuttx, b.PrevApps}, this, this.Nuttx != ""
+	case b.Score >= okScore && b.NextScore != nil && *b.NextScore < okScore && b.NextNuttx != "":
+		return this, commits{b.NextNuttx, b.NextApps}, this.Nuttx != ""
+	}
+	return
+}
+
+// okScore is the lowest build_score that counts as building: 1.0 success,
+// 0.8 unknown and 0.5 warning do; 0.0 error does not.
+const okScore = 0.5
+
+// outcome names a score for the post's first line.
+func outcome(score float64) string {
+	switch {
+	case score < okScore:
+		return "Build Failed"
+	case score < 0.8:
+		return "Build Warning"
+	case score < 1:
+		return "Build Unknown"
+	}
+	return "Build OK"
+}

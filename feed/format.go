@@ -1,0 +1,313 @@
+package feed
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+)
+
+// Formatter writes the posts. The zero MaxChars means no limit.
+type Formatter struct {
+	DashboardURL    string // https://nuttx-dashboard.org
+	HistoryTemplate string // with {board} and {config}
+	MaxChars        int    // counted as Mastodon counts (a link is 23)
+}
+
+const (
+	nuttxCommitURL = "https://github.com/apache/nuttx/commit/"
+	appsCommitURL  = "https://github.com/apache/nuttx-apps/commit/"
+	digestListed   = 20 // targets named in a digest
+)
+
+// History returns the build history page of b's target.
+func (f Formatter) History(b Build) string {
+	if f.HistoryTemplate == "" {
+		return ""
+	}
+	return strings.NewReplacer("{board}", url.QueryEscape(b.Board), "{config}", url.QueryEscape(b.Config)).Replace(f.HistoryTemplate)
+}
+
+// title is "rv-virt : CITEST - Build Failed (nuttxpr)", as the seed wrote it.
+func title(b Build, what string) string {
+	name := b.Target
+	if b.Board != "" && b.Config != "" {
+		name = b.Board + " : " + strings.ToUpper(b.Config)
+	}
+	s := name + " - " + what
+	if b.User != "" && !b.Rewind {
+		s += " (" + b.User + ")"
+	}
+	return s
+}
+
+// archTag turns an arch label into a hashtag name: risc-v becomes risc_v.
+func archTag(arch string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '.' || r == ' ' {
+			return '_'
+		}
+		return r
+	}, arch)
+}
+
+func tags(c *activitypub.Content, arches ...string) {
+	c.Hashtag("NuttX")
+	seen := map[string]bool{}
+	for _, a := range arches {
+		t := archTag(a)
+		if t != "" && !seen[strings.ToLower(t)] && activitypub.ValidHashtag(t) {
+			seen[strings.ToLower(t)] = true
+			c.Text(" ").Hashtag(t)
+		}
+	}
+}
+
+// messageLines splits a build message into its lines: real newlines (the
+// farm joins log lines with " \n ") and, in older series, a literal "\n".
+func messageLines(msg string) []string {
+	msg = strings.ReplaceAll(strings.ReplaceAll(msg, `\n`, "\n"), "\r", "")
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// Failure is the post for a failed build: title, dashboard, history and log
+// links, the build message, hashtags; the message is cut to fit MaxChars.
+// regressed adds the news that a recovered target fails again.
+func (f Formatter) Failure(b Build, regressed bool) *activitypub.Content {
+	compose := func(msg string) *activitypub.Content {
+		c := &activitypub.Content{}
+		if regressed {
+			c.Text("Regressed: " + b.Target + " fails again after recovering.").LineBreak()
+		}
+		c.Text(title(b, outcome(b.Score))).LineBreak()
+		if f.DashboardURL != "" {
+			c.Text("NuttX Dashboard: ").Link(f.DashboardURL, "").LineBreak()
+		}
+		if h := f.History(b); h != "" {
+			c.Text("Build History: ").Link(h, "").LineBreak()
+		}
+		if b.URL != "" {
+			c.Text("Build Log: ").Link(b.URL, b.URLDisplay).LineBreak()
+		}
+		if msg != "" {
+			c.Text(msg).LineBreak()
+		}
+		tags(c, b.Arch)
+		return c
+	}
+	return f.fit(compose, strings.Join(messageLines(b.Msg), "\n"))
+}
+
+// fit returns compose(msg), or compose with msg cut at a character
+// boundary and ending in "…", so that the whole post counts at most
+// MaxChars. The links and hashtags, outside msg, always stay.
+func (f Formatter) fit(compose func(msg string) *activitypub.Content, msg string) *activitypub.Content {
+	c := compose(msg)
+	if f.MaxChars <= 0 || c.Length() <= f.MaxChars {
+		return c
+	}
+	runes := []rune(msg)
+	cut := func(n int) string {
+		for n > 0 && n < len(runes) && isExtending(runes[n]) {
+			n-- // never split a character from its combining marks
+		}
+		return strings.TrimRight(string(runes[:n]), " \n") + "…"
+	}
+	lo, hi := 0, len(runes)-1 // the longest prefix that fits
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if compose(cut(mid)).Length() <= f.MaxChars {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	if lo == 0 && compose("…").Length() > f.MaxChars {
+		return compose("")
+	}
+	return compose(cut(lo))
+}
+
+func isExtending(r rune) bool {
+	return unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || r == '\u200d' || (r >= '\ufe00' && r <= '\ufe0f')
+}
+
+func short(hash string) string {
+	if len(hash) > 7 {
+		return hash[:7]
+	}
+	return hash
+}
+
+// commitLinks writes "nuttx 0481533, apps b08c296" with links to GitHub.
+func commitLinks(c *activitypub.Content, cm commits) {
+	switch {
+	case cm.Nuttx != "" && cm.Apps != "":
+		c.Text("nuttx ").Link(nuttxCommitURL+cm.Nuttx, short(cm.Nuttx)).Text(", apps ").Link(appsCommitURL+cm.Apps, short(cm.Apps))
+	case cm.Nuttx != "":
+		c.Text("nuttx ").Link(nuttxCommitURL+cm.Nuttx, short(cm.Nuttx))
+	case cm.Apps != "":
+		c.Text("apps ").Link(appsCommitURL+cm.Apps, short(cm.Apps))
+	default:
+		c.Text("an unknown commit")
+	}
+}
+
+// Recovery is the post for a target that builds again.
+func (f Formatter) Recovery(b Build) *activitypub.Content {
+	c := &activitypub.Content{}
+	c.Text(title(b, "Build Recovered")).LineBreak()
+	c.Text("Builds again at ")
+	commitLinks(c, commits{b.NuttxHash, b.AppsHash})
+	c.Text(".").LineBreak()
+	if b.URL != "" {
+		c.Text("Build Log: ").Link(b.URL, b.URLDisplay).LineBreak()
+	}
+	tags(c, b.Arch)
+	return c
+}
+
+// Break is the post for a breaking commit found by a build rewind.
+func (f Formatter) Break(b Build, good, bad commits) *activitypub.Content {
+	c := &activitypub.Content{}
+	c.Text(title(b, "Breaking Commit Found")).LineBreak()
+	if good.Nuttx == bad.Nuttx { // only nuttx-apps moved
+		c.Text("The build broke between nuttx-apps ").Link(appsCommitURL+good.Apps, short(good.Apps)).Text(" (ok) and ").
+			Link(appsCommitURL+bad.Apps, short(bad.Apps)).Text(" (failed), with nuttx at ").Link(nuttxCommitURL+bad.Nuttx, short(bad.Nuttx)).Text(".")
+	} else {
+		c.Text("The build broke between nuttx ").Link(nuttxCommitURL+good.Nuttx, short(good.Nuttx)).Text(" (ok) and ").
+			Link(nuttxCommitURL+bad.Nuttx, short(bad.Nuttx)).Text(" (failed).")
+		switch {
+		case good.Apps != "" && bad.Apps != "" && good.Apps != bad.Apps:
+			c.LineBreak().Text("nuttx-apps moved too: ").Link(appsCommitURL+good.Apps, short(good.Apps)).Text(" (ok), ").
+				Link(appsCommitURL+bad.Apps, short(bad.Apps)).Text(" (failed).")
+		case bad.Apps != "":
+			c.LineBreak().Text("nuttx-apps unchanged at ").Link(appsCommitURL+bad.Apps, short(bad.Apps)).Text(".")
+		}
+	}
+	c.LineBreak()
+	if b.URL != "" {
+		c.Text("Build Log: ").Link(b.URL, b.URLDisplay).LineBreak()
+	}
+	tags(c, b.Arch)
+	return c
+}
+
+// Digest is the one post for a burst of failures: grouped by commit, then
+// by arch, naming the first 20 targets (linked to their logs) and counting
+// the rest.
+func (f Formatter) Digest(builds []Build) *activitypub.Content {
+	type group struct {
+		commits commits
+		arches  map[string][]Build
+		n       int
+	}
+	groups := map[commits]*group{}
+	targets, users, archList := map[string]bool{}, map[string]bool{}, []string{}
+	for _, b := range builds {
+		cm := commits{b.NuttxHash, b.AppsHash}
+		g := groups[cm]
+		if g == nil {
+			g = &group{commits: cm, arches: map[string][]Build{}}
+			groups[cm] = g
+		}
+		if !targets[b.Target] {
+			g.arches[b.Arch] = append(g.arches[b.Arch], b)
+			g.n++
+		}
+		targets[b.Target] = true
+		if b.User != "" {
+			users[b.User] = true
+		}
+	}
+	ordered := make([]*group, 0, len(groups))
+	for _, g := range groups {
+		ordered = append(ordered, g)
+	}
+	sort.Slice(ordered, func(i, j int) bool {
+		if ordered[i].n != ordered[j].n {
+			return ordered[i].n > ordered[j].n
+		}
+		return ordered[i].commits.Nuttx < ordered[j].commits.Nuttx
+	})
+
+	c := &activitypub.Content{}
+	c.Text(fmt.Sprintf("%d NuttX targets failed to build", len(targets)))
+	if len(users) > 0 {
+		c.Text(" (" + strings.Join(sortedKeys(users), ", ") + ")")
+	}
+	c.LineBreak()
+	listed := 0
+	for _, g := range ordered {
+		if listed == digestListed {
+			break
+		}
+		c.Text("At ")
+		commitLinks(c, g.commits)
+		c.Text(":").LineBreak()
+		arches := make([]string, 0, len(g.arches))
+		for a := range g.arches {
+			arches = append(arches, a)
+		}
+		sort.Strings(arches)
+		for _, a := range arches {
+			if listed == digestListed {
+				break
+			}
+			name := a
+			if name == "" {
+				name = "other"
+			}
+			c.Text(name + ": ")
+			bs := g.arches[a]
+			sort.Slice(bs, func(i, j int) bool { return bs[i].Target < bs[j].Target })
+			for i, b := range bs {
+				if listed == digestListed {
+					break
+				}
+				if i > 0 {
+					c.Text(", ")
+				}
+				if b.URL != "" {
+					c.Link(b.URL, b.Target)
+				} else if h := f.History(b); h != "" {
+					c.Link(h, b.Target)
+				} else {
+					c.Text(b.Target)
+				}
+				listed++
+			}
+			c.LineBreak()
+			archList = append(archList, a)
+		}
+	}
+	if rest := len(targets) - listed; rest > 0 {
+		c.Text(fmt.Sprintf("and %d more", rest)).LineBreak()
+	}
+	if f.DashboardURL != "" {
+		c.Text("NuttX Dashboard: ").Link(f.DashboardURL, "").LineBreak()
+	}
+	if len(archList) > 5 {
+		archList = archList[:5]
+	}
+	tags(c, archList...)
+	return c
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,125 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/feed"
+)
+
+const feedUsage = `Usage: nuttx-feed feed preview|status [flags]
+
+  preview   runs the feed's query against Prometheus now and prints the posts that
+            would be published, as text; changes nothing (for checking a new --query)
+  status    lists the targets failing now, since when, and their thread URL
+
+Run "nuttx-feed feed preview --help" for the flags.
+`
+
+// runFeed is `nuttx-feed feed preview|status`.
+func runFeed(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, feedUsage)
+		return 2
+	}
+	switch args[0] {
+	case "preview", "status":
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, feedUsage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "nuttx-feed feed: unknown subcommand %q (preview or status)\n", args[0])
+		return 2
+	}
+	sub := args[0]
+	var cfg Config
+	about := "Lists the targets failing now (from the feed's state), since when, and their thread URL."
+	flags := []string{"base-url", "data", "username", "log-format"}
+	if sub == "preview" {
+		about = "Runs the feed's query against Prometheus now and prints the posts that would be\n" +
+			"published, as text. Changes nothing: use it to check a new --query."
+		flags = append(flags, "display-name", "summary")
+		flags = append(flags, feedFlags...)
+	}
+	cmd := newCommand("feed "+sub, "", about, &cfg, flags...)
+	if err := cmd.parse(args[1:], stdout); err != nil {
+		return usageError(stderr, "feed "+sub, err)
+	}
+	if cmd.fs.NArg() > 0 {
+		return usageError(stderr, "feed "+sub, fmt.Errorf("unexpected argument %q", cmd.fs.Arg(0)))
+	}
+	if cfg.DisplayName == "" {
+		cfg.DisplayName, cfg.Summary = defaultDisplayName, defaultSummary
+	}
+	if err := cfg.validate(); err != nil {
+		return usageError(stderr, "feed "+sub, err)
+	}
+	if sub == "preview" && cfg.PrometheusURL == "" {
+		return usageError(stderr, "feed preview", errors.New("--prometheus-url is empty: nothing to preview"))
+	}
+	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn)
+	ctx := context.Background()
+	db, err := openDatabase(ctx, cfg.DataDir)
+	if err != nil {
+		log.Error("cannot open the database", "err", err)
+		return 1
+	}
+	defer db.Close()
+	svc, err := activitypub.New(activitypub.Options{BaseURL: cfg.BaseURL, DB: db, Logger: log, Version: Version})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	f, err := feed.New(cfg.feedConfig(), db, svc, log)
+	if err != nil {
+		return usageError(stderr, "feed "+sub, err)
+	}
+	if sub == "status" {
+		return printStatus(ctx, f, stdout, log)
+	}
+	if _, err := svc.CreateActorIfMissing(ctx, cfg.profile()); err != nil {
+		log.Error("cannot create the bot", "err", err)
+		return 1
+	}
+	planned, err := f.Preview(ctx)
+	if err != nil {
+		log.Error("preview failed", "err", err)
+		return 1
+	}
+	if len(planned) == 0 {
+		fmt.Fprintln(stdout, "Nothing new to post.")
+		return 0
+	}
+	for i, p := range planned {
+		where := "a new thread"
+		if p.InReplyTo != "" {
+			where = "a reply to " + p.InReplyTo
+		}
+		fmt.Fprintf(stdout, "--- post %d of %d, %s\n%s\n", i+1, len(planned), where, p.Text)
+	}
+	return 0
+}
+
+func printStatus(ctx context.Context, f *feed.Feed, w io.Writer, log *slog.Logger) int {
+	targets, err := f.Status(ctx)
+	if err != nil {
+		log.Error("cannot read the feed's state", "err", err)
+		return 1
+	}
+	if len(targets) == 0 {
+		fmt.Fprintln(w, "No target is failing.")
+		return 0
+	}
+	fmt.Fprintf(w, "%d failing targets:\n", len(targets))
+	for _, t := range targets {
+		fmt.Fprintf(w, "%-40s since %s (%s ago)  hosts: %s\n    %s\n", t.Target, t.Since.Format(time.RFC3339),
+			time.Since(t.Since).Round(time.Minute), strings.Join(t.Users, ", "), t.Thread)
+	}
+	return 0
+}
