@@ -336,7 +336,7 @@ func TestPrometheusOutage(t *testing.T) {
 	waitFor(t, 20*time.Second, "the first post", func() bool { return len(e.notes()) == 1 })
 	e.stack.StopPrometheus()
 	e.stack.Push(t, failing("rv-virt", "during", "nuttxpr", "d0d0d0d0", "a0a0a0a0"), 0) // the Pushgateway keeps it
-	time.Sleep(5 * time.Second)                                                      // several failed polls
+	time.Sleep(5 * time.Second)                                                         // several failed polls
 	if err := e.stack.StartPrometheus(); err != nil {
 		t.Fatal(err)
 	}
