@@ -24,11 +24,12 @@ vet:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o nuttx-feed .
 
-## fuzz: run every fuzz target for FUZZTIME each
+## fuzz: run every fuzz target for FUZZTIME each (the network-facing parsers)
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseResource$$' -fuzztime $(FUZZTIME) ./webfinger/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./activitypub/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeActivity$$' -fuzztime $(FUZZTIME) ./activitypub/
+	$(GO) test -run '^$$' -fuzz '^FuzzFailurePost$$' -fuzztime $(FUZZTIME) ./feed/
 
 ## bench: the benchmarks behind docs/BENCHMARKS.md
 bench: build

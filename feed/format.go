@@ -83,17 +83,18 @@ func messageLines(msg string) []string {
 // links, the build message, hashtags; the message is cut to fit MaxChars.
 // regressed adds the news that a recovered target fails again.
 func (f Formatter) Failure(b Build, regressed bool) *activitypub.Content {
+	dashboard, history := f.DashboardURL, f.History(b)
 	compose := func(msg string) *activitypub.Content {
 		c := &activitypub.Content{}
 		if regressed {
 			c.Text("Regressed: " + b.Target + " fails again after recovering.").LineBreak()
 		}
 		c.Text(title(b, outcome(b.Score))).LineBreak()
-		if f.DashboardURL != "" {
-			c.Text("NuttX Dashboard: ").Link(f.DashboardURL, "").LineBreak()
+		if dashboard != "" {
+			c.Text("NuttX Dashboard: ").Link(dashboard, "").LineBreak()
 		}
-		if h := f.History(b); h != "" {
-			c.Text("Build History: ").Link(h, "").LineBreak()
+		if history != "" {
+			c.Text("Build History: ").Link(history, "").LineBreak()
 		}
 		if b.URL != "" {
 			c.Text("Build Log: ").Link(b.URL, b.URLDisplay).LineBreak()
@@ -103,6 +104,14 @@ func (f Formatter) Failure(b Build, regressed bool) *activitypub.Content {
 		}
 		tags(c, b.Arch)
 		return c
+	}
+	// With a very small limit, give up the history link, then the
+	// dashboard link, before the title, the build log and the hashtags.
+	if f.MaxChars > 0 && compose("").Length() > f.MaxChars {
+		history = ""
+	}
+	if f.MaxChars > 0 && compose("").Length() > f.MaxChars {
+		dashboard = ""
 	}
 	return f.fit(compose, strings.Join(messageLines(b.Msg), "\n"))
 }
