@@ -26,7 +26,7 @@ const base = "https://nuttx-feed.org"
 // env is a real Prometheus and Pushgateway, a real database, the real
 // federation core delivering to a follower on loopback, and a feed.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	stack  *promtest.Stack
 	db     *sql.DB
@@ -65,7 +65,7 @@ func newEnvOwnStack(t *testing.T, mutate ...func(*Config)) *env {
 	return newEnvWith(t, promtest.Start(t), mutate...)
 }
 
-func newEnvWith(t *testing.T, stack *promtest.Stack, mutate ...func(*Config)) *env {
+func newEnvWith(t testing.TB, stack *promtest.Stack, mutate ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), stack: stack, logs: &syncBuffer{}}
 	e.db, e.dbPath = testdb.Open(t)

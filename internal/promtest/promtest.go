@@ -273,6 +273,13 @@ func (s *Stack) Push(tb testing.TB, l Labels, score float64) {
 // PushText POSTs raw exposition text to the group of user and target.
 func (s *Stack) PushText(tb testing.TB, user, target, text string) {
 	tb.Helper()
+	if err := s.Send(user, target, text); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Send is PushText for programs that are not tests.
+func (s *Stack) Send(user, target, text string) error {
 	if user == "" {
 		user = "unknown"
 	}
@@ -282,13 +289,14 @@ func (s *Stack) PushText(tb testing.TB, user, target, text string) {
 	u := s.PushURL + "/metrics/job/" + url.PathEscape(user) + "/instance/" + url.PathEscape(target)
 	resp, err := http.Post(u, "text/plain; version=0.0.4", strings.NewReader(text))
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		tb.Fatalf("push to %s: %d %s", u, resp.StatusCode, body)
+		return fmt.Errorf("push to %s: %d %s", u, resp.StatusCode, body)
 	}
+	return nil
 }
 
 // Count returns how many series the instant query returns now.

@@ -1,0 +1,48 @@
+package feed
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
+)
+
+// BenchmarkPoll measures one poll with 2,000 targets failing in a real
+// Prometheus (the farm has about 1,600): the failure query, the recovery
+// queries for the 2,000 targets this feed holds as failing, and the state
+// lookups, in the steady state where nothing is new. BenchmarkPollFirst
+// measures the poll that first sees them all (one digest).
+func BenchmarkPoll(b *testing.B)      { benchmarkPoll(b, false) }
+func BenchmarkPollFirst(b *testing.B) { benchmarkPoll(b, true) }
+
+func benchmarkPoll(b *testing.B, first bool) {
+	const targets = 2000
+	promtest.Check(b, sharedErr)
+	shared.Reset(b)
+	var text strings.Builder
+	for i := range targets {
+		l := failing(fmt.Sprintf("board%04d", i), "nsh", "nuttxpr", "0481533a1b2c", "b08c296d3e4f")
+		l["arch"] = []string{"arm", "risc-v", "xtensa", "sim"}[i%4]
+		text.Reset()
+		text.WriteString(promtest.Exposition(l, 0))
+		shared.PushText(b, "nuttxpr", l["target"], text.String())
+	}
+	shared.WaitCount(b, `build_score < 0.5`, targets)
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		e := newEnvWith(b, shared)
+		if !first {
+			e.poll() // the digest: from now on nothing is new
+		}
+		b.StartTimer()
+		res, err := e.feed.Poll(e.ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if want := map[bool]int{true: 1, false: 0}[first]; res.Posts != want || res.Failing != targets {
+			b.Fatalf("poll: %+v", res)
+		}
+	}
+}
