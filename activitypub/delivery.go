@@ -127,7 +127,7 @@ func (s *Service) RunDelivery(ctx context.Context) error {
 	recorderDone := make(chan struct{})
 	go func() {
 		defer close(recorderDone)
-		s.recordOutcomes(record)
+		s.recordOutcomes(ctx, record)
 	}()
 	for range o.Workers {
 		go func() {
@@ -166,14 +166,19 @@ func (d *dispatcher) run(ctx context.Context, jobs chan<- *job, done <-chan outc
 	o := d.s.delivery
 	ticker := time.NewTicker(o.Poll)
 	defer ticker.Stop()
-	mayHaveWork := true
+	mayHaveWork, claimFailing := true, false
 	for {
 		// Claim more when few jobs are ready or running and the database
 		// may hold due rows; cap what waits on busy hosts.
 		if mayHaveWork && ctx.Err() == nil && len(d.ready)+d.running < o.Batch/2 && d.nWaiting < 4*o.Batch {
 			n, err := d.claim(ctx)
-			if err != nil && ctx.Err() == nil {
-				d.s.log.Error("delivery: claim", "err", err)
+			switch {
+			case err != nil && ctx.Err() == nil && !claimFailing:
+				d.s.log.Error("delivery: cannot read the queue; retrying every poll (logged once)", "err", err)
+				claimFailing = true
+			case err == nil && claimFailing:
+				d.s.log.Info("delivery: the queue reads again")
+				claimFailing = false
 			}
 			mayHaveWork = err == nil && n == o.Batch
 		}
@@ -395,7 +400,7 @@ func classify(out outcome) verdict {
 }
 
 // recordOutcomes writes outcomes back, in one transaction per burst.
-func (s *Service) recordOutcomes(in <-chan outcome) {
+func (s *Service) recordOutcomes(ctx context.Context, in <-chan outcome) {
 	batch := make([]outcome, 0, 256)
 	for out := range in {
 		batch = append(batch[:0], out)
@@ -411,23 +416,39 @@ func (s *Service) recordOutcomes(in <-chan outcome) {
 				break drain
 			}
 		}
-		s.recordBatch(batch)
+		s.recordBatch(ctx, batch)
 	}
 }
 
-func (s *Service) recordBatch(batch []outcome) {
-	// A write may meet a busy database; try for a while rather than lose
-	// outcomes (a lost outcome only means a repeated delivery, but still).
-	var err error
-	for try := 0; try < 5; try++ {
-		if err = s.writeOutcomes(batch); err == nil {
+// recordGrace is how long outcomes are still retried after shutdown began.
+const recordGrace = 10 * time.Second
+
+// recordBatch writes a batch, retrying while the database fails: the queue
+// waits (its channel fills up) rather than lose outcomes. Only at shutdown,
+// after recordGrace, does it give up; the rows stay claimed and the next
+// start sends them again.
+func (s *Service) recordBatch(ctx context.Context, batch []outcome) {
+	var stopping time.Time
+	for try := 0; ; try++ {
+		err := s.writeOutcomes(batch)
+		if err == nil {
+			if try > 0 {
+				s.log.Info("delivery: outcomes recorded again", "after_tries", try+1)
+			}
 			break
 		}
-		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
-	}
-	if err != nil {
-		s.log.Error("delivery: cannot record outcomes; they will be retried after a restart", "n", len(batch), "err", err)
-		return
+		if try == 0 {
+			s.log.Error("delivery: cannot record outcomes; retrying", "n", len(batch), "err", err)
+		}
+		if ctx.Err() != nil {
+			if stopping.IsZero() {
+				stopping = time.Now()
+			} else if time.Since(stopping) > recordGrace {
+				s.log.Error("delivery: giving up recording outcomes at shutdown; the next start sends them again", "n", len(batch), "err", err)
+				return
+			}
+		}
+		time.Sleep(min(100*time.Millisecond<<min(try, 8), 10*time.Second))
 	}
 	for _, out := range batch {
 		s.logOutcome(out)

@@ -484,3 +484,30 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestOutcomesSurviveAFailingDatabase(t *testing.T) {
+	// A trigger makes every write of a delivery's outcome fail, as a sick
+	// disk would; the queue must hold the outcome and record it once the
+	// database works again, without sending the activity twice.
+	e := newEnv(t)
+	var hits atomic.Int32
+	s := newSink(t, func(string, int) (int, http.Header, time.Duration) { hits.Add(1); return 202, nil, 0 })
+	e.addFollowers(1, func(int) string { return s.URL + "/inbox" })
+	if _, err := e.db.Exec(`CREATE TRIGGER sick BEFORE UPDATE OF state ON deliveries BEGIN SELECT RAISE(ABORT, 'injected failure'); END`); err != nil {
+		t.Fatal(err)
+	}
+	e.runDelivery()
+	e.publish("x")
+	waitFor(t, 5*time.Second, "the delivery", func() bool { return hits.Load() == 1 })
+	time.Sleep(time.Second) // several failed writes
+	if d := e.deliveryTo(s.URL + "/inbox"); d.State != "pending" {
+		t.Fatalf("delivery %+v recorded through a failing database", d)
+	}
+	if _, err := e.db.Exec(`DROP TRIGGER sick`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the outcome recorded", func() bool { return e.deliveryTo(s.URL+"/inbox").State == "delivered" })
+	if n := hits.Load(); n != 1 {
+		t.Errorf("the inbox got %d requests, want 1", n)
+	}
+}
