@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/testdb"
 )
@@ -171,16 +172,10 @@ func (e *testEnv) deliveryTo(inbox string) deliveryRow {
 	return d
 }
 
-// waitFor polls cond until it holds or the test times out.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// waitFor waits until cond holds, or fails the test.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually.True(t, timeout, what, cond)
 }
 
 func mustAddr(t *testing.T, s string) netip.Addr {

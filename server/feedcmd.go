@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/feed"
 )
 
@@ -65,17 +64,12 @@ func runFeed(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn)
 	ctx := context.Background()
-	db, err := openDatabase(ctx, cfg.DataDir)
-	if err != nil {
-		log.Error("cannot open the database", "err", err)
-		return 1
-	}
-	defer db.Close()
-	svc, err := activitypub.New(activitypub.Options{BaseURL: cfg.BaseURL, DB: db, Logger: log, Version: Version})
+	db, svc, err := openForCommand(ctx, cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	defer db.Close()
 	f, err := feed.New(cfg.feedConfig(), db, svc, log)
 	if err != nil {
 		return usageError(stderr, "feed "+sub, err)

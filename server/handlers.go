@@ -46,40 +46,19 @@ func pageRequest(c echo.Context) (activitypub.PageRequest, error) {
 	return activitypub.ParsePageRequest(c.QueryParam("page"), c.QueryParam("max_id"), c.QueryParam("min_id"))
 }
 
-func (s *Server) handleOutbox(c echo.Context) error {
-	r, err := pageRequest(c)
-	if err != nil {
-		return err
+// collection serves a paged collection (outbox, followers, following).
+func (s *Server) collection(doc func(ctx context.Context, username string, r activitypub.PageRequest) ([]byte, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r, err := pageRequest(c)
+		if err != nil {
+			return err
+		}
+		body, err := doc(c.Request().Context(), c.Param("username"), r)
+		if err != nil {
+			return err
+		}
+		return activityJSON(c, body)
 	}
-	body, err := s.svc.OutboxDocument(c.Request().Context(), c.Param("username"), r)
-	if err != nil {
-		return err
-	}
-	return activityJSON(c, body)
-}
-
-func (s *Server) handleFollowers(c echo.Context) error {
-	r, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	body, err := s.svc.FollowersDocument(c.Request().Context(), c.Param("username"), r)
-	if err != nil {
-		return err
-	}
-	return activityJSON(c, body)
-}
-
-func (s *Server) handleFollowing(c echo.Context) error {
-	r, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	body, err := s.svc.FollowingDocument(c.Request().Context(), c.Param("username"), r)
-	if err != nil {
-		return err
-	}
-	return activityJSON(c, body)
 }
 
 func (s *Server) handleFeatured(c echo.Context) error {

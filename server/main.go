@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -140,17 +141,12 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn) // a command prints its result, not chatter
 	ctx := context.Background()
-	db, err := openDatabase(ctx, cfg.DataDir)
-	if err != nil {
-		log.Error("cannot open the database", "err", err)
-		return 1
-	}
-	defer db.Close()
-	svc, err := activitypub.New(activitypub.Options{BaseURL: cfg.BaseURL, DB: db, Logger: log, Version: Version})
+	db, svc, err := openForCommand(ctx, cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	defer db.Close()
 	if _, err := svc.CreateActorIfMissing(ctx, cfg.profile()); err != nil {
 		log.Error("cannot create the bot", "err", err)
 		return 1
@@ -177,6 +173,21 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// openForCommand opens the database and the federation core for a
+// one-off command (no delivery: the running server does that).
+func openForCommand(ctx context.Context, cfg Config, log *slog.Logger) (*sql.DB, *activitypub.Service, error) {
+	db, err := openDatabase(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := activitypub.New(activitypub.Options{BaseURL: cfg.BaseURL, DB: db, Logger: log, Version: Version})
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, svc, nil
 }
 
 // newLogger returns a log/slog logger writing text or JSON to w.

@@ -32,9 +32,9 @@ func (s *Server) routes() *echo.Echo {
 
 	// ActivityPub: actors, their collections and notes (JSON or HTML by Accept).
 	get("/users/:username", s.handleActor)
-	get("/users/:username/outbox", s.handleOutbox)
-	get("/users/:username/followers", s.handleFollowers)
-	get("/users/:username/following", s.handleFollowing)
+	get("/users/:username/outbox", s.collection(s.svc.OutboxDocument))
+	get("/users/:username/followers", s.collection(s.svc.FollowersDocument))
+	get("/users/:username/following", s.collection(s.svc.FollowingDocument))
 	get("/users/:username/collections/featured", s.handleFeatured)
 	get("/users/:username/statuses/:id", s.handleNote)
 	get("/users/:username/statuses/:id/activity", s.handleNoteActivity)
