@@ -29,6 +29,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseResource$$' -fuzztime $(FUZZTIME) ./webfinger/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./activitypub/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeActivity$$' -fuzztime $(FUZZTIME) ./activitypub/
+	$(GO) test -run '^$$' -fuzz '^FuzzRemoteDocument$$' -fuzztime $(FUZZTIME) ./activitypub/
+	$(GO) test -run '^$$' -fuzz '^FuzzAccept$$' -fuzztime $(FUZZTIME) ./server/
 	$(GO) test -run '^$$' -fuzz '^FuzzFailurePost$$' -fuzztime $(FUZZTIME) ./feed/
 
 ## bench: the benchmarks behind docs/BENCHMARKS.md

@@ -3,6 +3,8 @@ package activitypub
 import (
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -346,5 +348,34 @@ func FuzzDecodeActivity(f *testing.F) {
 		if checkIRI("actor", a.Actor) != nil || checkIRI("id", a.ID) != nil {
 			t.Fatalf("decoded non-IRI id or actor %+v", a)
 		}
+	})
+}
+
+// FuzzRemoteDocument feeds fetched actor and key documents (they come from
+// any server) to the decoder and the key extraction.
+func FuzzRemoteDocument(f *testing.F) {
+	for _, name := range []string{"alice-actor.json", "alice-main-key.json"} {
+		raw, err := os.ReadFile(filepath.Join("testdata", "gotosocial", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw, "https://gts.test/users/alice/main-key")
+	}
+	f.Add([]byte(`{"id":"https://a/u","publicKey":[{"id":"https://a/u#k","owner":"https://a/u","publicKeyPem":"x"},{}],"endpoints":{"sharedInbox":1}}`), "https://a/u#k")
+	f.Add([]byte(`{"id":"https://a/k","owner":"https://a/u","publicKeyPem":"-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----"}`), "https://a/k")
+	f.Fuzz(func(t *testing.T, body []byte, keyID string) {
+		doc, err := decodeRemoteDocument(body)
+		if err != nil {
+			return
+		}
+		doc.sharedInbox()
+		k, err := doc.key(keyID)
+		if err != nil {
+			return
+		}
+		if doc.PublicKeyPem == "" && k.ID != keyID {
+			t.Fatalf("key %q returned for keyId %q", k.ID, keyID)
+		}
+		parsePublicKey(k.PublicKeyPem)
 	})
 }
