@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 
 .PHONY: test deps vet build fuzz bench clean
 
-## test: install missing test dependencies, then vet, gofmt and the race-enabled tests
+## test: install missing test dependencies, then vet, staticcheck, gofmt and the race-enabled tests
 test: deps vet
 	$(GO) test -race -count=1 ./...
 
@@ -14,9 +14,12 @@ test: deps vet
 deps:
 	@./scripts/install-deps.sh
 
-## vet: go vet and a gofmt check
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+## vet: go vet, staticcheck and a gofmt check
 vet:
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 

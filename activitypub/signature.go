@@ -49,7 +49,7 @@ func ParseSignature(header string) (*SignatureParams, error) {
 		return nil, errors.New("no Signature header")
 	}
 	if len(header) > maxSignatureHeader {
-		return nil, errors.New("Signature header too long")
+		return nil, errors.New("the Signature header is too long")
 	}
 	p := &SignatureParams{}
 	seen := map[string]bool{}
@@ -106,7 +106,7 @@ func ParseSignature(header string) (*SignatureParams, error) {
 		case "created", "expires":
 			n, err := strconv.ParseInt(strings.SplitN(value, ".", 2)[0], 10, 64)
 			if err != nil || n <= 0 {
-				return nil, fmt.Errorf("Signature parameter %s is not a Unix time", name)
+				return nil, fmt.Errorf("the Signature parameter %s is not a Unix time", name)
 			}
 			if name == "created" {
 				p.Created = time.Unix(n, 0)
@@ -116,16 +116,16 @@ func ParseSignature(header string) (*SignatureParams, error) {
 		}
 	}
 	if p.KeyID == "" {
-		return nil, errors.New("Signature has no keyId")
+		return nil, errors.New("the Signature header has no keyId")
 	}
 	if len(p.Signature) == 0 {
-		return nil, errors.New("Signature has no signature value")
+		return nil, errors.New("the Signature header has no signature value")
 	}
 	if !seen["headers"] {
 		p.Headers = []string{"(created)"}
 	}
 	if len(p.Headers) == 0 {
-		return nil, errors.New("Signature signs no headers")
+		return nil, errors.New("the Signature header signs no headers")
 	}
 	return p, nil
 }
@@ -221,14 +221,14 @@ func checkDigest(header string, body []byte) error {
 		}
 		got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(value))
 		if err != nil {
-			return errors.New("Digest SHA-256 value is not base64")
+			return errors.New("the Digest SHA-256 value is not base64")
 		}
 		if subtle.ConstantTimeCompare(got, sum[:]) != 1 {
-			return errors.New("Digest does not match the body")
+			return errors.New("the Digest does not match the body")
 		}
 		return nil
 	}
-	return errors.New("Digest has no SHA-256 value")
+	return errors.New("the Digest header has no SHA-256 value")
 }
 
 // signRequest signs an outgoing request the way Mastodon does (INTEROP O1):
@@ -308,13 +308,13 @@ func precheckSignature(req InboundRequest, host string, now time.Time) (*Signatu
 	if signed["date"] {
 		date, err := http.ParseTime(req.Header.Get("Date"))
 		if err != nil {
-			return nil, nil, errors.New("Date header is missing or malformed")
+			return nil, nil, errors.New("the Date header is missing or malformed")
 		}
 		if date.After(now.Add(maxDateFuture)) {
-			return nil, nil, fmt.Errorf("Date %s is more than an hour in the future", req.Header.Get("Date"))
+			return nil, nil, fmt.Errorf("the Date %s is more than an hour in the future", req.Header.Get("Date"))
 		}
 		if now.Sub(date) > maxDatePast {
-			return nil, nil, fmt.Errorf("Date %s is more than an hour old", req.Header.Get("Date"))
+			return nil, nil, fmt.Errorf("the Date %s is more than an hour old", req.Header.Get("Date"))
 		}
 	}
 	if !p.Created.IsZero() && p.Created.After(now.Add(clockSkew)) {

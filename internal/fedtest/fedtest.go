@@ -254,12 +254,12 @@ func (r *Remote) verifyFromUs(req *http.Request, body []byte, post bool) error {
 	}
 	date, err := http.ParseTime(req.Header.Get("Date"))
 	if err != nil || time.Since(date).Abs() > time.Minute {
-		return fmt.Errorf("Date %q is not current", req.Header.Get("Date"))
+		return fmt.Errorf("the Date %q is not current", req.Header.Get("Date"))
 	}
 	if post {
 		sum := sha256.Sum256(body)
 		if got := req.Header.Get("Digest"); got != "SHA-256="+base64.StdEncoding.EncodeToString(sum[:]) {
-			return fmt.Errorf("Digest %q does not match the body", got)
+			return fmt.Errorf("the Digest %q does not match the body", got)
 		}
 	}
 	req.Header.Set("Host", req.Host) // go-fed/httpsig reads host from the header map
