@@ -2,7 +2,7 @@
 # Multi-stage build: a static binary (CGO_ENABLED=0; modernc.org/sqlite is
 # pure Go) on distroless, as a non-root user.
 
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
