@@ -69,26 +69,18 @@ func (s *Server) handleFeatured(c echo.Context) error {
 	return activityJSON(c, body)
 }
 
-func (s *Server) handleNote(c echo.Context) error {
-	if !wantsJSON(c) {
-		return s.handleNotePage(c)
+// note serves a note or its Create as JSON, and the note's page to a browser.
+func (s *Server) note(doc func(ctx context.Context, username, id string) ([]byte, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !wantsJSON(c) {
+			return s.handleNotePage(c)
+		}
+		body, err := doc(c.Request().Context(), c.Param("username"), c.Param("id"))
+		if err != nil {
+			return err
+		}
+		return activityJSON(c, body)
 	}
-	body, err := s.svc.NoteDocument(c.Request().Context(), c.Param("username"), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return activityJSON(c, body)
-}
-
-func (s *Server) handleNoteActivity(c echo.Context) error {
-	if !wantsJSON(c) {
-		return s.handleNotePage(c)
-	}
-	body, err := s.svc.CreateDocument(c.Request().Context(), c.Param("username"), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return activityJSON(c, body)
 }
 
 // handleInbox reads the raw body (at most MaxInboxBody) and hands it to the

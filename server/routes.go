@@ -36,8 +36,8 @@ func (s *Server) routes() *echo.Echo {
 	get("/users/:username/followers", s.collection(s.svc.FollowersDocument))
 	get("/users/:username/following", s.collection(s.svc.FollowingDocument))
 	get("/users/:username/collections/featured", s.handleFeatured)
-	get("/users/:username/statuses/:id", s.handleNote)
-	get("/users/:username/statuses/:id/activity", s.handleNoteActivity)
+	get("/users/:username/statuses/:id", s.note(s.svc.NoteDocument))
+	get("/users/:username/statuses/:id/activity", s.note(s.svc.CreateDocument))
 	e.POST("/users/:username/inbox", s.handleInbox)
 	e.POST("/inbox", s.handleInbox)
 
