@@ -38,23 +38,12 @@ func runFeed(args []string, stdout, stderr io.Writer) int {
 	}
 	sub := args[0]
 	var cfg Config
-	about := "Lists the targets failing now (from the feed's state), since when, and their thread URL."
-	flags := []string{"base-url", "data", "username", "log-format"}
-	if sub == "preview" {
-		about = "Runs the feed's query against Prometheus now and prints the posts that would be\n" +
-			"published, as text. Changes nothing: use it to check a new --query."
-		flags = append(flags, "display-name", "summary")
-		flags = append(flags, feedFlags...)
-	}
-	cmd := newCommand("feed "+sub, "", about, &cfg, flags...)
+	cmd := newCommand("feed "+sub, &cfg)
 	if err := cmd.parse(args[1:], stdout); err != nil {
 		return usageError(stderr, "feed "+sub, err)
 	}
 	if cmd.fs.NArg() > 0 {
 		return usageError(stderr, "feed "+sub, fmt.Errorf("unexpected argument %q", cmd.fs.Arg(0)))
-	}
-	if cfg.DisplayName == "" {
-		cfg.DisplayName, cfg.Summary = defaultDisplayName, defaultSummary
 	}
 	if err := cfg.validate(); err != nil {
 		return usageError(stderr, "feed "+sub, err)

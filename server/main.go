@@ -74,9 +74,7 @@ func usageError(stderr io.Writer, cmd string, err error) int {
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	var cfg Config
-	cmd := newCommand("serve", "", "Runs the server: WebFinger, the bot's actor, inbox, outbox and followers, the\n"+
-		"delivery of its posts to followers, and the feed that polls Prometheus for failed builds.",
-		&cfg, append([]string{"base-url", "listen", "data", "username", "display-name", "summary", "allow-private-networks", "log-format"}, feedFlags...)...)
+	cmd := newCommand("serve", &cfg)
 	if err := cmd.parse(args, stdout); err != nil {
 		return usageError(stderr, "serve", err)
 	}
@@ -112,12 +110,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var cfg Config
 	var inReplyTo string
-	cmd := newCommand("post", " TEXT", "Publishes TEXT (\"-\" reads it from standard input) as a note of the bot, through the\n"+
-		"same path as the server's own posts, and prints its URL. Blank lines separate\n"+
-		"paragraphs; URLs and #hashtags become links. It works while the server runs (same\n"+
-		"database): the server delivers the note within a few seconds.",
-		&cfg, "base-url", "data", "username", "display-name", "summary", "log-format")
-	cmd.addString(&inReplyTo, "in-reply-to", "", "", "ID", "reply to this note: a local note's id or URL, or any note URL")
+	cmd := newCommand("post", &cfg)
+	cmd.addString(&inReplyTo, "in-reply-to", "ID", "reply to this note: a local note's id or URL, or any note URL")
 	if err := cmd.parse(args, stdout); err != nil {
 		return usageError(stderr, "post", err)
 	}

@@ -1,0 +1,308 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/feed"
+)
+
+// Every setting of nuttx-feed is declared once, in settings: its flag, its
+// environment variable, its typed default, its help, its check and the
+// commands that take it. The flags, the environment fallback, the defaults,
+// --help and the validation of a Config are all made from that table, and
+// settings_test.go holds README.md's configuration tables to it.
+
+// cmdSet is a set of the commands that take settings.
+type cmdSet uint8
+
+const (
+	cmdServe cmdSet = 1 << iota
+	cmdPost
+	cmdFeedPreview
+	cmdFeedStatus
+
+	cmdAll     = cmdServe | cmdPost | cmdFeedPreview | cmdFeedStatus
+	cmdProfile = cmdServe | cmdPost | cmdFeedPreview // commands that may create the bot
+	cmdFeed    = cmdServe | cmdFeedPreview           // commands that run the feed's query
+)
+
+// commandDef is a command's entry in commands: the usage line and the text
+// of its --help.
+type commandDef struct {
+	name  string // as typed: "serve", "feed preview", ...
+	is    cmdSet
+	args  string // positional arguments in the usage line
+	about string
+}
+
+var commands = []commandDef{
+	{name: "serve", is: cmdServe, about: "Runs the server: WebFinger, the bot's actor, inbox, outbox and followers, the\n" +
+		"delivery of its posts to followers, and the feed that polls Prometheus for failed builds."},
+	{name: "post", is: cmdPost, args: " TEXT", about: "Publishes TEXT (\"-\" reads it from standard input) as a note of the bot, through the\n" +
+		"same path as the server's own posts, and prints its URL. Blank lines separate\n" +
+		"paragraphs; URLs and #hashtags become links. It works while the server runs (same\n" +
+		"database): the server delivers the note within a few seconds."},
+	{name: "feed preview", is: cmdFeedPreview, about: "Runs the feed's query against Prometheus now and prints the posts that would be\n" +
+		"published, as text. Changes nothing: use it to check a new --query."},
+	{name: "feed status", is: cmdFeedStatus, about: "Lists the targets failing now (from the feed's state), since when, and their thread URL."},
+}
+
+// commandNamed returns the entry of commands called name; an unknown name
+// is a mistake in the code.
+func commandNamed(name string) commandDef {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	panic("no command " + name + " in commands")
+}
+
+// setting is one configuration setting.
+type setting struct {
+	name  string // the flag, without "--"
+	env   string // read when the flag is not on the command line
+	meta  string // the value's name in --help (a bool has none)
+	help  string
+	in    cmdSet // the commands that take it
+	value settingValue
+}
+
+// settings are every setting, in --help order.
+var settings = []setting{
+	{name: "base-url", env: "NUTTX_FEED_BASE_URL", meta: "URL", in: cmdAll,
+		help:  "public URL of this server; the only source of every id and link",
+		value: typed(func(c *Config) *string { return &c.BaseURL }, "http://localhost:8080", checkBaseURL)},
+	{name: "listen", env: "NUTTX_FEED_LISTEN", meta: "ADDR", in: cmdServe,
+		help:  "address to listen on",
+		value: typed(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080", checkListen)},
+	{name: "data", env: "NUTTX_FEED_DATA", meta: "DIR", in: cmdAll,
+		help:  "folder holding the SQLite database (created if missing)",
+		value: typed(func(c *Config) *string { return &c.DataDir }, "./data", checkNotEmpty)},
+	{name: "username", env: "NUTTX_FEED_USERNAME", meta: "NAME", in: cmdAll,
+		help:  "the bot's username",
+		value: typed(func(c *Config) *string { return &c.Username }, "nuttx_build", checkUsername)},
+	{name: "display-name", env: "NUTTX_FEED_DISPLAY_NAME", meta: "TEXT", in: cmdProfile,
+		help:  "the bot's display name",
+		value: typed(func(c *Config) *string { return &c.DisplayName }, defaultDisplayName, checkNotBlank)},
+	{name: "summary", env: "NUTTX_FEED_SUMMARY", meta: "TEXT", in: cmdProfile,
+		help:  "the bot's bio (plain text; links and #hashtags are linked)",
+		value: typed(func(c *Config) *string { return &c.Summary }, defaultSummary, nil)},
+	{name: "allow-private-networks", env: "NUTTX_FEED_ALLOW_PRIVATE_NETWORKS", in: cmdServe,
+		help:  "allow outgoing requests to loopback and private addresses (tests, intranets)",
+		value: typed(func(c *Config) *bool { return &c.AllowPrivateNetworks }, false, nil)},
+	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll,
+		help:  "log format: text or json",
+		value: typed(func(c *Config) *string { return &c.LogFormat }, "text", checkLogFormat)},
+
+	// The Prometheus feed.
+	{name: "prometheus-url", env: "NUTTX_FEED_PROMETHEUS_URL", meta: "URL", in: cmdFeed,
+		help:  "Prometheus to poll for failed builds; empty disables the feed",
+		value: typed(func(c *Config) *string { return &c.PrometheusURL }, "http://localhost:9090", checkPrometheusURL)},
+	{name: "poll-interval", env: "NUTTX_FEED_POLL_INTERVAL", meta: "DURATION", in: cmdFeed,
+		help:  "how often to poll Prometheus",
+		value: typed(func(c *Config) *time.Duration { return &c.PollInterval }, 30*time.Second, checkPollInterval)},
+	{name: "query", env: "NUTTX_FEED_QUERY", meta: "PROMQL", in: cmdFeed,
+		help:  "the PromQL query for failed builds (exclude build hosts or configs here)",
+		value: typed(func(c *Config) *string { return &c.Query }, feed.DefaultQuery, nil)},
+	{name: "post-recoveries", env: "NUTTX_FEED_POST_RECOVERIES", in: cmdFeed,
+		help:  "reply \"recovered\" when a failing target builds again",
+		value: typed(func(c *Config) *bool { return &c.PostRecoveries }, true, nil)},
+	{name: "burst-threshold", env: "NUTTX_FEED_BURST_THRESHOLD", meta: "N", in: cmdFeed,
+		help:  "more targets newly failing than this in one poll make one digest post",
+		value: typed(func(c *Config) *int { return &c.BurstThreshold }, 10, checkNotNegative)},
+	{name: "dashboard-url", env: "NUTTX_FEED_DASHBOARD_URL", meta: "URL", in: cmdFeed,
+		help:  "the NuttX dashboard linked from every post",
+		value: typed(func(c *Config) *string { return &c.DashboardURL }, feed.DefaultDashboardURL, checkLinkURL)},
+	{name: "history-url-template", env: "NUTTX_FEED_HISTORY_URL_TEMPLATE", meta: "URL", in: cmdFeed,
+		help:  "a target's build history page; {board} and {config} are replaced",
+		value: typed(func(c *Config) *string { return &c.HistoryURLTemplate }, feed.DefaultHistoryTemplate, checkHistoryTemplate)},
+	{name: "max-chars", env: "NUTTX_FEED_MAX_CHARS", meta: "N", in: cmdFeed,
+		help:  "cut a failure post to this many characters, counted as Mastodon does (a link is 23)",
+		value: typed(func(c *Config) *int { return &c.MaxChars }, 500, checkMaxChars)},
+}
+
+// settingValue is what a setting knows of its value: a typedValue, whose
+// type parameter ties the Config field, the default and the check together.
+type settingValue interface {
+	setDefault(cfg *Config)
+	define(fs *flag.FlagSet, name, help string, cfg *Config) // a flag bound to the field
+	problem(name string, cfg *Config) string                 // "" when the value is valid
+	defaultText() string                                     // the default as --help and README.md show it
+	isBool() bool
+	field(cfg *Config) any // the field's address, for tests
+}
+
+// settingType are the types a setting can have.
+type settingType interface {
+	string | bool | int | time.Duration
+}
+
+// typedValue is a settingValue of type T.
+type typedValue[T settingType] struct {
+	ptr   func(*Config) *T
+	def   T
+	check func(T) error // nil when every value is valid
+}
+
+// typed returns the settingValue of the field ptr returns, with its
+// default and its check (nil: none). A default of another type than the
+// field does not compile.
+func typed[T settingType](ptr func(*Config) *T, def T, check func(T) error) settingValue {
+	return typedValue[T]{ptr: ptr, def: def, check: check}
+}
+
+func (v typedValue[T]) setDefault(cfg *Config) { *v.ptr(cfg) = v.def }
+
+func (v typedValue[T]) define(fs *flag.FlagSet, name, help string, cfg *Config) {
+	switch p := any(v.ptr(cfg)).(type) {
+	case *string:
+		fs.StringVar(p, name, *p, help)
+	case *bool:
+		fs.BoolVar(p, name, *p, help)
+	case *int:
+		fs.IntVar(p, name, *p, help)
+	case *time.Duration:
+		fs.DurationVar(p, name, *p, help)
+	}
+}
+
+func (v typedValue[T]) problem(name string, cfg *Config) string {
+	if v.check == nil {
+		return ""
+	}
+	value := *v.ptr(cfg)
+	err := v.check(value)
+	if err == nil {
+		return ""
+	}
+	shown := fmt.Sprint(value)
+	if s, ok := any(value).(string); ok {
+		shown = strconv.Quote(s)
+	}
+	return fmt.Sprintf("--%s %s: %v", name, shown, err)
+}
+
+func (v typedValue[T]) defaultText() string { return fmt.Sprint(v.def) }
+
+func (v typedValue[T]) isBool() bool {
+	_, ok := any(v.def).(bool)
+	return ok
+}
+
+func (v typedValue[T]) field(cfg *Config) any { return v.ptr(cfg) }
+
+// defaultConfig is the Config of every setting's default.
+func defaultConfig() Config {
+	var cfg Config
+	for _, s := range settings {
+		s.value.setDefault(&cfg)
+	}
+	return cfg
+}
+
+// The checks of settings. Each returns why the value is refused, in a few
+// words; the problem line adds the flag and the value.
+
+func checkNotEmpty(v string) error {
+	if v == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+func checkNotBlank(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("must not be blank")
+	}
+	return nil
+}
+
+// checkBaseURL applies the rules of activitypub.NewURLs (settings_test.go
+// holds the two to each other), with shorter words.
+func checkBaseURL(v string) error {
+	if err := checkHTTPURL(v); err != nil {
+		return err
+	}
+	if u, _ := url.Parse(v); u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return errors.New("no query, fragment or user info allowed")
+	}
+	return nil
+}
+
+func checkListen(v string) error {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return errors.New("want HOST:PORT")
+	}
+	return nil
+}
+
+func checkUsername(v string) error {
+	if !activitypub.ValidUsername(v) {
+		return errors.New("use lower-case letters, digits and _ (with . or - between them)")
+	}
+	return nil
+}
+
+func checkLogFormat(v string) error {
+	if v != "text" && v != "json" {
+		return errors.New("want text or json")
+	}
+	return nil
+}
+
+func checkHTTPURL(v string) error {
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http(s) URL")
+	}
+	return nil
+}
+
+func checkPrometheusURL(v string) error {
+	if v != "" && checkHTTPURL(v) != nil {
+		return errors.New("want an http(s) URL, or empty to disable the feed")
+	}
+	return nil
+}
+
+// checkLinkURL accepts a link of the posts: an http(s) URL, or empty for
+// no link.
+func checkLinkURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	return checkHTTPURL(v)
+}
+
+func checkHistoryTemplate(v string) error {
+	return checkLinkURL(strings.NewReplacer("{board}", "b", "{config}", "c").Replace(v))
+}
+
+func checkPollInterval(v time.Duration) error {
+	if v < 100*time.Millisecond {
+		return errors.New("at least 100ms")
+	}
+	return nil
+}
+
+func checkNotNegative(v int) error {
+	if v < 0 {
+		return errors.New("must not be negative")
+	}
+	return nil
+}
+
+func checkMaxChars(v int) error {
+	if v < 100 {
+		return errors.New("at least 100 (a post has links and hashtags to keep)")
+	}
+	return nil
+}
