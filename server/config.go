@@ -123,11 +123,7 @@ func (c *command) usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nFlags (each also read from its environment variable):\n")
 	for _, s := range c.settings {
-		meta := s.meta
-		if s.value.isBool() {
-			meta = ""
-		}
-		printFlag(w, s.name, meta, s.help, fmt.Sprintf("(env %s, default %q)", s.env, s.value.defaultText()))
+		printFlag(w, s.name, s.meta, s.help, fmt.Sprintf("(env %s, default %q)", s.env, s.value.defaultText()))
 	}
 	for _, f := range c.extra {
 		printFlag(w, f.name, f.meta, f.help, "")
