@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"database/sql"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -14,49 +12,32 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
-// Actor is a local, followable account.
-type Actor struct {
-	ID           int64
-	Username     string // canonical (lower case)
-	Kind         string // "bot" for now; later "board", "target", "arch"
-	DisplayName  string
-	Summary      string // plain text; see SummaryHTML
-	Fields       []Field
-	PublicKeyPEM string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+// SummaryHTML renders an actor's plain-text bio as note-style HTML.
+func SummaryHTML(u URLs, a *store.Actor) string { return ParseText(a.Summary).HTML(u.Tag) }
 
-	privateKey *rsa.PrivateKey
-}
-
-// Field is a profile link, shown as a PropertyValue (name and a link).
-type Field struct {
-	Name string `json:"name"`
-	URL  string `json:"url"`
-}
-
-func (f Field) valueHTML() string {
+func fieldHTML(f store.Field) string {
 	shown := strings.TrimPrefix(strings.TrimPrefix(f.URL, "https://"), "http://")
 	return `<a href="` + html.EscapeString(f.URL) + `" rel="me nofollow noopener noreferrer" target="_blank">` +
 		html.EscapeString(shown) + `</a>`
 }
-
-// SummaryHTML renders the plain-text bio as note-style HTML.
-func (a *Actor) SummaryHTML(u URLs) string { return ParseText(a.Summary).HTML(u.Tag) }
 
 // Profile is what the operator configures for an actor.
 type Profile struct {
 	Username    string
 	DisplayName string
 	Summary     string
-	Fields      []Field
+	Fields      []store.Field
 }
 
-// usernameRE is Mastodon's username rule (INTEROP W2), lower case only so
-// that every id, handle and WebFinger subject agrees byte for byte.
+// usernameRE is Mastodon's username rule (docs/FEDERATION.md, "WebFinger"),
+// lower case only so that every id, handle and WebFinger subject agrees
+// byte for byte.
 var usernameRE = regexp.MustCompile(`^[a-z0-9_]+([.-]+[a-z0-9_]+)*$`)
 
 // ValidUsername reports whether name is usable as a local username.
@@ -84,24 +65,24 @@ func (p Profile) validate() error {
 // actor's profile changed, the change is saved and an Update is queued to
 // every follower's inbox so remote servers refresh it. It returns the actor
 // and whether anything changed.
-func (s *Service) EnsureActor(ctx context.Context, p Profile) (*Actor, bool, error) {
+func (s *Service) EnsureActor(ctx context.Context, p Profile) (*store.Actor, bool, error) {
 	return s.ensureActor(ctx, p, true)
 }
 
 // CreateActorIfMissing creates the actor of p when it does not exist yet,
 // and otherwise returns it untouched (a one-off command must not rewrite
 // the profile that the server was configured with).
-func (s *Service) CreateActorIfMissing(ctx context.Context, p Profile) (*Actor, error) {
+func (s *Service) CreateActorIfMissing(ctx context.Context, p Profile) (*store.Actor, error) {
 	a, _, err := s.ensureActor(ctx, p, false)
 	return a, err
 }
 
-func (s *Service) ensureActor(ctx context.Context, p Profile, update bool) (*Actor, bool, error) {
+func (s *Service) ensureActor(ctx context.Context, p Profile, update bool) (*store.Actor, bool, error) {
 	if err := p.validate(); err != nil {
 		return nil, false, err
 	}
 	if p.Fields == nil {
-		p.Fields = []Field{}
+		p.Fields = []store.Field{}
 	}
 	existing, err := s.Actor(ctx, p.Username)
 	switch {
@@ -117,7 +98,7 @@ func (s *Service) ensureActor(ctx context.Context, p Profile, update bool) (*Act
 	return a, err == nil, err
 }
 
-func (s *Service) createActor(ctx context.Context, p Profile) (*Actor, error) {
+func (s *Service) createActor(ctx context.Context, p Profile) (*store.Actor, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
@@ -130,130 +111,121 @@ func (s *Service) createActor(ctx context.Context, p Profile) (*Actor, error) {
 	if err != nil {
 		return nil, err
 	}
-	privPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}))
-	pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
-	fields, _ := json.Marshal(p.Fields)
-	now := s.now().UnixMilli()
-	// INSERT OR IGNORE: if another process created the actor meanwhile, its
-	// key wins and ours is thrown away; the key never changes once stored.
-	_, err = s.db.ExecContext(ctx, `INSERT OR IGNORE INTO actors
-		(username, display_name, summary, fields, private_key_pem, public_key_pem, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Username, p.DisplayName, p.Summary, string(fields), privPEM, pubPEM, now, now)
-	if err != nil {
-		return nil, fmt.Errorf("create actor %s: %w", p.Username, err)
+	a := &store.Actor{
+		Username:      p.Username,
+		DisplayName:   p.DisplayName,
+		Summary:       p.Summary,
+		Fields:        p.Fields,
+		PrivateKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER})),
+		PublicKeyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})),
 	}
-	s.log.Info("created actor", "username", p.Username)
+	var created bool
+	err = s.update(ctx, func(tx *store.Tx) error {
+		created, err = tx.CreateActor(a)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		s.log.Info("created actor", "username", p.Username)
+	}
 	return s.Actor(ctx, p.Username)
 }
 
-func (s *Service) updateProfile(ctx context.Context, old *Actor, p Profile) (*Actor, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	now := s.now()
-	fields, _ := json.Marshal(p.Fields)
-	if _, err := tx.ExecContext(ctx, `UPDATE actors SET display_name = ?, summary = ?, fields = ?, updated_at = ? WHERE id = ?`,
-		p.DisplayName, p.Summary, string(fields), now.UnixMilli(), old.ID); err != nil {
-		return nil, err
-	}
+func (s *Service) updateProfile(ctx context.Context, old *store.Actor, p Profile) (*store.Actor, error) {
 	a := *old
-	a.DisplayName, a.Summary, a.Fields, a.UpdatedAt = p.DisplayName, p.Summary, p.Fields, now
-	updateID := s.urls.Actor(a.Username) + "#updates/" + randomID()
-	body := marshal(updateActorDocument(s.urls, &a, updateID, now))
-	activityID, err := insertActivity(ctx, tx, updateID, a.ID, "Update", 0, body, now)
+	var queued int
+	err := s.update(ctx, func(tx *store.Tx) error {
+		if err := tx.UpdateProfile(a.ID, p.DisplayName, p.Summary, p.Fields); err != nil {
+			return err
+		}
+		a.DisplayName, a.Summary, a.Fields, a.UpdatedAt = p.DisplayName, p.Summary, p.Fields, tx.Now
+		updateID := s.urls.Actor(a.Username) + "#updates/" + randomID()
+		act := &store.Activity{IRI: updateID, ActorID: a.ID, Type: "Update", Body: marshal(updateActorDocument(s.urls, &a, updateID, tx.Now))}
+		if err := tx.InsertActivity(act); err != nil {
+			return err
+		}
+		var err error
+		queued, err = tx.QueueToFollowers(act.ID, a.ID)
+		tx.AfterCommit(func() { s.actors.forget(a.Username); s.kick() })
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	n, err := queueToFollowers(ctx, tx, activityID, a.ID, now)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	s.forgetActor(a.Username)
-	s.log.Info("profile updated", "username", a.Username, "deliveries", n)
-	s.Kick()
+	s.log.Info("profile updated", "username", a.Username, "deliveries", queued)
 	return s.Actor(ctx, a.Username)
 }
 
 // Actor returns the local actor with this username (any case), or an error
-// wrapping ErrNotFound. The returned value is shared: do not modify it.
-func (s *Service) Actor(ctx context.Context, username string) (*Actor, error) {
-	key := strings.ToLower(username)
-	s.mu.Lock()
-	a, ok := s.actors[key]
-	s.mu.Unlock()
-	if ok {
+// wrapping ErrNotFound. The value is shared and carries no private key: do
+// not modify it.
+func (s *Service) Actor(ctx context.Context, username string) (*store.Actor, error) {
+	if a, ok := s.actors.byName.Get(lower(username)); ok {
 		return a, nil
 	}
-	a = &Actor{}
-	var fields string
-	var created, updated int64
-	var privPEM string
-	err := s.db.QueryRowContext(ctx, `SELECT id, username, kind, display_name, summary, fields, private_key_pem, public_key_pem, created_at, updated_at
-		FROM actors WHERE username = ?`, username).
-		Scan(&a.ID, &a.Username, &a.Kind, &a.DisplayName, &a.Summary, &fields, &privPEM, &a.PublicKeyPEM, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: no actor %q", ErrNotFound, username)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load actor %q: %w", username, err)
-	}
-	if err := json.Unmarshal([]byte(fields), &a.Fields); err != nil {
-		return nil, fmt.Errorf("actor %q: fields: %w", username, err)
-	}
-	a.CreatedAt, a.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
-	if a.privateKey, err = parsePrivateKey(privPEM); err != nil {
-		return nil, fmt.Errorf("actor %q: %w", username, err)
-	}
-	s.mu.Lock()
-	s.actors[key] = a
-	s.mu.Unlock()
-	return a, nil
-}
-
-// actorByID returns the local actor with this row id.
-func (s *Service) actorByID(ctx context.Context, id int64) (*Actor, error) {
-	s.mu.Lock()
-	for _, a := range s.actors {
-		if a.ID == id {
-			s.mu.Unlock()
-			return a, nil
-		}
-	}
-	s.mu.Unlock()
-	var username string
-	if err := s.db.QueryRowContext(ctx, `SELECT username FROM actors WHERE id = ?`, id).Scan(&username); err != nil {
-		return nil, fmt.Errorf("load actor #%d: %w", id, err)
-	}
-	return s.Actor(ctx, username)
-}
-
-func (s *Service) forgetActor(username string) {
-	s.mu.Lock()
-	delete(s.actors, strings.ToLower(username))
-	s.mu.Unlock()
-}
-
-// ActorCount returns how many local actors exist.
-func (s *Service) ActorCount(ctx context.Context) (int, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM actors`).Scan(&n)
-	return n, err
-}
-
-// ActorDocument returns the actor's JSON document (INTEROP A1).
-func (s *Service) ActorDocument(ctx context.Context, username string) ([]byte, error) {
-	a, err := s.Actor(ctx, username)
+	var a *store.Actor
+	err := s.store.View(ctx, func(tx *store.Tx) (err error) {
+		a, err = tx.Actor(username)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return marshal(actorDocument(s.urls, a)), nil
+	a.PrivateKeyPEM = "" // signers load it when they need it
+	s.actors.byName.Add(lower(a.Username), a)
+	return a, nil
 }
+
+// signer is a local actor's key, ready to sign.
+type signer struct {
+	keyID string
+	key   *rsa.PrivateKey
+}
+
+// signerOf returns the key of the local actor with this row id.
+func (s *Service) signerOf(ctx context.Context, actorID int64) (*signer, error) {
+	if sg, ok := s.actors.signers.Get(actorID); ok {
+		return sg, nil
+	}
+	var a *store.Actor
+	err := s.store.View(ctx, func(tx *store.Tx) (err error) {
+		a, err = tx.ActorByID(actorID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	key, err := parsePrivateKey(a.PrivateKeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("actor %q: %w", a.Username, err)
+	}
+	sg := &signer{keyID: s.urls.KeyID(a.Username), key: key}
+	s.actors.signers.Add(actorID, sg)
+	return sg, nil
+}
+
+// actorCache keeps the actors in use: their public data by username, and
+// the parsed keys of those that signed something lately. Both are bounded,
+// so a thousand per-target actors cost memory only while they are busy.
+type actorCache struct {
+	byName  *lru.Cache[string, *store.Actor]
+	signers *lru.Cache[int64, *signer]
+}
+
+const (
+	actorCacheSize  = 1024
+	signerCacheSize = 64
+)
+
+func newActorCache() *actorCache {
+	byName, _ := lru.New[string, *store.Actor](actorCacheSize) // errors only for a size <= 0
+	signers, _ := lru.New[int64, *signer](signerCacheSize)
+	return &actorCache{byName: byName, signers: signers}
+}
+
+func (c *actorCache) forget(username string) { c.byName.Remove(lower(username)) }
 
 func parsePrivateKey(s string) (*rsa.PrivateKey, error) {
 	block, _ := pem.Decode([]byte(s))

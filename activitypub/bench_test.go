@@ -45,7 +45,7 @@ func BenchmarkFanOut(b *testing.B) {
 	start := time.Now()
 	for range b.N {
 		want := received.Load() + followers
-		if _, err := e.s.Publish(e.ctx, "nuttx_build", Post{Content: ParseText("rv-virt:citest - Build Failed #NuttX")}); err != nil {
+		if _, err := publishNow(e.ctx, e.s, "nuttx_build", Post{Content: ParseText("rv-virt:citest - Build Failed #NuttX")}); err != nil {
 			b.Fatal(err)
 		}
 		for received.Load() < want {

@@ -86,17 +86,17 @@ func TestPublishValidation(t *testing.T) {
 		{Content: ParseText(strings.Repeat("long text ", 8000))},
 		{Content: ParseText("x"), InReplyTo: "mailto:a@b"},
 	} {
-		if _, err := e.s.Publish(e.ctx, "nuttx_build", p); err == nil {
+		if _, err := publishNow(e.ctx, e.s, "nuttx_build", p); err == nil {
 			t.Errorf("Publish(%.40v) succeeded, want an error", p)
 		}
 	}
-	if _, err := e.s.Publish(e.ctx, "nobody", Post{Content: ParseText("x")}); err == nil {
+	if _, err := publishNow(e.ctx, e.s, "nobody", Post{Content: ParseText("x")}); err == nil {
 		t.Error("Publish for an unknown actor succeeded")
 	}
 	if n := e.snapshot()["notes"]; n != 0 {
 		t.Errorf("%d notes stored by failed publishes", n)
 	}
-	remote, err := e.s.Publish(e.ctx, "nuttx_build", Post{Content: ParseText("x"), InReplyTo: "https://mastodon.example/users/a/statuses/1"})
+	remote, err := publishNow(e.ctx, e.s, "nuttx_build", Post{Content: ParseText("x"), InReplyTo: "https://mastodon.example/users/a/statuses/1"})
 	if err != nil || remote.InReplyTo != "https://mastodon.example/users/a/statuses/1" {
 		t.Errorf("reply to a remote note: %v %+v", err, remote)
 	}
@@ -118,13 +118,13 @@ func TestProfileUpdateIsAnnounced(t *testing.T) {
 		t.Error("the key changed with the profile")
 	}
 	var updates, deliveries int
-	e.db.QueryRow(`SELECT COUNT(*) FROM activities WHERE type = 'Update'`).Scan(&updates)
-	e.db.QueryRow(`SELECT COUNT(*) FROM deliveries`).Scan(&deliveries)
+	e.db.SQL.QueryRow(`SELECT COUNT(*) FROM activities WHERE type = 'Update'`).Scan(&updates)
+	e.db.SQL.QueryRow(`SELECT COUNT(*) FROM deliveries`).Scan(&deliveries)
 	if updates != 1 || deliveries != 2 {
 		t.Errorf("%d Update activities, %d deliveries; want 1 and 2", updates, deliveries)
 	}
 	var body string
-	e.db.QueryRow(`SELECT body FROM activities WHERE type = 'Update'`).Scan(&body)
+	e.db.SQL.QueryRow(`SELECT body FROM activities WHERE type = 'Update'`).Scan(&body)
 	if !strings.Contains(body, `"name":"NuttX CI"`) || !strings.Contains(body, `"actor":"`+testBase+`/users/nuttx_build"`) {
 		t.Errorf("Update body %s", body)
 	}

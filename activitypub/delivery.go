@@ -9,6 +9,7 @@ package activitypub
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // DeliveryOptions tune the delivery queue. Zero fields take the defaults.
@@ -74,17 +78,12 @@ func (o DeliveryOptions) withDefaults() DeliveryOptions {
 	return o
 }
 
-// job is one claimed delivery.
+// job is one claimed delivery, ready to send.
 type job struct {
-	id         int64
-	activityID int64
-	inbox      string
-	host       string
-	follower   string
-	attempts   int // before this one
-	due        int64
-	actorID    int64
-	body       []byte
+	store.Delivery
+	host    string
+	actorID int64
+	body    []byte
 }
 
 // outcome is what one attempt came to.
@@ -105,7 +104,7 @@ func (s *Service) RunDelivery(ctx context.Context) error {
 	// Rows claimed by a previous run that died are ours again. A database
 	// that fails here is waited for, not fatal: the server keeps serving.
 	for delay := time.Second; ; delay = min(2*delay, time.Minute) {
-		_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET claimed = 0 WHERE claimed = 1`)
+		err := s.update(ctx, func(tx *store.Tx) error { return tx.ReleaseClaims() })
 		if err == nil {
 			break
 		}
@@ -113,10 +112,8 @@ func (s *Service) RunDelivery(ctx context.Context) error {
 			return nil // stopped before it started
 		}
 		s.log.Error("delivery: cannot reset claims; retrying", "err", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, delay) {
 			return nil
-		case <-time.After(delay):
 		}
 	}
 	o := s.delivery
@@ -124,25 +121,36 @@ func (s *Service) RunDelivery(ctx context.Context) error {
 	done := make(chan outcome, o.Workers)
 	record := make(chan outcome, 4*o.Batch)
 
-	recorderDone := make(chan struct{})
-	go func() {
-		defer close(recorderDone)
-		s.recordOutcomes(ctx, record)
-	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.recordOutcomes(ctx, record) })
+	var workers sync.WaitGroup
 	for range o.Workers {
-		go func() {
+		workers.Go(func() {
 			for j := range jobs {
 				done <- s.attempt(ctx, j)
 			}
-		}()
+		})
 	}
 
 	d := dispatcher{s: s, inflight: map[string]int{}, waiting: map[string][]*job{}, bodies: map[int64]activityBody{}}
 	err := d.run(ctx, jobs, done, record)
 	close(jobs)
+	workers.Wait() // every job handed out was answered in d.run
 	close(record)
-	<-recorderDone
+	wg.Wait()
 	return err
+}
+
+// sleep waits for d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 type activityBody struct {
@@ -248,50 +256,43 @@ func (d *dispatcher) finish(host string) {
 	}
 }
 
-// claim marks a batch of due rows as taken and routes them.
+// claim marks a batch of due rows as taken, reads their activities and
+// routes them.
 func (d *dispatcher) claim(ctx context.Context) (int, error) {
 	s := d.s
-	rows, err := s.db.QueryContext(ctx, `UPDATE deliveries SET claimed = 1
-		WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND claimed = 0 AND next_attempt_at <= ?
-		             ORDER BY next_attempt_at, id LIMIT ?)
-		RETURNING id, activity_id, inbox, follower, attempts, next_attempt_at`,
-		s.now().UnixMilli(), s.delivery.Batch)
-	if err != nil {
-		return 0, err
-	}
 	var claimed []*job
-	for rows.Next() {
-		j := &job{}
-		if err := rows.Scan(&j.id, &j.activityID, &j.inbox, &j.follower, &j.attempts, &j.due); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		claimed = append(claimed, j)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	slices.SortFunc(claimed, func(a, b *job) int {
-		if a.due != b.due {
-			return int(a.due - b.due)
-		}
-		return int(a.id - b.id)
-	})
 	if len(d.bodies) > 64 {
 		clear(d.bodies)
 	}
-	for _, j := range claimed {
-		ab, ok := d.bodies[j.activityID]
-		if !ok {
-			if err := s.db.QueryRowContext(ctx, `SELECT actor_id, body FROM activities WHERE id = ?`, j.activityID).
-				Scan(&ab.actorID, &ab.body); err != nil {
-				return 0, fmt.Errorf("load activity %d: %w", j.activityID, err)
-			}
-			d.bodies[j.activityID] = ab
+	err := s.update(ctx, func(tx *store.Tx) error {
+		claimed = claimed[:0]
+		rows, err := tx.ClaimDeliveries(s.delivery.Batch)
+		if err != nil {
+			return err
 		}
-		j.actorID, j.body = ab.actorID, ab.body
-		j.host = inboxHost(j.inbox)
+		for _, row := range rows {
+			ab, ok := d.bodies[row.ActivityID]
+			if !ok {
+				if ab.actorID, ab.body, err = tx.ActivityBody(row.ActivityID); err != nil {
+					return err
+				}
+				d.bodies[row.ActivityID] = ab
+			}
+			claimed = append(claimed, &job{Delivery: row, host: inboxHost(row.Inbox), actorID: ab.actorID, body: ab.body})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	// RETURNING gives no order: hand out the longest due first.
+	slices.SortFunc(claimed, func(a, b *job) int {
+		if c := a.Due.Compare(b.Due); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	for _, j := range claimed {
 		d.route(j)
 	}
 	return len(claimed), nil
@@ -308,13 +309,13 @@ func inboxHost(inbox string) string {
 // attempt makes one signed POST of j's activity to its inbox.
 func (s *Service) attempt(ctx context.Context, j *job) outcome {
 	out := outcome{job: j, started: s.now()}
-	a, err := s.actorByID(ctx, j.actorID)
+	sg, err := s.signerOf(ctx, j.actorID)
 	if err != nil {
 		out.err = err
 		out.canceled = contextDone(ctx, err)
 		return out
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.inbox, bytes.NewReader(j.body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Inbox, bytes.NewReader(j.body))
 	if err != nil {
 		out.err = fmt.Errorf("bad inbox URL: %w", err)
 		return out
@@ -322,7 +323,7 @@ func (s *Service) attempt(ctx context.Context, j *job) outcome {
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set("Accept", acceptFetch)
 	req.Header.Set("User-Agent", s.userAgent)
-	if err := signRequest(req, j.body, s.urls.KeyID(a.Username), a.privateKey, s.now()); err != nil {
+	if err := signRequest(req, j.body, sg.keyID, sg.key, s.now()); err != nil {
 		out.err = err
 		return out
 	}
@@ -386,7 +387,7 @@ func classify(out outcome) verdict {
 	switch s := out.status; {
 	case s >= 200 && s < 300:
 		return delivered
-	case s == http.StatusGone && out.job.follower != "":
+	case s == http.StatusGone && out.job.Follower != "":
 		return gone
 	case s == http.StatusUnauthorized, s == http.StatusRequestTimeout, s == http.StatusTooManyRequests:
 		return retry
@@ -440,6 +441,7 @@ func (s *Service) recordBatch(ctx context.Context, batch []outcome) {
 		if try == 0 {
 			s.log.Error("delivery: cannot record outcomes; retrying", "n", len(batch), "err", err)
 		}
+		wait := min(100*time.Millisecond<<min(try, 8), 10*time.Second)
 		if ctx.Err() != nil {
 			if stopping.IsZero() {
 				stopping = time.Now()
@@ -447,73 +449,50 @@ func (s *Service) recordBatch(ctx context.Context, batch []outcome) {
 				s.log.Error("delivery: giving up recording outcomes at shutdown; the next start sends them again", "n", len(batch), "err", err)
 				return
 			}
+			wait = 100 * time.Millisecond // shutting down: keep trying within the grace period
+			time.Sleep(wait)
+		} else {
+			sleep(ctx, wait)
 		}
-		time.Sleep(min(100*time.Millisecond<<min(try, 8), 10*time.Second))
 	}
 	for _, out := range batch {
 		s.logOutcome(out)
 	}
 }
 
+// writeOutcomes records a batch in one transaction. It runs even during
+// shutdown, hence its own context.
 func (s *Service) writeOutcomes(batch []outcome) error {
-	ctx := context.Background() // outcomes are written even during shutdown
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	return s.update(context.Background(), func(tx *store.Tx) error {
+		rows := make([]store.Outcome, len(batch))
+		for i := range batch {
+			rows[i] = s.storeOutcome(batch[i], tx.Now)
+		}
+		return tx.RecordOutcomes(rows)
+	})
+}
+
+// storeOutcome decides what becomes of an attempt's delivery.
+func (s *Service) storeOutcome(out outcome, now time.Time) store.Outcome {
+	j := out.job
+	o := store.Outcome{Delivery: j.Delivery, Release: out.canceled, Status: out.status, Started: out.started, Elapsed: out.elapsed}
+	if out.canceled {
+		return o
 	}
-	defer tx.Rollback()
-	// Prepared once per batch: parsing the SQL cost more than running it.
-	update, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = ?, claimed = 0, attempts = ?, next_attempt_at = ?,
-		last_status = ?, last_error = ?, finished_at = ? WHERE id = ?`)
-	if err != nil {
-		return err
+	if out.err != nil {
+		o.Error = truncate(out.err.Error(), 500)
 	}
-	defer update.Close()
-	record, err := tx.PrepareContext(ctx, `INSERT INTO delivery_attempts (delivery_id, attempted_at, status, error, duration_ms)
-		VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
+	switch v := classify(out); {
+	case v == delivered:
+		o.State = store.Delivered
+	case v == gone:
+		o.State, o.RemoveFollower = store.Failed, true
+	case v == permanent, v == retry && j.Attempts+1 > len(s.delivery.Backoff):
+		o.State = store.Failed
+	default:
+		o.State, o.Next = store.Pending, now.Add(s.retryDelay(j.Attempts+1, out.retryAfter))
 	}
-	defer record.Close()
-	now := s.now()
-	for i := range batch {
-		out := &batch[i]
-		j := out.job
-		if out.canceled {
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET claimed = 0 WHERE id = ?`, j.id); err != nil {
-				return err
-			}
-			continue
-		}
-		attempts := j.attempts + 1
-		v := classify(*out)
-		state, next, finished := "pending", now.UnixMilli(), any(nil)
-		switch {
-		case v == delivered:
-			state, finished = "delivered", now.UnixMilli()
-		case v == permanent, v == gone, v == retry && attempts > len(s.delivery.Backoff):
-			state, finished = "failed", now.UnixMilli()
-		default:
-			next = now.Add(s.retryDelay(attempts, out.retryAfter)).UnixMilli()
-		}
-		errText := ""
-		if out.err != nil {
-			errText = truncate(out.err.Error(), 500)
-		}
-		if _, err := update.ExecContext(ctx, state, attempts, next, out.status, errText, finished, j.id); err != nil {
-			return err
-		}
-		if _, err := record.ExecContext(ctx, j.id, out.started.UnixMilli(), out.status, errText, out.elapsed.Milliseconds()); err != nil {
-			return err
-		}
-		if v == gone {
-			if _, err := removeFollower(ctx, tx, now, `actor_id = (SELECT actor_id FROM activities WHERE id = ?) AND follower = ?`,
-				j.activityID, j.follower); err != nil {
-				return err
-			}
-		}
-	}
-	return tx.Commit()
+	return o
 }
 
 // retryDelay is the wait before attempt number attempts+1: Retry-After when
@@ -531,7 +510,7 @@ func (s *Service) logOutcome(out outcome) {
 		return
 	}
 	j := out.job
-	attrs := []any{"delivery", j.id, "inbox", j.inbox, "attempt", j.attempts + 1, "status", out.status,
+	attrs := []any{"delivery", j.ID, "inbox", j.Inbox, "attempt", j.Attempts + 1, "status", out.status,
 		"ms", out.elapsed.Milliseconds()}
 	if out.err != nil {
 		attrs = append(attrs, "err", out.err)
@@ -540,45 +519,14 @@ func (s *Service) logOutcome(out outcome) {
 	case delivered:
 		s.log.Info("delivered", attrs...)
 	case gone:
-		s.log.Warn("delivery: inbox gone, follower removed", append(attrs, "follower", j.follower)...)
+		s.log.Warn("delivery: inbox gone, follower removed", append(attrs, "follower", j.Follower)...)
 	case permanent:
 		s.log.Warn("delivery failed permanently", attrs...)
 	case retry:
-		if j.attempts+1 > len(s.delivery.Backoff) {
+		if j.Attempts+1 > len(s.delivery.Backoff) {
 			s.log.Warn("delivery given up after the last retry", attrs...)
 		} else {
 			s.log.Info("delivery failed, will retry", attrs...)
 		}
 	}
-}
-
-// DeliveryStats counts deliveries by state.
-type DeliveryStats struct {
-	Pending, Delivered, Failed int
-}
-
-// DeliveryStats returns the queue's counters.
-func (s *Service) DeliveryStats(ctx context.Context) (DeliveryStats, error) {
-	var st DeliveryStats
-	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM deliveries GROUP BY state`)
-	if err != nil {
-		return st, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var state string
-		var n int
-		if err := rows.Scan(&state, &n); err != nil {
-			return st, err
-		}
-		switch state {
-		case "pending":
-			st.Pending = n
-		case "delivered":
-			st.Delivered = n
-		case "failed":
-			st.Failed = n
-		}
-	}
-	return st, rows.Err()
 }

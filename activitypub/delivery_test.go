@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // followBy makes r follow the bot through the inbox.
@@ -61,7 +62,7 @@ func TestPublishDeliversCreateToFollowers(t *testing.T) {
 		t.Errorf("GoToSocial follower got the post at %s, want its personal inbox", p)
 	}
 	waitFor(t, 5*time.Second, "deliveries recorded", func() bool {
-		st, _ := e.s.DeliveryStats(e.ctx)
+		st, _ := e.db.Stats(e.ctx)
 		return st.Delivered == 4 && st.Pending == 0
 	})
 }
@@ -69,21 +70,20 @@ func TestPublishDeliversCreateToFollowers(t *testing.T) {
 func TestSharedInboxDeduplication(t *testing.T) {
 	e := newEnv(t)
 	a, _ := e.s.Actor(e.ctx, "nuttx_build")
-	tx, _ := e.db.Begin()
-	now := time.Now()
 	// Three followers on one server with a shared inbox, two on a server
 	// without one.
+	var fs []store.Follower
 	for i := range 3 {
-		saveFollower(e.ctx, tx, a.ID, Follower{IRI: fmt.Sprintf("https://m.example/users/%d", i), Inbox: fmt.Sprintf("https://m.example/users/%d/inbox", i),
-			SharedInbox: "https://m.example/inbox", FollowID: fmt.Sprint(i)}, now)
+		fs = append(fs, store.Follower{ActorID: a.ID, IRI: fmt.Sprintf("https://m.example/users/%d", i), Inbox: fmt.Sprintf("https://m.example/users/%d/inbox", i),
+			SharedInbox: "https://m.example/inbox", FollowID: fmt.Sprint(i)})
 	}
 	for i := range 2 {
-		saveFollower(e.ctx, tx, a.ID, Follower{IRI: fmt.Sprintf("https://g.example/users/%d", i), Inbox: fmt.Sprintf("https://g.example/users/%d/inbox", i),
-			FollowID: fmt.Sprint(i)}, now)
+		fs = append(fs, store.Follower{ActorID: a.ID, IRI: fmt.Sprintf("https://g.example/users/%d", i), Inbox: fmt.Sprintf("https://g.example/users/%d/inbox", i),
+			FollowID: fmt.Sprint(i)})
 	}
-	tx.Commit()
+	e.saveFollowers(fs...)
 	e.publish("hello")
-	rows, _ := e.db.Query(`SELECT inbox, follower FROM deliveries ORDER BY inbox`)
+	rows, _ := e.db.SQL.Query(`SELECT inbox, follower FROM deliveries ORDER BY inbox`)
 	defer rows.Close()
 	var got []string
 	for rows.Next() {
@@ -166,7 +166,7 @@ func TestDeliveryRetriesOn500ThenGivesUp(t *testing.T) {
 		t.Errorf("delivery = %+v", d)
 	}
 	var attempts int
-	e.db.QueryRow(`SELECT COUNT(*) FROM delivery_attempts WHERE status = 500`).Scan(&attempts)
+	e.db.SQL.QueryRow(`SELECT COUNT(*) FROM delivery_attempts WHERE status = 500`).Scan(&attempts)
 	if attempts != 3 {
 		t.Errorf("%d attempts recorded, want 3", attempts)
 	}
@@ -227,16 +227,14 @@ func TestDeliveryPermanentAnswers(t *testing.T) {
 		return 202, nil, 0
 	})
 	a, _ := e.s.Actor(e.ctx, "nuttx_build")
-	tx, _ := e.db.Begin()
-	now := time.Now()
-	saveFollower(e.ctx, tx, a.ID, Follower{IRI: s.URL + "/u/gone", Inbox: s.URL + "/gone", FollowID: "1"}, now)
-	saveFollower(e.ctx, tx, a.ID, Follower{IRI: s.URL + "/u/shared", Inbox: s.URL + "/u/shared/inbox", SharedInbox: s.URL + "/shared-gone", FollowID: "2"}, now)
-	saveFollower(e.ctx, tx, a.ID, Follower{IRI: s.URL + "/u/bad", Inbox: s.URL + "/bad", FollowID: "3"}, now)
-	tx.Commit()
+	e.saveFollowers(
+		store.Follower{ActorID: a.ID, IRI: s.URL + "/u/gone", Inbox: s.URL + "/gone", FollowID: "1"},
+		store.Follower{ActorID: a.ID, IRI: s.URL + "/u/shared", Inbox: s.URL + "/u/shared/inbox", SharedInbox: s.URL + "/shared-gone", FollowID: "2"},
+		store.Follower{ActorID: a.ID, IRI: s.URL + "/u/bad", Inbox: s.URL + "/bad", FollowID: "3"})
 	e.runDelivery()
 	e.publish("x")
 	waitFor(t, 5*time.Second, "all finished", func() bool {
-		st, _ := e.s.DeliveryStats(e.ctx)
+		st, _ := e.db.Stats(e.ctx)
 		return st.Failed == 3
 	})
 	for _, p := range []string{"/gone", "/shared-gone", "/bad"} {
@@ -304,7 +302,7 @@ func TestDeliveryRefusesPrivateAddresses(t *testing.T) {
 	e.runDelivery()
 	e.publish("x")
 	waitFor(t, 5*time.Second, "refused", func() bool {
-		st, _ := e.s.DeliveryStats(e.ctx)
+		st, _ := e.db.Stats(e.ctx)
 		return st.Failed == 2
 	})
 	if hits.Load() != 0 {
@@ -392,12 +390,12 @@ func TestRestartMidFanOutLosesNothing(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	st, _ := db.s.DeliveryStats(db.ctx)
+	st, _ := db.db.Stats(db.ctx)
 	if st.Pending == 0 {
 		t.Fatal("the first run finished everything; the test proves nothing")
 	}
 
-	second, err := New(Options{BaseURL: testBase, DB: db.db, Client: NewClient(ClientOptions{AllowPrivateNetworks: true}),
+	second, err := New(Options{BaseURL: testBase, Store: db.db.Store, Client: NewClient(ClientOptions{AllowPrivateNetworks: true}),
 		Delivery: DeliveryOptions{Poll: 20 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -405,7 +403,7 @@ func TestRestartMidFanOutLosesNothing(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	go func() { done <- second.RunDelivery(ctx2) }()
 	waitFor(t, 20*time.Second, "every inbox served", func() bool {
-		st, _ := second.DeliveryStats(db.ctx)
+		st, _ := db.db.Stats(db.ctx)
 		return st.Delivered == n
 	})
 	cancel2()
@@ -439,7 +437,7 @@ func TestPerHostLimit(t *testing.T) {
 	e.runDelivery()
 	e.publish("x")
 	waitFor(t, 10*time.Second, "all delivered", func() bool {
-		st, _ := e.s.DeliveryStats(e.ctx)
+		st, _ := e.db.Stats(e.ctx)
 		return st.Delivered == 30
 	})
 	if p := peak.Load(); p > 2 || p < 1 {
@@ -493,7 +491,7 @@ func TestOutcomesSurviveAFailingDatabase(t *testing.T) {
 	var hits atomic.Int32
 	s := newSink(t, func(string, int) (int, http.Header, time.Duration) { hits.Add(1); return 202, nil, 0 })
 	e.addFollowers(1, func(int) string { return s.URL + "/inbox" })
-	if _, err := e.db.Exec(`CREATE TRIGGER sick BEFORE UPDATE OF state ON deliveries BEGIN SELECT RAISE(ABORT, 'injected failure'); END`); err != nil {
+	if _, err := e.db.SQL.Exec(`CREATE TRIGGER sick BEFORE UPDATE OF state ON deliveries BEGIN SELECT RAISE(ABORT, 'injected failure'); END`); err != nil {
 		t.Fatal(err)
 	}
 	e.runDelivery()
@@ -503,7 +501,7 @@ func TestOutcomesSurviveAFailingDatabase(t *testing.T) {
 	if d := e.deliveryTo(s.URL + "/inbox"); d.State != "pending" {
 		t.Fatalf("delivery %+v recorded through a failing database", d)
 	}
-	if _, err := e.db.Exec(`DROP TRIGGER sick`); err != nil {
+	if _, err := e.db.SQL.Exec(`DROP TRIGGER sick`); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the outcome recorded", func() bool { return e.deliveryTo(s.URL+"/inbox").State == "delivered" })

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
-	"database/sql"
 	"encoding/json"
 	"net/http"
 	"net/netip"
@@ -14,7 +13,8 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
-	"github.com/nuttx-feed/nuttx-feed/internal/testdb"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
 
 const testBase = "https://nuttx-feed.org"
@@ -22,16 +22,16 @@ const testBase = "https://nuttx-feed.org"
 type testEnv struct {
 	t   testing.TB
 	s   *Service
-	db  *sql.DB
+	db  *storetest.DB
 	ctx context.Context
 }
 
 func newEnv(t testing.TB, mutate ...func(*Options)) *testEnv {
 	t.Helper()
-	db, _ := testdb.Open(t)
+	db := storetest.Open(t)
 	o := Options{
 		BaseURL:    testBase,
-		DB:         db,
+		Store:      db.Store,
 		Client:     NewClient(ClientOptions{AllowPrivateNetworks: true, Timeout: 5 * time.Second}),
 		FetchActor: "nuttx_build",
 		Delivery:   DeliveryOptions{Poll: 20 * time.Millisecond, Jitter: -1},
@@ -102,7 +102,7 @@ func inboundBytes(t testing.TB, r *fedtest.Remote, path string, body []byte) Inb
 func (e *testEnv) snapshot() map[string]int {
 	out := map[string]int{}
 	for _, table := range []string{"actors", "followers", "remote_actors", "notes", "note_tags", "activities", "deliveries", "delivery_attempts"} {
-		out[table] = testdb.Count(e.t, e.db, table)
+		out[table] = storetest.Count(e.t, e.db.SQL, table)
 	}
 	return out
 }
@@ -117,38 +117,56 @@ func (e *testEnv) sameSnapshot(before map[string]int, what string) {
 	}
 }
 
-func (e *testEnv) follower(iri string) (Follower, bool) {
-	var f Follower
-	err := e.db.QueryRow(`SELECT follower, inbox, shared_inbox, follow_id FROM followers WHERE follower = ?`, iri).
+func (e *testEnv) follower(iri string) (store.Follower, bool) {
+	var f store.Follower
+	err := e.db.SQL.QueryRow(`SELECT follower, inbox, shared_inbox, follow_id FROM followers WHERE follower = ?`, iri).
 		Scan(&f.IRI, &f.Inbox, &f.SharedInbox, &f.FollowID)
 	return f, err == nil
 }
 
-func (e *testEnv) publish(text string) *Note {
+func (e *testEnv) publish(text string) *store.Note {
 	e.t.Helper()
-	n, err := e.s.Publish(e.ctx, "nuttx_build", Post{Content: ParseText(text)})
+	n, err := publishNow(e.ctx, e.s, "nuttx_build", Post{Content: ParseText(text)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return n
 }
 
+// publishNow publishes p in a transaction of its own.
+func publishNow(ctx context.Context, s *Service, username string, p Post) (n *store.Note, err error) {
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		n, err = s.Publish(tx, username, p)
+		return err
+	})
+	return n, err
+}
+
+// saveFollowers stores followers as their Follows would.
+func (e *testEnv) saveFollowers(fs ...store.Follower) {
+	e.t.Helper()
+	err := e.db.Update(e.ctx, func(tx *store.Tx) error {
+		for _, f := range fs {
+			if err := tx.SaveFollower(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // addFollowers inserts n followers with personal inboxes inboxOf(i).
 func (e *testEnv) addFollowers(n int, inboxOf func(i int) string) {
 	e.t.Helper()
 	a, _ := e.s.Actor(e.ctx, "nuttx_build")
-	tx, err := e.db.Begin()
-	if err != nil {
-		e.t.Fatal(err)
+	fs := make([]store.Follower, n)
+	for i := range fs {
+		fs[i] = store.Follower{ActorID: a.ID, IRI: inboxOf(i) + "#actor", Inbox: inboxOf(i), FollowID: inboxOf(i) + "#follow"}
 	}
-	for i := range n {
-		if err := saveFollower(e.ctx, tx, a.ID, Follower{IRI: inboxOf(i) + "#actor", Inbox: inboxOf(i), FollowID: inboxOf(i) + "#follow"}, time.Now()); err != nil {
-			e.t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		e.t.Fatal(err)
-	}
+	e.saveFollowers(fs...)
 }
 
 type deliveryRow struct {
@@ -163,7 +181,7 @@ func (e *testEnv) deliveryTo(inbox string) deliveryRow {
 	e.t.Helper()
 	var d deliveryRow
 	var next int64
-	err := e.db.QueryRow(`SELECT state, attempts, last_status, last_error, next_attempt_at FROM deliveries WHERE inbox = ? ORDER BY id DESC LIMIT 1`, inbox).
+	err := e.db.SQL.QueryRow(`SELECT state, attempts, last_status, last_error, next_attempt_at FROM deliveries WHERE inbox = ? ORDER BY id DESC LIMIT 1`, inbox).
 		Scan(&d.State, &d.Attempts, &d.Status, &d.Error, &next)
 	if err != nil {
 		e.t.Fatalf("delivery to %s: %v", inbox, err)
@@ -185,4 +203,18 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// followerCount returns how many follow the bot, through the store.
+func (e *testEnv) followerCount() int {
+	e.t.Helper()
+	a, err := e.s.Actor(e.ctx, "nuttx_build")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var n int
+	if err := e.db.View(e.ctx, func(tx *store.Tx) (err error) { n, err = tx.FollowerCount(a.ID); return err }); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
 }

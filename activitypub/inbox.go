@@ -2,20 +2,16 @@ package activitypub
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
-	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // MaxInboxBody is the largest inbox body accepted (Mastodon's limit too).
 const MaxInboxBody = 1 << 20
-
-// ErrUnavailable: the request is fine but cannot be processed now (a peer
-// we must ask is unreachable); the sender should retry (503).
-var ErrUnavailable = errors.New("temporarily unavailable")
 
 // HandleInbox verifies and processes one POST to an inbox: username's
 // personal inbox, or the shared inbox when username is "". It returns nil
@@ -131,11 +127,12 @@ func (s *Service) verifyInbound(ctx context.Context, req InboundRequest) (*remot
 
 // knownRemoteActor reports whether iri follows anyone here or signed an
 // accepted request before.
-func (s *Service) knownRemoteActor(ctx context.Context, iri string) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM followers WHERE follower = ?) + (SELECT COUNT(*) FROM remote_actors WHERE iri = ?)`,
-		iri, iri).Scan(&n)
-	return n > 0, err
+func (s *Service) knownRemoteActor(ctx context.Context, iri string) (known bool, err error) {
+	err = s.store.View(ctx, func(tx *store.Tx) error {
+		known, err = tx.IsKnownRemote(iri)
+		return err
+	})
+	return known, err
 }
 
 // handleFollow stores the follower and queues an Accept embedding their
@@ -162,32 +159,27 @@ func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remot
 			return fmt.Errorf("%w: cannot read the follower's actor: %v", ErrUnavailable, err)
 		}
 	}
-	now := s.now()
-	tx, err := s.db.BeginTx(ctx, nil)
+	err = s.update(ctx, func(tx *store.Tx) error {
+		if err := tx.SaveRemoteActor(signer.record()); err != nil {
+			return err
+		}
+		f := store.Follower{ActorID: a.ID, IRI: act.Actor, Inbox: signer.inbox, SharedInbox: signer.sharedInbox, FollowID: act.ID}
+		if err := tx.SaveFollower(f); err != nil {
+			return err
+		}
+		acceptID := s.urls.Actor(a.Username) + "#accepts/follows/" + randomID()
+		body := marshal(acceptDocument(s.urls, a.Username, acceptID, followRef{ID: act.ID, Actor: act.Actor, Object: s.urls.Actor(a.Username)}))
+		accept := &store.Activity{IRI: acceptID, ActorID: a.ID, Type: "Accept", Body: body}
+		if err := tx.InsertActivity(accept); err != nil {
+			return err
+		}
+		tx.AfterCommit(s.kick)
+		return tx.QueueDelivery(accept.ID, signer.inbox, act.Actor)
+	})
 	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := saveRemoteActor(ctx, tx, signer); err != nil {
-		return err
-	}
-	if err := saveFollower(ctx, tx, a.ID, Follower{IRI: act.Actor, Inbox: signer.inbox, SharedInbox: signer.sharedInbox, FollowID: act.ID}, now); err != nil {
-		return err
-	}
-	acceptID := s.urls.Actor(a.Username) + "#accepts/follows/" + randomID()
-	body := marshal(acceptDocument(s.urls, a.Username, acceptID, followRef{ID: act.ID, Actor: act.Actor, Object: s.urls.Actor(a.Username)}))
-	activityID, err := insertActivity(ctx, tx, acceptID, a.ID, "Accept", 0, body, now)
-	if err != nil {
-		return err
-	}
-	if err := queueDelivery(ctx, tx, activityID, signer.inbox, act.Actor, now); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
 		return err
 	}
 	log.Info("new follower", "username", a.Username, "inbox", signer.inbox, "shared_inbox", signer.sharedInbox)
-	s.Kick()
 	return nil
 }
 
@@ -202,24 +194,32 @@ func (s *Service) handleUndo(ctx context.Context, act *activity, signer *remoteK
 	if o.Actor != "" && o.Actor != act.Actor {
 		return fmt.Errorf("%w: Undo by %s of a Follow by %s", ErrUnauthorized, act.Actor, o.Actor)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	// The Follow is found by its object, a local actor (Misskey's Undo
+	// embeds a Follow with another id than the one it sent), else by id.
+	var followed *store.Actor
+	username, local := s.urls.ParseLocalActor(o.Object)
+	if local {
+		a, err := s.Actor(ctx, username)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		followed = a
+	}
+	var removed int
+	err := s.update(ctx, func(tx *store.Tx) error {
+		var err error
+		switch {
+		case followed != nil:
+			removed, err = tx.RemoveFollower(followed.ID, act.Actor)
+		case !local && o.ID != "":
+			removed, err = tx.RemoveFollowByID(o.ID, act.Actor)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.SaveRemoteActor(signer.record())
+	})
 	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var removed int64
-	if username, ok := s.urls.ParseLocalActor(o.Object); ok {
-		removed, err = removeFollower(ctx, tx, s.now(), `actor_id = (SELECT id FROM actors WHERE username = ?) AND follower = ?`, username, act.Actor)
-	} else if o.ID != "" {
-		removed, err = removeFollower(ctx, tx, s.now(), `follow_id = ? AND follower = ?`, o.ID, act.Actor)
-	}
-	if err != nil {
-		return err
-	}
-	if err := saveRemoteActor(ctx, tx, signer); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
 		return err
 	}
 	s.log.Info("unfollowed", "follower", act.Actor, "removed", removed)
@@ -229,55 +229,15 @@ func (s *Service) handleUndo(ctx context.Context, act *activity, signer *remoteK
 // removeActorEverywhere forgets a deleted remote actor: its follows, its
 // pending personal deliveries and its cached key.
 func (s *Service) removeActorEverywhere(ctx context.Context, iri string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	err := s.update(ctx, func(tx *store.Tx) error {
+		if _, err := tx.RemoveFollowerEverywhere(iri); err != nil {
+			return err
+		}
+		return tx.DeleteRemoteActor(iri)
+	})
 	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := removeFollower(ctx, tx, s.now(), `follower = ?`, iri); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM remote_actors WHERE iri = ?`, iri); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
 		return err
 	}
 	s.keys.drop(iri)
 	return nil
-}
-
-// removeFollower deletes the followers rows matching where (a condition on
-// the followers table) and cancels queued deliveries of that actor to their
-// personal inboxes, which no longer want them.
-func removeFollower(ctx context.Context, tx *sql.Tx, now time.Time, where string, args ...any) (int64, error) {
-	rows, err := tx.QueryContext(ctx, `DELETE FROM followers WHERE `+where+` RETURNING follower, actor_id`, args...)
-	if err != nil {
-		return 0, fmt.Errorf("remove follower: %w", err)
-	}
-	type gone struct {
-		follower string
-		actorID  int64
-	}
-	var removed []gone
-	for rows.Next() {
-		var g gone
-		if err := rows.Scan(&g.follower, &g.actorID); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		removed = append(removed, g)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	for _, g := range removed {
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'failed', last_error = 'follower removed', finished_at = ?
-			WHERE follower = ? AND state = 'pending' AND claimed = 0
-			AND activity_id IN (SELECT id FROM activities WHERE actor_id = ?)`, now.UnixMilli(), g.follower, g.actorID); err != nil {
-			return 0, err
-		}
-	}
-	return int64(len(removed)), nil
 }

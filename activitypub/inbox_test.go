@@ -72,7 +72,7 @@ func TestFollowAtPersonalInboxWithSharedInbox(t *testing.T) {
 	}
 	// The Accept goes to the personal inbox, even with a shared one.
 	var inbox string
-	e.db.QueryRow(`SELECT inbox FROM deliveries`).Scan(&inbox)
+	e.db.SQL.QueryRow(`SELECT inbox FROM deliveries`).Scan(&inbox)
 	if inbox != r.Inbox() {
 		t.Errorf("Accept queued to %s, want %s", inbox, r.Inbox())
 	}
@@ -86,7 +86,7 @@ func TestEveryPeerStyleCanFollow(t *testing.T) {
 			t.Errorf("%s: %v", style.Name, err)
 		}
 	}
-	if n, _ := e.s.FollowerCount(e.ctx, "nuttx_build"); n != len(fedtest.AllStyles) {
+	if n := e.followerCount(); n != len(fedtest.AllStyles) {
 		t.Errorf("%d followers, want %d", n, len(fedtest.AllStyles))
 	}
 }
@@ -106,11 +106,11 @@ func TestRepeatedFollowIsAcceptedAgain(t *testing.T) {
 		t.Errorf("stored Follow id %q, want the newest %q", f.FollowID, second["id"])
 	}
 	var accepts int
-	e.db.QueryRow(`SELECT COUNT(*) FROM activities WHERE type = 'Accept'`).Scan(&accepts)
+	e.db.SQL.QueryRow(`SELECT COUNT(*) FROM activities WHERE type = 'Accept'`).Scan(&accepts)
 	if accepts != 2 {
 		t.Errorf("%d Accepts queued, want 2", accepts)
 	}
-	if n, _ := e.s.FollowerCount(e.ctx, "nuttx_build"); n != 1 {
+	if n := e.followerCount(); n != 1 {
 		t.Errorf("%d followers, want 1", n)
 	}
 }
@@ -216,7 +216,7 @@ func TestDeleteOfFollowerWhoseKeyIsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Lose the cached key (memory and database), then the actor is gone.
-	e.db.Exec(`DELETE FROM remote_actors`)
+	e.db.SQL.Exec(`DELETE FROM remote_actors`)
 	e.s.keys.drop(r.ActorID())
 	r.SetGone()
 	del := map[string]any{"id": r.ActorID() + "#delete", "type": "Delete", "actor": r.ActorID(), "object": r.ActorID()}
@@ -243,7 +243,7 @@ func TestKeyRotationRefetchesOnce(t *testing.T) {
 		t.Errorf("%d key fetches after rotation, want exactly 1", n)
 	}
 	var pem string
-	e.db.QueryRow(`SELECT public_key_pem FROM remote_actors WHERE iri = ?`, r.ActorID()).Scan(&pem)
+	e.db.SQL.QueryRow(`SELECT public_key_pem FROM remote_actors WHERE iri = ?`, r.ActorID()).Scan(&pem)
 	if pem != fedtest.PublicKeyPEM(&r.Key.PublicKey) {
 		t.Error("the stored key was not updated to the rotated one")
 	}

@@ -3,7 +3,6 @@ package activitypub
 import (
 	"context"
 	"crypto/rsa"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // Remote keys: fetched with a signed GET (GoToSocial refuses unsigned ones),
@@ -38,51 +40,43 @@ type remoteKey struct {
 	fetchedAt   time.Time
 }
 
+// keyCache holds remote keys by key id, and when each was last refetched
+// by force. Both are bounded; the database keeps accepted keys anyway.
 type keyCache struct {
-	mu         sync.Mutex
-	entries    map[string]*remoteKey // by key id
-	lastForced map[string]time.Time  // key id -> last forced refetch
+	entries    *lru.Cache[string, *remoteKey]
+	lastForced *lru.Cache[string, time.Time]
+}
+
+const keyCacheSize = 10000
+
+func newKeyCache() *keyCache {
+	entries, _ := lru.New[string, *remoteKey](keyCacheSize) // errors only for a size <= 0
+	lastForced, _ := lru.New[string, time.Time](keyCacheSize)
+	return &keyCache{entries: entries, lastForced: lastForced}
 }
 
 func (c *keyCache) get(keyID string) *remoteKey {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.entries[keyID]
+	k, _ := c.entries.Get(keyID)
+	return k
 }
 
-func (c *keyCache) put(k *remoteKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) > 10000 { // bound memory; the database keeps them anyway
-		clear(c.entries)
-	}
-	c.entries[k.keyID] = k
-}
+func (c *keyCache) put(k *remoteKey) { c.entries.Add(k.keyID, k) }
 
+// drop forgets every key of owner.
 func (c *keyCache) drop(owner string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id, k := range c.entries {
-		if k.owner == owner {
-			delete(c.entries, id)
+	for _, id := range c.entries.Keys() {
+		if k, ok := c.entries.Peek(id); ok && k.owner == owner {
+			c.entries.Remove(id)
 		}
 	}
 }
 
 // mayForce reports whether keyID may be fetched again now, and records it.
 func (c *keyCache) mayForce(keyID string, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.lastForced == nil {
-		c.lastForced = map[string]time.Time{}
-	}
-	if last, ok := c.lastForced[keyID]; ok && now.Sub(last) < refetchInterval {
+	if last, ok := c.lastForced.Get(keyID); ok && now.Sub(last) < refetchInterval {
 		return false
 	}
-	if len(c.lastForced) > 10000 {
-		clear(c.lastForced)
-	}
-	c.lastForced[keyID] = now
+	c.lastForced.Add(keyID, now)
 	return true
 }
 
@@ -138,21 +132,23 @@ func (s *Service) key(ctx context.Context, keyID string, force bool) (k *remoteK
 
 // storedKey loads a key accepted before, or returns nil.
 func (s *Service) storedKey(ctx context.Context, keyID string) (*remoteKey, error) {
-	k := &remoteKey{keyID: keyID}
-	var fetched int64
-	err := s.db.QueryRowContext(ctx, `SELECT iri, public_key_pem, inbox, shared_inbox, fetched_at FROM remote_actors WHERE key_id = ?`,
-		keyID).Scan(&k.owner, &k.pem, &k.inbox, &k.sharedInbox, &fetched)
-	if errors.Is(err, sql.ErrNoRows) {
+	var r *store.RemoteActor
+	err := s.store.View(ctx, func(tx *store.Tx) (err error) {
+		r, err = tx.RemoteActorByKeyID(keyID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load key: %w", err)
+		return nil, err
 	}
-	if k.pub, err = parsePublicKey(k.pem); err != nil {
+	pub, err := parsePublicKey(r.PublicKeyPEM)
+	if err != nil {
 		return nil, nil // unusable: fetch it again
 	}
-	k.fetchedAt = time.UnixMilli(fetched)
-	return k, nil
+	return &remoteKey{keyID: keyID, owner: r.IRI, pem: r.PublicKeyPEM, pub: pub, inbox: r.Inbox,
+		sharedInbox: r.SharedInbox, fetchedAt: r.FetchedAt}, nil
 }
 
 // fetchKey dereferences keyID (without its fragment) and extracts the key:
@@ -222,7 +218,11 @@ func (s *Service) fetchDocument(ctx context.Context, target string) (*remoteDocu
 	req.Header.Set("User-Agent", s.userAgent)
 	if s.fetchActor != "" {
 		if a, err := s.Actor(ctx, s.fetchActor); err == nil {
-			if err := signRequest(req, nil, s.urls.KeyID(a.Username), a.privateKey, s.now()); err != nil {
+			sg, err := s.signerOf(ctx, a.ID)
+			if err != nil {
+				return nil, err
+			}
+			if err := signRequest(req, nil, sg.keyID, sg.key, s.now()); err != nil {
 				return nil, err
 			}
 		}
@@ -262,18 +262,8 @@ func sameHost(a, b string) bool {
 	return err1 == nil && err2 == nil && ua.Host != "" && strings.EqualFold(ua.Host, ub.Host)
 }
 
-// saveRemoteActor records an accepted signer (inside the caller's
-// transaction, so a rejected request stores nothing).
-func saveRemoteActor(ctx context.Context, tx *sql.Tx, k *remoteKey) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO remote_actors (iri, key_id, public_key_pem, inbox, shared_inbox, fetched_at)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (iri) DO UPDATE SET key_id = excluded.key_id, public_key_pem = excluded.public_key_pem,
-			inbox = CASE WHEN excluded.inbox <> '' THEN excluded.inbox ELSE remote_actors.inbox END,
-			shared_inbox = CASE WHEN excluded.inbox <> '' THEN excluded.shared_inbox ELSE remote_actors.shared_inbox END,
-			fetched_at = excluded.fetched_at`,
-		k.owner, k.keyID, k.pem, k.inbox, k.sharedInbox, k.fetchedAt.UnixMilli())
-	if err != nil {
-		return fmt.Errorf("save remote actor: %w", err)
-	}
-	return nil
+// record returns k as the store keeps an accepted signer.
+func (k *remoteKey) record() *store.RemoteActor {
+	return &store.RemoteActor{IRI: k.owner, KeyID: k.keyID, PublicKeyPEM: k.pem, Inbox: k.inbox,
+		SharedInbox: k.sharedInbox, FetchedAt: k.fetchedAt}
 }

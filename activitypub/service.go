@@ -1,31 +1,33 @@
-// Package activitypub is the federation core of nuttx-feed: local actors and
-// their keys, the documents they serve (actor, notes, outbox, followers),
-// the inbox (HTTP signature verification, Follow, Undo, Delete), publishing,
-// and the persistent, retrying delivery queue.
+// Package activitypub is the protocol of nuttx-feed: the documents it
+// serves and sends (built with go-fed's streams vocabulary from the store's
+// plain types), HTTP signatures (go-ap/httpsig, wrapped), the rules of the
+// inbox (Follow, Undo, Delete), publishing, and the delivery worker that
+// drains the queue the store keeps.
 //
-// It owns the SQL of its tables (see migrations/0001_federation.sql) and is
-// the only package that touches go-fed/activity and go-ap/httpsig. It knows
-// nothing of echo or of the routes: server adapts HTTP to the methods here.
+// It reads and writes through internal/store and never holds SQL; it knows
+// nothing of echo or of routes: server adapts HTTP to the calls here. It is
+// the only package that touches go-fed/activity and go-ap/httpsig.
 package activitypub
 
 import (
+	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
-// Options configure a Service. DB and BaseURL are required.
+// Options configure a Service. Store and BaseURL are required.
 type Options struct {
 	// BaseURL is the public URL, the only source of ids and links.
 	BaseURL string
-	// DB is a migrated database (migrations.Apply).
-	DB *sql.DB
+	// Store is the database.
+	Store *store.Store
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// Client makes every outgoing request; nil means NewClient with
@@ -34,9 +36,10 @@ type Options struct {
 	// Version names this build in the User-Agent.
 	Version string
 	// FetchActor is the local username that signs our GET requests (key
-	// and actor fetches; GoToSocial answers unsigned ones with 401).
+	// and actor fetches; GoToSocial answers unsigned ones with 401): the
+	// default bot.
 	FetchActor string
-	// Now is the clock; nil means time.Now.
+	// Now is the clock of signatures and retries; nil means time.Now.
 	Now func() time.Time
 	// Delivery tunes the delivery queue.
 	Delivery DeliveryOptions
@@ -46,7 +49,7 @@ type Options struct {
 // concurrent use. Delivery runs only inside RunDelivery.
 type Service struct {
 	urls       URLs
-	db         *sql.DB
+	store      *store.Store
 	log        *slog.Logger
 	client     *http.Client
 	userAgent  string
@@ -55,15 +58,14 @@ type Service struct {
 	delivery   DeliveryOptions
 	wake       chan struct{}
 
-	mu     sync.Mutex
-	actors map[string]*Actor // by lower-case username
-	keys   keyCache
+	actors *actorCache
+	keys   *keyCache
 }
 
 // New returns a Service for o.
 func New(o Options) (*Service, error) {
-	if o.DB == nil {
-		return nil, errors.New("activitypub: no database")
+	if o.Store == nil {
+		return nil, errors.New("activitypub: no store")
 	}
 	urls, err := NewURLs(o.BaseURL)
 	if err != nil {
@@ -83,7 +85,7 @@ func New(o Options) (*Service, error) {
 	}
 	return &Service{
 		urls:       urls,
-		db:         o.DB,
+		store:      o.Store,
 		log:        o.Logger,
 		client:     o.Client,
 		userAgent:  "nuttx-feed/" + o.Version + " (+" + urls.Base() + "/)",
@@ -91,24 +93,26 @@ func New(o Options) (*Service, error) {
 		now:        o.Now,
 		delivery:   o.Delivery.withDefaults(),
 		wake:       make(chan struct{}, 1),
-		actors:     map[string]*Actor{},
-		keys:       keyCache{entries: map[string]*remoteKey{}},
+		actors:     newActorCache(),
+		keys:       newKeyCache(),
 	}, nil
 }
 
 // URLs returns the URL scheme of this service.
 func (s *Service) URLs() URLs { return s.urls }
 
-// UserAgent returns the User-Agent of outgoing requests.
-func (s *Service) UserAgent() string { return s.userAgent }
-
-// Kick wakes the delivery queue so that work committed a moment ago goes
+// kick wakes the delivery queue so that work committed a moment ago goes
 // out now rather than at the next poll. It never blocks.
-func (s *Service) Kick() {
+func (s *Service) kick() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// update runs fn in a write transaction of the store.
+func (s *Service) update(ctx context.Context, fn func(*store.Tx) error) error {
+	return s.store.Update(ctx, fn)
 }
 
 // randomID returns 16 random bytes in hex: note ids and activity suffixes.

@@ -16,6 +16,8 @@ import (
 
 	"github.com/go-fed/activity/streams"
 	"github.com/go-fed/activity/streams/vocab"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // ContentType is the media type of every ActivityPub document we serve and
@@ -140,7 +142,7 @@ func marshal(m map[string]any) []byte {
 }
 
 // actorDocument is the actor (type Service) with every field of INTEROP A1.
-func actorDocument(u URLs, a *Actor) map[string]any {
+func actorDocument(u URLs, a *store.Actor) map[string]any {
 	id := u.Actor(a.Username)
 	svc := streams.NewActivityStreamsService()
 	svc.SetJSONLDId(idProp(id))
@@ -154,7 +156,7 @@ func actorDocument(u URLs, a *Actor) map[string]any {
 	svc.SetActivityStreamsName(name)
 
 	summary := streams.NewActivityStreamsSummaryProperty()
-	summary.AppendXMLSchemaString(a.SummaryHTML(u))
+	summary.AppendXMLSchemaString(SummaryHTML(u, a))
 	svc.SetActivityStreamsSummary(summary)
 
 	svc.SetActivityStreamsUrl(urlProp(u.Profile(a.Username)))
@@ -211,7 +213,7 @@ func actorDocument(u URLs, a *Actor) map[string]any {
 		attachment = append(attachment, map[string]any{
 			"type":  "PropertyValue",
 			"name":  f.Name,
-			"value": f.valueHTML(),
+			"value": fieldHTML(f),
 		})
 	}
 	m["attachment"] = attachment
@@ -219,7 +221,7 @@ func actorDocument(u URLs, a *Actor) map[string]any {
 }
 
 // noteObject is a Note without @context (INTEROP N1).
-func noteObject(u URLs, n *Note) map[string]any {
+func noteObject(u URLs, n *store.Note) map[string]any {
 	id := u.Note(n.Username, n.PublicID)
 	note := streams.NewActivityStreamsNote()
 	note.SetJSONLDId(idProp(id))
@@ -252,14 +254,14 @@ func noteObject(u URLs, n *Note) map[string]any {
 }
 
 // noteDocument is a Note served on its own.
-func noteDocument(u URLs, n *Note) map[string]any {
+func noteDocument(u URLs, n *store.Note) map[string]any {
 	m := noteObject(u, n)
 	m["@context"] = noteContext
 	return m
 }
 
 // createObject is the Create wrapping a note, without @context.
-func createObject(u URLs, n *Note) map[string]any {
+func createObject(u URLs, n *store.Note) map[string]any {
 	noteID := u.Note(n.Username, n.PublicID)
 	create := streams.NewActivityStreamsCreate()
 	create.SetJSONLDId(idProp(u.Activity(noteID)))
@@ -273,7 +275,7 @@ func createObject(u URLs, n *Note) map[string]any {
 }
 
 // createDocument is the Create{Note} as delivered and served.
-func createDocument(u URLs, n *Note) map[string]any {
+func createDocument(u URLs, n *store.Note) map[string]any {
 	m := createObject(u, n)
 	m["@context"] = noteContext
 	return m
@@ -299,7 +301,7 @@ func acceptDocument(u URLs, username, acceptID string, f followRef) map[string]a
 
 // updateActorDocument announces a changed profile: Update with the full
 // actor, whose id equals the Update's actor (INTEROP L4).
-func updateActorDocument(u URLs, a *Actor, updateID string, now time.Time) map[string]any {
+func updateActorDocument(u URLs, a *store.Actor, updateID string, now time.Time) map[string]any {
 	update := streams.NewActivityStreamsUpdate()
 	update.SetJSONLDId(idProp(updateID))
 	update.SetActivityStreamsActor(actorProp(u.Actor(a.Username)))

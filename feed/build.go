@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // Build is one build_score series: one outcome of one target on one build
@@ -89,12 +91,8 @@ func parseScore(s string) *float64 {
 // identity is what makes a failure the same failure: target, build host and
 // commits, or the build's timestamp (else its log URL) when both hashes are
 // missing.
-type identity struct {
-	Target, User, NuttxHash, AppsHash, Build string
-}
-
-func (b Build) identity() identity {
-	id := identity{Target: b.Target, User: b.User, NuttxHash: b.NuttxHash, AppsHash: b.AppsHash}
+func (b Build) identity() store.FailureID {
+	id := store.FailureID{Target: b.Target, User: b.User, NuttxHash: b.NuttxHash, AppsHash: b.AppsHash}
 	if b.NuttxHash == "" && b.AppsHash == "" {
 		id.Build = b.Timestamp
 		if id.Build == "" {

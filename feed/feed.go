@@ -1,45 +1,40 @@
-// Package feed turns failed NuttX builds recorded in Prometheus into posts.
+// Package feed turns failed NuttX builds into posts.
 //
-// Every poll runs the operator's query (build_score < 0.5 by default) and a
-// second query for the targets this feed holds as failing, then decides:
-// a new failure posts once (a thread root for a target seen for the first
+// Every poll asks a Source (Prometheus: the operator's query, build_score <
+// 0.5 by default, and a second query for the targets this feed holds as
+// failing) what the build farm says now, reads the feed's state for the
+// targets it names, and plans on paper what to publish (plan.go, pure): a
+// new failure posts once (a thread root for a target seen for the first
 // time, else a reply in its thread), a rewind that finds the breaking
 // commit replies once per (target, commit), a target whose failing build
-// hosts all build again replies "recovered", and a burst of failures in one
-// poll becomes one digest. The state lives in SQLite (migrations 0002) and
-// each post commits together with its state change, so nothing is posted
-// twice, across restarts and crashes too.
+// hosts all build again replies "recovered", and a burst of failures or of
+// recoveries in one poll becomes one post. Each action then runs in one
+// transaction of the store (apply.go), so a post and its state change
+// commit together, and nothing is posted twice, across restarts and crashes
+// too.
 package feed
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"regexp"
-	"slices"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
-
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // Config configures a Feed. Zero values take the defaults noted.
 type Config struct {
-	PrometheusURL  string        // "" disables the feed
+	PrometheusURL  string        // "" disables the feed (unless Source is set)
+	Source         Source        // nil: Prometheus at PrometheusURL
 	PollInterval   time.Duration // 30s
 	Query          string        // build_score < 0.5
 	PostRecoveries bool
-	BurstThreshold int           // more new failures than this in one poll make a digest; 10
-	MaxBackoff     time.Duration // longest wait between polls while Prometheus fails; 5m
-	Username       string        // the actor that posts
+	BurstThreshold int           // more targets than this in one poll make one post; 10
+	MaxBackoff     time.Duration // longest wait between polls while the source fails; 5m
+	Username       string        // the actor that posts (the firehose)
 	Format         Formatter
 }
 
@@ -50,26 +45,25 @@ const (
 	DefaultHistoryTemplate = "https://nuttx-dashboard.org/d/fe2q876wubc3kc/nuttx-build-history?var-board={board}&var-config={config}"
 )
 
-// Publisher publishes notes inside a transaction; *activitypub.Service is one.
+// Publisher publishes notes inside a store transaction;
+// *activitypub.Service is one.
 type Publisher interface {
-	PublishTx(ctx context.Context, tx *sql.Tx, username string, p activitypub.Post) (*activitypub.Note, error)
-	NoteIRI(n *activitypub.Note) string
-	Kick()
+	Publish(tx *store.Tx, username string, p activitypub.Post) (*store.Note, error)
+	NoteIRI(n *store.Note) string
 }
 
-// Feed polls Prometheus and posts. Create it with New.
+// Feed polls its source and posts. Create it with New.
 type Feed struct {
-	cfg Config
-	db  *sql.DB
-	pub Publisher
-	api v1.API
-	log *slog.Logger
-	now func() time.Time
+	cfg   Config
+	store *store.Store
+	pub   Publisher
+	src   Source
+	log   *slog.Logger
 }
 
-// New returns a feed. With an empty PrometheusURL it is disabled: Run
-// returns at once and Poll fails.
-func New(cfg Config, db *sql.DB, pub Publisher, log *slog.Logger) (*Feed, error) {
+// New returns a feed. With no Source and an empty PrometheusURL it is
+// disabled: Run returns at once and Poll fails.
+func New(cfg Config, st *store.Store, pub Publisher, log *slog.Logger) (*Feed, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 30 * time.Second
 	}
@@ -85,22 +79,19 @@ func New(cfg Config, db *sql.DB, pub Publisher, log *slog.Logger) (*Feed, error)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Feed{cfg: cfg, db: db, pub: pub, log: log, now: time.Now}
-	if cfg.PrometheusURL != "" {
-		client, err := api.NewClient(api.Config{
-			Address: cfg.PrometheusURL,
-			Client:  &http.Client{Timeout: 30 * time.Second},
-		})
+	f := &Feed{cfg: cfg, store: st, pub: pub, src: cfg.Source, log: log}
+	if f.src == nil && cfg.PrometheusURL != "" {
+		p, err := NewPrometheus(cfg.PrometheusURL, cfg.Query, log)
 		if err != nil {
-			return nil, fmt.Errorf("prometheus URL %q: %w", cfg.PrometheusURL, err)
+			return nil, err
 		}
-		f.api = v1.NewAPI(client)
+		f.src = p
 	}
 	return f, nil
 }
 
-// Enabled reports whether the feed has a Prometheus to poll.
-func (f *Feed) Enabled() bool { return f.api != nil }
+// Enabled reports whether the feed has a source to poll.
+func (f *Feed) Enabled() bool { return f.src != nil }
 
 // Run polls every PollInterval until ctx ends. While polls fail it backs off
 // (doubling up to MaxBackoff), logging the outage once and its end once; it
@@ -149,209 +140,137 @@ func (f *Feed) Run(ctx context.Context) error {
 
 // Result tells what a poll did.
 type Result struct {
-	Failing      int // failing series in Prometheus
+	Failing      int // failing series the source reported
 	Posts        int // notes published
 	StateChanges int // recoveries recorded without a post, partial recoveries
 }
 
-// Poll queries Prometheus once and publishes what is new. It publishes
-// nothing when any query fails or answers with warnings (a partial answer).
+// Poll asks the source once and publishes what is new. It publishes nothing
+// when the source fails or answers with warnings (a partial answer). Posts
+// committed before an error go out all the same: publishing wakes the
+// delivery queue when each transaction commits.
 func (f *Feed) Poll(ctx context.Context) (Result, error) {
-	obs, err := f.observe(ctx)
+	actions, obs, err := f.prepare(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	actions, err := f.plan(ctx, obs)
+	res, err := f.applyAll(ctx, actions)
+	res.Failing = len(obs.Failures)
+	return res, err
+}
+
+// prepare observes the source, reads the state it needs and plans.
+func (f *Feed) prepare(ctx context.Context) ([]action, Observation, error) {
+	if f.src == nil {
+		return nil, Observation{}, errors.New("feed: no Prometheus URL configured")
+	}
+	var failing []string
+	if err := f.store.View(ctx, func(tx *store.Tx) (err error) {
+		failing, err = tx.FailingTargets()
+		return err
+	}); err != nil {
+		return nil, Observation{}, err
+	}
+	obs, err := f.src.Observe(ctx, failing)
 	if err != nil {
-		return Result{}, err
+		return nil, Observation{}, err
 	}
-	res := Result{Failing: len(obs.failures) + len(obs.rewinds)}
-	for _, a := range actions {
-		posted, changed, err := f.apply(ctx, a)
-		if err != nil {
-			return res, err
-		}
-		if posted {
-			res.Posts++
-		} else if changed {
-			res.StateChanges++
-		}
-	}
-	if res.Posts > 0 {
-		f.pub.Kick()
-	}
-	return res, nil
-}
-
-// observation is what Prometheus says now.
-type observation struct {
-	failures  []Build              // non-rewind series matched by the query
-	rewinds   []Build              // rewind series matched by the query
-	successes map[targetUser]Build // builds of failing targets that build again
-}
-
-type targetUser struct{ Target, User string }
-
-func (f *Feed) query(ctx context.Context, q string) ([]Build, error) {
-	if f.api == nil {
-		return nil, errors.New("feed: no Prometheus URL configured")
-	}
-	val, warnings, _, err := f.api.Query(ctx, q, f.now(), v1.WithTimeout(20*time.Second))
+	st, err := f.loadState(ctx, obs)
 	if err != nil {
-		return nil, fmt.Errorf("prometheus query %q: %w", q, err)
+		return nil, obs, err
 	}
-	if len(warnings) > 0 {
-		return nil, fmt.Errorf("prometheus query %q: partial answer: %s", q, strings.Join(warnings, "; "))
-	}
-	vec, ok := val.(model.Vector)
-	if !ok {
-		return nil, fmt.Errorf("prometheus query %q: answer is a %s, want an instant vector", q, val.Type())
-	}
-	builds := make([]Build, 0, len(vec))
-	for _, s := range vec {
-		if b, ok := buildFromSample(s); ok {
-			builds = append(builds, b)
-		} else {
-			f.log.Debug("feed: series without target, board or config ignored", "series", s.Metric.String())
-		}
-	}
-	return builds, nil
+	actions, err := plan(rules{burstThreshold: f.cfg.BurstThreshold, postRecoveries: f.cfg.PostRecoveries}, st, obs)
+	return actions, obs, err
 }
 
-// recoveryChunk bounds the targets named in one recovery query.
-const recoveryChunk = 200
+// loadState reads, in one snapshot, the state of every target obs names.
+func (f *Feed) loadState(ctx context.Context, obs Observation) (state, error) {
+	names := map[string]bool{}
+	for _, b := range obs.Failures {
+		names[b.Target] = true
+	}
+	for _, b := range obs.Successes {
+		names[b.Target] = true
+	}
+	targets := sortedKeys(names)
+	var st state
+	err := f.store.View(ctx, func(tx *store.Tx) (err error) {
+		if st.targets, err = tx.FeedTargets(targets); err != nil {
+			return err
+		}
+		if st.posted, err = tx.PostedFailures(targets); err != nil {
+			return err
+		}
+		st.breaks, err = tx.PostedBreaks(targets)
+		return err
+	})
+	return st, err
+}
 
-func (f *Feed) observe(ctx context.Context) (*observation, error) {
-	builds, err := f.query(ctx, f.cfg.Query)
+// Planned is a post that a poll would publish now.
+type Planned struct {
+	InReplyTo string // the thread it would reply to; "" starts a thread
+	Text      string // the post as plain text
+}
+
+// errPreview rolls a preview's transaction back.
+var errPreview = errors.New("preview: roll back")
+
+// Preview runs a poll against the real state inside one transaction that it
+// rolls back: it returns what would be published, and changes nothing.
+func (f *Feed) Preview(ctx context.Context) ([]Planned, error) {
+	actions, _, err := f.prepare(ctx)
 	if err != nil {
 		return nil, err
 	}
-	obs := &observation{successes: map[targetUser]Build{}}
-	failingNow := map[targetUser]Build{}
-	for _, b := range builds {
-		if b.Rewind {
-			obs.rewinds = append(obs.rewinds, b)
-			continue
-		}
-		obs.failures = append(obs.failures, b)
-		failingNow[targetUser{b.Target, b.User}] = b
-	}
-	targets, err := f.failingTargets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for len(targets) > 0 {
-		chunk := targets[:min(recoveryChunk, len(targets))]
-		targets = targets[len(chunk):]
-		alts := make([]string, len(chunk))
-		for i, t := range chunk {
-			alts[i] = regexp.QuoteMeta(t)
-		}
-		q := fmt.Sprintf(`build_score{user!=%q,target=~%q} >= %g`, rewindUser, strings.Join(alts, "|"), okScore)
-		ok, err := f.query(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range ok {
-			tu := targetUser{b.Target, b.User}
-			if b.Score >= okScore && newerThanFailure(b, failingNow[tu]) {
-				obs.successes[tu] = b
+	rec := &recordingPublisher{Publisher: f.pub}
+	dry := *f
+	dry.log = slog.New(slog.DiscardHandler)
+	err = f.store.Update(ctx, func(tx *store.Tx) error {
+		for _, a := range actions {
+			if _, _, err := (applier{f: &dry, tx: tx, pub: rec}).run(a); err != nil {
+				return err
 			}
 		}
-	}
-	return obs, nil
-}
-
-// newerThanFailure tells whether a good build of a target and host counts
-// although a failing series of the same pair is still there: a widened
-// query may match warnings, and after a Prometheus restart a replaced
-// series can linger until its lookback ends. The build timestamps decide.
-func newerThanFailure(good, failing Build) bool {
-	if failing.Target == "" {
-		return true // nothing failing for this pair
-	}
-	return good.Timestamp != "" && failing.Timestamp != "" && good.Timestamp > failing.Timestamp
-}
-
-// action is one thing to publish (or record), in one transaction.
-type action struct {
-	kind     actionKind
-	builds   []Build // the failures (one, or a digest's), the rewind, the recovered builds
-	good     commits // for a break
-	bad      commits
-	target   string // for a recovery
-	newCount int    // for a digest: how many targets
-}
-
-type actionKind int
-
-const (
-	actFailure actionKind = iota
-	actDigest
-	actBreak
-	actRecovery
-)
-
-// plan decides what this poll publishes: new failures (individually, or in
-// one digest past the burst threshold), breaking commits found by rewinds,
-// then recoveries, which must see this poll's failures first.
-func (f *Feed) plan(ctx context.Context, obs *observation) ([]action, error) {
-	posted, err := f.postedIdentities(ctx, obs.failures)
-	if err != nil {
+		return errPreview
+	})
+	if !errors.Is(err, errPreview) {
 		return nil, err
 	}
-	var fresh []Build
-	seen := map[identity]bool{}
-	for _, b := range obs.failures {
-		id := b.identity()
-		if posted[id] || seen[id] {
-			continue
-		}
-		seen[id] = true
-		fresh = append(fresh, b)
-	}
-	sort.SliceStable(fresh, func(i, j int) bool {
-		if fresh[i].Target != fresh[j].Target {
-			return fresh[i].Target < fresh[j].Target
-		}
-		return fresh[i].User < fresh[j].User
-	})
-	targets := map[string]bool{}
-	for _, b := range fresh {
-		targets[b.Target] = true
-	}
-	var actions []action
-	if len(targets) > f.cfg.BurstThreshold {
-		actions = append(actions, action{kind: actDigest, builds: fresh, newCount: len(targets)})
-	} else {
-		for _, b := range fresh {
-			actions = append(actions, action{kind: actFailure, builds: []Build{b}})
-		}
-	}
+	return rec.planned, nil
+}
 
-	breaks := map[string]bool{}
-	for _, b := range obs.rewinds {
-		good, bad, ok := b.breakRange()
-		key := b.Target + "@" + bad.Nuttx + "@" + bad.Apps
-		if ok && !breaks[key] {
-			breaks[key] = true
-			actions = append(actions, action{kind: actBreak, builds: []Build{b}, good: good, bad: bad})
-		}
-	}
+// recordingPublisher notes what is published through it.
+type recordingPublisher struct {
+	Publisher
+	planned []Planned
+}
 
-	byTarget := map[string][]Build{}
-	for tu, b := range obs.successes {
-		byTarget[tu.Target] = append(byTarget[tu.Target], b)
+func (r *recordingPublisher) Publish(tx *store.Tx, username string, p activitypub.Post) (*store.Note, error) {
+	r.planned = append(r.planned, Planned{InReplyTo: p.InReplyTo, Text: p.Content.PlainText()})
+	return r.Publisher.Publish(tx, username, p)
+}
+
+// TargetStatus is a failing target, for `nuttx-feed feed status`.
+type TargetStatus struct {
+	Target string
+	Since  time.Time
+	Users  []string // failing build hosts
+	Thread string   // root note of its thread
+}
+
+// Status lists the targets failing now, longest-failing first.
+func (f *Feed) Status(ctx context.Context) ([]TargetStatus, error) {
+	var targets []*store.FeedTarget
+	if err := f.store.View(ctx, func(tx *store.Tx) (err error) {
+		targets, err = tx.FailingNow()
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("feed state: %w", err)
 	}
-	recovered := make([]string, 0, len(byTarget))
-	for t := range byTarget {
-		recovered = append(recovered, t)
+	out := make([]TargetStatus, len(targets))
+	for i, t := range targets {
+		out[i] = TargetStatus{Target: t.Target, Since: t.FailingSince, Users: t.FailingUsers, Thread: t.Thread}
 	}
-	sort.Strings(recovered)
-	for _, t := range recovered {
-		bs := byTarget[t]
-		slices.SortFunc(bs, func(a, b Build) int { return strings.Compare(a.Timestamp, b.Timestamp) })
-		actions = append(actions, action{kind: actRecovery, target: t, builds: bs})
-	}
-	return actions, nil
+	return out, nil
 }

@@ -277,24 +277,7 @@ func (f Formatter) Digest(builds []Build) *activitypub.Content {
 				name = "other"
 			}
 			c.Text(name + ": ")
-			bs := g.arches[a]
-			sort.Slice(bs, func(i, j int) bool { return bs[i].Target < bs[j].Target })
-			for i, b := range bs {
-				if listed == digestListed {
-					break
-				}
-				if i > 0 {
-					c.Text(", ")
-				}
-				if b.URL != "" {
-					c.Link(b.URL, b.Target)
-				} else if h := f.History(b); h != "" {
-					c.Link(h, b.Target)
-				} else {
-					c.Text(b.Target)
-				}
-				listed++
-			}
+			f.targetLinks(c, g.arches[a], &listed)
 			c.LineBreak()
 			archList = append(archList, a)
 		}
@@ -312,6 +295,29 @@ func (f Formatter) Digest(builds []Build) *activitypub.Content {
 	return c
 }
 
+// targetLinks writes the targets of bs in order, comma-separated, each
+// linked to its build log (else its history), while fewer than
+// digestListed targets are listed; listed counts them.
+func (f Formatter) targetLinks(c *activitypub.Content, bs []Build, listed *int) {
+	sort.Slice(bs, func(i, j int) bool { return bs[i].Target < bs[j].Target })
+	for i, b := range bs {
+		if *listed == digestListed {
+			return
+		}
+		if i > 0 {
+			c.Text(", ")
+		}
+		if b.URL != "" {
+			c.Link(b.URL, b.Target)
+		} else if h := f.History(b); h != "" {
+			c.Link(h, b.Target)
+		} else {
+			c.Text(b.Target)
+		}
+		*listed++
+	}
+}
+
 func sortedKeys(m map[string]bool) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -319,4 +325,53 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// RecoveryDigest is the one post for a burst of recoveries: by arch, naming
+// the first 20 targets (linked to the build that recovered them) and
+// counting the rest.
+func (f Formatter) RecoveryDigest(recovered []Build) *activitypub.Content {
+	byArch := map[string][]Build{}
+	users := map[string]bool{}
+	for _, b := range recovered {
+		byArch[b.Arch] = append(byArch[b.Arch], b)
+		if b.User != "" {
+			users[b.User] = true
+		}
+	}
+	arches := make([]string, 0, len(byArch))
+	for a := range byArch {
+		arches = append(arches, a)
+	}
+	sort.Strings(arches)
+	c := &activitypub.Content{}
+	c.Text(fmt.Sprintf("%d NuttX targets build again", len(recovered)))
+	if len(users) > 0 {
+		c.Text(" (" + strings.Join(sortedKeys(users), ", ") + ")")
+	}
+	c.LineBreak()
+	listed := 0
+	for _, a := range arches {
+		if listed == digestListed {
+			break
+		}
+		name := a
+		if name == "" {
+			name = "other"
+		}
+		c.Text(name + ": ")
+		f.targetLinks(c, byArch[a], &listed)
+		c.LineBreak()
+	}
+	if rest := len(recovered) - listed; rest > 0 {
+		c.Text(fmt.Sprintf("and %d more", rest)).LineBreak()
+	}
+	if f.DashboardURL != "" {
+		c.Text("NuttX Dashboard: ").Link(f.DashboardURL, "").LineBreak()
+	}
+	if len(arches) > 5 {
+		arches = arches[:5]
+	}
+	tags(c, arches...)
+	return c
 }

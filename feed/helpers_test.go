@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -18,7 +17,8 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
-	"github.com/nuttx-feed/nuttx-feed/internal/testdb"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
 
 const base = "https://nuttx-feed.org"
@@ -29,8 +29,7 @@ type env struct {
 	t      testing.TB
 	ctx    context.Context
 	stack  *promtest.Stack
-	db     *sql.DB
-	dbPath string
+	db     *storetest.DB
 	svc    *activitypub.Service
 	feed   *Feed
 	cfg    Config
@@ -68,10 +67,10 @@ func newEnvOwnStack(t *testing.T, mutate ...func(*Config)) *env {
 func newEnvWith(t testing.TB, stack *promtest.Stack, mutate ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), stack: stack, logs: &syncBuffer{}}
-	e.db, e.dbPath = testdb.Open(t)
+	e.db = storetest.Open(t)
 	var err error
 	e.svc, err = activitypub.New(activitypub.Options{
-		BaseURL: base, DB: e.db, FetchActor: "nuttx_build",
+		BaseURL: base, Store: e.db.Store, FetchActor: "nuttx_build",
 		Client:   activitypub.NewClient(activitypub.ClientOptions{AllowPrivateNetworks: true}),
 		Delivery: activitypub.DeliveryOptions{Poll: 50 * time.Millisecond},
 	})
@@ -95,7 +94,7 @@ func newEnvWith(t testing.TB, stack *promtest.Stack, mutate ...func(*Config)) *e
 
 // newFeed makes a feed on the same database, as a restarted server would.
 func (e *env) newFeed() *Feed {
-	f, err := New(e.cfg, e.db, e.svc, slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	f, err := New(e.cfg, e.db.Store, e.svc, slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -170,7 +169,16 @@ type note struct {
 // notes returns the published notes, oldest first.
 func (e *env) notes() []note {
 	e.t.Helper()
-	ns, err := e.svc.Notes(e.ctx, "nuttx_build", activitypub.Page{Oldest: true, Limit: 100})
+	a, err := e.svc.Actor(e.ctx, "nuttx_build")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ns []*store.Note
+	err = e.db.View(e.ctx, func(tx *store.Tx) error {
+		page, err := tx.Notes(store.NoteFilter{ActorID: a.ID}, store.Page{FromOldest: true, Limit: 100})
+		ns = page.Notes
+		return err
+	})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -51,12 +51,11 @@ func browser(t *testing.T) context.Context {
 
 func TestProfilePageInBrowser(t *testing.T) {
 	ts := startServer(t)
-	ctx := t.Context()
-	root, err := ts.svc.Publish(ctx, "nuttx_build", activitypub.Post{Content: activitypub.ParseText("rv-virt:citest - Build Failed\nBuild Log: https://gist.github.com/nuttxpr/1 #NuttX")})
+	root, err := ts.publishPost(t, activitypub.Post{Content: activitypub.ParseText("rv-virt:citest - Build Failed\nBuild Log: https://gist.github.com/nuttxpr/1 #NuttX")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.svc.Publish(ctx, "nuttx_build", activitypub.Post{Content: activitypub.ParseText("rv-virt:citest recovered <ok>"), InReplyTo: root.PublicID}); err != nil {
+	if _, err := ts.publishPost(t, activitypub.Post{Content: activitypub.ParseText("rv-virt:citest recovered <ok>"), InReplyTo: root.PublicID}); err != nil {
 		t.Fatal(err)
 	}
 	r := fedtest.New(t, "reader", fedtest.Mastodon, fedtest.FetchKeys)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nuttx-feed/nuttx-feed/internal/testdb"
+	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 	"github.com/nuttx-feed/nuttx-feed/migrations"
 )
 
@@ -113,10 +113,12 @@ func TestSecondServerOnSameDataRefused(t *testing.T) {
 
 func TestRefuseNewerDatabase(t *testing.T) {
 	dir := t.TempDir()
-	db := testdb.OpenAt(t, dbPath(dir))
-	if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, 'future.sql', 'now')`, migrations.Latest()+1); err != nil {
+	db := storetest.OpenAt(t, dbPath(dir))
+	all, _ := migrations.All()
+	if _, err := db.SQL.Exec(`INSERT INTO schema_migrations VALUES (?, 'future.sql', 'now')`, all[len(all)-1].Version+1); err != nil {
 		t.Fatal(err)
 	}
+	db.SQL.Close()
 	db.Close()
 	code, _, stderr := run("serve", "--data", dir, "--listen", freeAddr(t))
 	if code != 1 || !strings.Contains(stderr, "newer than this binary") {
@@ -141,7 +143,7 @@ func TestPostReadsStdinAndReplies(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("reply to %s: %s", ref, stderr)
 		}
-		db := testdb.OpenAt(t, dbPath(dir))
+		db := storetest.OpenAt(t, dbPath(dir)).SQL
 		var inReplyTo string
 		db.QueryRow(`SELECT in_reply_to FROM notes WHERE public_id = ?`, stdout[strings.LastIndex(stdout, "/")+1:len(stdout)-1]).Scan(&inReplyTo)
 		db.Close()
@@ -149,7 +151,7 @@ func TestPostReadsStdinAndReplies(t *testing.T) {
 			t.Errorf("--in-reply-to %s stored %q, want %q", ref, inReplyTo, parent)
 		}
 	}
-	db := testdb.OpenAt(t, dbPath(dir))
+	db := storetest.OpenAt(t, dbPath(dir)).SQL
 	var content string
 	db.QueryRow(`SELECT content FROM notes ORDER BY id LIMIT 1`).Scan(&content)
 	if !strings.HasPrefix(content, "<p>from stdin</p><p>second paragraph <a href=") {
@@ -183,7 +185,7 @@ func TestCrashMidFanOutLosesNothing(t *testing.T) {
 	if code, _, stderr := run("post", "--data", dir, "warm-up"); code != 0 {
 		t.Fatal(stderr)
 	}
-	db := testdb.OpenAt(t, dbPath(dir))
+	db := storetest.OpenAt(t, dbPath(dir)).SQL
 	for i := range followers {
 		inbox := fmt.Sprintf("%s/inbox/%d", sink.URL, i)
 		if _, err := db.Exec(`INSERT INTO followers (actor_id, follower, inbox, follow_id, created_at, updated_at) VALUES (1, ?, ?, ?, 0, 0)`,
@@ -217,7 +219,7 @@ func TestCrashMidFanOutLosesNothing(t *testing.T) {
 	defer func() { second.Process.Signal(syscall.SIGTERM); second.Wait() }()
 	waitUntil(t, 60*time.Second, "every inbox", func() bool { return received() == followers })
 
-	db = testdb.OpenAt(t, dbPath(dir))
+	db = storetest.OpenAt(t, dbPath(dir)).SQL
 	waitUntil(t, 10*time.Second, "every delivery recorded", func() bool {
 		var pending int
 		db.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE state <> 'delivered'`).Scan(&pending)

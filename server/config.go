@@ -12,6 +12,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/feed"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // Config is the configuration of nuttx-feed. Every field is a setting
@@ -45,7 +46,7 @@ const (
 )
 
 // profileFields are the links on the bot's profile.
-var profileFields = []activitypub.Field{
+var profileFields = []store.Field{
 	{Name: "NuttX Dashboard", URL: "https://nuttx-dashboard.org"},
 	{Name: "Source", URL: "https://github.com/apache/nuttx"},
 	{Name: "Apps", URL: "https://github.com/apache/nuttx-apps"},

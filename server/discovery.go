@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/webfinger"
 )
 
@@ -30,12 +31,14 @@ func (s *Server) handleNodeInfoLinks(c echo.Context) error {
 // (GoToSocial refuses the 2.1 profile parameter).
 func (s *Server) handleNodeInfo(version string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ctx := c.Request().Context()
-		users, err := s.svc.ActorCount(ctx)
-		if err != nil {
+		var users, posts int
+		err := s.view(c, func(tx *store.Tx) (err error) {
+			if users, err = tx.ActorCount(); err != nil {
+				return err
+			}
+			posts, err = tx.NoteCount(0)
 			return err
-		}
-		posts, err := s.svc.NoteCount(ctx, "")
+		})
 		if err != nil {
 			return err
 		}
@@ -66,8 +69,7 @@ func (s *Server) handleNodeInfo(version string) echo.HandlerFunc {
 func (s *Server) handleHealth(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	var one int
-	if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM actors LIMIT 1`).Scan(&one); err != nil {
+	if err := s.store.Ping(ctx); err != nil {
 		s.log.Error("health check failed", "err", err)
 		c.Response().Header().Set("Retry-After", "30")
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")

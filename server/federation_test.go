@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
 
 // TestFollowReceivePostUnfollow is the whole story on loopback: a remote
@@ -109,7 +110,7 @@ func TestFollowReceivePostUnfollow(t *testing.T) {
 		t.Fatalf("post: %s", errOut)
 	}
 	var queued int
-	ts.db.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE inbox = ?`, r.Inbox()).Scan(&queued)
+	ts.sql(t).QueryRow(`SELECT COUNT(*) FROM deliveries WHERE inbox = ?`, r.Inbox()).Scan(&queued)
 	if queued != 2 {
 		t.Errorf("%d deliveries ever queued to alice, want 2 (Accept and the first note)", queued)
 	}
@@ -176,7 +177,7 @@ func TestEveryPeerFollowsOverHTTP(t *testing.T) {
 			}
 		}
 	}
-	if n, _ := ts.svc.FollowerCount(t.Context(), "nuttx_build"); n != len(fedtest.AllStyles) {
+	if n := storetest.Count(t, ts.sql(t), "followers"); n != len(fedtest.AllStyles) {
 		t.Errorf("%d followers, want %d", n, len(fedtest.AllStyles))
 	}
 }

@@ -53,13 +53,13 @@ func runFeed(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn)
 	ctx := context.Background()
-	db, svc, err := openForCommand(ctx, cfg, log)
+	st, svc, err := openForCommand(ctx, cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	defer db.Close()
-	f, err := feed.New(cfg.feedConfig(), db, svc, log)
+	defer st.Close()
+	f, err := feed.New(cfg.feedConfig(), st, svc, log)
 	if err != nil {
 		return usageError(stderr, "feed "+sub, err)
 	}

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/webfinger"
 )
 
@@ -35,51 +38,139 @@ func (s *Server) handleActor(c echo.Context) error {
 	if !wantsJSON(c) {
 		return s.handleProfilePage(c) // a browser gets the page (rel=canonical points at /@user)
 	}
-	body, err := s.svc.ActorDocument(c.Request().Context(), c.Param("username"))
+	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
 	if err != nil {
 		return err
 	}
-	return activityJSON(c, body)
+	return activityJSON(c, activitypub.ActorDocument(s.svc.URLs(), a))
 }
 
-func pageRequest(c echo.Context) (activitypub.PageRequest, error) {
-	return activitypub.ParsePageRequest(c.QueryParam("page"), c.QueryParam("max_id"), c.QueryParam("min_id"))
+// view reads from the store for a handler.
+func (s *Server) view(c echo.Context, fn func(*store.Tx) error) error {
+	return s.store.View(c.Request().Context(), fn)
 }
 
-// collection serves a paged collection (outbox, followers, following).
-func (s *Server) collection(doc func(ctx context.Context, username string, r activitypub.PageRequest) ([]byte, error)) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r, err := pageRequest(c)
-		if err != nil {
-			return err
-		}
-		body, err := doc(c.Request().Context(), c.Param("username"), r)
-		if err != nil {
-			return err
-		}
-		return activityJSON(c, body)
+// handleOutbox serves the outbox: its front page, or a page of Creates
+// chosen by max_id or min_id (?page=true&min_id=0 is the oldest page).
+func (s *Server) handleOutbox(c echo.Context) error {
+	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
+	if err != nil {
+		return err
 	}
+	page, err := parsePage(c)
+	if err != nil {
+		return err
+	}
+	var total int
+	var notes store.NotePage
+	asPage := c.QueryParam("page") != ""
+	err = s.view(c, func(tx *store.Tx) (err error) {
+		if total, err = tx.NoteCount(a.ID); err != nil || !asPage {
+			return err
+		}
+		notes, err = tx.Notes(store.NoteFilter{ActorID: a.ID}, page)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	u := s.svc.URLs()
+	if !asPage {
+		return activityJSON(c, activitypub.OutboxDocument(u, a.Username, total))
+	}
+	return activityJSON(c, activitypub.OutboxPageDocument(u, a.Username, total, page, notes))
+}
+
+// pageNumber reads ?page=N of a numbered collection: 0 for the front page,
+// 1 for "true".
+func pageNumber(c echo.Context) (int, error) {
+	switch v := c.QueryParam("page"); v {
+	case "":
+		return 0, nil
+	case "true":
+		return 1, nil
+	default:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return 0, fmt.Errorf("%w: page must be true or a positive number", activitypub.ErrInvalid)
+		}
+		return n, nil
+	}
+}
+
+// handleFollowers serves the followers collection, by numbered pages.
+func (s *Server) handleFollowers(c echo.Context) error {
+	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
+	if err != nil {
+		return err
+	}
+	number, err := pageNumber(c)
+	if err != nil {
+		return err
+	}
+	var total int
+	var followers []store.Follower
+	err = s.view(c, func(tx *store.Tx) (err error) {
+		if total, err = tx.FollowerCount(a.ID); err != nil || number == 0 {
+			return err
+		}
+		followers, err = tx.Followers(a.ID, (number-1)*store.PageSize, store.PageSize)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	u := s.svc.URLs()
+	if number == 0 {
+		return activityJSON(c, activitypub.FollowersDocument(u, a.Username, total))
+	}
+	return activityJSON(c, activitypub.FollowersPageDocument(u, a.Username, total, number, followers))
+}
+
+func (s *Server) handleFollowing(c echo.Context) error {
+	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
+	if err != nil {
+		return err
+	}
+	number, err := pageNumber(c)
+	if err != nil {
+		return err
+	}
+	return activityJSON(c, activitypub.FollowingDocument(s.svc.URLs(), a.Username, number))
 }
 
 func (s *Server) handleFeatured(c echo.Context) error {
-	body, err := s.svc.FeaturedDocument(c.Request().Context(), c.Param("username"))
+	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
 	if err != nil {
 		return err
 	}
-	return activityJSON(c, body)
+	return activityJSON(c, activitypub.FeaturedDocument(s.svc.URLs(), a.Username))
 }
 
-// note serves a note or its Create as JSON, and the note's page to a browser.
-func (s *Server) note(doc func(ctx context.Context, username, id string) ([]byte, error)) echo.HandlerFunc {
+// note reads the note a request names.
+func (s *Server) note(c echo.Context) (n *store.Note, err error) {
+	err = s.view(c, func(tx *store.Tx) error {
+		n, err = tx.Note(c.Param("username"), c.Param("id"))
+		return err
+	})
+	return n, err
+}
+
+// handleNote serves a note (or, with create, its Create) as JSON, and the
+// note's page to a browser.
+func (s *Server) handleNote(create bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !wantsJSON(c) {
 			return s.handleNotePage(c)
 		}
-		body, err := doc(c.Request().Context(), c.Param("username"), c.Param("id"))
+		n, err := s.note(c)
 		if err != nil {
 			return err
 		}
-		return activityJSON(c, body)
+		if create {
+			return activityJSON(c, activitypub.CreateDocument(s.svc.URLs(), n))
+		}
+		return activityJSON(c, activitypub.NoteDocument(s.svc.URLs(), n))
 	}
 }
 

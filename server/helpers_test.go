@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
-	"github.com/nuttx-feed/nuttx-feed/internal/testdb"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
+	"github.com/nuttx-feed/nuttx-feed/migrations"
 )
 
 // TestMain lets tests run the real command line in a child process: the
@@ -156,7 +160,7 @@ func getJSON(t *testing.T, url string) map[string]any {
 func (ts *testServer) snapshot(t *testing.T) map[string]int {
 	out := map[string]int{}
 	for _, table := range []string{"actors", "followers", "remote_actors", "notes", "activities", "deliveries", "delivery_attempts"} {
-		out[table] = testdb.Count(t, ts.db, table)
+		out[table] = storetest.Count(t, ts.sql(t), table)
 	}
 	return out
 }
@@ -169,6 +173,37 @@ func run(args ...string) (int, string, string) {
 }
 
 func dbPath(dir string) string { return filepath.Join(dir, "nuttx-feed.db") }
+
+// sql opens a plain handle on the server's database file, to check what it
+// wrote behind the store's back.
+func (ts *testServer) sql(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", migrations.DSN(dbPath(ts.Dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// publish publishes text as the bot, as `nuttx-feed post` does.
+func (ts *testServer) publish(t *testing.T, text string) *store.Note {
+	t.Helper()
+	n, err := ts.publishPost(t, activitypub.Post{Content: activitypub.ParseText(text)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// publishPost publishes p as the bot in a transaction of its own.
+func (ts *testServer) publishPost(t *testing.T, p activitypub.Post) (n *store.Note, err error) {
+	err = ts.store.Update(t.Context(), func(tx *store.Tx) error {
+		n, err = ts.svc.Publish(tx, "nuttx_build", p)
+		return err
+	})
+	return n, err
+}
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()

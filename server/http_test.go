@@ -14,6 +14,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // The Accept headers real peers send (INTEROP C2) and what they must get.
@@ -38,10 +39,7 @@ var acceptCases = []struct {
 
 func TestContentNegotiation(t *testing.T) {
 	ts := startServer(t)
-	if _, err := ts.svc.Publish(t.Context(), "nuttx_build", activitypub.Post{Content: activitypub.ParseText("hello")}); err != nil {
-		t.Fatal(err)
-	}
-	notes, _ := ts.svc.Notes(t.Context(), "nuttx_build", activitypub.Page{})
+	notes := []*store.Note{ts.publish(t, "hello")}
 	noteID := ts.svc.NoteIRI(notes[0])
 	for _, path := range []string{"/users/nuttx_build", "/@nuttx_build", noteID[len(ts.URL):], "/@nuttx_build/" + notes[0].PublicID} {
 		for _, c := range acceptCases {
@@ -255,7 +253,7 @@ func TestOutboxPaging(t *testing.T) {
 	ts := startServer(t)
 	const total = 45
 	for i := range total {
-		if _, err := ts.svc.Publish(t.Context(), "nuttx_build", activitypub.Post{Content: activitypub.ParseText(fmt.Sprint("post ", i))}); err != nil {
+		if _, err := ts.publishPost(t, activitypub.Post{Content: activitypub.ParseText(fmt.Sprint("post ", i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -291,7 +289,7 @@ func TestOutboxPaging(t *testing.T) {
 	// The last page holds the oldest posts and links back to newer ones.
 	last := getJSON(t, c["last"].(string))
 	items := last["orderedItems"].([]any)
-	if len(items) != activitypub.PageSize || last["next"] != nil || last["prev"] == nil {
+	if len(items) != store.PageSize || last["next"] != nil || last["prev"] == nil {
 		t.Fatalf("last page: %d items, next %v, prev %v", len(items), last["next"], last["prev"])
 	}
 	oldest := items[len(items)-1].(map[string]any)["object"].(map[string]any)["content"]
@@ -303,7 +301,7 @@ func TestOutboxPaging(t *testing.T) {
 	prev := getJSON(t, last["prev"].(string))
 	pitems := prev["orderedItems"].([]any)
 	content := func(i int) any { return pitems[i].(map[string]any)["object"].(map[string]any)["content"] }
-	if len(pitems) != activitypub.PageSize || content(0) != "<p>post 39</p>" || content(len(pitems)-1) != "<p>post 20</p>" || prev["prev"] == nil {
+	if len(pitems) != store.PageSize || content(0) != "<p>post 39</p>" || content(len(pitems)-1) != "<p>post 20</p>" || prev["prev"] == nil {
 		t.Errorf("the page before the last: %d items from %v to %v, prev %v", len(pitems), content(0), content(len(pitems)-1), prev["prev"])
 	}
 	if resp, _ := get(t, outbox+"?page=true&max_id=abc", apAccept); resp.StatusCode != 400 {
@@ -346,8 +344,8 @@ func TestCollections(t *testing.T) {
 
 func TestNoteDocuments(t *testing.T) {
 	ts := startServer(t)
-	parent, _ := ts.svc.Publish(t.Context(), "nuttx_build", activitypub.Post{Content: activitypub.ParseText("root")})
-	child, err := ts.svc.Publish(t.Context(), "nuttx_build", activitypub.Post{
+	parent, _ := ts.publishPost(t, activitypub.Post{Content: activitypub.ParseText("root")})
+	child, err := ts.publishPost(t, activitypub.Post{
 		Content: activitypub.ParseText("rv-virt:citest broke <again> & again\nlog: https://example.org/x #NuttX #risc_v"), InReplyTo: parent.PublicID})
 	if err != nil {
 		t.Fatal(err)
@@ -386,7 +384,7 @@ func TestNoteDocuments(t *testing.T) {
 	}
 	// The stored Create (what followers received) and the served note agree.
 	var stored []byte
-	ts.db.QueryRow(`SELECT body FROM activities WHERE iri = ?`, id+"/activity").Scan(&stored)
+	ts.sql(t).QueryRow(`SELECT body FROM activities WHERE iri = ?`, id+"/activity").Scan(&stored)
 	var sent map[string]any
 	json.Unmarshal(stored, &sent)
 	if sent["object"].(map[string]any)["content"] != content {
@@ -465,9 +463,9 @@ func TestNoteAnswers503NotFoundWhenDatabaseFails(t *testing.T) {
 	// INTEROP N8: a note must never 404 while it exists; a failing store
 	// answers 503 with Retry-After instead.
 	ts := startServer(t)
-	n, _ := ts.svc.Publish(t.Context(), "nuttx_build", activitypub.Post{Content: activitypub.ParseText("x")})
+	n := ts.publish(t, "x")
 	id := ts.svc.NoteIRI(n)
-	ts.db.Close()
+	ts.store.Close()
 	resp, _ := get(t, id, apAccept)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("note with the database down: %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))

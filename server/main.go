@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // Version is set at build time with -ldflags "-X .../server.Version=v1.2.3".
@@ -135,17 +135,21 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn) // a command prints its result, not chatter
 	ctx := context.Background()
-	db, svc, err := openForCommand(ctx, cfg, log)
+	st, svc, err := openForCommand(ctx, cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	defer db.Close()
+	defer st.Close()
 	if _, err := svc.CreateActorIfMissing(ctx, cfg.profile()); err != nil {
 		log.Error("cannot create the bot", "err", err)
 		return 1
 	}
-	note, err := svc.Publish(ctx, cfg.Username, activitypub.Post{Content: activitypub.ParseText(text), InReplyTo: inReplyTo})
+	var note *store.Note
+	err = st.Update(ctx, func(tx *store.Tx) (err error) {
+		note, err = svc.Publish(tx, cfg.Username, activitypub.Post{Content: activitypub.ParseText(text), InReplyTo: inReplyTo})
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, activitypub.ErrInvalid) || errors.Is(err, activitypub.ErrNotFound) {
 			return usageError(stderr, "post", err)
@@ -171,17 +175,17 @@ func startCPUProfile(path string) (func(), error) {
 
 // openForCommand opens the database and the federation core for a
 // one-off command (no delivery: the running server does that).
-func openForCommand(ctx context.Context, cfg Config, log *slog.Logger) (*sql.DB, *activitypub.Service, error) {
-	db, err := openDatabase(ctx, cfg.DataDir)
+func openForCommand(ctx context.Context, cfg Config, log *slog.Logger) (*store.Store, *activitypub.Service, error) {
+	st, err := openStore(ctx, cfg.DataDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := activitypub.New(activitypub.Options{BaseURL: cfg.BaseURL, DB: db, Logger: log, Version: Version})
+	svc, err := activitypub.New(activitypub.Options{BaseURL: cfg.BaseURL, Store: st, Logger: log, Version: Version})
 	if err != nil {
-		db.Close()
+		st.Close()
 		return nil, nil, err
 	}
-	return db, svc, nil
+	return st, svc, nil
 }
 
 // newLogger returns a log/slog logger writing text or JSON to w.

@@ -3,12 +3,12 @@ package server
 import (
 	"bytes"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
@@ -35,92 +35,71 @@ func (s *Server) renderPage(c echo.Context, status int, name string, data any) e
 }
 
 // profileView gathers what the page header shows of an actor.
-func (s *Server) profileView(c echo.Context, a *activitypub.Actor) (web.ProfileView, error) {
-	ctx := c.Request().Context()
-	posts, err := s.svc.NoteCount(ctx, a.Username)
+func (s *Server) profileView(tx *store.Tx, a *store.Actor) (web.ProfileView, error) {
+	posts, err := tx.NoteCount(a.ID)
 	if err != nil {
 		return web.ProfileView{}, err
 	}
-	followers, err := s.svc.FollowerCount(ctx, a.Username)
+	followers, err := tx.FollowerCount(a.ID)
 	if err != nil {
 		return web.ProfileView{}, err
 	}
 	return web.NewProfileView(s.svc.URLs(), a, posts, followers), nil
 }
 
-// withReplyCounts fills in how many local replies each note has.
-func (s *Server) withReplyCounts(c echo.Context, views []web.NoteView, notes []*activitypub.Note) error {
-	counts, err := s.svc.ReplyCounts(c.Request().Context(), notes)
-	if err != nil {
-		return err
-	}
+// noteViews describes notes with how many local replies each has.
+func (s *Server) noteViews(tx *store.Tx, notes []*store.Note) ([]web.NoteView, error) {
+	iris := make([]string, len(notes))
 	for i, n := range notes {
-		views[i].ReplyCount = counts[s.svc.NoteIRI(n)]
+		iris[i] = s.svc.NoteIRI(n)
 	}
-	return nil
+	counts, err := tx.ReplyCounts(iris)
+	if err != nil {
+		return nil, err
+	}
+	views := web.NoteViews(s.svc.URLs(), notes)
+	for i := range views {
+		views[i].ReplyCount = counts[iris[i]]
+	}
+	return views, nil
 }
 
 // handleProfilePage serves /@user: the profile and its latest posts, or the
 // actor document to an ActivityPub client.
 func (s *Server) handleProfilePage(c echo.Context) error {
-	ctx := c.Request().Context()
-	a, err := s.svc.Actor(ctx, c.Param("username"))
+	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
 	if err != nil {
 		return err
 	}
 	u := s.svc.URLs()
 	if wantsJSON(c) {
-		body, err := s.svc.ActorDocument(ctx, a.Username)
+		return activityJSON(c, activitypub.ActorDocument(u, a))
+	}
+	page, err := parsePage(c)
+	if err != nil {
+		return err
+	}
+	data := web.ProfilePage{}
+	err = s.view(c, func(tx *store.Tx) error {
+		notes, err := tx.Notes(store.NoteFilter{ActorID: a.ID}, page)
 		if err != nil {
 			return err
 		}
-		return activityJSON(c, body)
-	}
-	p := activitypub.Page{Limit: activitypub.PageSize}
-	if v := c.QueryParam("max_id"); v != "" {
-		if p.Before, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return activitypub.ErrInvalid
+		if data.Profile, err = s.profileView(tx, a); err != nil {
+			return err
 		}
-	} else if v := c.QueryParam("min_id"); v != "" {
-		if p.After, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return activitypub.ErrInvalid
+		if data.Notes, err = s.noteViews(tx, notes.Notes); err != nil {
+			return err
 		}
-	}
-	notes, err := s.svc.Notes(ctx, a.Username, p)
+		data.OlderURL, data.NewerURL = pageLinks(u.Profile(a.Username), notes)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	profile, err := s.profileView(c, a)
-	if err != nil {
-		return err
-	}
-	views := web.NoteViews(u, notes)
-	if err := s.withReplyCounts(c, views, notes); err != nil {
-		return err
-	}
-	data := web.ProfilePage{
-		Page:    s.page(a.DisplayName+" ("+profile.Handle+")", a.Summary, u.Actor(a.Username), u.Profile(a.Username)),
-		Profile: profile,
-		Notes:   views,
-	}
+	data.Page = s.page(a.DisplayName+" ("+data.Profile.Handle+")", a.Summary, u.Actor(a.Username), u.Profile(a.Username))
 	for _, f := range a.Fields {
 		data.Me = append(data.Me, f.URL)
-	}
-	if len(notes) > 0 {
-		older, err := s.svc.Notes(ctx, a.Username, activitypub.Page{Before: notes[len(notes)-1].Seq, Limit: 1})
-		if err != nil {
-			return err
-		}
-		if len(older) > 0 {
-			data.OlderURL = u.Profile(a.Username) + "?max_id=" + strconv.FormatInt(notes[len(notes)-1].Seq, 10)
-		}
-		newer, err := s.svc.Notes(ctx, a.Username, activitypub.Page{After: notes[0].Seq, Limit: 1})
-		if err != nil {
-			return err
-		}
-		if len(newer) > 0 {
-			data.NewerURL = u.Profile(a.Username) + "?min_id=" + strconv.FormatInt(notes[0].Seq, 10)
-		}
 	}
 	return s.renderPage(c, http.StatusOK, "profile", data)
 }
@@ -128,45 +107,40 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 // handleNotePage serves /@user/id: the note with its parent and the replies
 // in its thread, or the Note document to an ActivityPub client.
 func (s *Server) handleNotePage(c echo.Context) error {
-	ctx := c.Request().Context()
-	n, err := s.svc.Note(ctx, c.Param("username"), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	if wantsJSON(c) {
-		body, err := s.svc.NoteDocument(ctx, n.Username, n.PublicID)
-		if err != nil {
-			return err
-		}
-		return activityJSON(c, body)
-	}
-	a, err := s.svc.Actor(ctx, n.Username)
+	n, err := s.note(c)
 	if err != nil {
 		return err
 	}
 	u := s.svc.URLs()
-	profile, err := s.profileView(c, a)
+	if wantsJSON(c) {
+		return activityJSON(c, activitypub.NoteDocument(u, n))
+	}
+	a, err := s.svc.Actor(c.Request().Context(), n.Username)
 	if err != nil {
 		return err
 	}
-	data := web.NotePage{
-		Page:    s.page(a.DisplayName+": "+firstLine(n.Source), n.Source, s.svc.NoteIRI(n), u.NoteURL(n.Username, n.PublicID)),
-		Profile: profile,
-		Note:    web.NewNoteView(u, n),
-	}
-	data.Note.Focus = true
-	if user, id, ok := u.ParseLocalNote(n.InReplyTo); ok {
-		if parent, err := s.svc.Note(ctx, user, id); err == nil {
-			v := web.NewNoteView(u, parent)
-			data.Parent = &v
+	data := web.NotePage{Note: web.NewNoteView(u, n)}
+	err = s.view(c, func(tx *store.Tx) error {
+		var err error
+		if data.Profile, err = s.profileView(tx, a); err != nil {
+			return err
 		}
-	}
-	replies, err := s.svc.Replies(ctx, s.svc.NoteIRI(n))
+		if user, id, ok := u.ParseLocalNote(n.InReplyTo); ok {
+			if parent, err := tx.Note(user, id); err == nil {
+				v := web.NewNoteView(u, parent)
+				data.Parent = &v
+			}
+		}
+		replies, err := tx.Replies(s.svc.NoteIRI(n))
+		data.Replies = web.NoteViews(u, replies)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	data.Replies = web.NoteViews(u, replies)
-	data.Note.ReplyCount = len(replies)
+	data.Page = s.page(a.DisplayName+": "+firstLine(n.Source), n.Source, s.svc.NoteIRI(n), u.NoteURL(n.Username, n.PublicID))
+	data.Note.Focus = true
+	data.Note.ReplyCount = len(data.Replies)
 	return s.renderPage(c, http.StatusOK, "note", data)
 }
 
@@ -176,21 +150,23 @@ func (s *Server) handleTagPage(c echo.Context) error {
 	if !activitypub.ValidHashtag(tag) {
 		return activitypub.ErrNotFound
 	}
-	p := activitypub.Page{Limit: activitypub.PageSize}
-	if v := c.QueryParam("max_id"); v != "" {
-		var err error
-		if p.Before, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return activitypub.ErrInvalid
-		}
-	}
-	notes, err := s.svc.NotesTagged(c.Request().Context(), tag, p)
+	page, err := parsePage(c)
 	if err != nil {
 		return err
 	}
 	u := s.svc.URLs()
-	data := web.TagPage{Page: s.page("#"+tag, "Posts tagged #"+tag, "", u.Tag(lower(tag))), Tag: tag, Notes: web.NoteViews(u, notes)}
-	if len(notes) == activitypub.PageSize {
-		data.OlderURL = u.Tag(tag) + "?max_id=" + strconv.FormatInt(notes[len(notes)-1].Seq, 10)
+	data := web.TagPage{Page: s.page("#"+tag, "Posts tagged #"+tag, "", u.Tag(lower(tag))), Tag: tag}
+	err = s.view(c, func(tx *store.Tx) error {
+		notes, err := tx.Notes(store.NoteFilter{Tag: tag}, page)
+		if err != nil {
+			return err
+		}
+		data.Notes = web.NoteViews(u, notes.Notes)
+		data.OlderURL, data.NewerURL = pageLinks(u.Tag(tag), notes)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return s.renderPage(c, http.StatusOK, "tag", data)
 }

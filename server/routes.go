@@ -32,12 +32,12 @@ func (s *Server) routes() *echo.Echo {
 
 	// ActivityPub: actors, their collections and notes (JSON or HTML by Accept).
 	get("/users/:username", s.handleActor)
-	get("/users/:username/outbox", s.collection(s.svc.OutboxDocument))
-	get("/users/:username/followers", s.collection(s.svc.FollowersDocument))
-	get("/users/:username/following", s.collection(s.svc.FollowingDocument))
+	get("/users/:username/outbox", s.handleOutbox)
+	get("/users/:username/followers", s.handleFollowers)
+	get("/users/:username/following", s.handleFollowing)
 	get("/users/:username/collections/featured", s.handleFeatured)
-	get("/users/:username/statuses/:id", s.note(s.svc.NoteDocument))
-	get("/users/:username/statuses/:id/activity", s.note(s.svc.CreateDocument))
+	get("/users/:username/statuses/:id", s.handleNote(false))
+	get("/users/:username/statuses/:id/activity", s.handleNote(true))
 	e.POST("/users/:username/inbox", s.handleInbox)
 	e.POST("/inbox", s.handleInbox)
 

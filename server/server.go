@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,14 +13,12 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/sync/errgroup"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
-
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/feed"
-	"github.com/nuttx-feed/nuttx-feed/migrations"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/web"
 	"github.com/nuttx-feed/nuttx-feed/webfinger"
+	"golang.org/x/sync/errgroup"
 )
 
 // Server is a running nuttx-feed: database, federation core, web pages and
@@ -29,7 +26,7 @@ import (
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
-	db     *sql.DB
+	store  *store.Store
 	lock   *os.File
 	svc    *activitypub.Service
 	feed   *feed.Feed
@@ -57,12 +54,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if s.db, err = openDatabase(ctx, cfg.DataDir); err != nil {
+	if s.store, err = openStore(ctx, cfg.DataDir); err != nil {
 		return nil, err
 	}
 	s.svc, err = activitypub.New(activitypub.Options{
 		BaseURL:    cfg.BaseURL,
-		DB:         s.db,
+		Store:      s.store,
 		Logger:     log.With("component", "activitypub"),
 		Client:     activitypub.NewClient(activitypub.ClientOptions{AllowPrivateNetworks: cfg.AllowPrivateNetworks}),
 		Version:    Version,
@@ -76,7 +73,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 	} else if changed {
 		log.Info("bot profile saved", "username", cfg.Username)
 	}
-	if s.feed, err = feed.New(cfg.feedConfig(), s.db, s.svc, log.With("component", "feed")); err != nil {
+	if s.feed, err = feed.New(cfg.feedConfig(), s.store, s.svc, log.With("component", "feed")); err != nil {
 		return nil, err
 	}
 	if s.pages, err = web.New(); err != nil {
@@ -101,9 +98,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 
 // Addr returns the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
-
-// Handler returns the HTTP handler (for tests).
-func (s *Server) Handler() http.Handler { return s.echo }
 
 // Service returns the federation core.
 func (s *Server) Service() *activitypub.Service { return s.svc }
@@ -139,34 +133,17 @@ func (s *Server) close() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
-	if s.db != nil {
-		s.db.Close()
+	if s.store != nil {
+		s.store.Close()
 	}
 	if s.lock != nil {
 		s.lock.Close() // releases the flock
 	}
 }
 
-// openDatabase opens (creating it if needed) and migrates the database in dir.
-func openDatabase(ctx context.Context, dir string) (*sql.DB, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
-	}
-	path := filepath.Join(dir, "nuttx-feed.db")
-	db, err := sql.Open("sqlite", migrations.DSN(path))
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(4)
-	if err := migrations.Apply(ctx, db); err != nil {
-		db.Close()
-		if errors.Is(err, migrations.ErrDatabaseNewer) {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
-	}
-	return db, nil
+// openStore opens (creating it if needed) and migrates the database in dir.
+func openStore(ctx context.Context, dir string) (*store.Store, error) {
+	return store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{})
 }
 
 // lockDataDir takes an exclusive lock on dir/serve.lock, so that two

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 //go:embed templates/*.html
@@ -84,19 +85,19 @@ type ProfileView struct {
 	ProfileURL  string
 	AvatarURL   string
 	Summary     template.HTML
-	Fields      []activitypub.Field
+	Fields      []store.Field
 	Posts       int
 	Followers   int
 }
 
 // NewProfileView describes actor a.
-func NewProfileView(u activitypub.URLs, a *activitypub.Actor, posts, followers int) ProfileView {
+func NewProfileView(u activitypub.URLs, a *store.Actor, posts, followers int) ProfileView {
 	return ProfileView{
 		DisplayName: a.DisplayName,
 		Handle:      "@" + u.Handle(a.Username),
 		ProfileURL:  u.Profile(a.Username),
 		AvatarURL:   u.Avatar(),
-		Summary:     template.HTML(a.SummaryHTML(u)), // built by activitypub.Content: escaped
+		Summary:     template.HTML(activitypub.SummaryHTML(u, a)), // built by activitypub.Content: escaped
 		Fields:      a.Fields,
 		Posts:       posts,
 		Followers:   followers,
@@ -117,7 +118,7 @@ type NoteView struct {
 }
 
 // NewNoteView describes note n.
-func NewNoteView(u activitypub.URLs, n *activitypub.Note) NoteView {
+func NewNoteView(u activitypub.URLs, n *store.Note) NoteView {
 	v := NoteView{
 		PublicID:  n.PublicID,
 		URL:       u.NoteURL(n.Username, n.PublicID),
@@ -135,7 +136,7 @@ func NewNoteView(u activitypub.URLs, n *activitypub.Note) NoteView {
 }
 
 // NoteViews describes a list of notes.
-func NoteViews(u activitypub.URLs, notes []*activitypub.Note) []NoteView {
+func NoteViews(u activitypub.URLs, notes []*store.Note) []NoteView {
 	out := make([]NoteView, len(notes))
 	for i, n := range notes {
 		out[i] = NewNoteView(u, n)
@@ -166,6 +167,7 @@ type TagPage struct {
 	Page
 	Tag      string
 	Notes    []NoteView
+	NewerURL string
 	OlderURL string
 }
 

@@ -1,0 +1,103 @@
+package activitypub
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+)
+
+// Post is a note to publish.
+type Post struct {
+	Content *Content
+	// InReplyTo is the parent: a local note's id or URL, or any http(s) IRI.
+	InReplyTo string
+}
+
+// maxActivityBytes keeps every Create under Misskey's 64 KiB inbox limit.
+const maxActivityBytes = 60 << 10
+
+var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// Publish stores a note of the actor username inside tx, with its Create
+// activity and one delivery per distinct follower inbox (shared where there
+// is one), and wakes the delivery queue once tx commits: a caller's own
+// state change commits together with the note, or neither does. It returns
+// ErrNotFound for an unknown actor or local parent, ErrInvalid for an empty
+// or oversized note or a bad parent.
+func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, error) {
+	a, err := s.Actor(tx.Context(), username)
+	if err != nil {
+		return nil, err
+	}
+	if p.Content == nil || p.Content.IsEmpty() {
+		return nil, fmt.Errorf("%w: the note is empty", ErrInvalid)
+	}
+	parent, err := s.resolveParent(tx, p.InReplyTo)
+	if err != nil {
+		return nil, err
+	}
+	n := &store.Note{
+		PublicID:  randomID(),
+		ActorID:   a.ID,
+		Username:  a.Username,
+		Content:   p.Content.HTML(s.urls.Tag),
+		Source:    p.Content.PlainText(),
+		InReplyTo: parent,
+		Tags:      p.Content.Tags(),
+		Published: tx.Now,
+	}
+	body := marshal(createDocument(s.urls, n))
+	if len(body) > maxActivityBytes {
+		return nil, fmt.Errorf("%w: the note is too long (%d bytes of JSON, at most %d)", ErrInvalid, len(body), maxActivityBytes)
+	}
+	if err := tx.InsertNote(n); err != nil {
+		return nil, err
+	}
+	create := &store.Activity{IRI: s.urls.Activity(s.urls.Note(a.Username, n.PublicID)), ActorID: a.ID, Type: "Create", NoteSeq: n.Seq, Body: body}
+	if err := tx.InsertActivity(create); err != nil {
+		return nil, err
+	}
+	queued, err := tx.QueueToFollowers(create.ID, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	tx.AfterCommit(func() {
+		s.kick()
+		s.log.Info("published note", "username", a.Username, "note", s.urls.Note(a.Username, n.PublicID),
+			"in_reply_to", n.InReplyTo, "deliveries", queued)
+	})
+	return n, nil
+}
+
+// resolveParent turns a Post.InReplyTo into the parent's IRI. Local forms
+// (bare id, note id, note HTML URL) must name an existing note.
+func (s *Service) resolveParent(tx *store.Tx, ref string) (string, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return "", nil
+	}
+	publicID := ""
+	if hexID.MatchString(ref) {
+		publicID = ref
+	} else if _, id, ok := s.urls.ParseLocalNote(ref); ok {
+		publicID = id
+	}
+	if publicID != "" {
+		n, err := tx.NoteByPublicID(publicID)
+		if err != nil {
+			return "", fmt.Errorf("in-reply-to: %w", err)
+		}
+		return s.urls.Note(n.Username, n.PublicID), nil
+	}
+	u, err := url.Parse(ref)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%w: in-reply-to %q is neither a local note nor an http(s) URL", ErrInvalid, ref)
+	}
+	return ref, nil
+}
+
+// NoteIRI returns the id of n.
+func (s *Service) NoteIRI(n *store.Note) string { return s.urls.Note(n.Username, n.PublicID) }

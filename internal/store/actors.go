@@ -1,0 +1,122 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Actor is a local, followable account with its key pair.
+type Actor struct {
+	ID            int64
+	Username      string // canonical (lower case)
+	Kind          string // "bot" for now; later "board", "target", "arch"
+	DisplayName   string
+	Summary       string // plain text
+	Fields        []Field
+	PrivateKeyPEM string // PKCS#8
+	PublicKeyPEM  string // PKIX
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Field is a profile link (name and URL).
+type Field struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+const actorColumns = `id, username, kind, display_name, summary, fields, private_key_pem, public_key_pem, created_at, updated_at`
+
+func scanActor(row interface{ Scan(...any) error }) (*Actor, error) {
+	a := &Actor{}
+	var fields string
+	var created, updated int64
+	if err := row.Scan(&a.ID, &a.Username, &a.Kind, &a.DisplayName, &a.Summary, &fields,
+		&a.PrivateKeyPEM, &a.PublicKeyPEM, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(fields), &a.Fields); err != nil {
+		return nil, fmt.Errorf("actor %q: fields: %w", a.Username, err)
+	}
+	a.CreatedAt, a.UpdatedAt = fromMS(created), fromMS(updated)
+	return a, nil
+}
+
+// Actor returns the local actor with this username (any case).
+func (tx *Tx) Actor(username string) (*Actor, error) {
+	a, err := scanActor(tx.queryRow(`SELECT `+actorColumns+` FROM actors WHERE username = ?`, username))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: no actor %q", ErrNotFound, username)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load actor %q: %w", username, err)
+	}
+	return a, nil
+}
+
+// ActorByID returns the local actor with this row id.
+func (tx *Tx) ActorByID(id int64) (*Actor, error) {
+	a, err := scanActor(tx.queryRow(`SELECT `+actorColumns+` FROM actors WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: no actor #%d", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load actor #%d: %w", id, err)
+	}
+	return a, nil
+}
+
+// CreateActor inserts a, unless an actor with its username exists already
+// (another process may have created it meanwhile: its key wins, as a key
+// never changes once stored). It returns whether a was inserted.
+func (tx *Tx) CreateActor(a *Actor) (bool, error) {
+	fields, err := json.Marshal(nonNil(a.Fields))
+	if err != nil {
+		return false, err
+	}
+	kind := a.Kind
+	if kind == "" {
+		kind = "bot"
+	}
+	res, err := tx.exec(`INSERT OR IGNORE INTO actors
+		(username, kind, display_name, summary, fields, private_key_pem, public_key_pem, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.Username, kind, a.DisplayName, a.Summary, string(fields), a.PrivateKeyPEM, a.PublicKeyPEM, ms(tx.Now), ms(tx.Now))
+	if err != nil {
+		return false, fmt.Errorf("create actor %s: %w", a.Username, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// UpdateProfile saves an actor's display name, summary and fields.
+func (tx *Tx) UpdateProfile(id int64, displayName, summary string, fields []Field) error {
+	f, err := json.Marshal(nonNil(fields))
+	if err != nil {
+		return err
+	}
+	if _, err := tx.exec(`UPDATE actors SET display_name = ?, summary = ?, fields = ?, updated_at = ? WHERE id = ?`,
+		displayName, summary, string(f), ms(tx.Now), id); err != nil {
+		return fmt.Errorf("update profile: %w", err)
+	}
+	return nil
+}
+
+// ActorCount returns how many local actors exist.
+func (tx *Tx) ActorCount() (int, error) {
+	var n int
+	if err := tx.queryRow(`SELECT COUNT(*) FROM actors`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count actors: %w", err)
+	}
+	return n, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,239 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Note is a published note of a local actor.
+type Note struct {
+	Seq       int64 // row id: increases with time, the paging cursor
+	PublicID  string
+	ActorID   int64
+	Username  string
+	Content   string // HTML as federated
+	Source    string // plain-text form
+	InReplyTo string // IRI of the parent note, "" for a thread root
+	Tags      []string
+	Published time.Time
+}
+
+// InsertNote stores n and its tags (names as shown; they are matched in
+// lower case) and sets n.Seq.
+func (tx *Tx) InsertNote(n *Note) error {
+	res, err := tx.exec(`INSERT INTO notes (public_id, actor_id, content, source, in_reply_to, published_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, n.PublicID, n.ActorID, n.Content, n.Source, n.InReplyTo, ms(n.Published))
+	if err != nil {
+		return fmt.Errorf("store note: %w", err)
+	}
+	if n.Seq, err = res.LastInsertId(); err != nil {
+		return fmt.Errorf("store note: %w", err)
+	}
+	for _, t := range n.Tags {
+		if _, err := tx.exec(`INSERT OR IGNORE INTO note_tags (note_id, name, display) VALUES (?, ?, ?)`,
+			n.Seq, strings.ToLower(t), t); err != nil {
+			return fmt.Errorf("store tag: %w", err)
+		}
+	}
+	return nil
+}
+
+// noteColumns selects a Note; scanNote reads them.
+const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at,
+	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), '')`
+
+func scanNote(row interface{ Scan(...any) error }) (*Note, error) {
+	n := &Note{}
+	var published int64
+	var tags string
+	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &tags); err != nil {
+		return nil, err
+	}
+	n.Published = fromMS(published)
+	n.Tags = strings.Fields(tags)
+	return n, nil
+}
+
+// Note returns the note publicID of the actor username.
+func (tx *Tx) Note(username, publicID string) (*Note, error) {
+	n, err := scanNote(tx.queryRow(`SELECT `+noteColumns+` FROM notes n JOIN actors a ON a.id = n.actor_id
+		WHERE a.username = ? AND n.public_id = ?`, username, publicID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: no note %s/%s", ErrNotFound, username, publicID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load note: %w", err)
+	}
+	return n, nil
+}
+
+// NoteByPublicID returns the note publicID, whoever wrote it.
+func (tx *Tx) NoteByPublicID(publicID string) (*Note, error) {
+	n, err := scanNote(tx.queryRow(`SELECT `+noteColumns+` FROM notes n JOIN actors a ON a.id = n.actor_id
+		WHERE n.public_id = ?`, publicID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: no local note %q", ErrNotFound, publicID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load note: %w", err)
+	}
+	return n, nil
+}
+
+// NoteCount returns how many notes the actor published; all actors' notes
+// when actorID is 0.
+func (tx *Tx) NoteCount(actorID int64) (int, error) {
+	var n int
+	var err error
+	if actorID == 0 {
+		err = tx.queryRow(`SELECT COUNT(*) FROM notes`).Scan(&n)
+	} else {
+		err = tx.queryRow(`SELECT COUNT(*) FROM notes WHERE actor_id = ?`, actorID).Scan(&n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("count notes: %w", err)
+	}
+	return n, nil
+}
+
+// Page asks for one page of a list shown newest first, with Mastodon's
+// cursors: the one paging helper of the outbox, the web pages and the API.
+type Page struct {
+	MaxID int64 // only items older than this (0: no bound)
+	MinID int64 // only items newer than this, the oldest of them (0: no bound)
+	// FromOldest takes the oldest items first even without MinID (the
+	// outbox's "last" page is min_id=0).
+	FromOldest bool
+	Limit      int // 20 when 0; at most 100
+}
+
+// PageSize is the number of items on a page unless asked otherwise
+// (Mastodon's too).
+const PageSize = 20
+
+func (p Page) limit() int {
+	if p.Limit <= 0 {
+		return PageSize
+	}
+	return min(p.Limit, 100)
+}
+
+// NotePage is one page of notes, newest first, and whether pages exist on
+// either side of it.
+type NotePage struct {
+	Notes []*Note
+	Older bool // notes older than the last one exist: next page max_id = Notes[len-1].Seq
+	Newer bool // notes newer than the first one exist: previous page min_id = Notes[0].Seq
+}
+
+// NoteFilter selects whose notes a page lists. Zero fields do not filter.
+type NoteFilter struct {
+	ActorID int64
+	Tag     string // a hashtag, any case, without '#'
+}
+
+func (f NoteFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	if f.ActorID != 0 {
+		conds, args = append(conds, `n.actor_id = ?`), append(args, f.ActorID)
+	}
+	if f.Tag != "" {
+		conds, args = append(conds, `n.id IN (SELECT note_id FROM note_tags WHERE name = ?)`), append(args, strings.ToLower(f.Tag))
+	}
+	if len(conds) == 0 {
+		return `1`, nil
+	}
+	return strings.Join(conds, ` AND `), args
+}
+
+// Notes returns a page of the notes f selects.
+func (tx *Tx) Notes(f NoteFilter, p Page) (NotePage, error) {
+	where, args := f.where()
+	q := `SELECT ` + noteColumns + ` FROM notes n JOIN actors a ON a.id = n.actor_id WHERE ` + where
+	if p.MaxID > 0 {
+		q += ` AND n.id < ?`
+		args = append(args, p.MaxID)
+	}
+	if p.MinID > 0 {
+		q += ` AND n.id > ?`
+		args = append(args, p.MinID)
+	}
+	ascending := p.FromOldest || p.MinID > 0
+	if ascending {
+		q += ` ORDER BY n.id ASC LIMIT ?`
+	} else {
+		q += ` ORDER BY n.id DESC LIMIT ?`
+	}
+	args = append(args, p.limit())
+	notes, err := queryList(tx, func(rows *sql.Rows) (*Note, error) { return scanNote(rows) }, q, args...)
+	if err != nil {
+		return NotePage{}, fmt.Errorf("list notes: %w", err)
+	}
+	if ascending { // always hand out newest first
+		slices.Reverse(notes)
+	}
+	page := NotePage{Notes: notes}
+	if len(notes) > 0 {
+		if page.Older, err = tx.notesBeyond(f, `n.id < ?`, notes[len(notes)-1].Seq); err != nil {
+			return NotePage{}, err
+		}
+		if page.Newer, err = tx.notesBeyond(f, `n.id > ?`, notes[0].Seq); err != nil {
+			return NotePage{}, err
+		}
+	}
+	return page, nil
+}
+
+// notesBeyond reports whether f selects a note on the far side (cond) of seq.
+func (tx *Tx) notesBeyond(f NoteFilter, cond string, seq int64) (bool, error) {
+	where, args := f.where()
+	var found bool
+	err := tx.queryRow(`SELECT EXISTS (SELECT 1 FROM notes n WHERE `+where+` AND `+cond+`)`, append(args, seq)...).Scan(&found)
+	if err != nil {
+		return false, fmt.Errorf("list notes: %w", err)
+	}
+	return found, nil
+}
+
+// Replies returns the local notes that reply to iri, oldest first (at most
+// 100).
+func (tx *Tx) Replies(iri string) ([]*Note, error) {
+	notes, err := queryList(tx, func(rows *sql.Rows) (*Note, error) { return scanNote(rows) },
+		`SELECT `+noteColumns+` FROM notes n JOIN actors a ON a.id = n.actor_id WHERE n.in_reply_to = ? ORDER BY n.id LIMIT 100`, iri)
+	if err != nil {
+		return nil, fmt.Errorf("list replies: %w", err)
+	}
+	return notes, nil
+}
+
+// ReplyCounts returns how many local replies each of the given IRIs has.
+func (tx *Tx) ReplyCounts(iris []string) (map[string]int, error) {
+	counts := map[string]int{}
+	if len(iris) == 0 {
+		return counts, nil
+	}
+	args := make([]any, len(iris))
+	for i, s := range iris {
+		args[i] = s
+	}
+	rows, err := tx.query(`SELECT in_reply_to, COUNT(*) FROM notes WHERE in_reply_to IN (?`+
+		strings.Repeat(",?", len(iris)-1)+`) GROUP BY in_reply_to`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count replies: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var iri string
+		var n int
+		if err := rows.Scan(&iri, &n); err != nil {
+			return nil, fmt.Errorf("count replies: %w", err)
+		}
+		counts[iri] = n
+	}
+	return counts, rows.Err()
+}

@@ -1,0 +1,59 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// RemoteActor is a remote actor whose signed request we accepted, with the
+// key it signed with: the persistent key cache.
+type RemoteActor struct {
+	IRI          string
+	KeyID        string
+	PublicKeyPEM string
+	Inbox        string // "" until known
+	SharedInbox  string
+	FetchedAt    time.Time
+}
+
+// RemoteActorByKeyID returns the remote actor whose key is keyID.
+func (tx *Tx) RemoteActorByKeyID(keyID string) (*RemoteActor, error) {
+	r := &RemoteActor{KeyID: keyID}
+	var fetched int64
+	err := tx.queryRow(`SELECT iri, public_key_pem, inbox, shared_inbox, fetched_at FROM remote_actors WHERE key_id = ?`,
+		keyID).Scan(&r.IRI, &r.PublicKeyPEM, &r.Inbox, &r.SharedInbox, &fetched)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: no remote key %s", ErrNotFound, keyID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load remote key: %w", err)
+	}
+	r.FetchedAt = fromMS(fetched)
+	return r, nil
+}
+
+// SaveRemoteActor records an accepted signer. Known inboxes are kept when r
+// brings none (a key stub names no inbox).
+func (tx *Tx) SaveRemoteActor(r *RemoteActor) error {
+	_, err := tx.exec(`INSERT INTO remote_actors (iri, key_id, public_key_pem, inbox, shared_inbox, fetched_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (iri) DO UPDATE SET key_id = excluded.key_id, public_key_pem = excluded.public_key_pem,
+			inbox = CASE WHEN excluded.inbox <> '' THEN excluded.inbox ELSE remote_actors.inbox END,
+			shared_inbox = CASE WHEN excluded.inbox <> '' THEN excluded.shared_inbox ELSE remote_actors.shared_inbox END,
+			fetched_at = excluded.fetched_at`,
+		r.IRI, r.KeyID, r.PublicKeyPEM, r.Inbox, r.SharedInbox, ms(r.FetchedAt))
+	if err != nil {
+		return fmt.Errorf("save remote actor: %w", err)
+	}
+	return nil
+}
+
+// DeleteRemoteActor forgets iri and its key.
+func (tx *Tx) DeleteRemoteActor(iri string) error {
+	if _, err := tx.exec(`DELETE FROM remote_actors WHERE iri = ?`, iri); err != nil {
+		return fmt.Errorf("delete remote actor: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+// Package store is nuttx-feed's only door to its SQLite database: it owns
+// the *sql.DB and every SQL statement outside migrations/. Callers work in
+// transactions:
+//
+//	err := st.Update(ctx, func(tx *store.Tx) error {
+//		n, err := tx.InsertNote(...)
+//		...
+//	})
+//
+// Update runs a write transaction, View a read transaction. Each carries the
+// clock read once at its start (Tx.Now) and hooks that run after a
+// successful commit (Tx.AfterCommit), which is how work that must only
+// happen once data is durable (waking the delivery queue) is tied to it.
+//
+// One file per entity holds that entity's plain struct and its statements,
+// as methods of *Tx: actors.go, followers.go, notes.go, activities.go,
+// deliveries.go, remote_actors.go and feed.go (the build feed's state).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/nuttx-feed/nuttx-feed/migrations"
+)
+
+// ErrNotFound is returned (wrapped, with what was looked for) when a row
+// does not exist. Callers test it with errors.Is.
+var ErrNotFound = errors.New("not found")
+
+// FileName is the database file inside the data folder.
+const FileName = "nuttx-feed.db"
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+// Options configure Open.
+type Options struct {
+	// Now is the clock that stamps every transaction; nil means time.Now.
+	Now func() time.Time
+	// MaxOpenConns caps the connection pool (8).
+	MaxOpenConns int
+}
+
+// Open opens the database file at path, creating it and its folder when
+// missing, and applies the migrations the file has not seen.
+// It wraps migrations.ErrDatabaseNewer when the file is ahead of the binary.
+func Open(ctx context.Context, path string, o Options) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	db, err := sql.Open("sqlite", migrations.DSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if o.MaxOpenConns <= 0 {
+		o.MaxOpenConns = 8
+	}
+	db.SetMaxOpenConns(o.MaxOpenConns)
+	db.SetMaxIdleConns(min(4, o.MaxOpenConns))
+	if err := migrations.Apply(ctx, db); err != nil {
+		db.Close()
+		if errors.Is(err, migrations.ErrDatabaseNewer) {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	return newStore(db, o.Now), nil
+}
+
+func newStore(db *sql.DB, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, now: now}
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Tx is one transaction. Its methods (one file per entity) run the
+// statements; it must not be used after the function given to Update or
+// View returns.
+type Tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+	// Now is the clock read once when the transaction began: every row it
+	// writes carries the same time.
+	Now         time.Time
+	afterCommit []func()
+}
+
+// Context returns the context the transaction runs under.
+func (tx *Tx) Context() context.Context { return tx.ctx }
+
+// AfterCommit runs f once the transaction has committed; never when it
+// rolls back. Hooks run in the order they were added.
+func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
+
+// Update runs fn in a write transaction and commits it when fn returns nil;
+// any error (fn's, or the commit's) rolls everything back and is returned.
+// The after-commit hooks run after a successful commit.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	return s.run(ctx, false, fn)
+}
+
+// View runs fn in a read transaction: every statement of fn sees the same
+// snapshot of the database.
+func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
+	return s.run(ctx, true, fn)
+}
+
+func (s *Store) run(ctx context.Context, readOnly bool, fn func(*Tx) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{ctx: ctx, tx: sqlTx, Now: s.now().UTC().Truncate(time.Millisecond)}
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, f := range tx.afterCommit {
+		f()
+	}
+	return nil
+}
+
+// Ping checks that the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM actors`).Scan(&one); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Stats counts what the database holds.
+type Stats struct {
+	Actors, Followers, RemoteActors, Notes, Activities int
+	// Deliveries by state.
+	Pending, Delivered, Failed int
+}
+
+// Stats returns the current counts, read in one snapshot.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := s.View(ctx, func(tx *Tx) error {
+		err := tx.tx.QueryRowContext(ctx, `SELECT
+			(SELECT COUNT(*) FROM actors), (SELECT COUNT(*) FROM followers),
+			(SELECT COUNT(*) FROM remote_actors), (SELECT COUNT(*) FROM notes),
+			(SELECT COUNT(*) FROM activities),
+			(SELECT COUNT(*) FROM deliveries WHERE state = 'pending'),
+			(SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'),
+			(SELECT COUNT(*) FROM deliveries WHERE state = 'failed')`).
+			Scan(&st.Actors, &st.Followers, &st.RemoteActors, &st.Notes, &st.Activities,
+				&st.Pending, &st.Delivered, &st.Failed)
+		return err
+	})
+	if err != nil {
+		return st, fmt.Errorf("stats: %w", err)
+	}
+	return st, nil
+}
+
+// exec runs a statement that returns no rows.
+func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(tx.ctx, query, args...)
+}
+
+func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(tx.ctx, query, args...)
+}
+
+func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(tx.ctx, query, args...)
+}
+
+// queryList runs query and scans every row with scan.
+func queryList[T any](tx *Tx, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := tx.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
