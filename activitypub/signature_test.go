@@ -5,10 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,7 +16,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 )
 
-// capture is a request recorded from a real server (testdata/gotosocial).
+// capture is a request recorded from a real server (testdata/<server>).
 type capture struct {
 	Method  string            `json:"method"`
 	Path    string            `json:"path"`
@@ -29,15 +26,7 @@ type capture struct {
 
 func loadCapture(t *testing.T, name string) capture {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "gotosocial", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c capture
-	if err := json.Unmarshal(raw, &c); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return c
+	return loadCaptureFrom(t, "gotosocial", name)
 }
 
 func (c capture) request() InboundRequest {
@@ -58,23 +47,7 @@ func (c capture) date(t *testing.T) time.Time {
 
 func aliceKey(t *testing.T) *rsa.PublicKey {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "gotosocial", "alice-main-key.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc remoteDocument
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	k, err := doc.key("https://gts.test/users/alice/main-key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := parsePublicKey(k.PublicKeyPem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pub
+	return capturedKey(t, "gotosocial", "alice-main-key.json", "https://gts.test/users/alice/main-key")
 }
 
 // verifyPOST runs the full inbound policy and the RSA check.
