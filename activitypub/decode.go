@@ -34,7 +34,7 @@ func decodeActivity(body []byte) (*activity, error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("%w: body is not a JSON object: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: body is not a JSON object: %w", ErrInvalid, err)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalid)

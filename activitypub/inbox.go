@@ -57,7 +57,11 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 			log.Info("actor deleted (its key is gone)")
 			return s.removeActorEverywhere(ctx, act.Actor)
 		}
+		if errors.Is(err, ErrUnavailable) { // our database, not their signature
+			return err
+		}
 		log.Info("inbox: signature rejected", "err", err)
+		// The cause is shown, not wrapped: this error is of one kind only.
 		return fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
 	if signer.owner != act.Actor {
@@ -155,8 +159,8 @@ func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remot
 		return fmt.Errorf("%w: Follow id %s is not on the actor's host", ErrInvalid, act.ID)
 	}
 	if signer.inbox == "" {
-		if err := s.fetchActorInboxes(ctx, signer); err != nil {
-			return fmt.Errorf("%w: cannot read the follower's actor: %v", ErrUnavailable, err)
+		if signer, err = s.withInboxes(ctx, signer); err != nil {
+			return fmt.Errorf("%w: cannot read the follower's actor: %w", ErrUnavailable, err)
 		}
 	}
 	err = s.update(ctx, func(tx *store.Tx) error {

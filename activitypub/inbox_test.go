@@ -59,6 +59,55 @@ func TestFollowFromGoToSocialStyleServer(t *testing.T) {
 	}
 }
 
+// TestConcurrentFollowsFromAStubKeyServer: GoToSocial delivers in parallel
+// and its key stub names no inbox, so each Follow reads the actor for it;
+// the cached key is shared and must not be written (go test -race).
+func TestConcurrentFollowsFromAStubKeyServer(t *testing.T) {
+	e := newEnv(t)
+	r := e.remote("alice", fedtest.GoToSocial)
+	like := func() map[string]any {
+		return map[string]any{"id": r.ActorID() + "/likes/" + randomID(), "type": "Like", "actor": r.ActorID(), "object": testBase + "/users/nuttx_build"}
+	}
+	// An ignored activity first: its key stub (no inbox) is now cached.
+	if err := e.s.HandleInbox(e.ctx, "", inbound(t, r, "/inbox", like())); err != nil {
+		t.Fatal(err)
+	}
+	reqs := make([]InboundRequest, 8)
+	for i := range reqs {
+		if i%2 == 0 {
+			reqs[i] = inbound(t, r, "/inbox", r.FollowActivity(testBase+"/users/nuttx_build"))
+		} else {
+			reqs[i] = inbound(t, r, "/inbox", like())
+		}
+	}
+	errs := make(chan error, len(reqs))
+	for _, req := range reqs {
+		go func() { errs <- e.s.HandleInbox(e.ctx, "", req) }()
+	}
+	for range reqs {
+		if err := <-errs; err != nil {
+			t.Errorf("Follow: %v", err)
+		}
+	}
+	if f, ok := e.follower(r.ActorID()); !ok || f.Inbox != r.Inbox() {
+		t.Errorf("follower = %+v, %v", f, ok)
+	}
+}
+
+// TestInboxWithTheDatabaseDownAnswersUnavailable: a valid request that
+// cannot be checked because our database fails is our fault (503, which
+// peers retry), never a rejected signature (401).
+func TestInboxWithTheDatabaseDownAnswersUnavailable(t *testing.T) {
+	e := newEnv(t)
+	r := e.remote("bob", fedtest.Mastodon)
+	req := inbound(t, r, "/inbox", r.FollowActivity(testBase+"/users/nuttx_build"))
+	e.db.Store.Close()
+	err := e.s.HandleInbox(e.ctx, "", req)
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("Follow with the database down: %v, want ErrUnavailable", err)
+	}
+}
+
 func TestFollowAtPersonalInboxWithSharedInbox(t *testing.T) {
 	e := newEnv(t)
 	r := e.remote("bob", fedtest.Mastodon)

@@ -24,7 +24,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nuttx-feed/nuttx-feed/internal/testdb"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
 
 // newInteropService is the only place these tests depend on how a Service
@@ -33,10 +34,10 @@ import (
 // nuttx_build (which signs our key and actor fetches).
 func newInteropService(t *testing.T, baseURL string, now func() time.Time, client *http.Client) (*Service, *sql.DB) {
 	t.Helper()
-	db, _ := testdb.Open(t)
+	db := storetest.Open(t)
 	s, err := New(Options{
 		BaseURL:    baseURL,
-		DB:         db,
+		Store:      db.Store,
 		Client:     client,
 		FetchActor: "nuttx_build",
 		Now:        now,
@@ -47,7 +48,7 @@ func newInteropService(t *testing.T, baseURL string, now func() time.Time, clien
 	if _, _, err := s.EnsureActor(context.Background(), Profile{Username: "nuttx_build", DisplayName: "NuttX Build", Summary: "Failed builds of #NuttX"}); err != nil {
 		t.Fatal(err)
 	}
-	return s, db
+	return s, db.SQL
 }
 
 // interopFetchKey resolves keyID the way the inbox does (cache, database,
@@ -574,16 +575,16 @@ func (in *interopInbox) deliver(c capture) error {
 	return in.s.HandleInbox(context.Background(), username, c.request())
 }
 
-func (in *interopInbox) followers() []Follower {
+func (in *interopInbox) followers() []store.Follower {
 	in.t.Helper()
 	rows, err := in.db.Query(`SELECT follower, inbox, shared_inbox, follow_id FROM followers ORDER BY id`)
 	if err != nil {
 		in.t.Fatal(err)
 	}
 	defer rows.Close()
-	var out []Follower
+	var out []store.Follower
 	for rows.Next() {
-		var f Follower
+		var f store.Follower
 		if err := rows.Scan(&f.IRI, &f.Inbox, &f.SharedInbox, &f.FollowID); err != nil {
 			in.t.Fatal(err)
 		}
@@ -595,7 +596,7 @@ func (in *interopInbox) followers() []Follower {
 	return out
 }
 
-func (in *interopInbox) count(table string) int { return testdb.Count(in.t, in.db, table) }
+func (in *interopInbox) count(table string) int { return storetest.Count(in.t, in.db, table) }
 
 type queuedActivity struct {
 	typ, inbox, follower string
@@ -673,7 +674,7 @@ func TestInteropCapturesThroughInbox(t *testing.T) {
 				queued := in.queuedSince(lastActivity)
 				switch step.kind {
 				case stepFollow:
-					want := Follower{IRI: peer.actor, Inbox: peer.inbox, SharedInbox: peer.sharedInbox, FollowID: body["id"].(string)}
+					want := store.Follower{IRI: peer.actor, Inbox: peer.inbox, SharedInbox: peer.sharedInbox, FollowID: body["id"].(string)}
 					if len(after) != 1 || after[0] != want {
 						t.Errorf("%s: followers %+v, want exactly %+v", step.file, after, want)
 					}

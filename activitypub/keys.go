@@ -141,7 +141,7 @@ func (s *Service) storedKey(ctx context.Context, keyID string) (*remoteKey, erro
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	pub, err := parsePublicKey(r.PublicKeyPEM)
 	if err != nil {
@@ -180,30 +180,42 @@ func (s *Service) fetchKey(ctx context.Context, keyID string) (*remoteKey, error
 		return nil, fmt.Errorf("key %s: %w", keyID, err)
 	}
 	k := &remoteKey{keyID: keyID, owner: pk.Owner, pem: pk.PublicKeyPem, pub: pub, fetchedAt: s.now()}
-	if doc.ID == pk.Owner { // an actor, or GoToSocial's stub of one
-		k.inbox, k.sharedInbox = doc.Inbox, doc.sharedInbox()
+	if doc.ID == pk.Owner { // an actor, or GoToSocial's stub of one (no inbox)
+		k.setInboxes(doc)
 	}
 	return k, nil
 }
 
-// fetchActorInboxes fills in the inboxes of k's owner by fetching the actor,
-// which must answer with its own id.
-func (s *Service) fetchActorInboxes(ctx context.Context, k *remoteKey) error {
+// withInboxes returns a copy of k carrying the inboxes of its owner, read
+// from the actor, which must answer with its own id. k itself is shared
+// (cached) and never changes.
+func (s *Service) withInboxes(ctx context.Context, k *remoteKey) (*remoteKey, error) {
 	doc, err := s.fetchDocument(ctx, k.owner)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if doc.ID != k.owner {
-		return fmt.Errorf("actor %s answered with id %s", k.owner, doc.ID)
+		return nil, fmt.Errorf("actor %s answered with id %s", k.owner, doc.ID)
 	}
-	if err := checkIRI("inbox", doc.Inbox); err != nil {
-		return fmt.Errorf("actor %s: %w", k.owner, err)
+	c := *k
+	if !c.setInboxes(doc) {
+		return nil, fmt.Errorf("actor %s: %w", k.owner, checkIRI("inbox", doc.Inbox))
+	}
+	s.keys.put(&c)
+	return &c, nil
+}
+
+// setInboxes takes the inboxes of actor document doc when its inbox is an
+// http(s) IRI (a bad sharedInbox is dropped); it reports whether it did.
+func (k *remoteKey) setInboxes(doc *remoteDocument) bool {
+	if checkIRI("inbox", doc.Inbox) != nil {
+		return false
 	}
 	k.inbox, k.sharedInbox = doc.Inbox, doc.sharedInbox()
 	if k.sharedInbox != "" && checkIRI("sharedInbox", k.sharedInbox) != nil {
 		k.sharedInbox = ""
 	}
-	return nil
+	return true
 }
 
 // fetchDocument GETs an ActivityPub document, signed by our fetch actor.
