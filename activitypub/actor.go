@@ -15,11 +15,12 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // SummaryHTML renders an actor's plain-text bio as note-style HTML.
-func SummaryHTML(u URLs, a *store.Actor) string { return ParseText(a.Summary).HTML(u.Tag) }
+func SummaryHTML(u URLs, a *store.Actor) string { return richtext.Parse(a.Summary).HTML(u.Tag) }
 
 func fieldHTML(f store.Field) string {
 	shown := strings.TrimPrefix(strings.TrimPrefix(f.URL, "https://"), "http://")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 )
 
 // BenchmarkFanOut delivers one post to 10,000 followers with distinct
@@ -45,7 +46,7 @@ func BenchmarkFanOut(b *testing.B) {
 	start := time.Now()
 	for range b.N {
 		want := received.Load() + followers
-		if _, err := publishNow(e.ctx, e.s, "nuttx_build", Post{Content: ParseText("rv-virt:citest - Build Failed #NuttX")}); err != nil {
+		if _, err := publishNow(e.ctx, e.s, "nuttx_build", Post{Content: richtext.Parse("rv-virt:citest - Build Failed #NuttX")}); err != nil {
 			b.Fatal(err)
 		}
 		for received.Load() < want {

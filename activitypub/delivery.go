@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
@@ -139,6 +140,11 @@ func (s *Service) RunDelivery(ctx context.Context) error {
 	close(record)
 	wg.Wait()
 	return err
+}
+
+// contextDone reports whether err is ours to ignore because ctx ended.
+func contextDone(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }
 
 // sleep waits for d or until ctx ends; it reports whether ctx is still live.
@@ -371,7 +377,7 @@ func classify(out outcome) verdict {
 		var ne net.Error
 		var dnsErr *net.DNSError
 		switch {
-		case isForbidden(out.err):
+		case errors.Is(out.err, safehttp.ErrForbiddenAddress):
 			return permanent
 		case errors.As(out.err, &dnsErr) && dnsErr.IsNotFound:
 			return retry // a name may come back; the schedule still ends

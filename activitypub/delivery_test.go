@@ -2,12 +2,9 @@ package activitypub
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
@@ -255,7 +253,7 @@ func TestDeliveryPermanentAnswers(t *testing.T) {
 
 func TestDeliveryRetriesTimeoutsAnd401(t *testing.T) {
 	e := newEnv(t, shortBackoff, func(o *Options) {
-		o.Client = NewClient(ClientOptions{AllowPrivateNetworks: true, Timeout: 300 * time.Millisecond})
+		o.Client = safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: true, Timeout: 300 * time.Millisecond})
 	})
 	s := newSink(t, func(path string, n int) (int, http.Header, time.Duration) {
 		if n == 1 && path == "/slow" {
@@ -292,7 +290,7 @@ func TestDeliveryRetriesUnreachableHost(t *testing.T) {
 }
 
 func TestDeliveryRefusesPrivateAddresses(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Client = NewClient(ClientOptions{}) }) // private networks refused
+	e := newEnv(t, func(o *Options) { o.Client = safehttp.NewClient(safehttp.Options{}) }) // private networks refused
 	var hits atomic.Int32
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer s.Close()
@@ -310,55 +308,6 @@ func TestDeliveryRefusesPrivateAddresses(t *testing.T) {
 	}
 	if d := e.deliveryTo(s.URL + "/inbox"); !strings.Contains(d.Error, "not a public address") || d.Attempts != 1 {
 		t.Errorf("delivery = %+v, want a permanent refusal", d)
-	}
-}
-
-func TestGuardRefusesRedirectToPrivateAddress(t *testing.T) {
-	// Only loopback exists here, so let 127.0.0.2 play a public host: it
-	// redirects to 127.0.0.1, which must be refused when dialled.
-	var hits atomic.Int32
-	private := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
-	defer private.Close()
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Skipf("cannot listen on 127.0.0.2: %v", err)
-	}
-	public := httptest.NewUnstartedServer(http.RedirectHandler(private.URL+"/inbox", http.StatusTemporaryRedirect))
-	public.Listener.Close()
-	public.Listener = ln
-	public.Start()
-	defer public.Close()
-
-	c := NewClient(ClientOptions{isPublic: func(a netip.Addr) bool { return a == netip.MustParseAddr("127.0.0.2") }})
-	resp, err := c.Post(public.URL+"/inbox", ContentType, strings.NewReader("{}"))
-	if err == nil {
-		resp.Body.Close()
-	}
-	if !errors.Is(err, ErrForbiddenAddress) {
-		t.Fatalf("redirect to a private address: %v, want ErrForbiddenAddress", err)
-	}
-	if hits.Load() != 0 {
-		t.Fatal("the redirect reached the private server")
-	}
-	// Without the redirect, the "public" host itself is reachable.
-	c = NewClient(ClientOptions{isPublic: func(a netip.Addr) bool { return true }})
-	if resp, err := c.Get(private.URL); err != nil {
-		t.Fatalf("allowed address refused: %v", err)
-	} else {
-		resp.Body.Close()
-	}
-}
-
-func TestIsPublicAddr(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"127.0.0.1": false, "127.1.2.3": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
-		"169.254.169.254": false, "100.64.0.1": false, "0.0.0.0": false, "224.0.0.1": false, "198.18.0.1": false,
-		"::1": false, "fe80::1": false, "fc00::1": false, "::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false,
-		"1.1.1.1": true, "93.184.216.34": true, "2606:4700:4700::1111": true,
-	} {
-		if got := IsPublicAddr(mustAddr(t, addr)); got != want {
-			t.Errorf("IsPublicAddr(%s) = %v, want %v", addr, got, want)
-		}
 	}
 }
 
@@ -395,7 +344,7 @@ func TestRestartMidFanOutLosesNothing(t *testing.T) {
 		t.Fatal("the first run finished everything; the test proves nothing")
 	}
 
-	second, err := New(Options{BaseURL: testBase, Store: db.db.Store, Client: NewClient(ClientOptions{AllowPrivateNetworks: true}),
+	second, err := New(Options{BaseURL: testBase, Store: db.db.Store, Client: safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: true}),
 		Delivery: DeliveryOptions{Poll: 20 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)

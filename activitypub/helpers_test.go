@@ -13,6 +13,8 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
+	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
@@ -32,7 +34,7 @@ func newEnv(t testing.TB, mutate ...func(*Options)) *testEnv {
 	o := Options{
 		BaseURL:    testBase,
 		Store:      db.Store,
-		Client:     NewClient(ClientOptions{AllowPrivateNetworks: true, Timeout: 5 * time.Second}),
+		Client:     safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: true, Timeout: 5 * time.Second}),
 		FetchActor: "nuttx_build",
 		Delivery:   DeliveryOptions{Poll: 20 * time.Millisecond, Jitter: -1},
 	}
@@ -126,7 +128,7 @@ func (e *testEnv) follower(iri string) (store.Follower, bool) {
 
 func (e *testEnv) publish(text string) *store.Note {
 	e.t.Helper()
-	n, err := publishNow(e.ctx, e.s, "nuttx_build", Post{Content: ParseText(text)})
+	n, err := publishNow(e.ctx, e.s, "nuttx_build", Post{Content: richtext.Parse(text)})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -6,12 +6,13 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // Post is a note to publish.
 type Post struct {
-	Content *Content
+	Content *richtext.Content
 	// InReplyTo is the parent: a local note's id or URL, or any http(s) IRI.
 	InReplyTo string
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
@@ -30,8 +31,8 @@ type Options struct {
 	Store *store.Store
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
-	// Client makes every outgoing request; nil means NewClient with
-	// private networks refused.
+	// Client makes every outgoing request; nil means safehttp.NewClient
+	// with private networks refused.
 	Client *http.Client
 	// Version names this build in the User-Agent.
 	Version string
@@ -75,7 +76,7 @@ func New(o Options) (*Service, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Client == nil {
-		o.Client = NewClient(ClientOptions{})
+		o.Client = safehttp.NewClient(safehttp.Options{})
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
@@ -41,7 +42,7 @@ func (ap applier) run(a action) (posted, changed bool, err error) {
 	return posted, changed, err
 }
 
-func (ap applier) publish(c *activitypub.Content, inReplyTo string) (string, error) {
+func (ap applier) publish(c *richtext.Content, inReplyTo string) (string, error) {
 	n, err := ap.pub.Publish(ap.tx, ap.f.cfg.Username, activitypub.Post{Content: c, InReplyTo: inReplyTo})
 	if err != nil {
 		return "", fmt.Errorf("feed: publish: %w", err)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 )
 
 // Formatter writes the posts. The zero MaxChars means no limit.
@@ -54,12 +54,12 @@ func archTag(arch string) string {
 	}, arch)
 }
 
-func tags(c *activitypub.Content, arches ...string) {
+func tags(c *richtext.Content, arches ...string) {
 	c.Hashtag("NuttX")
 	seen := map[string]bool{}
 	for _, a := range arches {
 		t := archTag(a)
-		if t != "" && !seen[strings.ToLower(t)] && activitypub.ValidHashtag(t) {
+		if t != "" && !seen[strings.ToLower(t)] && richtext.ValidHashtag(t) {
 			seen[strings.ToLower(t)] = true
 			c.Text(" ").Hashtag(t)
 		}
@@ -82,10 +82,10 @@ func messageLines(msg string) []string {
 // Failure is the post for a failed build: title, dashboard, history and log
 // links, the build message, hashtags; the message is cut to fit MaxChars.
 // regressed adds the news that a recovered target fails again.
-func (f Formatter) Failure(b Build, regressed bool) *activitypub.Content {
+func (f Formatter) Failure(b Build, regressed bool) *richtext.Content {
 	dashboard, history := f.DashboardURL, f.History(b)
-	compose := func(msg string) *activitypub.Content {
-		c := &activitypub.Content{}
+	compose := func(msg string) *richtext.Content {
+		c := &richtext.Content{}
 		if regressed {
 			c.Text("Regressed: " + b.Target + " fails again after recovering.").LineBreak()
 		}
@@ -119,7 +119,7 @@ func (f Formatter) Failure(b Build, regressed bool) *activitypub.Content {
 // fit returns compose(msg), or compose with msg cut at a character
 // boundary and ending in "…", so that the whole post counts at most
 // MaxChars. The links and hashtags, outside msg, always stay.
-func (f Formatter) fit(compose func(msg string) *activitypub.Content, msg string) *activitypub.Content {
+func (f Formatter) fit(compose func(msg string) *richtext.Content, msg string) *richtext.Content {
 	c := compose(msg)
 	if f.MaxChars <= 0 || c.Length() <= f.MaxChars {
 		return c
@@ -158,7 +158,7 @@ func short(hash string) string {
 }
 
 // commitLinks writes "nuttx 0481533, apps b08c296" with links to GitHub.
-func commitLinks(c *activitypub.Content, cm commits) {
+func commitLinks(c *richtext.Content, cm commits) {
 	switch {
 	case cm.Nuttx != "" && cm.Apps != "":
 		c.Text("nuttx ").Link(nuttxCommitURL+cm.Nuttx, short(cm.Nuttx)).Text(", apps ").Link(appsCommitURL+cm.Apps, short(cm.Apps))
@@ -172,8 +172,8 @@ func commitLinks(c *activitypub.Content, cm commits) {
 }
 
 // Recovery is the post for a target that builds again.
-func (f Formatter) Recovery(b Build) *activitypub.Content {
-	c := &activitypub.Content{}
+func (f Formatter) Recovery(b Build) *richtext.Content {
+	c := &richtext.Content{}
 	c.Text(title(b, "Build Recovered")).LineBreak()
 	c.Text("Builds again at ")
 	commitLinks(c, commits{b.NuttxHash, b.AppsHash})
@@ -186,8 +186,8 @@ func (f Formatter) Recovery(b Build) *activitypub.Content {
 }
 
 // Break is the post for a breaking commit found by a build rewind.
-func (f Formatter) Break(b Build, good, bad commits) *activitypub.Content {
-	c := &activitypub.Content{}
+func (f Formatter) Break(b Build, good, bad commits) *richtext.Content {
+	c := &richtext.Content{}
 	c.Text(title(b, "Breaking Commit Found")).LineBreak()
 	if good.Nuttx == bad.Nuttx { // only nuttx-apps moved
 		c.Text("The build broke between nuttx-apps ").Link(appsCommitURL+good.Apps, short(good.Apps)).Text(" (ok) and ").
@@ -214,7 +214,7 @@ func (f Formatter) Break(b Build, good, bad commits) *activitypub.Content {
 // Digest is the one post for a burst of failures: grouped by commit, then
 // by arch, naming the first 20 targets (linked to their logs) and counting
 // the rest.
-func (f Formatter) Digest(builds []Build) *activitypub.Content {
+func (f Formatter) Digest(builds []Build) *richtext.Content {
 	type group struct {
 		commits commits
 		arches  map[string][]Build
@@ -249,7 +249,7 @@ func (f Formatter) Digest(builds []Build) *activitypub.Content {
 		return ordered[i].commits.Nuttx < ordered[j].commits.Nuttx
 	})
 
-	c := &activitypub.Content{}
+	c := &richtext.Content{}
 	c.Text(fmt.Sprintf("%d NuttX targets failed to build", len(targets)))
 	if len(users) > 0 {
 		c.Text(" (" + strings.Join(sortedKeys(users), ", ") + ")")
@@ -298,7 +298,7 @@ func (f Formatter) Digest(builds []Build) *activitypub.Content {
 // targetLinks writes the targets of bs in order, comma-separated, each
 // linked to its build log (else its history), while fewer than
 // digestListed targets are listed; listed counts them.
-func (f Formatter) targetLinks(c *activitypub.Content, bs []Build, listed *int) {
+func (f Formatter) targetLinks(c *richtext.Content, bs []Build, listed *int) {
 	sort.Slice(bs, func(i, j int) bool { return bs[i].Target < bs[j].Target })
 	for i, b := range bs {
 		if *listed == digestListed {
@@ -330,7 +330,7 @@ func sortedKeys(m map[string]bool) []string {
 // RecoveryDigest is the one post for a burst of recoveries: by arch, naming
 // the first 20 targets (linked to the build that recovered them) and
 // counting the rest.
-func (f Formatter) RecoveryDigest(recovered []Build) *activitypub.Content {
+func (f Formatter) RecoveryDigest(recovered []Build) *richtext.Content {
 	byArch := map[string][]Build{}
 	users := map[string]bool{}
 	for _, b := range recovered {
@@ -344,7 +344,7 @@ func (f Formatter) RecoveryDigest(recovered []Build) *activitypub.Content {
 		arches = append(arches, a)
 	}
 	sort.Strings(arches)
-	c := &activitypub.Content{}
+	c := &richtext.Content{}
 	c.Text(fmt.Sprintf("%d NuttX targets build again", len(recovered)))
 	if len(users) > 0 {
 		c.Text(" (" + strings.Join(sortedKeys(users), ", ") + ")")

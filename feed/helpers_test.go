@@ -17,6 +17,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
@@ -71,7 +72,7 @@ func newEnvWith(t testing.TB, stack *promtest.Stack, mutate ...func(*Config)) *e
 	var err error
 	e.svc, err = activitypub.New(activitypub.Options{
 		BaseURL: base, Store: e.db.Store, FetchActor: "nuttx_build",
-		Client:   activitypub.NewClient(activitypub.ClientOptions{AllowPrivateNetworks: true}),
+		Client:   safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: true}),
 		Delivery: activitypub.DeliveryOptions{Poll: 50 * time.Millisecond},
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 )
 
 // browser starts headless Chromium (Debian's package; make test installs
@@ -51,11 +52,11 @@ func browser(t *testing.T) context.Context {
 
 func TestProfilePageInBrowser(t *testing.T) {
 	ts := startServer(t)
-	root, err := ts.publishPost(t, activitypub.Post{Content: activitypub.ParseText("rv-virt:citest - Build Failed\nBuild Log: https://gist.github.com/nuttxpr/1 #NuttX")})
+	root, err := ts.publishPost(t, activitypub.Post{Content: richtext.Parse("rv-virt:citest - Build Failed\nBuild Log: https://gist.github.com/nuttxpr/1 #NuttX")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.publishPost(t, activitypub.Post{Content: activitypub.ParseText("rv-virt:citest recovered <ok>"), InReplyTo: root.PublicID}); err != nil {
+	if _, err := ts.publishPost(t, activitypub.Post{Content: richtext.Parse("rv-virt:citest recovered <ok>"), InReplyTo: root.PublicID}); err != nil {
 		t.Fatal(err)
 	}
 	r := fedtest.New(t, "reader", fedtest.Mastodon, fedtest.FetchKeys)

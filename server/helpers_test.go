@@ -17,6 +17,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 	"github.com/nuttx-feed/nuttx-feed/migrations"
@@ -189,7 +190,7 @@ func (ts *testServer) sql(t *testing.T) *sql.DB {
 // publish publishes text as the bot, as `nuttx-feed post` does.
 func (ts *testServer) publish(t *testing.T, text string) *store.Note {
 	t.Helper()
-	n, err := ts.publishPost(t, activitypub.Post{Content: activitypub.ParseText(text)})
+	n, err := ts.publishPost(t, activitypub.Post{Content: richtext.Parse(text)})
 	if err != nil {
 		t.Fatal(err)
 	}

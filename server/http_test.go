@@ -14,6 +14,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
@@ -253,7 +254,7 @@ func TestOutboxPaging(t *testing.T) {
 	ts := startServer(t)
 	const total = 45
 	for i := range total {
-		if _, err := ts.publishPost(t, activitypub.Post{Content: activitypub.ParseText(fmt.Sprint("post ", i))}); err != nil {
+		if _, err := ts.publishPost(t, activitypub.Post{Content: richtext.Parse(fmt.Sprint("post ", i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -344,9 +345,9 @@ func TestCollections(t *testing.T) {
 
 func TestNoteDocuments(t *testing.T) {
 	ts := startServer(t)
-	parent, _ := ts.publishPost(t, activitypub.Post{Content: activitypub.ParseText("root")})
+	parent, _ := ts.publishPost(t, activitypub.Post{Content: richtext.Parse("root")})
 	child, err := ts.publishPost(t, activitypub.Post{
-		Content: activitypub.ParseText("rv-virt:citest broke <again> & again\nlog: https://example.org/x #NuttX #risc_v"), InReplyTo: parent.PublicID})
+		Content: richtext.Parse("rv-virt:citest broke <again> & again\nlog: https://example.org/x #NuttX #risc_v"), InReplyTo: parent.PublicID})
 	if err != nil {
 		t.Fatal(err)
 	}

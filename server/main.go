@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
@@ -147,7 +148,7 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	var note *store.Note
 	err = st.Update(ctx, func(tx *store.Tx) (err error) {
-		note, err = svc.Publish(tx, cfg.Username, activitypub.Post{Content: activitypub.ParseText(text), InReplyTo: inReplyTo})
+		note, err = svc.Publish(tx, cfg.Username, activitypub.Post{Content: richtext.Parse(text), InReplyTo: inReplyTo})
 		return err
 	})
 	if err != nil {

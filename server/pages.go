@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/web"
 )
@@ -147,7 +148,7 @@ func (s *Server) handleNotePage(c echo.Context) error {
 // handleTagPage lists the notes carrying a hashtag.
 func (s *Server) handleTagPage(c echo.Context) error {
 	tag := c.Param("tag")
-	if !activitypub.ValidHashtag(tag) {
+	if !richtext.ValidHashtag(tag) {
 		return activitypub.ErrNotFound
 	}
 	page, err := parsePage(c)

@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/feed"
+	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/web"
 	"github.com/nuttx-feed/nuttx-feed/webfinger"
-	"golang.org/x/sync/errgroup"
 )
 
 // Server is a running nuttx-feed: database, federation core, web pages and
@@ -61,7 +63,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 		BaseURL:    cfg.BaseURL,
 		Store:      s.store,
 		Logger:     log.With("component", "activitypub"),
-		Client:     activitypub.NewClient(activitypub.ClientOptions{AllowPrivateNetworks: cfg.AllowPrivateNetworks}),
+		Client:     safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: cfg.AllowPrivateNetworks}),
 		Version:    Version,
 		FetchActor: cfg.Username,
 	})

@@ -97,7 +97,7 @@ func NewProfileView(u activitypub.URLs, a *store.Actor, posts, followers int) Pr
 		Handle:      "@" + u.Handle(a.Username),
 		ProfileURL:  u.Profile(a.Username),
 		AvatarURL:   u.Avatar(),
-		Summary:     template.HTML(activitypub.SummaryHTML(u, a)), // built by activitypub.Content: escaped
+		Summary:     template.HTML(activitypub.SummaryHTML(u, a)), // built by richtext.Content: escaped
 		Fields:      a.Fields,
 		Posts:       posts,
 		Followers:   followers,
@@ -122,7 +122,7 @@ func NewNoteView(u activitypub.URLs, n *store.Note) NoteView {
 	v := NoteView{
 		PublicID:  n.PublicID,
 		URL:       u.NoteURL(n.Username, n.PublicID),
-		Content:   template.HTML(n.Content), // built by activitypub.Content: escaped
+		Content:   template.HTML(n.Content), // built by richtext.Content: escaped
 		Published: n.Published,
 		InReplyTo: n.InReplyTo,
 	}

@@ -1,4 +1,4 @@
-package activitypub
+package richtext
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 
 func tagURL(name string) string { return "https://nuttx-feed.org/tags/" + name }
 
-func TestParseText(t *testing.T) {
+func TestParse(t *testing.T) {
 	tag := func(name string) string {
 		return `<a href="https://nuttx-feed.org/tags/` + strings.ToLower(name) + `" class="mention hashtag" rel="tag">#<span>` + name + `</span></a>`
 	}
@@ -34,12 +34,12 @@ func TestParseText(t *testing.T) {
 		{"https://x.org/#frag", "<p>" + link("https://x.org/#frag") + "</p>", nil},
 		{"ünïcödé #Zürich", "<p>ünïcödé " + tag("Zürich") + "</p>", []string{"Zürich"}},
 	} {
-		c := ParseText(tt.in)
+		c := Parse(tt.in)
 		if got := c.HTML(tagURL); got != tt.html {
-			t.Errorf("ParseText(%q).HTML()\n got %s\nwant %s", tt.in, got, tt.html)
+			t.Errorf("Parse(%q).HTML()\n got %s\nwant %s", tt.in, got, tt.html)
 		}
 		if got := c.Tags(); strings.Join(got, ",") != strings.Join(tt.tags, ",") {
-			t.Errorf("ParseText(%q).Tags() = %v, want %v", tt.in, got, tt.tags)
+			t.Errorf("Parse(%q).Tags() = %v, want %v", tt.in, got, tt.tags)
 		}
 	}
 }
@@ -75,57 +75,5 @@ func TestValidHashtag(t *testing.T) {
 		if got := ValidHashtag(name); got != want {
 			t.Errorf("ValidHashtag(%q) = %v, want %v", name, got, want)
 		}
-	}
-}
-
-func TestPublishValidation(t *testing.T) {
-	e := newEnv(t)
-	for _, p := range []Post{
-		{},
-		{Content: ParseText("   \n\n ")},
-		{Content: ParseText(strings.Repeat("long text ", 8000))},
-		{Content: ParseText("x"), InReplyTo: "mailto:a@b"},
-	} {
-		if _, err := publishNow(e.ctx, e.s, "nuttx_build", p); err == nil {
-			t.Errorf("Publish(%.40v) succeeded, want an error", p)
-		}
-	}
-	if _, err := publishNow(e.ctx, e.s, "nobody", Post{Content: ParseText("x")}); err == nil {
-		t.Error("Publish for an unknown actor succeeded")
-	}
-	if n := e.snapshot()["notes"]; n != 0 {
-		t.Errorf("%d notes stored by failed publishes", n)
-	}
-	remote, err := publishNow(e.ctx, e.s, "nuttx_build", Post{Content: ParseText("x"), InReplyTo: "https://mastodon.example/users/a/statuses/1"})
-	if err != nil || remote.InReplyTo != "https://mastodon.example/users/a/statuses/1" {
-		t.Errorf("reply to a remote note: %v %+v", err, remote)
-	}
-}
-
-func TestProfileUpdateIsAnnounced(t *testing.T) {
-	e := newEnv(t)
-	e.addFollowers(2, func(i int) string { return []string{"https://a.example/inbox", "https://b.example/inbox"}[i] })
-	a, changed, err := e.s.EnsureActor(e.ctx, Profile{Username: "nuttx_build", DisplayName: "NuttX Build", Summary: "Failed builds of #NuttX"})
-	if err != nil || changed {
-		t.Fatalf("unchanged profile: changed=%v err=%v", changed, err)
-	}
-	key := a.PublicKeyPEM
-	a, changed, err = e.s.EnsureActor(e.ctx, Profile{Username: "nuttx_build", DisplayName: "NuttX CI", Summary: "New bio"})
-	if err != nil || !changed || a.DisplayName != "NuttX CI" {
-		t.Fatalf("changed profile: %+v changed=%v err=%v", a, changed, err)
-	}
-	if a.PublicKeyPEM != key {
-		t.Error("the key changed with the profile")
-	}
-	var updates, deliveries int
-	e.db.SQL.QueryRow(`SELECT COUNT(*) FROM activities WHERE type = 'Update'`).Scan(&updates)
-	e.db.SQL.QueryRow(`SELECT COUNT(*) FROM deliveries`).Scan(&deliveries)
-	if updates != 1 || deliveries != 2 {
-		t.Errorf("%d Update activities, %d deliveries; want 1 and 2", updates, deliveries)
-	}
-	var body string
-	e.db.SQL.QueryRow(`SELECT body FROM activities WHERE type = 'Update'`).Scan(&body)
-	if !strings.Contains(body, `"name":"NuttX CI"`) || !strings.Contains(body, `"actor":"`+testBase+`/users/nuttx_build"`) {
-		t.Errorf("Update body %s", body)
 	}
 }

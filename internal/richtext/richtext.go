@@ -1,4 +1,7 @@
-package activitypub
+// Package richtext builds the body of a note: HTML that every Fediverse
+// server keeps, and its plain-text twin, with Mastodon's way of counting
+// characters.
+package richtext
 
 import (
 	"html"
@@ -9,7 +12,7 @@ import (
 )
 
 // Content is the body of a note under construction. It only produces HTML
-// that Mastodon keeps (INTEROP N4, N5, N6): paragraphs, <br>, http(s)
+// that Mastodon keeps (docs/FEDERATION.md, "Notes"): paragraphs, <br>, http(s)
 // anchors and hashtag anchors, with every piece of text escaped. It renders
 // to HTML once the base URL is known (hashtag links point at our tag pages),
 // and to a plain-text twin for logs, previews and the web page's summary.
@@ -238,7 +241,7 @@ func ValidHashtag(name string) bool {
 // ParseText turns plain text into Content: blank lines separate paragraphs,
 // newlines become line breaks, http(s) URLs become links and #words become
 // hashtags. This is what `nuttx-feed post` publishes.
-func ParseText(s string) *Content {
+func Parse(s string) *Content {
 	c := &Content{}
 	s = strings.ReplaceAll(s, "\r", "")
 	var text strings.Builder

@@ -1,7 +1,11 @@
-package activitypub
+// Package safehttp makes the one HTTP client of every outgoing request
+// (deliveries, key and actor fetches): bounded timeouts, no proxy, the
+// system trust store, and an address check on every connection, after DNS
+// resolution and on redirects, that refuses loopback, private and other
+// internal addresses unless they are allowed.
+package safehttp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -16,8 +20,8 @@ import (
 // private networks are not allowed.
 var ErrForbiddenAddress = errors.New("address not allowed")
 
-// ClientOptions configure NewClient.
-type ClientOptions struct {
+// Options configure NewClient.
+type Options struct {
 	// AllowPrivateNetworks permits loopback and private addresses (tests,
 	// intranets). Off, such addresses are refused, redirects included.
 	AllowPrivateNetworks bool
@@ -37,7 +41,7 @@ type ClientOptions struct {
 // no proxy, a 5 s connect and 30 s total timeout, at most 5 redirects, and
 // checks the address of every connection it opens (after DNS resolution, so
 // a name that resolves to 127.0.0.1 or a redirect to 10.0.0.1 is refused too).
-func NewClient(o ClientOptions) *http.Client {
+func NewClient(o Options) *http.Client {
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 5 * time.Second
 	}
@@ -117,12 +121,4 @@ func IsPublicAddr(a netip.Addr) bool {
 		return false
 	}
 	return true
-}
-
-// isForbidden reports whether err comes from the address check.
-func isForbidden(err error) bool { return errors.Is(err, ErrForbiddenAddress) }
-
-// contextDone reports whether err is ours to ignore because ctx ended.
-func contextDone(ctx context.Context, err error) bool {
-	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }
