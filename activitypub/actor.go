@@ -17,10 +17,11 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // SummaryHTML renders an actor's plain-text bio as note-style HTML.
-func SummaryHTML(u URLs, a *store.Actor) string { return richtext.Parse(a.Summary).HTML(u.Tag) }
+func SummaryHTML(u urls.Site, a *store.Actor) string { return richtext.Parse(a.Summary).HTML(u.Tag) }
 
 func fieldHTML(f store.Field) string {
 	shown := strings.TrimPrefix(strings.TrimPrefix(f.URL, "https://"), "http://")
@@ -142,8 +143,8 @@ func (s *Service) updateProfile(ctx context.Context, old *store.Actor, p Profile
 			return err
 		}
 		a.DisplayName, a.Summary, a.Fields, a.UpdatedAt = p.DisplayName, p.Summary, p.Fields, tx.Now
-		updateID := s.urls.Actor(a.Username) + "#updates/" + randomID()
-		act := &store.Activity{IRI: updateID, ActorID: a.ID, Type: "Update", Body: marshal(updateActorDocument(s.urls, &a, updateID, tx.Now))}
+		updateID := s.site.Actor(a.Username) + "#updates/" + randomID()
+		act := &store.Activity{IRI: updateID, ActorID: a.ID, Type: "Update", Body: marshal(updateActorDocument(s.site, &a, updateID, tx.Now))}
 		if err := tx.InsertActivity(act); err != nil {
 			return err
 		}
@@ -202,7 +203,7 @@ func (s *Service) signerOf(ctx context.Context, actorID int64) (*signer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("actor %q: %w", a.Username, err)
 	}
-	sg := &signer{keyID: s.urls.KeyID(a.Username), key: key}
+	sg := &signer{keyID: s.site.KeyID(a.Username), key: key}
 	s.actors.signers.Add(actorID, sg)
 	return sg, nil
 }

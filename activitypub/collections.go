@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // Collections are served as a front page (the size and links to the first
@@ -11,14 +12,14 @@ import (
 // functions render what the caller read from the store.
 
 // OutboxDocument is the front page of username's outbox: total Creates.
-func OutboxDocument(u URLs, username string, total int) []byte {
+func OutboxDocument(u urls.Site, username string, total int) []byte {
 	id := u.Outbox(username)
 	return marshal(orderedCollection(id, total, id+"?page=true", id+"?min_id=0&page=true"))
 }
 
 // OutboxPageDocument is one page of username's outbox, newest first: the
 // Create of each note of p, which the store read for the cursor asked.
-func OutboxPageDocument(u URLs, username string, total int, asked store.Page, p store.NotePage) []byte {
+func OutboxPageDocument(u urls.Site, username string, total int, asked store.Page, p store.NotePage) []byte {
 	id := u.Outbox(username)
 	pageID := id + "?page=true"
 	switch {
@@ -42,14 +43,14 @@ func OutboxPageDocument(u URLs, username string, total int, asked store.Page, p 
 }
 
 // FollowersDocument is the front page of username's followers.
-func FollowersDocument(u URLs, username string, total int) []byte {
+func FollowersDocument(u urls.Site, username string, total int) []byte {
 	id := u.Followers(username)
 	return marshal(orderedCollection(id, total, id+"?page=1", ""))
 }
 
 // FollowersPageDocument is page number (from 1) of username's followers,
 // listing their ids oldest first; store.PageSize to a page.
-func FollowersPageDocument(u URLs, username string, total, number int, followers []store.Follower) []byte {
+func FollowersPageDocument(u urls.Site, username string, total, number int, followers []store.Follower) []byte {
 	id := u.Followers(username)
 	items := make([]any, len(followers))
 	for i, f := range followers {
@@ -67,7 +68,7 @@ func FollowersPageDocument(u URLs, username string, total, number int, followers
 
 // FollowingDocument is the (always empty) following collection, or page
 // number of it (number 0 for the front page): the bot follows no one.
-func FollowingDocument(u URLs, username string, number int) []byte {
+func FollowingDocument(u urls.Site, username string, number int) []byte {
 	id := u.Following(username)
 	if number == 0 {
 		return marshal(orderedCollection(id, 0, id+"?page=1", ""))
@@ -77,17 +78,17 @@ func FollowingDocument(u URLs, username string, number int) []byte {
 
 // FeaturedDocument is the pinned-posts collection: an empty
 // OrderedCollection until pinning exists.
-func FeaturedDocument(u URLs, username string) []byte {
+func FeaturedDocument(u urls.Site, username string) []byte {
 	m := orderedCollection(u.Featured(username), 0, "", "")
 	m["orderedItems"] = []any{}
 	return marshal(m)
 }
 
 // ActorDocument is the actor's JSON document.
-func ActorDocument(u URLs, a *store.Actor) []byte { return marshal(actorDocument(u, a)) }
+func ActorDocument(u urls.Site, a *store.Actor) []byte { return marshal(actorDocument(u, a)) }
 
 // NoteDocument is the JSON of a note.
-func NoteDocument(u URLs, n *store.Note) []byte { return marshal(noteDocument(u, n)) }
+func NoteDocument(u urls.Site, n *store.Note) []byte { return marshal(noteDocument(u, n)) }
 
 // CreateDocument is the JSON of a note's Create activity, as delivered.
-func CreateDocument(u URLs, n *store.Note) []byte { return marshal(createDocument(u, n)) }
+func CreateDocument(u urls.Site, n *store.Note) []byte { return marshal(createDocument(u, n)) }

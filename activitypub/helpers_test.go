@@ -53,7 +53,7 @@ func newEnv(t testing.TB, mutate ...func(*Options)) *testEnv {
 
 // ourKeys resolves our key ids for a remote verifying what we send.
 func (e *testEnv) ourKeys(keyID string) (*rsa.PublicKey, error) {
-	username, _ := e.s.urls.ParseLocalActor(strings.TrimSuffix(keyID, "#main-key"))
+	username, _ := e.s.site.ParseLocalActor(strings.TrimSuffix(keyID, "#main-key"))
 	a, err := e.s.Actor(e.ctx, username)
 	if err != nil {
 		return nil, err

@@ -107,7 +107,7 @@ func checkInboxContentType(ct string) error {
 // A failure with a cached key is retried once with a freshly fetched key
 // (the peer may have rotated it).
 func (s *Service) verifyInbound(ctx context.Context, req InboundRequest) (*remoteKey, error) {
-	p, candidates, err := precheckSignature(req, s.urls.Host(), s.now())
+	p, candidates, err := precheckSignature(req, s.site.Host(), s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (s *Service) knownRemoteActor(ctx context.Context, iri string) (known bool,
 // handleFollow stores the follower and queues an Accept embedding their
 // Follow to their personal inbox, in one transaction (INTEROP F1, F2).
 func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remoteKey, log *slog.Logger) error {
-	username, ok := s.urls.ParseLocalActor(act.Object.ID)
+	username, ok := s.site.ParseLocalActor(act.Object.ID)
 	if !ok {
 		log.Debug("ignored Follow of a non-local object", "object", act.Object.ID)
 		return nil
@@ -171,8 +171,8 @@ func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remot
 		if err := tx.SaveFollower(f); err != nil {
 			return err
 		}
-		acceptID := s.urls.Actor(a.Username) + "#accepts/follows/" + randomID()
-		body := marshal(acceptDocument(s.urls, a.Username, acceptID, followRef{ID: act.ID, Actor: act.Actor, Object: s.urls.Actor(a.Username)}))
+		acceptID := s.site.Actor(a.Username) + "#accepts/follows/" + randomID()
+		body := marshal(acceptDocument(s.site, a.Username, acceptID, followRef{ID: act.ID, Actor: act.Actor, Object: s.site.Actor(a.Username)}))
 		accept := &store.Activity{IRI: acceptID, ActorID: a.ID, Type: "Accept", Body: body}
 		if err := tx.InsertActivity(accept); err != nil {
 			return err
@@ -201,7 +201,7 @@ func (s *Service) handleUndo(ctx context.Context, act *activity, signer *remoteK
 	// The Follow is found by its object, a local actor (Misskey's Undo
 	// embeds a Follow with another id than the one it sent), else by id.
 	var followed *store.Actor
-	username, local := s.urls.ParseLocalActor(o.Object)
+	username, local := s.site.ParseLocalActor(o.Object)
 	if local {
 		a, err := s.Actor(ctx, username)
 		if err != nil && !errors.Is(err, ErrNotFound) {

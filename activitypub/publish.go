@@ -44,20 +44,20 @@ func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, e
 		PublicID:  randomID(),
 		ActorID:   a.ID,
 		Username:  a.Username,
-		Content:   p.Content.HTML(s.urls.Tag),
+		Content:   p.Content.HTML(s.site.Tag),
 		Source:    p.Content.PlainText(),
 		InReplyTo: parent,
 		Tags:      p.Content.Tags(),
 		Published: tx.Now,
 	}
-	body := marshal(createDocument(s.urls, n))
+	body := marshal(createDocument(s.site, n))
 	if len(body) > maxActivityBytes {
 		return nil, fmt.Errorf("%w: the note is too long (%d bytes of JSON, at most %d)", ErrInvalid, len(body), maxActivityBytes)
 	}
 	if err := tx.InsertNote(n); err != nil {
 		return nil, err
 	}
-	create := &store.Activity{IRI: s.urls.Activity(s.urls.Note(a.Username, n.PublicID)), ActorID: a.ID, Type: "Create", NoteSeq: n.Seq, Body: body}
+	create := &store.Activity{IRI: s.site.Activity(a.Username, n.PublicID), ActorID: a.ID, Type: "Create", NoteSeq: n.Seq, Body: body}
 	if err := tx.InsertActivity(create); err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, e
 	}
 	tx.AfterCommit(func() {
 		s.kick()
-		s.log.Info("published note", "username", a.Username, "note", s.urls.Note(a.Username, n.PublicID),
+		s.log.Info("published note", "username", a.Username, "note", s.site.Note(a.Username, n.PublicID),
 			"in_reply_to", n.InReplyTo, "deliveries", queued)
 	})
 	return n, nil
@@ -83,7 +83,7 @@ func (s *Service) resolveParent(tx *store.Tx, ref string) (string, error) {
 	publicID := ""
 	if hexID.MatchString(ref) {
 		publicID = ref
-	} else if _, id, ok := s.urls.ParseLocalNote(ref); ok {
+	} else if _, id, ok := s.site.ParseLocalNote(ref); ok {
 		publicID = id
 	}
 	if publicID != "" {
@@ -91,7 +91,7 @@ func (s *Service) resolveParent(tx *store.Tx, ref string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("in-reply-to: %w", err)
 		}
-		return s.urls.Note(n.Username, n.PublicID), nil
+		return s.site.Note(n.Username, n.PublicID), nil
 	}
 	u, err := url.Parse(ref)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -101,4 +101,4 @@ func (s *Service) resolveParent(tx *store.Tx, ref string) (string, error) {
 }
 
 // NoteIRI returns the id of n.
-func (s *Service) NoteIRI(n *store.Note) string { return s.urls.Note(n.Username, n.PublicID) }
+func (s *Service) NoteIRI(n *store.Note) string { return s.site.Note(n.Username, n.PublicID) }

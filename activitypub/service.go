@@ -21,6 +21,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // Options configure a Service. Store and BaseURL are required.
@@ -49,7 +50,7 @@ type Options struct {
 // Service is the federation core. Create it with New; it is safe for
 // concurrent use. Delivery runs only inside RunDelivery.
 type Service struct {
-	urls       URLs
+	site       urls.Site
 	store      *store.Store
 	log        *slog.Logger
 	client     *http.Client
@@ -68,7 +69,7 @@ func New(o Options) (*Service, error) {
 	if o.Store == nil {
 		return nil, errors.New("activitypub: no store")
 	}
-	urls, err := NewURLs(o.BaseURL)
+	site, err := urls.New(o.BaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +86,11 @@ func New(o Options) (*Service, error) {
 		o.Version = "dev"
 	}
 	return &Service{
-		urls:       urls,
+		site:       site,
 		store:      o.Store,
 		log:        o.Logger,
 		client:     o.Client,
-		userAgent:  "nuttx-feed/" + o.Version + " (+" + urls.Base() + "/)",
+		userAgent:  "nuttx-feed/" + o.Version + " (+" + site.Base() + "/)",
 		fetchActor: o.FetchActor,
 		now:        o.Now,
 		delivery:   o.Delivery.withDefaults(),
@@ -99,8 +100,8 @@ func New(o Options) (*Service, error) {
 	}, nil
 }
 
-// URLs returns the URL scheme of this service.
-func (s *Service) URLs() URLs { return s.urls }
+// urls.Site returns the URL scheme of this service.
+func (s *Service) URLs() urls.Site { return s.site }
 
 // kick wakes the delivery queue so that work committed a moment ago goes
 // out now rather than at the next poll. It never blocks.

@@ -18,6 +18,7 @@ import (
 	"github.com/go-fed/activity/streams/vocab"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // ContentType is the media type of every ActivityPub document we serve and
@@ -142,7 +143,7 @@ func marshal(m map[string]any) []byte {
 }
 
 // actorDocument is the actor (type Service) with every field of INTEROP A1.
-func actorDocument(u URLs, a *store.Actor) map[string]any {
+func actorDocument(u urls.Site, a *store.Actor) map[string]any {
 	id := u.Actor(a.Username)
 	svc := streams.NewActivityStreamsService()
 	svc.SetJSONLDId(idProp(id))
@@ -221,7 +222,7 @@ func actorDocument(u URLs, a *store.Actor) map[string]any {
 }
 
 // noteObject is a Note without @context (INTEROP N1).
-func noteObject(u URLs, n *store.Note) map[string]any {
+func noteObject(u urls.Site, n *store.Note) map[string]any {
 	id := u.Note(n.Username, n.PublicID)
 	note := streams.NewActivityStreamsNote()
 	note.SetJSONLDId(idProp(id))
@@ -254,17 +255,16 @@ func noteObject(u URLs, n *store.Note) map[string]any {
 }
 
 // noteDocument is a Note served on its own.
-func noteDocument(u URLs, n *store.Note) map[string]any {
+func noteDocument(u urls.Site, n *store.Note) map[string]any {
 	m := noteObject(u, n)
 	m["@context"] = noteContext
 	return m
 }
 
 // createObject is the Create wrapping a note, without @context.
-func createObject(u URLs, n *store.Note) map[string]any {
-	noteID := u.Note(n.Username, n.PublicID)
+func createObject(u urls.Site, n *store.Note) map[string]any {
 	create := streams.NewActivityStreamsCreate()
-	create.SetJSONLDId(idProp(u.Activity(noteID)))
+	create.SetJSONLDId(idProp(u.Activity(n.Username, n.PublicID)))
 	create.SetActivityStreamsActor(actorProp(u.Actor(n.Username)))
 	create.SetActivityStreamsTo(toProp(PublicAddress))
 	create.SetActivityStreamsCc(ccProp(u.Followers(n.Username)))
@@ -275,7 +275,7 @@ func createObject(u URLs, n *store.Note) map[string]any {
 }
 
 // createDocument is the Create{Note} as delivered and served.
-func createDocument(u URLs, n *store.Note) map[string]any {
+func createDocument(u urls.Site, n *store.Note) map[string]any {
 	m := createObject(u, n)
 	m["@context"] = noteContext
 	return m
@@ -288,7 +288,7 @@ type followRef struct {
 
 // acceptDocument accepts a Follow: signed by the followed actor, addressed
 // to the follower, embedding the Follow with its exact id (INTEROP F2).
-func acceptDocument(u URLs, username, acceptID string, f followRef) map[string]any {
+func acceptDocument(u urls.Site, username, acceptID string, f followRef) map[string]any {
 	accept := streams.NewActivityStreamsAccept()
 	accept.SetJSONLDId(idProp(acceptID))
 	accept.SetActivityStreamsActor(actorProp(u.Actor(username)))
@@ -301,7 +301,7 @@ func acceptDocument(u URLs, username, acceptID string, f followRef) map[string]a
 
 // updateActorDocument announces a changed profile: Update with the full
 // actor, whose id equals the Update's actor (INTEROP L4).
-func updateActorDocument(u URLs, a *store.Actor, updateID string, now time.Time) map[string]any {
+func updateActorDocument(u urls.Site, a *store.Actor, updateID string, now time.Time) map[string]any {
 	update := streams.NewActivityStreamsUpdate()
 	update.SetJSONLDId(idProp(updateID))
 	update.SetActivityStreamsActor(actorProp(u.Actor(a.Username)))

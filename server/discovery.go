@@ -8,22 +8,22 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 	"github.com/nuttx-feed/nuttx-feed/webfinger"
 )
 
 func (s *Server) handleHostMeta(c echo.Context) error {
 	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
-	return c.Blob(http.StatusOK, "application/xrd+xml; charset=utf-8", webfinger.HostMeta(s.svc.URLs().Base()))
+	return c.Blob(http.StatusOK, "application/xrd+xml; charset=utf-8", webfinger.HostMeta(s.site))
 }
 
 const nodeInfoSchema = "http://nodeinfo.diaspora.software/ns/schema/"
 
 // handleNodeInfoLinks serves /.well-known/nodeinfo (INTEROP I1).
 func (s *Server) handleNodeInfoLinks(c echo.Context) error {
-	base := s.svc.URLs().Base()
 	return plainJSON(c, map[string]any{"links": []map[string]string{
-		{"rel": nodeInfoSchema + "2.1", "href": base + "/nodeinfo/2.1"},
-		{"rel": nodeInfoSchema + "2.0", "href": base + "/nodeinfo/2.0"},
+		{"rel": nodeInfoSchema + "2.1", "href": s.site.URL(urls.NodeInfo21)},
+		{"rel": nodeInfoSchema + "2.0", "href": s.site.URL(urls.NodeInfo20)},
 	}})
 }
 
@@ -45,7 +45,7 @@ func (s *Server) handleNodeInfo(version string) echo.HandlerFunc {
 		software := map[string]any{"name": "nuttx-feed", "version": Version}
 		if version == "2.1" {
 			software["repository"] = "https://github.com/nuttx-feed/nuttx-feed"
-			software["homepage"] = s.svc.URLs().Base() + "/"
+			software["homepage"] = s.site.URL(urls.Home)
 		}
 		return plainJSON(c, map[string]any{
 			"version":           version,
@@ -80,5 +80,5 @@ func (s *Server) handleHealth(c echo.Context) error {
 
 // handleHome sends visitors to the bot's profile.
 func (s *Server) handleHome(c echo.Context) error {
-	return c.Redirect(http.StatusFound, s.svc.URLs().Profile(s.cfg.Username))
+	return c.Redirect(http.StatusFound, s.site.Profile(s.cfg.Username))
 }

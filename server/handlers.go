@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -42,7 +41,7 @@ func (s *Server) handleActor(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return activityJSON(c, activitypub.ActorDocument(s.svc.URLs(), a))
+	return activityJSON(c, activitypub.ActorDocument(s.site, a))
 }
 
 // view reads from the store for a handler.
@@ -74,7 +73,7 @@ func (s *Server) handleOutbox(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u := s.svc.URLs()
+	u := s.site
 	if !asPage {
 		return activityJSON(c, activitypub.OutboxDocument(u, a.Username, total))
 	}
@@ -120,7 +119,7 @@ func (s *Server) handleFollowers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u := s.svc.URLs()
+	u := s.site
 	if number == 0 {
 		return activityJSON(c, activitypub.FollowersDocument(u, a.Username, total))
 	}
@@ -136,7 +135,7 @@ func (s *Server) handleFollowing(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return activityJSON(c, activitypub.FollowingDocument(s.svc.URLs(), a.Username, number))
+	return activityJSON(c, activitypub.FollowingDocument(s.site, a.Username, number))
 }
 
 func (s *Server) handleFeatured(c echo.Context) error {
@@ -144,7 +143,7 @@ func (s *Server) handleFeatured(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return activityJSON(c, activitypub.FeaturedDocument(s.svc.URLs(), a.Username))
+	return activityJSON(c, activitypub.FeaturedDocument(s.site, a.Username))
 }
 
 // note reads the note a request names.
@@ -168,9 +167,9 @@ func (s *Server) handleNote(create bool) echo.HandlerFunc {
 			return err
 		}
 		if create {
-			return activityJSON(c, activitypub.CreateDocument(s.svc.URLs(), n))
+			return activityJSON(c, activitypub.CreateDocument(s.site, n))
 		}
-		return activityJSON(c, activitypub.NoteDocument(s.svc.URLs(), n))
+		return activityJSON(c, activitypub.NoteDocument(s.site, n))
 	}
 }
 
@@ -201,14 +200,8 @@ func (s *Server) handleInbox(c echo.Context) error {
 }
 
 func (s *Server) newWebFinger() *webfinger.Server {
-	u := s.svc.URLs()
-	hosts := []string{strings.ToLower(u.Host())}
-	if u.Hostname() != u.Host() {
-		hosts = append(hosts, strings.ToLower(u.Hostname()))
-	}
 	return &webfinger.Server{
-		Hosts:  hosts,
-		Domain: u.Hostname(),
+		Site: s.site,
 		Lookup: func(ctx context.Context, name string) (string, bool, error) {
 			a, err := s.svc.Actor(ctx, name)
 			if errors.Is(err, activitypub.ErrNotFound) {
@@ -219,9 +212,6 @@ func (s *Server) newWebFinger() *webfinger.Server {
 			}
 			return a.Username, true, nil
 		},
-		ActorURL:   u.Actor,
-		ProfileURL: u.Profile,
-		AvatarURL:  u.Avatar(),
 	}
 }
 

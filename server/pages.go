@@ -18,8 +18,8 @@ import (
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 func (s *Server) page(title, description, alternate, canonical string) web.Page {
-	u := s.svc.URLs()
-	return web.Page{Title: title, Description: description, Base: u.Base(), Alternate: alternate, Canonical: canonical, Version: Version}
+	u := s.site
+	return web.Page{Title: title, Description: description, Site: u, Alternate: alternate, Canonical: canonical, Version: Version}
 }
 
 func (s *Server) renderPage(c echo.Context, status int, name string, data any) error {
@@ -45,7 +45,7 @@ func (s *Server) profileView(tx *store.Tx, a *store.Actor) (web.ProfileView, err
 	if err != nil {
 		return web.ProfileView{}, err
 	}
-	return web.NewProfileView(s.svc.URLs(), a, posts, followers), nil
+	return web.NewProfileView(s.site, a, posts, followers), nil
 }
 
 // noteViews describes notes with how many local replies each has.
@@ -58,7 +58,7 @@ func (s *Server) noteViews(tx *store.Tx, notes []*store.Note) ([]web.NoteView, e
 	if err != nil {
 		return nil, err
 	}
-	views := web.NoteViews(s.svc.URLs(), notes)
+	views := web.NoteViews(s.site, notes)
 	for i := range views {
 		views[i].ReplyCount = counts[iris[i]]
 	}
@@ -72,7 +72,7 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u := s.svc.URLs()
+	u := s.site
 	if wantsJSON(c) {
 		return activityJSON(c, activitypub.ActorDocument(u, a))
 	}
@@ -112,7 +112,7 @@ func (s *Server) handleNotePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u := s.svc.URLs()
+	u := s.site
 	if wantsJSON(c) {
 		return activityJSON(c, activitypub.NoteDocument(u, n))
 	}
@@ -155,7 +155,7 @@ func (s *Server) handleTagPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u := s.svc.URLs()
+	u := s.site
 	data := web.TagPage{Page: s.page("#"+tag, "Posts tagged #"+tag, "", u.Tag(lower(tag))), Tag: tag}
 	err = s.view(c, func(tx *store.Tx) error {
 		notes, err := tx.Notes(store.NoteFilter{Tag: tag}, page)

@@ -2,11 +2,13 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
@@ -17,37 +19,45 @@ func (s *Server) routes() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = clientIP
 	e.Pre(middleware.RemoveTrailingSlash()) // routing only: signatures use the raw request URI
-	e.Use(middleware.Recover())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableStackAll: true, // the panicking goroutine's stack, logged through slog
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic in a handler", "uri", c.Request().RequestURI, "err", err, "stack", string(stack))
+			return err
+		},
+	}))
 	e.Use(s.logRequests)
 
-	get := func(path string, h echo.HandlerFunc) { e.Match([]string{http.MethodGet, http.MethodHead}, path, h) }
+	get := func(r urls.Route, h echo.HandlerFunc) {
+		e.Match([]string{http.MethodGet, http.MethodHead}, r.Pattern, h)
+	}
 
 	// Discovery.
-	get("/.well-known/webfinger", s.handleWebFinger)
-	get("/.well-known/host-meta", s.handleHostMeta)
-	get("/.well-known/nodeinfo", s.handleNodeInfoLinks)
-	get("/nodeinfo/2.0", s.handleNodeInfo("2.0"))
-	get("/nodeinfo/2.1", s.handleNodeInfo("2.1"))
-	get("/health", s.handleHealth)
+	get(urls.WebFinger, s.handleWebFinger)
+	get(urls.HostMeta, s.handleHostMeta)
+	get(urls.NodeInfoLinks, s.handleNodeInfoLinks)
+	get(urls.NodeInfo20, s.handleNodeInfo("2.0"))
+	get(urls.NodeInfo21, s.handleNodeInfo("2.1"))
+	get(urls.Health, s.handleHealth)
 
 	// ActivityPub: actors, their collections and notes (JSON or HTML by Accept).
-	get("/users/:username", s.handleActor)
-	get("/users/:username/outbox", s.handleOutbox)
-	get("/users/:username/followers", s.handleFollowers)
-	get("/users/:username/following", s.handleFollowing)
-	get("/users/:username/collections/featured", s.handleFeatured)
-	get("/users/:username/statuses/:id", s.handleNote(false))
-	get("/users/:username/statuses/:id/activity", s.handleNote(true))
-	e.POST("/users/:username/inbox", s.handleInbox)
-	e.POST("/inbox", s.handleInbox)
+	get(urls.Actor, s.handleActor)
+	get(urls.Outbox, s.handleOutbox)
+	get(urls.Followers, s.handleFollowers)
+	get(urls.Following, s.handleFollowing)
+	get(urls.Featured, s.handleFeatured)
+	get(urls.Note, s.handleNote(false))
+	get(urls.Activity, s.handleNote(true))
+	e.POST(urls.Inbox.Pattern, s.handleInbox)
+	e.POST(urls.SharedInbox.Pattern, s.handleInbox)
 
 	// The web face.
-	get("/", s.handleHome)
-	get("/@:username", s.handleProfilePage)
-	get("/@:username/:id", s.handleNotePage)
-	get("/tags/:tag", s.handleTagPage)
-	static := http.StripPrefix("/static/", http.FileServer(http.FS(web.Static())))
-	get("/static/*", echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	get(urls.Home, s.handleHome)
+	get(urls.Profile, s.handleProfilePage)
+	get(urls.NotePage, s.handleNotePage)
+	get(urls.Tag, s.handleTagPage)
+	static := http.StripPrefix(strings.TrimSuffix(urls.Static.Pattern, "*"), http.FileServer(http.FS(web.Static())))
+	get(urls.Static, echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		static.ServeHTTP(w, r)
 	})))

@@ -19,6 +19,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/feed"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 	"github.com/nuttx-feed/nuttx-feed/web"
 	"github.com/nuttx-feed/nuttx-feed/webfinger"
 )
@@ -30,6 +31,7 @@ type Server struct {
 	log    *slog.Logger
 	store  *store.Store
 	lock   *os.File
+	site   urls.Site
 	svc    *activitypub.Service
 	feed   *feed.Feed
 	pages  *web.Renderer
@@ -54,6 +56,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if s.site, err = urls.New(cfg.BaseURL); err != nil {
 		return nil, err
 	}
 	if s.store, err = openStore(ctx, cfg.DataDir); err != nil {
@@ -110,7 +115,7 @@ func (s *Server) Service() *activitypub.Service { return s.svc }
 func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
 	s.log.Info("nuttx-feed started", "version", Version, "listen", s.Addr(), "base_url", s.cfg.BaseURL,
-		"actor", s.svc.URLs().Actor(s.cfg.Username), "handle", "@"+s.svc.URLs().Handle(s.cfg.Username))
+		"actor", s.site.Actor(s.cfg.Username), "handle", "@"+s.site.Handle(s.cfg.Username))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {

@@ -226,7 +226,7 @@ func checkNotBlank(v string) error {
 	return nil
 }
 
-// checkBaseURL applies the rules of activitypub.NewURLs (settings_test.go
+// checkBaseURL applies the rules of urls.New (settings_test.go
 // holds the two to each other), with shorter words.
 func checkBaseURL(v string) error {
 	if err := checkHTTPURL(v); err != nil {

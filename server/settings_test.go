@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // TestSettingsDefaults pins every default (changing one is a decision: the
@@ -94,15 +94,15 @@ func TestSettingsTable(t *testing.T) {
 }
 
 // TestSettingsBaseURLCheck: --base-url refuses exactly what
-// activitypub.NewURLs refuses, so that serve never fails to start on a base
+// urls.New refuses, so that serve never fails to start on a base
 // URL that validation let through.
 func TestSettingsBaseURLCheck(t *testing.T) {
 	for _, u := range []string{"http://localhost:8080", "https://nuttx-feed.org", "https://nuttx-feed.org/", "https://x.example/bot",
 		"https://X.Example:8443", "ftp://x", "nuttx-feed.org", "https://", "http:///path", "https://x.example/?a=b",
 		"https://x.example/#f", "https://u:p@x.example", "https://x.example/%zz", "://x", "", " https://x.example"} {
-		_, err := activitypub.NewURLs(u)
+		_, err := urls.New(u)
 		if got := checkBaseURL(u); (got == nil) != (err == nil) {
-			t.Errorf("%q: the check says %v, activitypub.NewURLs %v", u, got, err)
+			t.Errorf("%q: the check says %v, urls.New %v", u, got, err)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 //go:embed templates/*.html
@@ -71,12 +72,18 @@ func (r *Renderer) Render(w io.Writer, page string, data any) error {
 type Page struct {
 	Title       string
 	Description string
-	Base        string   // base URL, for static files and links home
-	Alternate   string   // the ActivityPub id of what the page shows
-	Canonical   string   // the page's own URL, however it was reached
-	Me          []string // rel="me" links
+	Site        urls.Site // builds the links to static files and home
+	Alternate   string    // the ActivityPub id of what the page shows
+	Canonical   string    // the page's own URL, however it was reached
+	Me          []string  // rel="me" links
 	Version     string
 }
+
+// Static returns the URL of the static file name.
+func (p Page) Static(name string) string { return p.Site.URL(urls.Static, name) }
+
+// Home returns the URL of the home page.
+func (p Page) Home() string { return p.Site.URL(urls.Home) }
 
 // ProfileView is the header of a profile or note page.
 type ProfileView struct {
@@ -91,7 +98,7 @@ type ProfileView struct {
 }
 
 // NewProfileView describes actor a.
-func NewProfileView(u activitypub.URLs, a *store.Actor, posts, followers int) ProfileView {
+func NewProfileView(u urls.Site, a *store.Actor, posts, followers int) ProfileView {
 	return ProfileView{
 		DisplayName: a.DisplayName,
 		Handle:      "@" + u.Handle(a.Username),
@@ -118,7 +125,7 @@ type NoteView struct {
 }
 
 // NewNoteView describes note n.
-func NewNoteView(u activitypub.URLs, n *store.Note) NoteView {
+func NewNoteView(u urls.Site, n *store.Note) NoteView {
 	v := NoteView{
 		PublicID:  n.PublicID,
 		URL:       u.NoteURL(n.Username, n.PublicID),
@@ -136,7 +143,7 @@ func NewNoteView(u activitypub.URLs, n *store.Note) NoteView {
 }
 
 // NoteViews describes a list of notes.
-func NoteViews(u activitypub.URLs, notes []*store.Note) []NoteView {
+func NoteViews(u urls.Site, notes []*store.Note) []NoteView {
 	out := make([]NoteView, len(notes))
 	for i, n := range notes {
 		out[i] = NewNoteView(u, n)

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
@@ -16,18 +16,18 @@ func TestPagesRenderAndEscape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := activitypub.NewURLs("https://nuttx-feed.org")
+	u, _ := urls.New("https://nuttx-feed.org")
 	a := &store.Actor{Username: "nuttx_build", DisplayName: `<script>alert("x")</script>`, Summary: "Bio with #NuttX",
 		Fields: []store.Field{{Name: "Source", URL: "https://github.com/apache/nuttx"}}}
 	note := &store.Note{PublicID: "abc", Username: "nuttx_build", Content: "<p>built &amp; broke</p>", Published: time.Now(),
 		InReplyTo: "https://nuttx-feed.org/users/nuttx_build/statuses/parent"}
 	profile := web.NewProfileView(u, a, 1, 2)
 	pages := map[string]any{
-		"profile": web.ProfilePage{Page: web.Page{Title: a.DisplayName, Base: u.Base(), Alternate: u.Actor("nuttx_build")}, Profile: profile,
+		"profile": web.ProfilePage{Page: web.Page{Title: a.DisplayName, Site: u, Alternate: u.Actor("nuttx_build")}, Profile: profile,
 			Notes: web.NoteViews(u, []*store.Note{note})},
-		"note":  web.NotePage{Page: web.Page{Title: "n", Base: u.Base()}, Profile: profile, Note: web.NewNoteView(u, note)},
-		"tag":   web.TagPage{Page: web.Page{Title: "#NuttX", Base: u.Base()}, Tag: "NuttX", Notes: web.NoteViews(u, []*store.Note{note})},
-		"error": web.ErrorPage{Page: web.Page{Title: "Not found", Base: u.Base()}, Heading: "Not found", Message: "<b>no</b>"},
+		"note":  web.NotePage{Page: web.Page{Title: "n", Site: u}, Profile: profile, Note: web.NewNoteView(u, note)},
+		"tag":   web.TagPage{Page: web.Page{Title: "#NuttX", Site: u}, Tag: "NuttX", Notes: web.NoteViews(u, []*store.Note{note})},
+		"error": web.ErrorPage{Page: web.Page{Title: "Not found", Site: u}, Heading: "Not found", Message: "<b>no</b>"},
 	}
 	for name, data := range pages {
 		var buf bytes.Buffer

@@ -1,6 +1,6 @@
 // Package webfinger answers WebFinger (RFC 7033) and host-meta queries for
 // local accounts. It knows no storage: the caller supplies a lookup
-// function and the URL scheme.
+// function and the site's URLs.
 package webfinger
 
 import (
@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // ContentType is the media type of a JRD answer.
@@ -75,13 +77,12 @@ func parseURLResource(r string) (Resource, error) {
 	}
 	path := strings.TrimSuffix(u.Path, "/")
 	var user string
-	switch {
-	case strings.HasPrefix(path, "/users/"):
-		user = path[len("/users/"):]
-	case strings.HasPrefix(path, "/@"):
-		user = path[len("/@"):]
-	default:
-		return Resource{}, fmt.Errorf("%w: URL is neither /users/NAME nor /@NAME", ErrMalformed)
+	if v, ok := urls.Actor.Match(path); ok {
+		user = v[0]
+	} else if v, ok := urls.Profile.Match(path); ok {
+		user = v[0]
+	} else {
+		return Resource{}, fmt.Errorf("%w: URL is neither an actor (%s) nor a profile (%s)", ErrMalformed, urls.Actor.Pattern, urls.Profile.Pattern)
 	}
 	if !validUser(user) {
 		return Resource{}, fmt.Errorf("%w: bad user name in URL", ErrMalformed)
@@ -128,18 +129,13 @@ type JRD struct {
 	Links   []Link   `json:"links"`
 }
 
-// Server resolves resources for one host. All fields are required.
+// Server resolves resources for one site.
 type Server struct {
-	// Hosts are the names this server answers for, lower case: the host of
-	// the base URL, with and without its port.
-	Hosts []string
-	// Domain is the handle domain in subjects (acct:user@Domain).
-	Domain string
+	// Site is the URL space of the accounts: its host, with and without its
+	// port, is the only one answered for.
+	Site urls.Site
 	// Lookup returns the canonical username for name (any case), or false.
 	Lookup func(ctx context.Context, name string) (canonical string, ok bool, err error)
-	// ActorURL, ProfileURL and AvatarURL build links for a canonical name.
-	ActorURL, ProfileURL func(username string) string
-	AvatarURL            string
 }
 
 // Resolve answers a resource query. Errors wrap ErrMalformed or ErrNotFound,
@@ -159,30 +155,27 @@ func (s *Server) Resolve(ctx context.Context, resource string) (*JRD, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: no account %q", ErrNotFound, r.Username)
 	}
-	actor, profile := s.ActorURL(name), s.ProfileURL(name)
+	actor, profile := s.Site.Actor(name), s.Site.Profile(name)
 	return &JRD{
-		Subject: "acct:" + name + "@" + s.Domain,
+		Subject: "acct:" + s.Site.Handle(name),
 		Aliases: []string{profile, actor},
 		Links: []Link{ // the ActivityPub self link first, and the only self link (INTEROP W1)
 			{Rel: "self", Type: "application/activity+json", Href: actor},
 			{Rel: "http://webfinger.net/rel/profile-page", Type: "text/html", Href: profile},
-			{Rel: "http://webfinger.net/rel/avatar", Type: "image/png", Href: s.AvatarURL},
+			{Rel: "http://webfinger.net/rel/avatar", Type: "image/png", Href: s.Site.Avatar()},
 		},
 	}, nil
 }
 
+// ours reports whether host (lower case) names this site, with or
+// without its port.
 func (s *Server) ours(host string) bool {
-	for _, h := range s.Hosts {
-		if host == h {
-			return true
-		}
-	}
-	return false
+	return host == s.Site.Host() || host == s.Site.Hostname()
 }
 
 // HostMeta returns the host-meta XRD pointing at our WebFinger endpoint
-// (INTEROP W4), served as application/xrd+xml.
-func HostMeta(baseURL string) []byte {
+// (docs/FEDERATION.md, "WebFinger"), served as application/xrd+xml.
+func HostMeta(site urls.Site) []byte {
 	type link struct {
 		Rel      string `xml:"rel,attr"`
 		Type     string `xml:"type,attr"`
@@ -191,7 +184,7 @@ func HostMeta(baseURL string) []byte {
 	doc := struct {
 		XMLName xml.Name `xml:"http://docs.oasis-open.org/ns/xri/xrd-1.0 XRD"`
 		Link    link     `xml:"Link"`
-	}{Link: link{Rel: "lrdd", Type: ContentType, Template: baseURL + "/.well-known/webfinger?resource={uri}"}}
+	}{Link: link{Rel: "lrdd", Type: ContentType, Template: site.URL(urls.WebFinger) + "?resource={uri}"}}
 	out, _ := xml.MarshalIndent(doc, "", "  ")
 	return append([]byte(xml.Header), append(out, '\n')...)
 }

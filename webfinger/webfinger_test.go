@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 	"github.com/nuttx-feed/nuttx-feed/webfinger"
 )
 
@@ -59,18 +60,18 @@ func TestParseResource(t *testing.T) {
 }
 
 func testServer() *webfinger.Server {
+	site, err := urls.New("https://nuttx-feed.org")
+	if err != nil {
+		panic(err)
+	}
 	return &webfinger.Server{
-		Hosts:  []string{"nuttx-feed.org"},
-		Domain: "nuttx-feed.org",
+		Site: site,
 		Lookup: func(_ context.Context, name string) (string, bool, error) {
 			if strings.EqualFold(name, "nuttx_build") {
 				return "nuttx_build", true, nil
 			}
 			return "", false, nil
 		},
-		ActorURL:   func(u string) string { return "https://nuttx-feed.org/users/" + u },
-		ProfileURL: func(u string) string { return "https://nuttx-feed.org/@" + u },
-		AvatarURL:  "https://nuttx-feed.org/static/avatar.png",
 	}
 }
 
@@ -110,7 +111,8 @@ func TestResolve(t *testing.T) {
 }
 
 func TestHostMeta(t *testing.T) {
-	out := webfinger.HostMeta("https://nuttx-feed.org")
+	site, _ := urls.New("https://nuttx-feed.org")
+	out := webfinger.HostMeta(site)
 	var doc struct {
 		XMLName xml.Name
 		Links   []struct {

@@ -1,0 +1,228 @@
+// Package urls is the URL space of nuttx-feed, defined once. Every route is
+// a Route in the table below: server registers its Pattern with echo, and
+// Site builds every public URL (ids in documents, links in pages, WebFinger
+// answers) by filling the same Pattern, so an id always routes to the
+// handler that serves it (server/routes_test.go checks each one).
+//
+// Ids come only from the configured base URL, never from a request
+// (docs/FEDERATION.md, "Ids and the base URL").
+package urls
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Route is one path of the site, in echo's syntax: ":name" matches one
+// segment (possibly after a literal prefix, as in "/@:username"), and a
+// final "*" matches the rest.
+type Route struct {
+	Name    string
+	Pattern string
+}
+
+// The routes. Changing a pattern changes ids that other servers stored:
+// the ActivityPub ones must never change.
+var (
+	WebFinger     = Route{"webfinger", "/.well-known/webfinger"}
+	HostMeta      = Route{"host-meta", "/.well-known/host-meta"}
+	NodeInfoLinks = Route{"nodeinfo-links", "/.well-known/nodeinfo"}
+	NodeInfo20    = Route{"nodeinfo-2.0", "/nodeinfo/2.0"}
+	NodeInfo21    = Route{"nodeinfo-2.1", "/nodeinfo/2.1"}
+	Health        = Route{"health", "/health"}
+
+	Actor       = Route{"actor", "/users/:username"}
+	Inbox       = Route{"inbox", "/users/:username/inbox"}
+	Outbox      = Route{"outbox", "/users/:username/outbox"}
+	Followers   = Route{"followers", "/users/:username/followers"}
+	Following   = Route{"following", "/users/:username/following"}
+	Featured    = Route{"featured", "/users/:username/collections/featured"}
+	Note        = Route{"note", "/users/:username/statuses/:id"}
+	Activity    = Route{"activity", "/users/:username/statuses/:id/activity"}
+	SharedInbox = Route{"shared-inbox", "/inbox"}
+
+	Home     = Route{"home", "/"}
+	Profile  = Route{"profile", "/@:username"}
+	NotePage = Route{"note-page", "/@:username/:id"}
+	Tag      = Route{"tag", "/tags/:tag"}
+	Static   = Route{"static", "/static/*"}
+)
+
+// All is every route, in the order server registers them.
+var All = []Route{
+	WebFinger, HostMeta, NodeInfoLinks, NodeInfo20, NodeInfo21, Health,
+	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, SharedInbox,
+	Home, Profile, NotePage, Tag, Static,
+}
+
+// Path fills the route's parameters, in order, with path-escaped values.
+// It panics when the number of values is wrong: a programming error.
+func (r Route) Path(values ...string) string {
+	segs := strings.Split(r.Pattern, "/")
+	n := 0
+	for i, seg := range segs {
+		prefix, param, ok := cutParam(seg)
+		if !ok {
+			continue
+		}
+		if n == len(values) {
+			panic(fmt.Sprintf("urls: %s needs more than %d values", r.Pattern, len(values)))
+		}
+		v := url.PathEscape(values[n])
+		if param == "*" {
+			v = values[n] // the rest of a path: its slashes stay
+		}
+		segs[i] = prefix + v
+		n++
+	}
+	if n != len(values) {
+		panic(fmt.Sprintf("urls: %s takes %d values, not %d", r.Pattern, n, len(values)))
+	}
+	return strings.Join(segs, "/")
+}
+
+// Match reports whether path (unescaped, without query) is one of this
+// route's, and returns its parameter values in order.
+func (r Route) Match(path string) ([]string, bool) {
+	pat := strings.Split(r.Pattern, "/")
+	got := strings.Split(path, "/")
+	var values []string
+	for i, seg := range pat {
+		prefix, param, isParam := cutParam(seg)
+		if param == "*" {
+			if i >= len(got) {
+				return nil, false
+			}
+			return append(values, strings.Join(got[i:], "/")), true
+		}
+		if i >= len(got) {
+			return nil, false
+		}
+		if !isParam {
+			if got[i] != seg {
+				return nil, false
+			}
+			continue
+		}
+		v, ok := strings.CutPrefix(got[i], prefix)
+		if !ok || v == "" {
+			return nil, false
+		}
+		values = append(values, v)
+	}
+	return values, len(got) == len(pat)
+}
+
+// cutParam splits a pattern segment into its literal prefix and parameter.
+func cutParam(seg string) (prefix, param string, ok bool) {
+	if strings.HasSuffix(seg, "*") {
+		return strings.TrimSuffix(seg, "*"), "*", true
+	}
+	prefix, param, ok = strings.Cut(seg, ":")
+	return prefix, param, ok
+}
+
+// Site builds every public URL from the configured base URL. The zero value
+// is not usable; use New.
+type Site struct {
+	base string // scheme://host[:port], no trailing slash
+	host string // host[:port] as peers put it in the Host header
+}
+
+// New validates base (an absolute http or https URL without query or
+// fragment) and returns the site built on it.
+func New(base string) (Site, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return Site{}, fmt.Errorf("base URL %q: %w", base, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Site{}, fmt.Errorf("base URL %q: want http:// or https:// and a host", base)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return Site{}, fmt.Errorf("base URL %q: no query, fragment or user info allowed", base)
+	}
+	u.Host = strings.ToLower(u.Host)
+	return Site{base: strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), host: u.Host}, nil
+}
+
+// Base returns the base URL without a trailing slash.
+func (s Site) Base() string { return s.base }
+
+// Host returns host[:port] of the base URL: what remote servers sign as the
+// "host" header and what WebFinger handles end in.
+func (s Site) Host() string { return s.host }
+
+// Hostname returns the host of the base URL without a port.
+func (s Site) Hostname() string {
+	h, _, found := strings.Cut(s.host, ":")
+	if found && strings.HasPrefix(s.host, "[") { // IPv6 literal
+		return s.host
+	}
+	return h
+}
+
+// URL returns the absolute URL of route r filled with values.
+func (s Site) URL(r Route, values ...string) string { return s.base + r.Path(values...) }
+
+func (s Site) Actor(username string) string     { return s.URL(Actor, username) }
+func (s Site) KeyID(username string) string     { return s.Actor(username) + "#main-key" }
+func (s Site) Inbox(username string) string     { return s.URL(Inbox, username) }
+func (s Site) Outbox(username string) string    { return s.URL(Outbox, username) }
+func (s Site) Followers(username string) string { return s.URL(Followers, username) }
+func (s Site) Following(username string) string { return s.URL(Following, username) }
+func (s Site) Featured(username string) string  { return s.URL(Featured, username) }
+func (s Site) SharedInbox() string              { return s.URL(SharedInbox) }
+func (s Site) Profile(username string) string   { return s.URL(Profile, username) }
+func (s Site) Note(username, id string) string  { return s.URL(Note, username, id) }
+func (s Site) NoteURL(username, id string) string {
+	return s.URL(NotePage, username, id)
+}
+func (s Site) Activity(username, id string) string { return s.URL(Activity, username, id) }
+func (s Site) Tag(name string) string              { return s.URL(Tag, name) }
+func (s Site) Avatar() string                      { return s.URL(Static, "avatar.png") }
+
+// Handle returns the WebFinger handle user@host (without a leading @).
+func (s Site) Handle(username string) string { return username + "@" + s.Hostname() }
+
+// Parse recognises a URL of this site (with or without a fragment or
+// query) and returns its route and parameter values.
+func (s Site) Parse(iri string) (Route, []string, bool) {
+	rest, found := strings.CutPrefix(iri, s.base)
+	if !found || !strings.HasPrefix(rest, "/") {
+		return Route{}, nil, false
+	}
+	u, err := url.Parse(rest)
+	if err != nil {
+		return Route{}, nil, false
+	}
+	for _, r := range All {
+		if values, ok := r.Match(u.Path); ok {
+			return r, values, true
+		}
+	}
+	return Route{}, nil, false
+}
+
+// ParseLocalNote recognises the id, the Create's id or the HTML URL of a
+// local note and returns its username and id.
+func (s Site) ParseLocalNote(iri string) (username, id string, ok bool) {
+	r, v, ok := s.Parse(iri)
+	if ok && (r == Note || r == Activity || r == NotePage) {
+		return v[0], v[1], true
+	}
+	return "", "", false
+}
+
+// ParseLocalActor returns the username of a local actor id.
+func (s Site) ParseLocalActor(iri string) (username string, ok bool) {
+	if strings.ContainsAny(iri, "?#") {
+		return "", false
+	}
+	r, v, ok := s.Parse(iri)
+	if ok && r == Actor {
+		return v[0], true
+	}
+	return "", false
+}

@@ -1,0 +1,94 @@
+package urls
+
+import "testing"
+
+func TestPathAndMatchAgree(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		r      Route
+		values []string
+		path   string
+	}{
+		{Actor, []string{"nuttx_build"}, "/users/nuttx_build"},
+		{Note, []string{"nuttx_build", "60cece9b"}, "/users/nuttx_build/statuses/60cece9b"},
+		{Profile, []string{"rv-virt.citest"}, "/@rv-virt.citest"},
+		{NotePage, []string{"nuttx_build", "abc"}, "/@nuttx_build/abc"},
+		{Tag, []string{"risc_v"}, "/tags/risc_v"},
+		{Static, []string{"css/style.css"}, "/static/css/style.css"},
+		{SharedInbox, nil, "/inbox"},
+		{Home, nil, "/"},
+	} {
+		if got := c.r.Path(c.values...); got != c.path {
+			t.Errorf("%s.Path(%q) = %q, want %q", c.r.Name, c.values, got, c.path)
+		}
+		got, ok := c.r.Match(c.path)
+		if !ok || len(got) != len(c.values) {
+			t.Errorf("%s.Match(%q) = %q, %v", c.r.Name, c.path, got, ok)
+			continue
+		}
+		for i := range got {
+			if got[i] != c.values[i] {
+				t.Errorf("%s.Match(%q) = %q, want %q", c.r.Name, c.path, got, c.values)
+			}
+		}
+	}
+	if got := Tag.Path("a/b c"); got != "/tags/a%2Fb%20c" {
+		t.Errorf("Tag.Path escapes to %q", got)
+	}
+}
+
+func TestMatchRefuses(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		r    Route
+		path string
+	}{
+		{Actor, "/users/"}, {Actor, "/users/a/b"}, {Actor, "/user/a"}, {Profile, "/a"}, {Profile, "/@"},
+		{Note, "/users/a/statuses"}, {NotePage, "/@a"}, {Home, "/x"},
+	} {
+		if v, ok := c.r.Match(c.path); ok {
+			t.Errorf("%s.Match(%q) = %q, want no match", c.r.Name, c.path, v)
+		}
+	}
+}
+
+func TestSiteParse(t *testing.T) {
+	t.Parallel()
+	s, err := New("https://Nuttx-Feed.org/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Base() != "https://nuttx-feed.org" || s.Handle("nuttx_build") != "nuttx_build@nuttx-feed.org" {
+		t.Fatalf("site = %+v", s)
+	}
+	for iri, want := range map[string][2]string{
+		"https://nuttx-feed.org/users/nuttx_build/statuses/abc":          {"nuttx_build", "abc"},
+		"https://nuttx-feed.org/users/nuttx_build/statuses/abc/activity": {"nuttx_build", "abc"},
+		"https://nuttx-feed.org/@nuttx_build/abc":                        {"nuttx_build", "abc"},
+	} {
+		u, id, ok := s.ParseLocalNote(iri)
+		if !ok || u != want[0] || id != want[1] {
+			t.Errorf("ParseLocalNote(%s) = %s, %s, %v", iri, u, id, ok)
+		}
+	}
+	for _, iri := range []string{"https://nuttx-feed.org/users/nuttx_build", "https://other.org/users/a/statuses/b",
+		"https://nuttx-feed.org.evil/users/a/statuses/b", "https://nuttx-feed.org/@a"} {
+		if _, _, ok := s.ParseLocalNote(iri); ok {
+			t.Errorf("ParseLocalNote(%s) matched", iri)
+		}
+	}
+	if u, ok := s.ParseLocalActor("https://nuttx-feed.org/users/nuttx_build"); !ok || u != "nuttx_build" {
+		t.Errorf("ParseLocalActor = %q, %v", u, ok)
+	}
+	for _, iri := range []string{"https://nuttx-feed.org/users/nuttx_build#main-key", "https://nuttx-feed.org/users/a/inbox",
+		"https://nuttx-feed.org/@nuttx_build", "https://nuttx-feed.org/users/"} {
+		if _, ok := s.ParseLocalActor(iri); ok {
+			t.Errorf("ParseLocalActor(%s) matched", iri)
+		}
+	}
+	for _, bad := range []string{"ftp://x.org", "https://", "https://x.org/?q=1", "https://u@x.org", "https://x.org/#f"} {
+		if _, err := New(bad); err == nil {
+			t.Errorf("New(%q) accepted", bad)
+		}
+	}
+}

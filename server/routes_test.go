@@ -1,0 +1,107 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
+)
+
+// TestEveryURLRoutesToItsHandler: each builder of urls.Site, as used in
+// documents and pages, reaches the route it was built from; and the router
+// holds exactly the routes of the table, nothing defined elsewhere.
+func TestEveryURLRoutesToItsHandler(t *testing.T) {
+	t.Parallel()
+	site, err := urls.New("https://nuttx-feed.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{site: site, log: slog.New(slog.DiscardHandler)}
+	e := s.routes()
+	for _, c := range []struct {
+		method string
+		url    string
+		want   urls.Route
+	}{
+		{http.MethodGet, site.Actor("nuttx_build"), urls.Actor},
+		{http.MethodGet, site.KeyID("nuttx_build"), urls.Actor},
+		{http.MethodPost, site.Inbox("nuttx_build"), urls.Inbox},
+		{http.MethodGet, site.Outbox("nuttx_build") + "?page=true", urls.Outbox},
+		{http.MethodGet, site.Followers("nuttx_build"), urls.Followers},
+		{http.MethodGet, site.Following("nuttx_build"), urls.Following},
+		{http.MethodGet, site.Featured("nuttx_build"), urls.Featured},
+		{http.MethodGet, site.Note("nuttx_build", "60cece9b"), urls.Note},
+		{http.MethodGet, site.Activity("nuttx_build", "60cece9b"), urls.Activity},
+		{http.MethodPost, site.SharedInbox(), urls.SharedInbox},
+		{http.MethodGet, site.Profile("rv-virt.citest"), urls.Profile},
+		{http.MethodGet, site.NoteURL("nuttx_build", "60cece9b"), urls.NotePage},
+		{http.MethodGet, site.Tag("risc_v"), urls.Tag},
+		{http.MethodGet, site.Avatar(), urls.Static},
+		{http.MethodGet, site.URL(urls.WebFinger) + "?resource=acct:nuttx_build@nuttx-feed.org", urls.WebFinger},
+		{http.MethodGet, site.URL(urls.HostMeta), urls.HostMeta},
+		{http.MethodGet, site.URL(urls.NodeInfoLinks), urls.NodeInfoLinks},
+		{http.MethodGet, site.URL(urls.NodeInfo20), urls.NodeInfo20},
+		{http.MethodGet, site.URL(urls.NodeInfo21), urls.NodeInfo21},
+		{http.MethodGet, site.URL(urls.Health), urls.Health},
+		{http.MethodGet, site.URL(urls.Home), urls.Home},
+	} {
+		req := httptest.NewRequest(c.method, c.url, nil)
+		ctx := e.NewContext(req, nil)
+		e.Router().Find(c.method, req.URL.Path, ctx)
+		if ctx.Path() != c.want.Pattern {
+			t.Errorf("%s %s routes to %q, want %q (%s)", c.method, c.url, ctx.Path(), c.want.Pattern, c.want.Name)
+		}
+	}
+	var registered, table []string
+	for _, r := range e.Routes() {
+		registered = append(registered, r.Path)
+	}
+	for _, r := range urls.All {
+		table = append(table, r.Pattern)
+	}
+	slices.Sort(table)
+	registered = slices.Compact(slices.Sorted(slices.Values(registered)))
+	table = slices.Compact(table)
+	if !slices.Equal(registered, table) {
+		t.Errorf("the router holds\n%q\nthe URL table\n%q", registered, table)
+	}
+}
+
+// TestPanicIsLoggedThroughSlog: a handler that panics answers 503 and is
+// logged as one structured record, so --log-format json stays parseable.
+func TestPanicIsLoggedThroughSlog(t *testing.T) {
+	t.Parallel()
+	site, _ := urls.New("https://nuttx-feed.org")
+	var logs bytes.Buffer
+	s := &Server{site: site, log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	e := s.routes()
+	e.GET("/boom", func(echo.Context) error { panic("boom") })
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/boom", nil)
+	req.Header.Set("Accept", "application/json")
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("panic answered %d, want 503", rec.Code)
+	}
+	var panicked bool
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if rec["msg"] == "panic in a handler" && strings.Contains(rec["err"].(string), "boom") && strings.Contains(rec["stack"].(string), "routes_test.go") {
+			panicked = true
+		}
+	}
+	if !panicked {
+		t.Errorf("no structured record of the panic:\n%s", logs.String())
+	}
+}
