@@ -151,7 +151,7 @@ type publicKeyObject struct {
 func decodeRemoteDocument(body []byte) (*remoteDocument, error) {
 	var d remoteDocument
 	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %v", err)
+		return nil, fmt.Errorf("not a JSON object: %w", err)
 	}
 	if d.ID == "" {
 		return nil, errors.New("document has no id")
@@ -182,12 +182,12 @@ func (d *remoteDocument) key(keyID string) (*publicKeyObject, error) {
 	case len(raw) == 0:
 	case raw[0] == '[':
 		if err := json.Unmarshal(raw, &keys); err != nil {
-			return nil, fmt.Errorf("publicKey: %v", err)
+			return nil, fmt.Errorf("publicKey: %w", err)
 		}
 	default:
 		var k publicKeyObject
 		if err := json.Unmarshal(raw, &k); err != nil {
-			return nil, fmt.Errorf("publicKey: %v", err)
+			return nil, fmt.Errorf("publicKey: %w", err)
 		}
 		keys = append(keys, k)
 	}

@@ -47,8 +47,8 @@ type DeliveryOptions struct {
 	Batch int
 }
 
-// DefaultBackoff is the retry schedule (INTEROP D3).
-var DefaultBackoff = []time.Duration{
+// defaultBackoff is the retry schedule (INTEROP D3).
+var defaultBackoff = []time.Duration{
 	time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
 	6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 24 * time.Hour,
 }
@@ -63,7 +63,7 @@ func (o DeliveryOptions) withDefaults() DeliveryOptions {
 		o.PerHost = 2
 	}
 	if o.Backoff == nil {
-		o.Backoff = DefaultBackoff
+		o.Backoff = defaultBackoff
 	}
 	if o.Jitter < 0 {
 		o.Jitter = 0

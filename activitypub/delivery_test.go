@@ -396,7 +396,7 @@ func TestPerHostLimit(t *testing.T) {
 
 func TestRetryDelay(t *testing.T) {
 	s := &Service{delivery: DeliveryOptions{Jitter: 0.1}.withDefaults()}
-	for i, base := range DefaultBackoff {
+	for i, base := range defaultBackoff {
 		for range 20 {
 			d := s.retryDelay(i+1, 0)
 			if d < base || d > base+base/10 {
@@ -411,7 +411,7 @@ func TestRetryDelay(t *testing.T) {
 		t.Errorf("a huge Retry-After gave %v, want the %v cap", d, maxRetryAfter)
 	}
 	var total time.Duration
-	for _, d := range DefaultBackoff {
+	for _, d := range defaultBackoff {
 		total += d
 	}
 	if total < 60*time.Hour || total > 80*time.Hour {

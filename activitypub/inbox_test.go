@@ -228,7 +228,7 @@ func TestDeleteOfUnknownActorFetchesNothing(t *testing.T) {
 	r.SetGone()
 	before := e.snapshot()
 	del := map[string]any{"id": r.ActorID() + "#delete", "type": "Delete", "actor": r.ActorID(), "object": r.ActorID(),
-		"to": []string{PublicAddress}}
+		"to": []string{publicAddress}}
 	if err := e.s.HandleInbox(e.ctx, "", inbound(t, r, "/inbox", del)); err != nil {
 		t.Fatalf("Delete of an unknown actor: %v, want accepted", err)
 	}

@@ -271,7 +271,7 @@ func (p interopPeer) posts() []string {
 // rebuilt with host from the exact request target (query included) and the
 // same RSA check.
 func verifyGET(req InboundRequest, host string, now time.Time, pub *rsa.PublicKey) error {
-	p, err := ParseSignature(req.Header.Get("Signature"))
+	p, err := parseSignature(req.Header.Get("Signature"))
 	if err != nil {
 		return err
 	}
@@ -312,7 +312,7 @@ func TestInteropCapturesVerify(t *testing.T) {
 			}
 			for _, it := range items {
 				c := loadCaptureFrom(t, peer.server, it.file)
-				p, err := ParseSignature(c.Headers["Signature"])
+				p, err := parseSignature(c.Headers["Signature"])
 				if err != nil {
 					t.Errorf("%s: %v", it.file, err)
 					continue
@@ -407,7 +407,7 @@ func TestInteropCapturesFailWhenTampered(t *testing.T) {
 			}
 			for _, file := range files {
 				c := loadCaptureFrom(t, peer.server, file)
-				p, err := ParseSignature(c.Headers["Signature"])
+				p, err := parseSignature(c.Headers["Signature"])
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -509,7 +509,7 @@ func (pt *peerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // checkSignature verifies a fetch as the peer would: signed by our bot's
 // key, Date at the clock, host and path as sent.
 func (pt *peerTransport) checkSignature(req *http.Request) error {
-	p, err := ParseSignature(req.Header.Get("Signature"))
+	p, err := parseSignature(req.Header.Get("Signature"))
 	if err != nil {
 		return fmt.Errorf("not signed: %v", err)
 	}
@@ -750,7 +750,7 @@ func TestInteropKeysFetchedVerify(t *testing.T) {
 			}
 			for _, it := range items {
 				c := loadCaptureFrom(t, peer.server, it.file)
-				p, err := ParseSignature(c.Headers["Signature"])
+				p, err := parseSignature(c.Headers["Signature"])
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -25,8 +25,8 @@ import (
 	"github.com/go-ap/httpsig"
 )
 
-// SignatureParams are the parameters of a Signature header.
-type SignatureParams struct {
+// signatureParams are the parameters of a Signature header.
+type signatureParams struct {
 	KeyID     string
 	Algorithm string   // lower case, "" when the parameter is absent
 	Headers   []string // lower case, in signing order
@@ -38,20 +38,20 @@ type SignatureParams struct {
 // maxSignatureHeader bounds the header we are willing to parse.
 const maxSignatureHeader = 8 << 10
 
-// ParseSignature parses the value of a Signature header: comma-separated
+// parseSignature parses the value of a Signature header: comma-separated
 // name="value" pairs (created and expires may be bare integers). It returns
 // an error for syntax errors, repeated parameters, a missing keyId or
 // signature, or a signature that is not base64. Unknown parameters are
 // ignored. Without a headers parameter the signed headers default to
 // "(created)" as the draft says.
-func ParseSignature(header string) (*SignatureParams, error) {
+func parseSignature(header string) (*signatureParams, error) {
 	if header == "" {
 		return nil, errors.New("no Signature header")
 	}
 	if len(header) > maxSignatureHeader {
 		return nil, errors.New("the Signature header is too long")
 	}
-	p := &SignatureParams{}
+	p := &signatureParams{}
 	seen := map[string]bool{}
 	s := header
 	for {
@@ -152,7 +152,7 @@ func truncate(s string, n int) string {
 // present in header, except content-length, which is synthesised from
 // bodyLen when a proxy dropped it (INTEROP P3). Repeated header fields are
 // joined with ", " as the draft requires.
-func signingString(method, requestURI, host string, header http.Header, headers []string, p *SignatureParams, bodyLen int) ([]byte, error) {
+func signingString(method, requestURI, host string, header http.Header, headers []string, p *signatureParams, bodyLen int) ([]byte, error) {
 	path, query, _ := strings.Cut(requestURI, "?")
 	if path == "" {
 		path = "/"
@@ -280,11 +280,11 @@ type InboundRequest struct {
 // the Digest matches the body. It returns the parameters and the candidate
 // signing strings, rebuilt with host (the configured public host): with the
 // query first, then without it (INTEROP S6).
-func precheckSignature(req InboundRequest, host string, now time.Time) (*SignatureParams, [][]byte, error) {
+func precheckSignature(req InboundRequest, host string, now time.Time) (*signatureParams, [][]byte, error) {
 	if req.Header.Get("Signature-Input") != "" {
 		return nil, nil, errors.New("RFC 9421 signatures are not supported; sign with draft-cavage")
 	}
-	p, err := ParseSignature(req.Header.Get("Signature"))
+	p, err := parseSignature(req.Header.Get("Signature"))
 	if err != nil {
 		return nil, nil, err
 	}

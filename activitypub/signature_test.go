@@ -77,7 +77,7 @@ func TestGoToSocialSignedGETVerifies(t *testing.T) {
 	// with the same machinery, which proves the GET signing string too.
 	c := loadCapture(t, "signed-get-actor.json")
 	req := c.request()
-	p, err := ParseSignature(req.Header.Get("Signature"))
+	p, err := parseSignature(req.Header.Get("Signature"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,24 +384,24 @@ func TestParseSignature(t *testing.T) {
 	sig := base64.StdEncoding.EncodeToString([]byte("sig"))
 	good := []struct {
 		in   string
-		want SignatureParams
+		want signatureParams
 	}{
 		{`keyId="k",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="` + sig + `"`,
-			SignatureParams{KeyID: "k", Algorithm: "rsa-sha256", Headers: []string{"(request-target)", "host", "date", "digest"}}},
+			signatureParams{KeyID: "k", Algorithm: "rsa-sha256", Headers: []string{"(request-target)", "host", "date", "digest"}}},
 		{` keyId = "k" , Algorithm="HS2019", created=1700000000, expires=1700000300 ,headers="Host Date",signature="` + sig + `"`,
-			SignatureParams{KeyID: "k", Algorithm: "hs2019", Headers: []string{"host", "date"}, Created: time.Unix(1700000000, 0), Expires: time.Unix(1700000300, 0)}},
+			signatureParams{KeyID: "k", Algorithm: "hs2019", Headers: []string{"host", "date"}, Created: time.Unix(1700000000, 0), Expires: time.Unix(1700000300, 0)}},
 		{`keyId="k",signature="` + sig + `",extension="ignored"`,
-			SignatureParams{KeyID: "k", Headers: []string{"(created)"}}},
+			signatureParams{KeyID: "k", Headers: []string{"(created)"}}},
 	}
 	for _, tt := range good {
-		p, err := ParseSignature(tt.in)
+		p, err := parseSignature(tt.in)
 		if err != nil {
-			t.Errorf("ParseSignature(%q): %v", tt.in, err)
+			t.Errorf("parseSignature(%q): %v", tt.in, err)
 			continue
 		}
 		if p.KeyID != tt.want.KeyID || p.Algorithm != tt.want.Algorithm || strings.Join(p.Headers, " ") != strings.Join(tt.want.Headers, " ") ||
 			!p.Created.Equal(tt.want.Created) || !p.Expires.Equal(tt.want.Expires) || string(p.Signature) != "sig" {
-			t.Errorf("ParseSignature(%q) = %+v, want %+v", tt.in, p, tt.want)
+			t.Errorf("parseSignature(%q) = %+v, want %+v", tt.in, p, tt.want)
 		}
 	}
 	for _, in := range []string{
@@ -410,8 +410,8 @@ func TestParseSignature(t *testing.T) {
 		`keyId="k",headers="",signature="` + sig + `"`, `keyId="k",created=yesterday,signature="` + sig + `"`,
 		`="x"`, `k€y="x"`, strings.Repeat("a", 9000),
 	} {
-		if p, err := ParseSignature(in); err == nil {
-			t.Errorf("ParseSignature(%q) = %+v, want an error", in, p)
+		if p, err := parseSignature(in); err == nil {
+			t.Errorf("parseSignature(%q) = %+v, want an error", in, p)
 		}
 	}
 }
@@ -422,12 +422,12 @@ func FuzzParseSignature(f *testing.F) {
 	f.Add(`keyId="k",,,signature="AA==",`)
 	f.Add(`a=b,c="d`)
 	f.Fuzz(func(t *testing.T, in string) {
-		p, err := ParseSignature(in)
+		p, err := parseSignature(in)
 		if err != nil {
 			return
 		}
 		if p.KeyID == "" || len(p.Signature) == 0 || len(p.Headers) == 0 {
-			t.Fatalf("ParseSignature(%q) accepted incomplete parameters %+v", in, p)
+			t.Fatalf("parseSignature(%q) accepted incomplete parameters %+v", in, p)
 		}
 		for _, h := range p.Headers {
 			if h != strings.ToLower(h) || h == "" {

@@ -25,8 +25,8 @@ import (
 // send (INTEROP C1).
 const ContentType = "application/activity+json"
 
-// PublicAddress is the special "everyone" collection.
-const PublicAddress = "https://www.w3.org/ns/activitystreams#Public"
+// publicAddress is the special "everyone" collection.
+const publicAddress = "https://www.w3.org/ns/activitystreams#Public"
 
 const asContext = "https://www.w3.org/ns/activitystreams"
 
@@ -229,7 +229,7 @@ func noteObject(u urls.Site, n *store.Note) map[string]any {
 	attributedTo := streams.NewActivityStreamsAttributedToProperty()
 	attributedTo.AppendIRI(iri(u.Actor(n.Username)))
 	note.SetActivityStreamsAttributedTo(attributedTo)
-	note.SetActivityStreamsTo(toProp(PublicAddress))
+	note.SetActivityStreamsTo(toProp(publicAddress))
 	note.SetActivityStreamsCc(ccProp(u.Followers(n.Username)))
 	note.SetActivityStreamsPublished(publishedProp(n.Published))
 	note.SetActivityStreamsUrl(urlProp(u.NoteURL(n.Username, n.PublicID)))
@@ -266,7 +266,7 @@ func createObject(u urls.Site, n *store.Note) map[string]any {
 	create := streams.NewActivityStreamsCreate()
 	create.SetJSONLDId(idProp(u.Activity(n.Username, n.PublicID)))
 	create.SetActivityStreamsActor(actorProp(u.Actor(n.Username)))
-	create.SetActivityStreamsTo(toProp(PublicAddress))
+	create.SetActivityStreamsTo(toProp(publicAddress))
 	create.SetActivityStreamsCc(ccProp(u.Followers(n.Username)))
 	create.SetActivityStreamsPublished(publishedProp(n.Published))
 	m := addressAsArrays(embedded(serialize(create)))
@@ -305,7 +305,7 @@ func updateActorDocument(u urls.Site, a *store.Actor, updateID string, now time.
 	update := streams.NewActivityStreamsUpdate()
 	update.SetJSONLDId(idProp(updateID))
 	update.SetActivityStreamsActor(actorProp(u.Actor(a.Username)))
-	update.SetActivityStreamsTo(toProp(PublicAddress))
+	update.SetActivityStreamsTo(toProp(publicAddress))
 	update.SetActivityStreamsCc(ccProp(u.Followers(a.Username)))
 	update.SetActivityStreamsPublished(publishedProp(now))
 	m := addressAsArrays(serialize(update))

@@ -66,15 +66,6 @@ func All() ([]Migration, error) {
 	return all, nil
 }
 
-// Latest returns the highest version embedded in this binary.
-func Latest() int {
-	all, err := All()
-	if err != nil || len(all) == 0 {
-		return 0
-	}
-	return all[len(all)-1].Version
-}
-
 // DSN returns the modernc.org/sqlite data source name for the database file
 // at path. The pragmas live in the DSN so that every pooled connection gets
 // them: busy_timeout first (it must be in force before WAL is switched on),

@@ -362,7 +362,7 @@ func TestNoteDocuments(t *testing.T) {
 			t.Errorf("note[%q] = %v, want %v", k, n[k], v)
 		}
 	}
-	if to := n["to"].([]any); len(to) != 1 || to[0] != activitypub.PublicAddress {
+	if to := n["to"].([]any); len(to) != 1 || to[0] != "https://www.w3.org/ns/activitystreams#Public" {
 		t.Errorf("to = %v", n["to"])
 	}
 	if cc := n["cc"].([]any); len(cc) != 1 || cc[0] != ts.URL+"/users/nuttx_build/followers" {

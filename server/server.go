@@ -162,7 +162,7 @@ func lockDataDir(dir string) (*os.File, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("another nuttx-feed serve is using %s (%v)", dir, err)
+		return nil, fmt.Errorf("another nuttx-feed serve is using %s: %w", dir, err)
 	}
 	return f, nil
 }

@@ -32,8 +32,8 @@ func Static() fs.FS {
 	return sub
 }
 
-// Pages are the page templates; each is combined with the layout.
-var Pages = []string{"profile", "note", "tag", "error"}
+// pageNames are the page templates; each is combined with the layout.
+var pageNames = []string{"profile", "note", "tag", "error"}
 
 // Renderer executes the parsed page templates. It is safe for concurrent use.
 type Renderer struct {
@@ -43,7 +43,7 @@ type Renderer struct {
 // New parses every template; an error here is a broken build.
 func New() (*Renderer, error) {
 	r := &Renderer{pages: map[string]*template.Template{}}
-	for _, p := range Pages {
+	for _, p := range pageNames {
 		t, err := template.New(p).ParseFS(templateFiles, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", p, err)

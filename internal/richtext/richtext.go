@@ -38,8 +38,8 @@ type segment struct {
 	text, href string
 }
 
-// LinkLength is what Mastodon counts for any URL, whatever its length.
-const LinkLength = 23
+// linkLength is what Mastodon counts for any URL, whatever its length.
+const linkLength = 23
 
 // Text appends s, escaped. A newline becomes a line break, a blank line a
 // new paragraph; "\r" is dropped.
@@ -196,7 +196,7 @@ func (c *Content) PlainText() string {
 }
 
 // Length counts the body as Mastodon counts a status: characters of the
-// plain text, except that every link counts LinkLength whatever it shows.
+// plain text, except that every link counts linkLength whatever it shows.
 func (c *Content) Length() int {
 	n := 0
 	for i, para := range c.paragraphs() {
@@ -208,7 +208,7 @@ func (c *Content) Length() int {
 			case segText:
 				n += utf8.RuneCountInString(s.text)
 			case segLink:
-				n += LinkLength
+				n += linkLength
 			case segBreak:
 				n++
 			case segTag:

@@ -60,7 +60,7 @@ func TestContentBuilder(t *testing.T) {
 		t.Errorf("PlainText = %q, want %q", got, text)
 	}
 	// Mastodon counts any link as 23 characters.
-	wantLen := len([]rune(text)) - len("gist.github.com/nuttxpr/abc") + LinkLength
+	wantLen := len([]rune(text)) - len("gist.github.com/nuttxpr/abc") + linkLength
 	if got := c.Length(); got != wantLen {
 		t.Errorf("Length = %d, want %d", got, wantLen)
 	}

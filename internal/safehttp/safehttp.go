@@ -32,7 +32,7 @@ type Options struct {
 	// ConnectTimeout and Timeout default to 5 s and 30 s.
 	ConnectTimeout, Timeout time.Duration
 
-	// isPublic replaces IsPublicAddr in tests, which have only loopback.
+	// isPublic replaces isPublicAddr in tests, which have only loopback.
 	isPublic func(netip.Addr) bool
 }
 
@@ -55,7 +55,7 @@ func NewClient(o Options) *http.Client {
 	if !o.AllowPrivateNetworks {
 		isPublic := o.isPublic
 		if isPublic == nil {
-			isPublic = IsPublicAddr
+			isPublic = isPublicAddr
 		}
 		dialer.Control = func(network, address string, _ syscall.RawConn) error {
 			return checkAddress(address, isPublic)
@@ -108,10 +108,10 @@ var (
 	benchmarkNetwork   = netip.MustParsePrefix("198.18.0.0/15")
 )
 
-// IsPublicAddr reports whether a is a globally routable unicast address:
+// isPublicAddr reports whether a is a globally routable unicast address:
 // not loopback, private, link-local, unspecified, multicast, carrier-grade
 // NAT or IPv4-mapped forms of those.
-func IsPublicAddr(a netip.Addr) bool {
+func isPublicAddr(a netip.Addr) bool {
 	a = a.Unmap()
 	switch {
 	case !a.IsValid(), a.IsLoopback(), a.IsPrivate(), a.IsUnspecified(),

@@ -95,8 +95,8 @@ func TestIsPublicAddr(t *testing.T) {
 		"::1": false, "fe80::1": false, "fc00::1": false, "::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false,
 		"1.1.1.1": true, "93.184.216.34": true, "2606:4700:4700::1111": true,
 	} {
-		if got := IsPublicAddr(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("IsPublicAddr(%s) = %v, want %v", addr, got, want)
+		if got := isPublicAddr(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("isPublicAddr(%s) = %v, want %v", addr, got, want)
 		}
 	}
 }
