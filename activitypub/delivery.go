@@ -47,7 +47,7 @@ type DeliveryOptions struct {
 	Batch int
 }
 
-// defaultBackoff is the retry schedule (INTEROP D3).
+// defaultBackoff is the retry schedule (docs/FEDERATION.md, "Delivery").
 var defaultBackoff = []time.Duration{
 	time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
 	6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 24 * time.Hour,
@@ -362,7 +362,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// verdict classifies an outcome the way Mastodon does (INTEROP D2).
+// verdict classifies an outcome the way Mastodon does (docs/FEDERATION.md, "Delivery").
 type verdict int
 
 const (

@@ -39,7 +39,7 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 	log := s.log.With("activity", act.ID, "type", act.Type, "actor", act.Actor)
 
 	// A Delete of an actor we never knew: its key is most likely gone, and
-	// fetching it would only cost us and them (INTEROP F6).
+	// fetching it would only cost us and them (docs/FEDERATION.md, "Incoming activities").
 	if act.Type == "Delete" && act.Object.ID == act.Actor {
 		known, err := s.knownRemoteActor(ctx, act.Actor)
 		if err != nil {
@@ -86,7 +86,7 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 	}
 }
 
-// checkInboxContentType accepts the JSON types peers send (INTEROP C3) and
+// checkInboxContentType accepts the JSON types peers send (docs/FEDERATION.md, "Media types and content negotiation") and
 // a missing Content-Type.
 func checkInboxContentType(ct string) error {
 	if ct == "" {
@@ -140,7 +140,7 @@ func (s *Service) knownRemoteActor(ctx context.Context, iri string) (known bool,
 }
 
 // handleFollow stores the follower and queues an Accept embedding their
-// Follow to their personal inbox, in one transaction (INTEROP F1, F2).
+// Follow to their personal inbox, in one transaction (docs/FEDERATION.md, "Incoming activities").
 func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remoteKey, log *slog.Logger) error {
 	username, ok := s.site.ParseLocalActor(act.Object.ID)
 	if !ok {
@@ -189,7 +189,7 @@ func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remot
 
 // handleUndo removes a follower on Undo{Follow}, matching the embedded
 // Follow's object, or the stored Follow id when the object is an IRI
-// (INTEROP F4). Undo of anything else is accepted and ignored.
+// (docs/FEDERATION.md, "Incoming activities"). Undo of anything else is accepted and ignored.
 func (s *Service) handleUndo(ctx context.Context, act *activity, signer *remoteKey) error {
 	o := act.Object
 	if o.Type != "" && o.Type != "Follow" {

@@ -19,7 +19,7 @@ import (
 
 // Remote keys: fetched with a signed GET (GoToSocial refuses unsigned ones),
 // accepted from a full actor or a key document, kept in memory and, once a
-// request signed with them was accepted, in remote_actors (INTEROP S9).
+// request signed with them was accepted, in remote_actors (docs/FEDERATION.md, "HTTP signatures").
 
 const (
 	fetchTimeout    = 5 * time.Second // key and actor fetches run inline in the inbox

@@ -6,7 +6,7 @@ package activitypub
 // a missing algorithm, accepts rsa-sha1 and hmac, ignores Digest, has no Date
 // window, takes the host from the (possibly rewritten) Host header and the
 // path from the decoded URL.Path, and signs with created/expires parameters
-// that honk refuses (INTEROP S3-S8, O1).
+// that honk refuses (docs/FEDERATION.md, "HTTP signatures").
 
 import (
 	"crypto"
@@ -150,7 +150,7 @@ func truncate(s string, n int) string {
 // BuildSignatureData, for a request to requestURI (path and query exactly as
 // sent, still percent-encoded) on host. A header listed in headers must be
 // present in header, except content-length, which is synthesised from
-// bodyLen when a proxy dropped it (INTEROP P3). Repeated header fields are
+// bodyLen when a proxy dropped it (docs/FEDERATION.md, "Behind a proxy"). Repeated header fields are
 // joined with ", " as the draft requires.
 func signingString(method, requestURI, host string, header http.Header, headers []string, p *signatureParams, bodyLen int) ([]byte, error) {
 	path, query, _ := strings.Cut(requestURI, "?")
@@ -201,7 +201,7 @@ func signingString(method, requestURI, host string, header http.Header, headers 
 }
 
 // digestHeader returns the Digest header value for body: "SHA-256=" and the
-// base64 of its SHA-256, the one form every peer accepts (INTEROP S5).
+// base64 of its SHA-256, the one form every peer accepts (docs/FEDERATION.md, "HTTP signatures").
 func digestHeader(body []byte) string {
 	sum := sha256.Sum256(body)
 	return "SHA-256=" + base64.StdEncoding.EncodeToString(sum[:])
@@ -231,7 +231,7 @@ func checkDigest(header string, body []byte) error {
 	return errors.New("the Digest header has no SHA-256 value")
 }
 
-// signRequest signs an outgoing request the way Mastodon does (INTEROP O1):
+// signRequest signs an outgoing request the way Mastodon does (docs/FEDERATION.md, "HTTP signatures"):
 // Date and (for a body) Digest are set first, then exactly four parameters:
 // keyId, algorithm="rsa-sha256", headers="(request-target) host date
 // [digest]" and signature. No created/expires (honk rejects them). Call it
@@ -257,7 +257,7 @@ func signRequest(req *http.Request, body []byte, keyID string, key *rsa.PrivateK
 	return nil
 }
 
-// Inbound signature policy (INTEROP S3, S4, S8).
+// Inbound signature policy (docs/FEDERATION.md, "HTTP signatures").
 const (
 	maxDateFuture = time.Hour                 // a Date later than now+1h is refused
 	maxDatePast   = time.Hour + 5*time.Minute // an hour, plus a few minutes as Mastodon allows
@@ -279,7 +279,7 @@ type InboundRequest struct {
 // components are signed, Date or created/expires are inside the window and
 // the Digest matches the body. It returns the parameters and the candidate
 // signing strings, rebuilt with host (the configured public host): with the
-// query first, then without it (INTEROP S6).
+// query first, then without it (docs/FEDERATION.md, "HTTP signatures").
 func precheckSignature(req InboundRequest, host string, now time.Time) (*signatureParams, [][]byte, error) {
 	if req.Header.Get("Signature-Input") != "" {
 		return nil, nil, errors.New("RFC 9421 signatures are not supported; sign with draft-cavage")

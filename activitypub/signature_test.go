@@ -197,7 +197,7 @@ func TestPeerSignatureStylesVerify(t *testing.T) {
 
 func TestPleromaContentLengthDroppedByProxy(t *testing.T) {
 	// A tunnel that forwards the body chunked drops Content-Length; it is
-	// rebuilt from the body (INTEROP P3).
+	// rebuilt from the body (docs/FEDERATION.md, "Behind a proxy").
 	key := newKey(t)
 	r := peerRequest(t, fedtest.Pleroma, key, "/inbox")
 	r.Header.Del("Content-Length")
@@ -269,7 +269,7 @@ func TestRejectedSignatures(t *testing.T) {
 }
 
 func TestProxyRewritesHostAndDecodesPath(t *testing.T) {
-	// INTEROP P2: the signing string is rebuilt from the configured host and
+	// docs/FEDERATION.md, "Behind a proxy": the signing string is rebuilt from the configured host and
 	// the raw request URI, whatever a proxy does to Host or URL.Path.
 	key := newKey(t)
 	body := []byte(`{"id":"https://peer.example/f/2","type":"Follow","actor":"https://peer.example/users/p","object":"x"}`)
@@ -300,7 +300,7 @@ func TestProxyRewritesHostAndDecodesPath(t *testing.T) {
 
 func TestQueryStringTriedWithAndWithout(t *testing.T) {
 	// Some peers sign the path only (Misskey, snac): a request with a query
-	// must also verify against the path alone (INTEROP S6).
+	// must also verify against the path alone (docs/FEDERATION.md, "HTTP signatures").
 	key := newKey(t)
 	body := []byte(`{"id":"https://peer.example/f/3"}`)
 	req, _ := http.NewRequest(http.MethodPost, "https://nuttx-feed.org/inbox", bytes.NewReader(body))

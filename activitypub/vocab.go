@@ -5,7 +5,7 @@ package activitypub
 // manuallyApprovesFollowers, indexable, PropertyValue, Hashtag, sensitive,
 // a null summary or inReplyTo, contentMap) is added to the serialized map,
 // and the @context is replaced with one that defines those terms inline,
-// Mastodon style (INTEROP A1, A2, A10, N1). Embedded objects carry no
+// Mastodon style (docs/FEDERATION.md, "Actors" and "Notes"). Embedded objects carry no
 // @context.
 
 import (
@@ -22,7 +22,7 @@ import (
 )
 
 // ContentType is the media type of every ActivityPub document we serve and
-// send (INTEROP C1).
+// send (docs/FEDERATION.md, "Media types and content negotiation").
 const ContentType = "application/activity+json"
 
 // publicAddress is the special "everyone" collection.
@@ -142,7 +142,7 @@ func marshal(m map[string]any) []byte {
 	return bytes.TrimRight(buf.Bytes(), "\n")
 }
 
-// actorDocument is the actor (type Service) with every field of INTEROP A1.
+// actorDocument is the actor (type Service) with every field of docs/FEDERATION.md, "Actors".
 func actorDocument(u urls.Site, a *store.Actor) map[string]any {
 	id := u.Actor(a.Username)
 	svc := streams.NewActivityStreamsService()
@@ -221,7 +221,7 @@ func actorDocument(u urls.Site, a *store.Actor) map[string]any {
 	return m
 }
 
-// noteObject is a Note without @context (INTEROP N1).
+// noteObject is a Note without @context (docs/FEDERATION.md, "Notes").
 func noteObject(u urls.Site, n *store.Note) map[string]any {
 	id := u.Note(n.Username, n.PublicID)
 	note := streams.NewActivityStreamsNote()
@@ -287,7 +287,7 @@ type followRef struct {
 }
 
 // acceptDocument accepts a Follow: signed by the followed actor, addressed
-// to the follower, embedding the Follow with its exact id (INTEROP F2).
+// to the follower, embedding the Follow with its exact id (docs/FEDERATION.md, "Incoming activities").
 func acceptDocument(u urls.Site, username, acceptID string, f followRef) map[string]any {
 	accept := streams.NewActivityStreamsAccept()
 	accept.SetJSONLDId(idProp(acceptID))
@@ -300,7 +300,7 @@ func acceptDocument(u urls.Site, username, acceptID string, f followRef) map[str
 }
 
 // updateActorDocument announces a changed profile: Update with the full
-// actor, whose id equals the Update's actor (INTEROP L4).
+// actor, whose id equals the Update's actor (docs/FEDERATION.md, "Delivery").
 func updateActorDocument(u urls.Site, a *store.Actor, updateID string, now time.Time) map[string]any {
 	update := streams.NewActivityStreamsUpdate()
 	update.SetJSONLDId(idProp(updateID))
@@ -315,7 +315,7 @@ func updateActorDocument(u urls.Site, a *store.Actor, updateID string, now time.
 }
 
 // orderedCollection is a collection's front page: its size and links to
-// the first and last pages (INTEROP L1, L3, A5).
+// the first and last pages (docs/FEDERATION.md, "Collections").
 func orderedCollection(id string, total int, first, last string) map[string]any {
 	c := streams.NewActivityStreamsOrderedCollection()
 	c.SetJSONLDId(idProp(id))

@@ -19,7 +19,7 @@ func (s *Server) handleHostMeta(c echo.Context) error {
 
 const nodeInfoSchema = "http://nodeinfo.diaspora.software/ns/schema/"
 
-// handleNodeInfoLinks serves /.well-known/nodeinfo (INTEROP I1).
+// handleNodeInfoLinks serves /.well-known/nodeinfo (docs/FEDERATION.md, "NodeInfo").
 func (s *Server) handleNodeInfoLinks(c echo.Context) error {
 	return plainJSON(c, map[string]any{"links": []map[string]string{
 		{"rel": nodeInfoSchema + "2.1", "href": s.site.URL(urls.NodeInfo21)},

@@ -13,7 +13,7 @@ import (
 
 // statusOf maps an error to its HTTP status and a message safe to show.
 // Errors of unknown kind are internal: 503 with Retry-After, so that peers
-// retry and never take a passing fault for "gone" (INTEROP N8).
+// retry and never take a passing fault for "gone" (docs/FEDERATION.md, "Errors").
 func statusOf(err error) (int, string) {
 	var he *echo.HTTPError
 	switch {

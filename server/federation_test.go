@@ -122,7 +122,7 @@ func TestFollowReceivePostUnfollow(t *testing.T) {
 
 // TestBehindRewritingProxy puts the server behind a reverse proxy that
 // rewrites Host, adds X-Forwarded-Proto and forwards chunked bodies, as a
-// tunnel may (INTEROP test plan 2): ids still come from the base URL and
+// tunnel may (docs/FEDERATION.md, "Behind a proxy"): ids still come from the base URL and
 // signed POSTs still verify.
 func TestBehindRewritingProxy(t *testing.T) {
 	originAddr := freeAddr(t)

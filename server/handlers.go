@@ -16,7 +16,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/webfinger"
 )
 
-// activityJSON writes an ActivityPub document (INTEROP C1, P5).
+// activityJSON writes an ActivityPub document (docs/FEDERATION.md, "Media types and content negotiation").
 func activityJSON(c echo.Context, body []byte) error {
 	h := c.Response().Header()
 	h.Set("Vary", "Accept")
@@ -174,7 +174,7 @@ func (s *Server) handleNote(create bool) echo.HandlerFunc {
 }
 
 // handleInbox reads the raw body (at most MaxInboxBody) and hands it to the
-// federation core; 202 when accepted (INTEROP D2: never 204).
+// federation core; 202 when accepted (docs/FEDERATION.md, "Incoming activities": never 204).
 func (s *Server) handleInbox(c echo.Context) error {
 	req := c.Request()
 	if req.ContentLength > activitypub.MaxInboxBody {

@@ -18,7 +18,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
-// The Accept headers real peers send (INTEROP C2) and what they must get.
+// The Accept headers real peers send (docs/FEDERATION.md, "Media types and content negotiation") and what they must get.
 var acceptCases = []struct {
 	who, accept string
 	json        bool
@@ -149,7 +149,7 @@ func TestActorDocument(t *testing.T) {
 }
 
 func TestWebFingerLoopsBack(t *testing.T) {
-	// INTEROP W2: acct from preferredUsername and the id's host must
+	// docs/FEDERATION.md, "WebFinger": acct from preferredUsername and the id's host must
 	// resolve back to the same actor id.
 	ts := startServer(t)
 	a := getJSON(t, ts.URL+"/users/nuttx_build")
@@ -461,7 +461,7 @@ func TestInboxHTTPAnswers(t *testing.T) {
 }
 
 func TestNoteAnswers503NotFoundWhenDatabaseFails(t *testing.T) {
-	// INTEROP N8: a note must never 404 while it exists; a failing store
+	// docs/FEDERATION.md, "Errors": a note must never 404 while it exists; a failing store
 	// answers 503 with Retry-After instead.
 	ts := startServer(t)
 	n := ts.publish(t, "x")

@@ -56,7 +56,7 @@ func splitUnquoted(s string, sep byte) []string {
 
 // prefersActivityJSON reports whether a client asks for an ActivityPub
 // document rather than a web page: activity+json, ld+json (any profile) or
-// plain JSON is acceptable and weighs at least as much as HTML (INTEROP C2).
+// plain JSON is acceptable and weighs at least as much as HTML (docs/FEDERATION.md, "Media types and content negotiation").
 // No Accept header, or */*, means a web page.
 func prefersActivityJSON(accept string) bool {
 	ap, html := -1.0, -1.0

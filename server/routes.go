@@ -87,7 +87,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 
 // clientIP takes the client address from CF-Connecting-IP when the request
 // comes from a local proxy (cloudflared), else from the connection
-// (INTEROP P7).
+// (docs/FEDERATION.md, "Behind a proxy").
 func clientIP(r *http.Request) string {
 	direct := echo.ExtractIPDirect()(r)
 	if cf := r.Header.Get("CF-Connecting-IP"); cf != "" && isLoopback(direct) {

@@ -32,7 +32,7 @@ type Resource struct {
 // maxResource bounds the resource parameter.
 const maxResource = 512
 
-// ParseResource accepts every form peers send (INTEROP W3):
+// ParseResource accepts every form peers send (docs/FEDERATION.md, "WebFinger"):
 //
 //	acct:user@host        (raw, or percent-encoded once more)
 //	@user@host, user@host (without the acct: scheme)
@@ -159,7 +159,7 @@ func (s *Server) Resolve(ctx context.Context, resource string) (*JRD, error) {
 	return &JRD{
 		Subject: "acct:" + s.Site.Handle(name),
 		Aliases: []string{profile, actor},
-		Links: []Link{ // the ActivityPub self link first, and the only self link (INTEROP W1)
+		Links: []Link{ // the ActivityPub self link first, and the only self link (docs/FEDERATION.md, "WebFinger")
 			{Rel: "self", Type: "application/activity+json", Href: actor},
 			{Rel: "http://webfinger.net/rel/profile-page", Type: "text/html", Href: profile},
 			{Rel: "http://webfinger.net/rel/avatar", Type: "image/png", Href: s.Site.Avatar()},
