@@ -42,6 +42,17 @@ func (tx *Tx) QueueDelivery(activityID int64, inbox, follower string) error {
 	return nil
 }
 
+// cancelPersonalDeliveries gives up what is still queued from actorID to
+// follower's personal inbox (the follower is gone).
+func (tx *Tx) cancelPersonalDeliveries(actorID int64, follower string) error {
+	if _, err := tx.exec(`UPDATE deliveries SET state = 'failed', last_error = 'follower removed', finished_at = ?
+		WHERE follower = ? AND state = 'pending' AND claimed = 0
+		AND activity_id IN (SELECT id FROM activities WHERE actor_id = ?)`, ms(tx.Now), follower, actorID); err != nil {
+		return fmt.Errorf("cancel deliveries of a removed follower: %w", err)
+	}
+	return nil
+}
+
 // Delivery is a claimed row of the queue.
 type Delivery struct {
 	ID         int64

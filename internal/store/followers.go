@@ -128,10 +128,8 @@ func (tx *Tx) removeFollowers(rows *sql.Rows, err error) (int, error) {
 		return 0, fmt.Errorf("remove follower: %w", err)
 	}
 	for _, g := range removed {
-		if _, err := tx.exec(`UPDATE deliveries SET state = 'failed', last_error = 'follower removed', finished_at = ?
-			WHERE follower = ? AND state = 'pending' AND claimed = 0
-			AND activity_id IN (SELECT id FROM activities WHERE actor_id = ?)`, ms(tx.Now), g.follower, g.actorID); err != nil {
-			return 0, fmt.Errorf("cancel deliveries of a removed follower: %w", err)
+		if err := tx.cancelPersonalDeliveries(g.actorID, g.follower); err != nil {
+			return 0, err
 		}
 	}
 	return len(removed), nil
