@@ -35,6 +35,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRemoteDocument$$' -fuzztime $(FUZZTIME) ./activitypub/
 	$(GO) test -run '^$$' -fuzz '^FuzzAccept$$' -fuzztime $(FUZZTIME) ./server/
 	$(GO) test -run '^$$' -fuzz '^FuzzFailurePost$$' -fuzztime $(FUZZTIME) ./feed/
+	$(GO) test -run '^$$' -fuzz '^FuzzSiteParse$$' -fuzztime $(FUZZTIME) ./internal/urls/
 
 ## bench: the benchmarks behind docs/BENCHMARKS.md
 bench: build

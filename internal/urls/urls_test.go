@@ -92,3 +92,30 @@ func TestSiteParse(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSiteParse: ids from the network (Undo objects, inReplyTo, WebFinger
+// resources) never panic the parser, and whatever it recognises builds
+// back to a URL that parses the same.
+func FuzzSiteParse(f *testing.F) {
+	for _, s := range []string{"https://nuttx-feed.org/users/nuttx_build", "https://nuttx-feed.org/@a/b",
+		"https://nuttx-feed.org/users/a/statuses/b/activity", "https://nuttx-feed.org/static/x/y", "https://nuttx-feed.org/%zz",
+		"https://nuttx-feed.org", "https://nuttx-feed.org//users//a", "https://nuttx-feed.org/tags/a%2Fb"} {
+		f.Add(s)
+	}
+	site, _ := New("https://nuttx-feed.org")
+	f.Fuzz(func(t *testing.T, iri string) {
+		r, values, ok := site.Parse(iri)
+		if !ok {
+			return
+		}
+		again, values2, ok := site.Parse(site.URL(r, values...))
+		if !ok || again != r || len(values2) != len(values) {
+			t.Fatalf("Parse(%q) = %s %q, but its URL parses as %s %q", iri, r.Name, values, again.Name, values2)
+		}
+		for i := range values {
+			if values[i] != values2[i] {
+				t.Fatalf("Parse(%q) = %q, its URL gives %q", iri, values, values2)
+			}
+		}
+	})
+}

@@ -1,0 +1,139 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
+)
+
+func actor(t *testing.T, db *storetest.DB, name string) *store.Actor {
+	t.Helper()
+	var a *store.Actor
+	err := db.Update(context.Background(), func(tx *store.Tx) (err error) {
+		if _, err = tx.CreateActor(&store.Actor{Username: name, DisplayName: name, PrivateKeyPEM: "k", PublicKeyPEM: "p"}); err != nil {
+			return err
+		}
+		a, err = tx.Actor(name)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestUpdateCommitsOrRollsBack: hooks run after a commit only, an error
+// rolls every statement back, and the clock is read once per transaction.
+func TestUpdateCommitsOrRollsBack(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	ctx := context.Background()
+	a := actor(t, db, "nuttx_build")
+	var ran []string
+	boom := errors.New("boom")
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		tx.AfterCommit(func() { ran = append(ran, "rolled back") })
+		if err := tx.InsertNote(&store.Note{PublicID: "a", ActorID: a.ID, Content: "x", Published: tx.Now}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want the function's error", err)
+	}
+	if n := storetest.Count(t, db.SQL, "notes"); n != 0 || len(ran) != 0 {
+		t.Fatalf("after a failed Update: %d notes, hooks %v; want nothing", n, ran)
+	}
+	var stamps []time.Time
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		tx.AfterCommit(func() { ran = append(ran, "first") })
+		tx.AfterCommit(func() { ran = append(ran, "second") })
+		for i := range 2 {
+			time.Sleep(2 * time.Millisecond)
+			stamps = append(stamps, tx.Now)
+			if err := tx.InsertNote(&store.Note{PublicID: fmt.Sprint(i), ActorID: a.ID, Content: "x", Published: tx.Now}); err != nil {
+				return err
+			}
+		}
+		if len(ran) != 0 {
+			t.Error("a hook ran before the commit")
+		}
+		return nil
+	})
+	if err != nil || fmt.Sprint(ran) != "[first second]" || !stamps[0].Equal(stamps[1]) {
+		t.Fatalf("Update = %v, hooks %v, clock %v", err, ran, stamps)
+	}
+}
+
+// TestNotesPaging: pages are newest first, and Older and Newer tell exactly
+// whether another page exists, for every cursor.
+func TestNotesPaging(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	ctx := context.Background()
+	a := actor(t, db, "nuttx_build")
+	other := actor(t, db, "other")
+	var seqs []int64
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		for i := range 25 {
+			n := &store.Note{PublicID: fmt.Sprint(i), ActorID: a.ID, Content: "x", Tags: []string{"NuttX"}, Published: tx.Now}
+			if i%5 == 0 {
+				n.Tags = nil
+			}
+			if err := tx.InsertNote(n); err != nil {
+				return err
+			}
+			seqs = append(seqs, n.Seq)
+			if err := tx.InsertNote(&store.Note{PublicID: fmt.Sprint("o", i), ActorID: other.ID, Content: "x", Published: tx.Now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func(f store.NoteFilter, p store.Page) store.NotePage {
+		t.Helper()
+		var np store.NotePage
+		if err := db.View(ctx, func(tx *store.Tx) (err error) { np, err = tx.Notes(f, p); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return np
+	}
+	mine := store.NoteFilter{ActorID: a.ID}
+	for _, c := range []struct {
+		name         string
+		f            store.NoteFilter
+		p            store.Page
+		first, last  string
+		older, newer bool
+	}{
+		{"newest", mine, store.Page{Limit: 10}, "24", "15", true, false},
+		{"older", mine, store.Page{MaxID: seqs[15], Limit: 10}, "14", "5", true, true},
+		{"oldest by max_id", mine, store.Page{MaxID: seqs[5], Limit: 10}, "4", "0", false, true},
+		{"oldest page (min_id=0)", mine, store.Page{FromOldest: true, Limit: 10}, "9", "0", false, true},
+		{"newer", mine, store.Page{MinID: seqs[9], FromOldest: true, Limit: 10}, "19", "10", true, true},
+		{"exactly all", mine, store.Page{Limit: 25}, "24", "0", false, false},
+		{"tag", store.NoteFilter{Tag: "nuttx"}, store.Page{Limit: 20}, "24", "1", false, false},
+		{"tag, small pages", store.NoteFilter{Tag: "NUTTX"}, store.Page{Limit: 19}, "24", "2", true, false},
+	} {
+		np := page(c.f, c.p)
+		if len(np.Notes) == 0 || np.Notes[0].PublicID != c.first || np.Notes[len(np.Notes)-1].PublicID != c.last ||
+			np.Older != c.older || np.Newer != c.newer {
+			var ids []string
+			for _, n := range np.Notes {
+				ids = append(ids, n.PublicID)
+			}
+			t.Errorf("%s: %v older %v newer %v; want %s..%s older %v newer %v", c.name, ids, np.Older, np.Newer, c.first, c.last, c.older, c.newer)
+		}
+	}
+	if np := page(mine, store.Page{MaxID: seqs[0]}); len(np.Notes) != 0 || np.Older || np.Newer {
+		t.Errorf("beyond the oldest: %+v", np)
+	}
+}
