@@ -160,7 +160,8 @@ func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remot
 	}
 	if signer.inbox == "" {
 		if signer, err = s.withInboxes(ctx, signer); err != nil {
-			return fmt.Errorf("%w: cannot read the follower's actor: %w", ErrUnavailable, err)
+			// Shown, not wrapped: the kind (503, retry later) must stay one.
+			return fmt.Errorf("%w: cannot read the follower's actor: %v", ErrUnavailable, err)
 		}
 	}
 	err = s.update(ctx, func(tx *store.Tx) error {
