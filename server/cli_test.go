@@ -3,17 +3,17 @@ package server
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 	"github.com/nuttx-feed/nuttx-feed/migrations"
 )
@@ -63,49 +63,39 @@ func TestCommandLine(t *testing.T) {
 }
 
 func TestEnvironmentConfiguresServe(t *testing.T) {
-	addr := freeAddr(t)
 	dir := t.TempDir()
 	t.Setenv("NUTTX_FEED_BASE_URL", "https://feed.example")
-	t.Setenv("NUTTX_FEED_LISTEN", addr)
+	t.Setenv("NUTTX_FEED_LISTEN", "127.0.0.1:0")
 	t.Setenv("NUTTX_FEED_DATA", dir)
 	t.Setenv("NUTTX_FEED_USERNAME", "ci_bot")
 	t.Setenv("NUTTX_FEED_DISPLAY_NAME", "CI Bot")
 	t.Setenv("NUTTX_FEED_LOG_FORMAT", "json")
-	cmd := exec.Command(os.Args[0], "serve", "--display-name", "Flag Wins")
-	cmd.Env = append(os.Environ(), "NUTTX_FEED_RUN_MAIN=1")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	serve := serveInChild(t, "--display-name", "Flag Wins")
+	addr := serve.Addr
+	if host, port, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" || port == "0" || port == "8080" {
+		t.Fatalf("started line says listen=%q: want NUTTX_FEED_LISTEN's host with the port the kernel picked", addr)
 	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	var a map[string]any
-	waitUntil(t, 10*time.Second, "the server to answer", func() bool {
-		resp, err := http.Get("http://" + addr + "/health")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	})
-	a = getJSON(t, "http://"+addr+"/users/ci_bot")
+	if resp, body := get(t, "http://"+addr+"/health", ""); resp.StatusCode != 200 {
+		t.Fatalf("health: %d %s", resp.StatusCode, body)
+	}
+	a := getJSON(t, "http://"+addr+"/users/ci_bot")
 	if a["id"] != "https://feed.example/users/ci_bot" || a["name"] != "Flag Wins" {
 		t.Errorf("actor id %v name %v: want the environment's base URL and the flag's name", a["id"], a["name"])
 	}
 	if _, err := os.Stat(filepath.Join(dir, "nuttx-feed.db")); err != nil {
 		t.Errorf("no database in NUTTX_FEED_DATA: %v", err)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("serve exited with %v after SIGTERM; log:\n%s", err, stderr.String())
+	if err := serve.stop(); err != nil {
+		t.Errorf("serve exited with %v after SIGTERM; log:\n%s", err, serve.log)
 	}
-	if !strings.Contains(stderr.String(), `"msg":"nuttx-feed stopped"`) {
-		t.Errorf("no JSON log of a clean stop:\n%s", stderr.String())
+	if !strings.Contains(serve.log.String(), `"msg":"nuttx-feed stopped"`) {
+		t.Errorf("no JSON log of a clean stop:\n%s", serve.log)
 	}
 }
 
 func TestSecondServerOnSameDataRefused(t *testing.T) {
 	ts := startServer(t)
-	code, _, stderr := run("serve", "--data", ts.Dir, "--listen", freeAddr(t))
+	code, _, stderr := run("serve", "--data", ts.Dir, "--listen", "127.0.0.1:0")
 	if code != 1 || !strings.Contains(stderr, "another nuttx-feed serve is using") {
 		t.Fatalf("second serve: exit %d, %q", code, stderr)
 	}
@@ -120,7 +110,7 @@ func TestRefuseNewerDatabase(t *testing.T) {
 	}
 	db.SQL.Close()
 	db.Close()
-	code, _, stderr := run("serve", "--data", dir, "--listen", freeAddr(t))
+	code, _, stderr := run("serve", "--data", dir, "--listen", "127.0.0.1:0")
 	if code != 1 || !strings.Contains(stderr, "newer than this binary") {
 		t.Fatalf("serve on a newer database: exit %d, %q", code, stderr)
 	}
@@ -198,29 +188,22 @@ func TestCrashMidFanOutLosesNothing(t *testing.T) {
 		t.Fatal(stderr)
 	}
 
-	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "serve", "--data", dir, "--listen", freeAddr(t), "--allow-private-networks")
-		cmd.Env = append(os.Environ(), "NUTTX_FEED_RUN_MAIN=1")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
+	start := func() *child {
+		return serveInChild(t, "--data", dir, "--listen", "127.0.0.1:0", "--allow-private-networks")
 	}
 	first := start()
-	waitUntil(t, 20*time.Second, "a third of the fan-out", func() bool { return received() >= followers/3 })
-	first.Process.Kill() // SIGKILL: no shutdown, claims left in the database
-	first.Wait()
+	eventually.True(t, 20*time.Second, "a third of the fan-out", func() bool { return received() >= followers/3 })
+	first.kill() // SIGKILL: no shutdown, claims left in the database
 	if n := received(); n >= followers {
 		t.Fatalf("the fan-out finished before the kill (%d); the test proves nothing", n)
 	}
 	t.Logf("killed after %d of %d inboxes", received(), followers)
 
-	second := start()
-	defer func() { second.Process.Signal(syscall.SIGTERM); second.Wait() }()
-	waitUntil(t, 60*time.Second, "every inbox", func() bool { return received() == followers })
+	start() // stopped with SIGTERM when the test ends
+	eventually.True(t, 60*time.Second, "every inbox", func() bool { return received() == followers })
 
 	db = storetest.OpenAt(t, dbPath(dir)).SQL
-	waitUntil(t, 10*time.Second, "every delivery recorded", func() bool {
+	eventually.True(t, 10*time.Second, "every delivery recorded", func() bool {
 		var pending int
 		db.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE state <> 'delivered'`).Scan(&pending)
 		return pending == 0

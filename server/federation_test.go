@@ -125,10 +125,11 @@ func TestFollowReceivePostUnfollow(t *testing.T) {
 // tunnel may (docs/FEDERATION.md, "Behind a proxy"): ids still come from the base URL and
 // signed POSTs still verify.
 func TestBehindRewritingProxy(t *testing.T) {
-	originAddr := freeAddr(t)
-	origin, _ := url.Parse("http://" + originAddr)
-	proxy := httptest.NewUnstartedServer(nil)
+	proxy := httptest.NewUnstartedServer(nil) // listening already: its URL is the server's base URL
+	defer proxy.Close()
 	proxyURL := "http://" + proxy.Listener.Addr().String()
+	ts := startServer(t, func(c *Config) { c.BaseURL = proxyURL })
+	origin, _ := url.Parse(ts.URL)
 	proxy.Config.Handler = &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		pr.SetURL(origin)
 		pr.Out.Host = "localhost:8080" // the origin sees another Host
@@ -139,9 +140,7 @@ func TestBehindRewritingProxy(t *testing.T) {
 		}
 	}}
 	proxy.Start()
-	defer proxy.Close()
 
-	startServer(t, func(c *Config) { c.BaseURL = proxyURL; c.Listen = originAddr })
 	r := fedtest.New(t, "pleroma_user", fedtest.Pleroma, fedtest.FetchKeys) // signs content-length too
 	actor := getJSON(t, proxyURL+"/users/nuttx_build")
 	if actor["id"] != proxyURL+"/users/nuttx_build" {

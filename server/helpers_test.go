@@ -5,18 +5,23 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
-	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
@@ -32,31 +37,34 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// freeAddr returns a loopback address nobody listens on right now.
-func freeAddr(t testing.TB) string {
+// listen opens a listener on a loopback port the kernel picks, for a
+// server to take over (WithListener): nothing closes a port and binds it
+// again, so nothing else can take it in between.
+func listen(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Cleanup(func() { ln.Close() }) // in case no server took it over
+	return ln
 }
 
 type testServer struct {
 	*Server
-	URL  string
+	URL  string // where it listens, "http://127.0.0.1:PORT": its base URL too unless mutate changed it
 	Dir  string
 	stop context.CancelFunc
 	done chan error
-	logs *bytes.Buffer
+	logs *lockedWriter
 }
 
-// startServer runs a real server on a free loopback port, with its base
-// URL pointing at itself, until the test ends.
+// startServer runs a real server on a loopback port of its own, with its
+// base URL pointing at itself, until the test ends.
 func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 	t.Helper()
-	addr := freeAddr(t)
+	ln := listen(t)
+	addr := ln.Addr().String()
 	cfg := Config{
 		BaseURL:              "http://" + addr,
 		Listen:               addr,
@@ -70,19 +78,21 @@ func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	return startWith(t, cfg)
+	return startWith(t, cfg, ln)
 }
 
-func startWith(t *testing.T, cfg Config) *testServer {
+// startWith runs a server with cfg on ln (which it takes over) until the
+// test ends.
+func startWith(t *testing.T, cfg Config, ln net.Listener) *testServer {
 	t.Helper()
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := Open(context.Background(), cfg, log)
+	logs := &lockedWriter{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := Open(context.Background(), cfg, log, WithListener(ln))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{Server: s, URL: cfg.BaseURL, Dir: cfg.DataDir, stop: cancel, done: make(chan error, 1), logs: logs}
+	ts := &testServer{Server: s, URL: "http://" + s.Addr(), Dir: cfg.DataDir, stop: cancel, done: make(chan error, 1), logs: logs}
 	go func() { ts.done <- s.Run(ctx) }()
 	t.Cleanup(func() {
 		ts.Stop(t)
@@ -110,18 +120,154 @@ func (ts *testServer) Stop(t *testing.T) {
 	}
 }
 
+// lockedWriter is a log buffer that the server's goroutines may write
+// while a test reads it.
 type lockedWriter struct {
-	mu chan struct{}
-	w  io.Writer
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
-	if l.mu == nil {
-		l.mu = make(chan struct{}, 1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// child is `nuttx-feed serve` in a child process: the test binary run
+// again (see TestMain).
+type child struct {
+	cmd    *exec.Cmd
+	log    *startedWatcher
+	Addr   string        // where it listens, from its "nuttx-feed started" line
+	exited chan struct{} // closed once it has exited, err set
+	err    error
+}
+
+// serveInChild starts `nuttx-feed serve args...` in a child process with
+// the test's environment, and waits for its "nuttx-feed started" line (text
+// or JSON log), which gives the address it listens on: with --listen
+// 127.0.0.1:0 the kernel picks the port. It stops the child (SIGTERM) when
+// the test ends, and shows its log if the test failed.
+func serveInChild(t *testing.T, args ...string) *child {
+	t.Helper()
+	c := &child{log: &startedWatcher{started: make(chan string, 1)}, exited: make(chan struct{})}
+	c.cmd = exec.Command(os.Args[0], append([]string{"serve"}, args...)...)
+	c.cmd.Env = append(os.Environ(), "NUTTX_FEED_RUN_MAIN=1")
+	c.cmd.Stderr = c.log
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	l.mu <- struct{}{}
-	defer func() { <-l.mu }()
-	return l.w.Write(p)
+	go func() { c.err = c.cmd.Wait(); close(c.exited) }()
+	t.Cleanup(func() {
+		if err := c.stop(); err != nil && !c.killed() {
+			t.Errorf("serve: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("serve %q log:\n%s", args, c.log.String())
+		}
+	})
+	select {
+	case c.Addr = <-c.log.started:
+	case <-c.exited:
+		t.Fatalf("serve %q exited before it started: %v", args, c.err)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve %q: no \"nuttx-feed started\" line within 20 s", args)
+	}
+	return c
+}
+
+// stop sends SIGTERM and waits for the child to exit (at most 15 s, then
+// it is killed); it returns how it exited.
+func (c *child) stop() error {
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+		return c.err
+	case <-time.After(15 * time.Second):
+		c.kill()
+		return errors.New("did not stop within 15 s of SIGTERM")
+	}
+}
+
+// kill sends SIGKILL (no shutdown at all) and waits for the child to exit.
+func (c *child) kill() {
+	c.cmd.Process.Kill()
+	<-c.exited
+}
+
+// killed tells whether the child died of SIGKILL.
+func (c *child) killed() bool {
+	if c.cmd.ProcessState == nil {
+		return false
+	}
+	ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// startedWatcher keeps a child's log and sends the address of its
+// "nuttx-feed started" line on started, once.
+type startedWatcher struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	scanned int // bytes of buf already looked at
+	found   bool
+	started chan string
+}
+
+func (w *startedWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for !w.found {
+		rest := w.buf.Bytes()[w.scanned:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break
+		}
+		w.scanned += i + 1
+		if addr, ok := startedAddr(string(rest[:i])); ok {
+			w.found = true
+			w.started <- addr
+		}
+	}
+	return len(p), nil
+}
+
+func (w *startedWatcher) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+var listenAttr = regexp.MustCompile(` listen=(\S+)`)
+
+// startedAddr returns the listen=ADDR of a "nuttx-feed started" log line,
+// in the text or the JSON format.
+func startedAddr(line string) (string, bool) {
+	if strings.HasPrefix(line, "{") {
+		var rec struct{ Msg, Listen string }
+		if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "nuttx-feed started" {
+			return "", false
+		}
+		return rec.Listen, rec.Listen != ""
+	}
+	if !strings.Contains(line, ` msg="nuttx-feed started" `) {
+		return "", false
+	}
+	m := listenAttr.FindStringSubmatch(line)
+	if m == nil {
+		return "", false
+	}
+	if addr, err := strconv.Unquote(m[1]); err == nil {
+		return addr, true
+	}
+	return m[1], true
 }
 
 // get fetches path with an Accept header.
@@ -204,9 +350,4 @@ func (ts *testServer) publishPost(t *testing.T, p activitypub.Post) (n *store.No
 		return err
 	})
 	return n, err
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	eventually.True(t, timeout, what, cond)
 }

@@ -142,7 +142,7 @@ func TestActorDocument(t *testing.T) {
 
 	// The key never changes across restarts.
 	ts.Stop(t)
-	ts2 := startWith(t, ts.cfg)
+	ts2 := startWith(t, ts.cfg, listen(t)) // same base URL, another port
 	if a2 := getJSON(t, ts2.URL+"/users/nuttx_build"); a2["publicKey"].(map[string]any)["publicKeyPem"] != pemText {
 		t.Error("the key changed after a restart")
 	}

@@ -41,12 +41,33 @@ type Server struct {
 	http   *http.Server
 }
 
+// An Option changes how Open prepares a server.
+type Option func(*options)
+
+type options struct {
+	ln net.Listener
+}
+
+// WithListener makes the server serve on ln, a listener the caller opened,
+// instead of listening on cfg.Listen (a nil ln changes nothing). The server
+// owns ln from then on: Run closes it, and so does Open when it fails.
+// Tests listen on 127.0.0.1:0 and pass the listener in, so that no port is
+// picked, released and bound again.
+func WithListener(ln net.Listener) Option {
+	return func(o *options) { o.ln = ln }
+}
+
 // Open prepares a server: it takes the data folder's lock (one server per
 // database), opens and migrates the database, makes sure the bot exists
-// with the configured profile, parses the templates and starts listening,
-// so that every configuration problem shows before Run.
-func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
-	s := &Server{cfg: cfg, log: log}
+// with the configured profile, parses the templates and starts listening on
+// cfg.Listen (unless WithListener gave it a listener), so that every
+// configuration problem shows before Run.
+func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *Server, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Server{cfg: cfg, log: log, ln: o.ln} // close, on failure, closes a given listener too
 	defer func() {
 		if err != nil {
 			s.close()
@@ -88,8 +109,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 	}
 	s.finger = s.newWebFinger()
 	s.echo = s.routes()
-	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+	if s.ln == nil {
+		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
 	}
 	s.http = &http.Server{
 		Handler:           s.echo,
@@ -103,7 +126,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 	return s, nil
 }
 
-// Addr returns the address the server listens on.
+// Addr returns the address the server listens on: the bound one, with the
+// real port when cfg.Listen asked for port 0. Run logs it in its
+// "nuttx-feed started" line (listen=ADDR).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Service returns the federation core.
