@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -59,7 +60,7 @@ func TestPublishDeliversCreateToFollowers(t *testing.T) {
 	if p := gts.Deliveries()[1].Path; p != "/users/alice/inbox" {
 		t.Errorf("GoToSocial follower got the post at %s, want its personal inbox", p)
 	}
-	waitFor(t, 5*time.Second, "deliveries recorded", func() bool {
+	eventually.True(t, 5*time.Second, "deliveries recorded", func() bool {
 		st, _ := e.db.Stats(e.ctx)
 		return st.Delivered == 4 && st.Pending == 0
 	})
@@ -149,7 +150,7 @@ func TestDeliveryRetriesOn500ThenGivesUp(t *testing.T) {
 	e.addFollowers(1, func(int) string { return s.URL + "/inbox/a" })
 	e.runDelivery()
 	e.publish("x")
-	waitFor(t, 10*time.Second, "give up", func() bool { return e.deliveryTo(s.URL+"/inbox/a").State == "failed" })
+	eventually.True(t, 10*time.Second, "give up", func() bool { return e.deliveryTo(s.URL+"/inbox/a").State == "failed" })
 	hits := s.hits("/inbox/a")
 	if len(hits) != 3 {
 		t.Fatalf("%d attempts, want 3 (first try and two retries)", len(hits))
@@ -181,7 +182,7 @@ func TestDeliveryHonoursRetryAfter(t *testing.T) {
 	e.addFollowers(1, func(int) string { return s.URL + "/inbox/a" })
 	e.runDelivery()
 	e.publish("x")
-	waitFor(t, 10*time.Second, "delivered", func() bool { return e.deliveryTo(s.URL+"/inbox/a").State == "delivered" })
+	eventually.True(t, 10*time.Second, "delivered", func() bool { return e.deliveryTo(s.URL+"/inbox/a").State == "delivered" })
 	hits := s.hits("/inbox/a")
 	if len(hits) != 2 {
 		t.Fatalf("%d attempts, want 2", len(hits))
@@ -204,7 +205,7 @@ func TestDeliveryScheduleAfterServerError(t *testing.T) {
 	e.runDelivery()
 	before := time.Now()
 	e.publish("x")
-	waitFor(t, 5*time.Second, "first attempt recorded", func() bool { return e.deliveryTo(s.URL+"/inbox/a").Attempts == 1 })
+	eventually.True(t, 5*time.Second, "first attempt recorded", func() bool { return e.deliveryTo(s.URL+"/inbox/a").Attempts == 1 })
 	d := e.deliveryTo(s.URL + "/inbox/a")
 	if d.State != "pending" || d.Next.Before(before.Add(time.Minute)) || d.Next.After(time.Now().Add(time.Minute+time.Second)) {
 		t.Errorf("after a 503: %+v, want pending with the next attempt a minute away", d)
@@ -231,7 +232,7 @@ func TestDeliveryPermanentAnswers(t *testing.T) {
 		store.Follower{ActorID: a.ID, IRI: s.URL + "/u/bad", Inbox: s.URL + "/bad", FollowID: "3"})
 	e.runDelivery()
 	e.publish("x")
-	waitFor(t, 5*time.Second, "all finished", func() bool {
+	eventually.True(t, 5*time.Second, "all finished", func() bool {
 		st, _ := e.db.Stats(e.ctx)
 		return st.Failed == 3
 	})
@@ -268,7 +269,7 @@ func TestDeliveryRetriesTimeoutsAnd401(t *testing.T) {
 	e.runDelivery()
 	e.publish("x")
 	for _, p := range []string{"/slow", "/auth"} {
-		waitFor(t, 10*time.Second, p+" delivered", func() bool { return e.deliveryTo(s.URL+p).State == "delivered" })
+		eventually.True(t, 10*time.Second, p+" delivered", func() bool { return e.deliveryTo(s.URL+p).State == "delivered" })
 		if d := e.deliveryTo(s.URL + p); d.Attempts != 2 {
 			t.Errorf("%s: %+v, want delivered on the second attempt", p, d)
 		}
@@ -283,7 +284,7 @@ func TestDeliveryRetriesUnreachableHost(t *testing.T) {
 	e.addFollowers(1, func(int) string { return dead + "/inbox" })
 	e.runDelivery()
 	e.publish("x")
-	waitFor(t, 10*time.Second, "given up", func() bool { return e.deliveryTo(dead+"/inbox").State == "failed" })
+	eventually.True(t, 10*time.Second, "given up", func() bool { return e.deliveryTo(dead+"/inbox").State == "failed" })
 	if d := e.deliveryTo(dead + "/inbox"); d.Attempts != 3 || d.Error == "" {
 		t.Errorf("delivery = %+v, want 3 attempts with an error recorded", d)
 	}
@@ -299,7 +300,7 @@ func TestDeliveryRefusesPrivateAddresses(t *testing.T) {
 	e.addFollowers(2, func(i int) string { return []string{s.URL + "/inbox", redirector.URL + "/inbox"}[i] })
 	e.runDelivery()
 	e.publish("x")
-	waitFor(t, 5*time.Second, "refused", func() bool {
+	eventually.True(t, 5*time.Second, "refused", func() bool {
 		st, _ := e.db.Stats(e.ctx)
 		return st.Failed == 2
 	})
@@ -330,7 +331,7 @@ func TestRestartMidFanOutLosesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- db.s.RunDelivery(ctx) }()
-	waitFor(t, 10*time.Second, "some deliveries", func() bool {
+	eventually.True(t, 10*time.Second, "some deliveries", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) >= 10
@@ -351,7 +352,7 @@ func TestRestartMidFanOutLosesNothing(t *testing.T) {
 	}
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	go func() { done <- second.RunDelivery(ctx2) }()
-	waitFor(t, 20*time.Second, "every inbox served", func() bool {
+	eventually.True(t, 20*time.Second, "every inbox served", func() bool {
 		st, _ := db.db.Stats(db.ctx)
 		return st.Delivered == n
 	})
@@ -385,7 +386,7 @@ func TestPerHostLimit(t *testing.T) {
 	e.addFollowers(30, func(i int) string { return fmt.Sprintf("%s/inbox/%d", s.URL, i) })
 	e.runDelivery()
 	e.publish("x")
-	waitFor(t, 10*time.Second, "all delivered", func() bool {
+	eventually.True(t, 10*time.Second, "all delivered", func() bool {
 		st, _ := e.db.Stats(e.ctx)
 		return st.Delivered == 30
 	})
@@ -445,7 +446,7 @@ func TestOutcomesSurviveAFailingDatabase(t *testing.T) {
 	}
 	e.runDelivery()
 	e.publish("x")
-	waitFor(t, 5*time.Second, "the delivery", func() bool { return hits.Load() == 1 })
+	eventually.True(t, 5*time.Second, "the delivery", func() bool { return hits.Load() == 1 })
 	time.Sleep(time.Second) // several failed writes
 	if d := e.deliveryTo(s.URL + "/inbox"); d.State != "pending" {
 		t.Fatalf("delivery %+v recorded through a failing database", d)
@@ -453,7 +454,7 @@ func TestOutcomesSurviveAFailingDatabase(t *testing.T) {
 	if _, err := e.db.SQL.Exec(`DROP TRIGGER sick`); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the outcome recorded", func() bool { return e.deliveryTo(s.URL+"/inbox").State == "delivered" })
+	eventually.True(t, 10*time.Second, "the outcome recorded", func() bool { return e.deliveryTo(s.URL+"/inbox").State == "delivered" })
 	if n := hits.Load(); n != 1 {
 		t.Errorf("the inbox got %d requests, want 1", n)
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
@@ -189,12 +188,6 @@ func (e *testEnv) deliveryTo(inbox string) deliveryRow {
 	}
 	d.Next = time.UnixMilli(next)
 	return d
-}
-
-// waitFor waits until cond holds, or fails the test.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	eventually.True(t, timeout, what, cond)
 }
 
 // followerCount returns how many follow the bot, through the store.
