@@ -8,13 +8,21 @@ dur=${DURATION:-10s}
 command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base=https://nuttx-feed.org
 for i in $(seq 1 25); do "$bin" post --data "$dir" --base-url $base "post $i: rv-virt:citest failed #NuttX" >/dev/null; done
 note=$("$bin" post --data "$dir" --base-url $base "the note we fetch" | sed "s|$base||")
-"$bin" serve --data "$dir" --base-url $base --listen 127.0.0.1:$port 2>/dev/null &
+"$bin" serve --data "$dir" --base-url $base --listen 127.0.0.1:0 --log-format text 2>"$dir/serve.log" &
 pid=$!
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$port/health >/dev/null && break; sleep 0.1; done
+# The kernel picks the port; the "nuttx-feed started" line says which.
+port=
+for _ in $(seq 1 100); do
+	port=$(sed -n 's/.* msg="nuttx-feed started" .* listen=127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$dir/serve.log")
+	[ -n "$port" ] && break
+	kill -0 $pid 2>/dev/null || break
+	sleep 0.1
+done
+[ -n "$port" ] || { echo "bench: serve did not start:" >&2; cat "$dir/serve.log" >&2; exit 1; }
+curl -sf http://127.0.0.1:$port/health >/dev/null
 rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' /proc/$pid/status; }
 sleep 3
 for u in /users/nuttx_build "/.well-known/webfinger?resource=acct:nuttx_build@nuttx-feed.org"; do curl -s -o /dev/null -H 'Accept: application/activity+json' "http://127.0.0.1:$port$u"; done

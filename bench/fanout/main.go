@@ -42,6 +42,7 @@ import (
 	gofedsig "github.com/go-fed/httpsig"
 	_ "modernc.org/sqlite"
 
+	"github.com/nuttx-feed/nuttx-feed/bench/internal/benchserve"
 	"github.com/nuttx-feed/nuttx-feed/migrations"
 )
 
@@ -118,13 +119,12 @@ func main() {
 	db.Close()
 	pub = parseKey(pemText)
 
-	listen := freeAddr()
-	cmd := exec.Command(*bin, "serve", "--data", dir, "--base-url", "https://nuttx-feed.org", "--listen", listen, "--allow-private-networks")
-	cmd.Stdout, cmd.Stderr = nil, nil // /dev/null: no pipe to copy
+	cmd := exec.Command(*bin, "serve", "--data", dir, "--base-url", "https://nuttx-feed.org", "--listen", "127.0.0.1:0", "--allow-private-networks")
 	if *profile != "" {
 		cmd.Env = append(os.Environ(), "NUTTX_FEED_CPUPROFILE="+*profile)
 	}
-	if err := cmd.Start(); err != nil {
+	listen, err := benchserve.Start(cmd, 10*time.Second) // stdout to /dev/null; the log read to its "started" line, then discarded
+	if err != nil {
 		log.Fatal(err)
 	}
 	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
@@ -190,17 +190,16 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// waitHealthy checks that the server, which has started, answers.
 func waitHealthy(addr string) {
-	for i := 0; i < 500; i++ {
-		if resp, err := http.Get("http://" + addr + "/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
+	resp, err := http.Get("http://" + addr + "/health")
+	if err != nil {
+		log.Fatalf("server started but does not answer: %v", err)
 	}
-	log.Fatal("server did not become healthy")
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		log.Fatalf("server started but is not healthy: %s", resp.Status)
+	}
 }
 
 func verify(r *http.Request, body []byte, pub *rsa.PublicKey) error {
@@ -243,15 +242,6 @@ func run(bin string, args ...string) {
 	if err != nil {
 		log.Fatalf("%s %v: %v\n%s", bin, args, err, out)
 	}
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // statusField reads a kB field of /proc/pid/status.

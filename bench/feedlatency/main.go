@@ -25,6 +25,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/nuttx-feed/nuttx-feed/bench/internal/benchserve"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
 	"github.com/nuttx-feed/nuttx-feed/migrations"
 )
@@ -79,9 +80,9 @@ func main() {
 			log.Fatal(err)
 		}
 		db.Close()
-		cmd := exec.Command(*bin, "serve", "--data", dir, "--listen", freeAddr(), "--allow-private-networks",
+		cmd := exec.Command(*bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--allow-private-networks",
 			"--prometheus-url", stack.PromURL, "--poll-interval", interval.String())
-		if err := cmd.Start(); err != nil {
+		if _, err := benchserve.Start(cmd, 10*time.Second); err != nil {
 			log.Fatal(err)
 		}
 		time.Sleep(2 * time.Second)
@@ -138,13 +139,4 @@ func run(bin string, args ...string) {
 	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
 		log.Fatalf("%s %v: %v\n%s", bin, args, err, out)
 	}
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
