@@ -15,6 +15,7 @@ import (
 // own key; a follower of one gets only that actor's posts; the shared actor
 // values carry no private key.
 func TestManyLocalActors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.runDelivery()
 	names := []string{"rv-virt", "rv-virt.citest", "arch.risc-v"}

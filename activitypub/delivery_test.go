@@ -26,6 +26,7 @@ func (e *testEnv) followBy(r *fedtest.Remote) {
 }
 
 func TestPublishDeliversCreateToFollowers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.runDelivery()
 	gts := e.remote("alice", fedtest.GoToSocial)
@@ -67,6 +68,7 @@ func TestPublishDeliversCreateToFollowers(t *testing.T) {
 }
 
 func TestSharedInboxDeduplication(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a, _ := e.s.Actor(e.ctx, "nuttx_build")
 	// Three followers on one server with a shared inbox, two on a server
@@ -145,6 +147,7 @@ func shortBackoff(o *Options) {
 }
 
 func TestDeliveryRetriesOn500ThenGivesUp(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, shortBackoff)
 	s := newSink(t, func(string, int) (int, http.Header, time.Duration) { return 500, nil, 0 })
 	e.addFollowers(1, func(int) string { return s.URL + "/inbox/a" })
@@ -172,6 +175,7 @@ func TestDeliveryRetriesOn500ThenGivesUp(t *testing.T) {
 }
 
 func TestDeliveryHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t) // default schedule: the first retry would be a minute away
 	s := newSink(t, func(_ string, n int) (int, http.Header, time.Duration) {
 		if n == 1 {
@@ -199,6 +203,7 @@ func TestDeliveryHonoursRetryAfter(t *testing.T) {
 }
 
 func TestDeliveryScheduleAfterServerError(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t) // default schedule, no jitter
 	s := newSink(t, func(string, int) (int, http.Header, time.Duration) { return 503, nil, 0 })
 	e.addFollowers(1, func(int) string { return s.URL + "/inbox/a" })
@@ -213,6 +218,7 @@ func TestDeliveryScheduleAfterServerError(t *testing.T) {
 }
 
 func TestDeliveryPermanentAnswers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, shortBackoff)
 	s := newSink(t, func(path string, _ int) (int, http.Header, time.Duration) {
 		switch path {
@@ -253,6 +259,7 @@ func TestDeliveryPermanentAnswers(t *testing.T) {
 }
 
 func TestDeliveryRetriesTimeoutsAnd401(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, shortBackoff, func(o *Options) {
 		o.Client = safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: true, Timeout: 300 * time.Millisecond})
 	})
@@ -277,6 +284,7 @@ func TestDeliveryRetriesTimeoutsAnd401(t *testing.T) {
 }
 
 func TestDeliveryRetriesUnreachableHost(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, shortBackoff)
 	s := newSink(t, func(string, int) (int, http.Header, time.Duration) { return 202, nil, 0 })
 	dead := s.URL
@@ -291,6 +299,7 @@ func TestDeliveryRetriesUnreachableHost(t *testing.T) {
 }
 
 func TestDeliveryRefusesPrivateAddresses(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.Client = safehttp.NewClient(safehttp.Options{}) }) // private networks refused
 	var hits atomic.Int32
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
@@ -313,6 +322,7 @@ func TestDeliveryRefusesPrivateAddresses(t *testing.T) {
 }
 
 func TestRestartMidFanOutLosesNothing(t *testing.T) {
+	t.Parallel()
 	// A first queue is stopped half way through a fan-out; a second one on
 	// the same database delivers the rest. Every inbox gets the post.
 	db := newEnv(t)
@@ -368,6 +378,7 @@ func TestRestartMidFanOutLosesNothing(t *testing.T) {
 }
 
 func TestPerHostLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var cur, peak atomic.Int32
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -396,6 +407,7 @@ func TestPerHostLimit(t *testing.T) {
 }
 
 func TestRetryDelay(t *testing.T) {
+	t.Parallel()
 	s := &Service{delivery: DeliveryOptions{Jitter: 0.1}.withDefaults()}
 	for i, base := range defaultBackoff {
 		for range 20 {
@@ -421,6 +433,7 @@ func TestRetryDelay(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	for in, want := range map[string]time.Duration{
 		"": 0, "120": 2 * time.Minute, "0": 0, "-5": 0, "soon": 0,
@@ -434,6 +447,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestOutcomesSurviveAFailingDatabase(t *testing.T) {
+	t.Parallel()
 	// A trigger makes every write of a delivery's outcome fail, as a sick
 	// disk would; the queue must hold the outcome and record it once the
 	// database works again, without sending the activity twice.

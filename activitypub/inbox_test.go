@@ -13,6 +13,7 @@ import (
 )
 
 func TestFollowFromGoToSocialStyleServer(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.runDelivery()
 	r := e.remote("alice", fedtest.GoToSocial) // hs2019, /main-key, signed-GET-only actor, no shared inbox
@@ -63,6 +64,7 @@ func TestFollowFromGoToSocialStyleServer(t *testing.T) {
 // and its key stub names no inbox, so each Follow reads the actor for it;
 // the cached key is shared and must not be written (go test -race).
 func TestConcurrentFollowsFromAStubKeyServer(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.remote("alice", fedtest.GoToSocial)
 	like := func() map[string]any {
@@ -98,6 +100,7 @@ func TestConcurrentFollowsFromAStubKeyServer(t *testing.T) {
 // cannot be checked because our database fails is our fault (503, which
 // peers retry), never a rejected signature (401).
 func TestInboxWithTheDatabaseDownAnswersUnavailable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.remote("bob", fedtest.Mastodon)
 	req := inbound(t, r, "/inbox", r.FollowActivity(testBase+"/users/nuttx_build"))
@@ -109,6 +112,7 @@ func TestInboxWithTheDatabaseDownAnswersUnavailable(t *testing.T) {
 }
 
 func TestFollowAtPersonalInboxWithSharedInbox(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.remote("bob", fedtest.Mastodon)
 	r.SharedInbox = true
@@ -128,6 +132,7 @@ func TestFollowAtPersonalInboxWithSharedInbox(t *testing.T) {
 }
 
 func TestEveryPeerStyleCanFollow(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, style := range fedtest.AllStyles {
 		r := e.remote("user_"+strings.ReplaceAll(style.Name, "-", "_"), style)
@@ -141,6 +146,7 @@ func TestEveryPeerStyleCanFollow(t *testing.T) {
 }
 
 func TestRepeatedFollowIsAcceptedAgain(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.remote("carol", fedtest.Mastodon)
 	first := r.FollowActivity(testBase + "/users/nuttx_build")
@@ -165,6 +171,7 @@ func TestRepeatedFollowIsAcceptedAgain(t *testing.T) {
 }
 
 func TestUndoFollow(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.remote("dave", fedtest.Misskey)
 	follow := r.FollowActivity(testBase + "/users/nuttx_build")
@@ -198,6 +205,7 @@ func TestUndoFollow(t *testing.T) {
 }
 
 func TestUndoOfSomeoneElsesFollowIsRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	victim := e.remote("victim", fedtest.Mastodon)
 	attacker := e.remote("mallory", fedtest.Mastodon)
@@ -223,6 +231,7 @@ func TestUndoOfSomeoneElsesFollowIsRefused(t *testing.T) {
 }
 
 func TestDeleteOfUnknownActorFetchesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.remote("stranger", fedtest.Mastodon)
 	r.SetGone()
@@ -239,6 +248,7 @@ func TestDeleteOfUnknownActorFetchesNothing(t *testing.T) {
 }
 
 func TestDeleteOfFollower(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.remote("erin", fedtest.Mastodon)
 	if err := e.s.HandleInbox(e.ctx, "", inbound(t, r, "/inbox", r.FollowActivity(testBase+"/users/nuttx_build"))); err != nil {
@@ -259,6 +269,7 @@ func TestDeleteOfFollower(t *testing.T) {
 }
 
 func TestDeleteOfFollowerWhoseKeyIsGone(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.remote("frank", fedtest.Mastodon)
 	if err := e.s.HandleInbox(e.ctx, "", inbound(t, r, "/inbox", r.FollowActivity(testBase+"/users/nuttx_build"))); err != nil {
@@ -278,6 +289,7 @@ func TestDeleteOfFollowerWhoseKeyIsGone(t *testing.T) {
 }
 
 func TestKeyRotationRefetchesOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.remote("gina", fedtest.Mastodon)
 	if err := e.s.HandleInbox(e.ctx, "", inbound(t, r, "/inbox", r.FollowActivity(testBase+"/users/nuttx_build"))); err != nil {
@@ -299,6 +311,7 @@ func TestKeyRotationRefetchesOnce(t *testing.T) {
 }
 
 func TestRejectedInboxRequestsStoreNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.remote("hank", fedtest.Mastodon)
 	other := e.remote("ivy", fedtest.Mastodon)
@@ -354,6 +367,7 @@ func TestRejectedInboxRequestsStoreNothing(t *testing.T) {
 }
 
 func TestIgnoredActivitiesAreAccepted(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.remote("jo", fedtest.GoToSocial)
 	before := e.snapshot()

@@ -300,8 +300,10 @@ func verifyCapture(c capture, host string, now time.Time, pub *rsa.PublicKey) er
 }
 
 func TestInteropCapturesVerify(t *testing.T) {
+	t.Parallel()
 	for _, peer := range interopPeers {
 		t.Run(peer.server, func(t *testing.T) {
+			t.Parallel()
 			type item struct{ file, keyID, headers string }
 			var items []item
 			for _, f := range peer.posts() {
@@ -329,6 +331,7 @@ func TestInteropCapturesVerify(t *testing.T) {
 }
 
 func TestInteropCapturesFailWhenTampered(t *testing.T) {
+	t.Parallel()
 	flip := func(s string, i int) string {
 		c := byte('A')
 		if s[i] == 'A' {
@@ -401,6 +404,7 @@ func TestInteropCapturesFailWhenTampered(t *testing.T) {
 	}
 	for _, peer := range interopPeers {
 		t.Run(peer.server, func(t *testing.T) {
+			t.Parallel()
 			files := peer.posts()
 			for _, g := range peer.gets {
 				files = append(files, g.file)
@@ -650,8 +654,10 @@ func bodyOf(t *testing.T, c capture) map[string]any {
 }
 
 func TestInteropCapturesThroughInbox(t *testing.T) {
+	t.Parallel()
 	for _, peer := range interopPeers {
 		t.Run(peer.server, func(t *testing.T) {
+			t.Parallel()
 			in := newInteropInbox(t, peer)
 			bot := peer.baseURL() + "/users/nuttx_build"
 			var last time.Time
@@ -737,8 +743,10 @@ func TestInteropCapturesThroughInbox(t *testing.T) {
 // stub at /main-key, snac's and Misskey's #main-key, honk's #key, and
 // Misskey's instance actor, an Application.
 func TestInteropKeysFetchedVerify(t *testing.T) {
+	t.Parallel()
 	for _, peer := range interopPeers {
 		t.Run(peer.server, func(t *testing.T) {
+			t.Parallel()
 			in := newInteropInbox(t, peer)
 			type item struct{ file, owner string }
 			var items []item
@@ -774,8 +782,10 @@ func TestInteropKeysFetchedVerify(t *testing.T) {
 // Replies, and an Undo, from someone who never followed: accepted, and
 // nothing stored.
 func TestInteropRepliesFromStrangers(t *testing.T) {
+	t.Parallel()
 	for _, peer := range interopPeers {
 		t.Run(peer.server, func(t *testing.T) {
+			t.Parallel()
 			in := newInteropInbox(t, peer)
 			tables := []string{"followers", "activities", "deliveries", "notes"}
 			counts := map[string]int{}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestPublishValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, p := range []Post{
 		{},
@@ -32,6 +33,7 @@ func TestPublishValidation(t *testing.T) {
 }
 
 func TestProfileUpdateIsAnnounced(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.addFollowers(2, func(i int) string { return []string{"https://a.example/inbox", "https://b.example/inbox"}[i] })
 	a, changed, err := e.s.EnsureActor(e.ctx, Profile{Username: "nuttx_build", DisplayName: "NuttX Build", Summary: "Failed builds of #NuttX"})

@@ -63,6 +63,7 @@ var gtsPOSTs = []string{"follow-to-shared-inbox.json", "follow-to-shared-inbox-2
 	"create-reply.json", "update-reply.json", "delete-reply.json"}
 
 func TestGoToSocialCapturesVerify(t *testing.T) {
+	t.Parallel()
 	pub := aliceKey(t)
 	for _, name := range gtsPOSTs {
 		c := loadCapture(t, name)
@@ -73,6 +74,7 @@ func TestGoToSocialCapturesVerify(t *testing.T) {
 }
 
 func TestGoToSocialSignedGETVerifies(t *testing.T) {
+	t.Parallel()
 	// We never require signatures on GETs, but the captured GET must verify
 	// with the same machinery, which proves the GET signing string too.
 	c := loadCapture(t, "signed-get-actor.json")
@@ -91,6 +93,7 @@ func TestGoToSocialSignedGETVerifies(t *testing.T) {
 }
 
 func TestGoToSocialCapturesFailWhenTampered(t *testing.T) {
+	t.Parallel()
 	pub := aliceKey(t)
 	c := loadCapture(t, "follow-to-shared-inbox.json")
 	now := c.date(t)
@@ -134,6 +137,7 @@ func TestGoToSocialCapturesFailWhenTampered(t *testing.T) {
 }
 
 func TestDateWindow(t *testing.T) {
+	t.Parallel()
 	pub := aliceKey(t)
 	c := loadCapture(t, "follow-to-shared-inbox.json")
 	date := c.date(t)
@@ -182,6 +186,7 @@ func peerRequest(t *testing.T, style fedtest.Style, key *rsa.PrivateKey, target 
 }
 
 func TestPeerSignatureStylesVerify(t *testing.T) {
+	t.Parallel()
 	key := newKey(t)
 	for _, style := range fedtest.AllStyles {
 		r := peerRequest(t, style, key, "/inbox")
@@ -196,6 +201,7 @@ func TestPeerSignatureStylesVerify(t *testing.T) {
 }
 
 func TestPleromaContentLengthDroppedByProxy(t *testing.T) {
+	t.Parallel()
 	// A tunnel that forwards the body chunked drops Content-Length; it is
 	// rebuilt from the body (docs/FEDERATION.md, "Behind a proxy").
 	key := newKey(t)
@@ -207,6 +213,7 @@ func TestPleromaContentLengthDroppedByProxy(t *testing.T) {
 }
 
 func TestRejectedSignatures(t *testing.T) {
+	t.Parallel()
 	key := newKey(t)
 	base := func() InboundRequest { return peerRequest(t, fedtest.Mastodon, key, "/inbox") }
 	setParam := func(r *InboundRequest, re, repl string) {
@@ -269,6 +276,7 @@ func TestRejectedSignatures(t *testing.T) {
 }
 
 func TestProxyRewritesHostAndDecodesPath(t *testing.T) {
+	t.Parallel()
 	// docs/FEDERATION.md, "Behind a proxy": the signing string is rebuilt from the configured host and
 	// the raw request URI, whatever a proxy does to Host or URL.Path.
 	key := newKey(t)
@@ -299,6 +307,7 @@ func TestProxyRewritesHostAndDecodesPath(t *testing.T) {
 }
 
 func TestQueryStringTriedWithAndWithout(t *testing.T) {
+	t.Parallel()
 	// Some peers sign the path only (Misskey, snac): a request with a query
 	// must also verify against the path alone (docs/FEDERATION.md, "HTTP signatures").
 	key := newKey(t)
@@ -314,6 +323,7 @@ func TestQueryStringTriedWithAndWithout(t *testing.T) {
 }
 
 func TestOutgoingSignatureVerifiesIndependently(t *testing.T) {
+	t.Parallel()
 	key := newKey(t)
 	body := []byte(`{"type":"Create"}`)
 	for _, target := range []string{"https://peer.example/inbox", "https://peer.example:8443/users/a%40b/inbox?q=1"} {
@@ -359,6 +369,7 @@ func TestOutgoingSignatureVerifiesIndependently(t *testing.T) {
 }
 
 func TestOutgoingGETSignature(t *testing.T) {
+	t.Parallel()
 	key := newKey(t)
 	req, _ := http.NewRequest(http.MethodGet, "https://peer.example/users/p", nil)
 	if err := signRequest(req, nil, "https://nuttx-feed.org/users/nuttx_build#main-key", key, time.Now()); err != nil {
@@ -381,6 +392,7 @@ func TestOutgoingGETSignature(t *testing.T) {
 }
 
 func TestParseSignature(t *testing.T) {
+	t.Parallel()
 	sig := base64.StdEncoding.EncodeToString([]byte("sig"))
 	good := []struct {
 		in   string

@@ -23,6 +23,7 @@ func openRaw(t *testing.T, path string) *sql.DB {
 }
 
 func TestApplyFreshAndAgain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := openRaw(t, filepath.Join(t.TempDir(), "a.db"))
 	if err := migrations.Apply(ctx, db); err != nil {
@@ -52,6 +53,7 @@ func TestApplyFreshAndAgain(t *testing.T) {
 }
 
 func TestApplyConcurrentProcesses(t *testing.T) {
+	t.Parallel()
 	// Two handles on one file stand in for "serve" and "post" starting at once.
 	path := filepath.Join(t.TempDir(), "c.db")
 	a, b := openRaw(t, path), openRaw(t, path)
@@ -70,6 +72,7 @@ func TestApplyConcurrentProcesses(t *testing.T) {
 }
 
 func TestRefuseNewerDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := openRaw(t, filepath.Join(t.TempDir(), "n.db"))
 	if err := migrations.Apply(ctx, db); err != nil {
@@ -86,6 +89,7 @@ func TestRefuseNewerDatabase(t *testing.T) {
 }
 
 func TestPragmasOnEveryConnection(t *testing.T) {
+	t.Parallel()
 	db := openRaw(t, filepath.Join(t.TempDir(), "p.db"))
 	ctx := context.Background()
 	// Hold several connections at once so the pool must open distinct ones.
@@ -111,6 +115,7 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 }
 
 func TestDSNEscapesPath(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "odd?name#dir")
 	path := filepath.Join(dir, "x.db")
 	if err := mkdirAll(dir); err != nil {

@@ -51,6 +51,7 @@ func browser(t *testing.T) context.Context {
 }
 
 func TestProfilePageInBrowser(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	root, err := ts.publishPost(t, activitypub.Post{Content: richtext.Parse("rv-virt:citest - Build Failed\nBuild Log: https://gist.github.com/nuttxpr/1 #NuttX")})
 	if err != nil {

@@ -94,6 +94,7 @@ func TestEnvironmentConfiguresServe(t *testing.T) {
 }
 
 func TestSecondServerOnSameDataRefused(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	code, _, stderr := run("serve", "--data", ts.Dir, "--listen", "127.0.0.1:0")
 	if code != 1 || !strings.Contains(stderr, "another nuttx-feed serve is using") {
@@ -102,6 +103,7 @@ func TestSecondServerOnSameDataRefused(t *testing.T) {
 }
 
 func TestRefuseNewerDatabase(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := storetest.OpenAt(t, dbPath(dir))
 	all, _ := migrations.All()
@@ -121,6 +123,7 @@ func TestRefuseNewerDatabase(t *testing.T) {
 }
 
 func TestPostReadsStdinAndReplies(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var out strings.Builder
 	code := Main([]string{"post", "--data", dir, "-"}, strings.NewReader("from stdin\n\nsecond paragraph #NuttX\n"), &out, io.Discard)

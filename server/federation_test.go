@@ -20,6 +20,7 @@ import (
 // Accept, then the note published with `nuttx-feed post` while the server
 // runs; after its Undo it receives nothing more.
 func TestFollowReceivePostUnfollow(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	r := fedtest.New(t, "alice", fedtest.GoToSocial, fedtest.FetchKeys)
 	host := strings.TrimPrefix(ts.URL, "http://")
@@ -125,6 +126,7 @@ func TestFollowReceivePostUnfollow(t *testing.T) {
 // tunnel may (docs/FEDERATION.md, "Behind a proxy"): ids still come from the base URL and
 // signed POSTs still verify.
 func TestBehindRewritingProxy(t *testing.T) {
+	t.Parallel()
 	proxy := httptest.NewUnstartedServer(nil) // listening already: its URL is the server's base URL
 	defer proxy.Close()
 	proxyURL := "http://" + proxy.Listener.Addr().String()
@@ -162,6 +164,7 @@ func TestBehindRewritingProxy(t *testing.T) {
 // TestEveryPeerFollowsOverHTTP sends a Follow in every peer's signing style
 // through the real HTTP stack.
 func TestEveryPeerFollowsOverHTTP(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	for _, style := range fedtest.AllStyles {
 		r := fedtest.New(t, "p_"+strings.ReplaceAll(style.Name, "-", "_"), style, fedtest.FetchKeys)

@@ -39,6 +39,7 @@ var acceptCases = []struct {
 }
 
 func TestContentNegotiation(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	notes := []*store.Note{ts.publish(t, "hello")}
 	noteID := ts.svc.NoteIRI(notes[0])
@@ -66,6 +67,7 @@ func TestContentNegotiation(t *testing.T) {
 }
 
 func TestActorDocument(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	a := getJSON(t, ts.URL+"/users/nuttx_build")
 	id := ts.URL + "/users/nuttx_build"
@@ -149,6 +151,7 @@ func TestActorDocument(t *testing.T) {
 }
 
 func TestWebFingerLoopsBack(t *testing.T) {
+	t.Parallel()
 	// docs/FEDERATION.md, "WebFinger": acct from preferredUsername and the id's host must
 	// resolve back to the same actor id.
 	ts := startServer(t)
@@ -179,6 +182,7 @@ func TestWebFingerLoopsBack(t *testing.T) {
 }
 
 func TestWebFingerForms(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	host := strings.Split(strings.TrimPrefix(ts.URL, "http://"), ":")[0]
 	hostPort := strings.TrimPrefix(ts.URL, "http://")
@@ -210,6 +214,7 @@ func TestWebFingerForms(t *testing.T) {
 }
 
 func TestHostMetaAndNodeInfo(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	resp, body := get(t, ts.URL+"/.well-known/host-meta", "")
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/xrd+xml") ||
@@ -251,6 +256,7 @@ func TestHostMetaAndNodeInfo(t *testing.T) {
 }
 
 func TestOutboxPaging(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	const total = 45
 	for i := range total {
@@ -311,6 +317,7 @@ func TestOutboxPaging(t *testing.T) {
 }
 
 func TestCollections(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	for i := range 25 {
 		r := fedtest.New(t, fmt.Sprintf("f%d", i), fedtest.Mastodon, fedtest.FetchKeys)
@@ -344,6 +351,7 @@ func TestCollections(t *testing.T) {
 }
 
 func TestNoteDocuments(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	parent, _ := ts.publishPost(t, activitypub.Post{Content: richtext.Parse("root")})
 	child, err := ts.publishPost(t, activitypub.Post{
@@ -399,6 +407,7 @@ func TestNoteDocuments(t *testing.T) {
 }
 
 func TestInboxHTTPAnswers(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	r := fedtest.New(t, "zed", fedtest.Mastodon, fedtest.FetchKeys)
 	post := func(path, contentType string, body []byte, sign bool) int {
@@ -461,6 +470,7 @@ func TestInboxHTTPAnswers(t *testing.T) {
 }
 
 func TestNoteAnswers503NotFoundWhenDatabaseFails(t *testing.T) {
+	t.Parallel()
 	// docs/FEDERATION.md, "Errors": a note must never 404 while it exists; a failing store
 	// answers 503 with Retry-After instead.
 	ts := startServer(t)

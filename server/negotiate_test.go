@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseAccept(t *testing.T) {
+	t.Parallel()
 	got := parseAccept(`application/ld+json; profile="https://www.w3.org/ns/activitystreams,x", text/html;q=0.5, bad/type/x, */*;q=0.1`)
 	if len(got) != 3 || got[0].typ != "application/ld+json" || got[1].q != 0.5 || got[2].typ != "*/*" {
 		t.Errorf("parseAccept = %+v", got)

@@ -33,6 +33,7 @@ func links(t *testing.T, url string) (newer, older string) {
 // newer page exactly when one exists, with the outbox's cursors: a full
 // last page has no "Older" link (the tag page used to show one).
 func TestPagesAgreeOnOlderAndNewer(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	for i := range store.PageSize {
 		ts.publish(t, fmt.Sprintf("post %d #paging", i))

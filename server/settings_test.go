@@ -16,6 +16,7 @@ import (
 // TestSettingsDefaults pins every default (changing one is a decision: the
 // README and the deployed bots follow) and checks each passes its own check.
 func TestSettingsDefaults(t *testing.T) {
+	t.Parallel()
 	want := Config{
 		BaseURL:              "http://localhost:8080",
 		Listen:               "127.0.0.1:8080",
@@ -49,6 +50,7 @@ func TestSettingsDefaults(t *testing.T) {
 // field, names and variables that match, a value name for each non-bool,
 // help, and at least one command.
 func TestSettingsTable(t *testing.T) {
+	t.Parallel()
 	var cfg Config
 	fields := map[uintptr]string{} // address in cfg → field name
 	v := reflect.ValueOf(&cfg).Elem()
@@ -97,6 +99,7 @@ func TestSettingsTable(t *testing.T) {
 // urls.New refuses, so that serve never fails to start on a base
 // URL that validation let through.
 func TestSettingsBaseURLCheck(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{"http://localhost:8080", "https://nuttx-feed.org", "https://nuttx-feed.org/", "https://x.example/bot",
 		"https://X.Example:8443", "ftp://x", "nuttx-feed.org", "https://", "http:///path", "https://x.example/?a=b",
 		"https://x.example/#f", "https://u:p@x.example", "https://x.example/%zz", "://x", "", " https://x.example"} {
@@ -111,6 +114,7 @@ func TestSettingsBaseURLCheck(t *testing.T) {
 // (the same as before the table), each setting with its variable and
 // default.
 func TestSettingsHelp(t *testing.T) {
+	t.Parallel()
 	profile := []string{"base-url", "data", "username", "display-name", "summary", "log-format"}
 	feed := []string{"prometheus-url", "poll-interval", "query", "post-recoveries", "burst-threshold",
 		"dashboard-url", "history-url-template", "max-chars"}
@@ -178,6 +182,7 @@ var describedDefaults = map[string]string{
 // setting has one row, with its variable and its default as `code` (or the
 // words of describedDefaults), and every row is a setting.
 func TestSettingsREADME(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -254,6 +259,7 @@ func readmeSettingRows(t *testing.T, readme string) [][]string {
 
 // TestSettingsREADMERows checks readmeSettingRows itself on a small table.
 func TestSettingsREADMERows(t *testing.T) {
+	t.Parallel()
 	rows := readmeSettingRows(t, "intro\n\n| flag | environment | default | meaning |\n|---|---|---|---|\n"+
 		"| `--a` | `NUTTX_FEED_A` | `1` | one |\n| `--b` | `NUTTX_FEED_B` | words | two |\n\nafter\n| x |\n")
 	want := [][]string{{"`--a`", "`NUTTX_FEED_A`", "`1`", "one"}, {"`--b`", "`NUTTX_FEED_B`", "words", "two"}}

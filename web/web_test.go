@@ -12,6 +12,7 @@ import (
 )
 
 func TestPagesRenderAndEscape(t *testing.T) {
+	t.Parallel()
 	r, err := web.New()
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +57,7 @@ func TestPagesRenderAndEscape(t *testing.T) {
 }
 
 func TestStaticFiles(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"avatar.png", "style.css"} {
 		f, err := web.Static().Open(name)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 )
 
 func TestParseResource(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		user    string
@@ -76,6 +77,7 @@ func testServer() *webfinger.Server {
 }
 
 func TestResolve(t *testing.T) {
+	t.Parallel()
 	s := testServer()
 	for _, res := range []string{"acct:nuttx_build@nuttx-feed.org", "acct:NUTTX_BUILD@nuttx-feed.org", "acct:NuttX_Build@NUTTX-FEED.ORG",
 		"https://nuttx-feed.org/users/nuttx_build", "https://nuttx-feed.org/@NuttX_build"} {
@@ -111,6 +113,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestHostMeta(t *testing.T) {
+	t.Parallel()
 	site, _ := urls.New("https://nuttx-feed.org")
 	out := webfinger.HostMeta(site)
 	var doc struct {

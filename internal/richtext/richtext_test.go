@@ -8,6 +8,7 @@ import (
 func tagURL(name string) string { return "https://nuttx-feed.org/tags/" + name }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	tag := func(name string) string {
 		return `<a href="https://nuttx-feed.org/tags/` + strings.ToLower(name) + `" class="mention hashtag" rel="tag">#<span>` + name + `</span></a>`
 	}
@@ -45,6 +46,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestContentBuilder(t *testing.T) {
+	t.Parallel()
 	c := (&Content{}).
 		Text("rv-virt : CITEST - Build Failed (nuttxpr)").LineBreak().
 		Text("Build Log: ").Link("https://gist.github.com/nuttxpr/abc#file-ci-log-L12", "gist.github.com/nuttxpr/abc").LineBreak().
@@ -70,6 +72,7 @@ func TestContentBuilder(t *testing.T) {
 }
 
 func TestValidHashtag(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]bool{"NuttX": true, "risc_v": true, "_x": true, "x86_64": true, "Zürich": true,
 		"": false, "123": false, "risc-v": false, "a b": false, "c++": false, strings.Repeat("a", 101): false} {
 		if got := ValidHashtag(name); got != want {

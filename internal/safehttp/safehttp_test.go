@@ -53,6 +53,7 @@ func TestSSLCertFile(t *testing.T) {
 }
 
 func TestGuardRefusesRedirectToPrivateAddress(t *testing.T) {
+	t.Parallel()
 	// Only loopback exists here, so let 127.0.0.2 play a public host: it
 	// redirects to 127.0.0.1, which must be refused when dialled.
 	var hits atomic.Int32
@@ -89,6 +90,7 @@ func TestGuardRefusesRedirectToPrivateAddress(t *testing.T) {
 }
 
 func TestIsPublicAddr(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]bool{
 		"127.0.0.1": false, "127.1.2.3": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
 		"169.254.169.254": false, "100.64.0.1": false, "0.0.0.0": false, "224.0.0.1": false, "198.18.0.1": false,
