@@ -19,7 +19,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"database/sql"
 	"encoding/json"
 	"encoding/pem"
 	"flag"
@@ -30,7 +29,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -43,7 +41,6 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/nuttx-feed/nuttx-feed/bench/internal/benchserve"
-	"github.com/nuttx-feed/nuttx-feed/migrations"
 )
 
 func main() {
@@ -98,25 +95,15 @@ func main() {
 
 	// A database with the bot, its followers and one post to fan out.
 	run(*bin, "post", "--data", dir, "--base-url", "https://nuttx-feed.org", "warm-up (no followers yet)") // creates the bot
-	db, err := sql.Open("sqlite", migrations.DSN(filepath.Join(dir, "nuttx-feed.db")))
+	perHost := *followers / *hosts
+	inboxes := make([]string, *followers)
+	for i := range inboxes {
+		inboxes[i] = fmt.Sprintf("http://%s/users/u%d/inbox", addrs[i/perHost%*hosts], i)
+	}
+	pemText, err := benchserve.AddFollowers(dir, "nuttx_build", inboxes)
 	if err != nil {
 		log.Fatal(err)
 	}
-	tx, _ := db.Begin()
-	perHost := *followers / *hosts
-	for i := range *followers {
-		inbox := fmt.Sprintf("http://%s/users/u%d/inbox", addrs[i/perHost%*hosts], i)
-		if _, err := tx.Exec(`INSERT INTO followers (actor_id, follower, inbox, follow_id, created_at, updated_at) VALUES (1, ?, ?, ?, 0, 0)`,
-			inbox+"#actor", inbox, inbox+"#follow"); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		log.Fatal(err)
-	}
-	var pemText string
-	db.QueryRow(`SELECT public_key_pem FROM actors WHERE id = 1`).Scan(&pemText)
-	db.Close()
 	pub = parseKey(pemText)
 
 	cmd := exec.Command(*bin, "serve", "--data", dir, "--base-url", "https://nuttx-feed.org", "--listen", "127.0.0.1:0", "--allow-private-networks")

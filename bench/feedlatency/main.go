@@ -8,7 +8,6 @@
 package main
 
 import (
-	"database/sql"
 	"flag"
 	"fmt"
 	"log"
@@ -17,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -27,7 +25,6 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/bench/internal/benchserve"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
-	"github.com/nuttx-feed/nuttx-feed/migrations"
 )
 
 func main() {
@@ -71,15 +68,9 @@ func main() {
 		}
 		dir, _ := os.MkdirTemp("", "feedlatency-")
 		run(*bin, "post", "--data", dir, "creates the bot")
-		db, err := sql.Open("sqlite", migrations.DSN(filepath.Join(dir, "nuttx-feed.db")))
-		if err != nil {
+		if _, err := benchserve.AddFollowers(dir, "nuttx_build", []string{inbox}); err != nil {
 			log.Fatal(err)
 		}
-		if _, err := db.Exec(`INSERT INTO followers (actor_id, follower, inbox, follow_id, created_at, updated_at) VALUES (1, ?, ?, 'f', 0, 0)`,
-			inbox+"#actor", inbox); err != nil {
-			log.Fatal(err)
-		}
-		db.Close()
 		cmd := exec.Command(*bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--allow-private-networks",
 			"--prometheus-url", stack.PromURL, "--poll-interval", interval.String())
 		if _, err := benchserve.Start(cmd, 10*time.Second); err != nil {

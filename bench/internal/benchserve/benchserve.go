@@ -6,16 +6,20 @@ package benchserve
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // Start starts cmd, a `nuttx-feed serve` (its stderr must be unset), and
@@ -93,4 +97,33 @@ func StartedAddr(line string) (string, bool) {
 		return addr, true
 	}
 	return m[1], true
+}
+
+// AddFollowers makes each inbox (a personal inbox; its actor is
+// inbox+"#actor") follow the bot username in the database of data folder
+// dir, written through the store as Follows are, and returns the bot's
+// public key (PEM) for checking what the server signs.
+func AddFollowers(dir, username string, inboxes []string) (string, error) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{})
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	var pub string
+	err = st.Update(ctx, func(tx *store.Tx) error {
+		a, err := tx.Actor(username)
+		if err != nil {
+			return err
+		}
+		pub = a.PublicKeyPEM
+		for _, inbox := range inboxes {
+			f := store.Follower{ActorID: a.ID, IRI: inbox + "#actor", Inbox: inbox, FollowID: inbox + "#follow"}
+			if err := tx.SaveFollower(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return pub, err
 }
