@@ -305,27 +305,40 @@ type farm struct {
 	groups map[[2]string]*model.Sample
 }
 
-func (f *farm) push(l promtest.Labels, score float64) {
-	user, target := l["user"], l["target"]
+// group is the Pushgateway group that promtest pushes labels to: job=<user>,
+// instance=<target>.
+func group(l promtest.Labels) (user, target string) {
+	user, target = l["user"], l["target"]
 	if user == "" {
 		user = "unknown"
 	}
 	if target == "" {
 		target = "unknown"
 	}
-	// honor_labels: the grouping key's labels, then the series'.
+	return user, target
+}
+
+// sample is the series Prometheus holds once labels with score are pushed
+// and scraped (with honor_labels: the group's labels, then the series').
+func sample(l promtest.Labels, score float64) *model.Sample {
+	user, target := group(l)
 	m := model.Metric{model.MetricNameLabel: "build_score", "job": model.LabelValue(user), "instance": model.LabelValue(target)}
 	for k, v := range l {
 		if v != "" { // Prometheus has no empty labels
 			m[model.LabelName(k)] = model.LabelValue(v)
 		}
 	}
+	return &model.Sample{Metric: m, Value: model.SampleValue(score), Timestamp: model.Now()}
+}
+
+func (f *farm) push(l promtest.Labels, score float64) {
+	user, target := group(l)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.groups == nil {
 		f.groups = map[[2]string]*model.Sample{}
 	}
-	f.groups[[2]string{user, target}] = &model.Sample{Metric: m, Value: model.SampleValue(score), Timestamp: model.Now()}
+	f.groups[[2]string{user, target}] = sample(l, score)
 }
 
 func (f *farm) Observe(_ context.Context, failing []string) (Observation, error) {
