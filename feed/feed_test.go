@@ -364,8 +364,8 @@ func TestLabelsAndMessages(t *testing.T) {
 func TestPrometheusOutage(t *testing.T) {
 	t.Parallel()
 	// Its own stack: it stops its Prometheus. Polls every 20 ms, backing
-	// off to 100 ms while they fail.
-	e := newEnvWith(t, ready(t, outage, outageErr), func(c *Config) { c.PollInterval, c.MaxBackoff = 20*time.Millisecond, 100*time.Millisecond })
+	// off to 40 ms while they fail.
+	e := newEnvWith(t, ready(t, outage, outageErr), func(c *Config) { c.PollInterval, c.MaxBackoff = 20*time.Millisecond, 40*time.Millisecond })
 	polls := e.countPolls()
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan struct{})

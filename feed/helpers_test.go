@@ -75,8 +75,10 @@ func TestMain(m *testing.M) {
 	if !parallelSet {
 		flag.Set("test.parallel", "64")
 	}
-	shared, sharedErr = promtest.Launch(promtest.Options{ScrapeInterval: scrapeInterval})
-	outage, outageErr = promtest.Launch(promtest.Options{ScrapeInterval: scrapeInterval})
+	var launched sync.WaitGroup
+	launched.Go(func() { outage, outageErr = promtest.Launch(promtest.Options{ScrapeInterval: scrapeInterval}) })
+	launched.Go(func() { shared, sharedErr = promtest.Launch(promtest.Options{ScrapeInterval: scrapeInterval}) })
+	launched.Wait()
 	closeAtExit(shared)
 	closeAtExit(outage)
 	code := m.Run()

@@ -137,9 +137,6 @@ func Launch(opts Options) (_ *Stack, err error) {
 	if err := s.push.Start(); err != nil {
 		return nil, err
 	}
-	if err := waitReady(s.PushURL + "/-/ready"); err != nil {
-		return nil, err
-	}
 	interval := fmt.Sprintf("%dms", opts.ScrapeInterval.Milliseconds())
 	config := fmt.Sprintf(`global:
   scrape_interval: %[1]s
@@ -158,7 +155,12 @@ scrape_configs:
 		return nil, err
 	}
 	s.PromURL = "http://" + s.promAddr
+	// Prometheus first, without waiting for the Pushgateway: it scrapes
+	// only about 5 s after it starts anyway.
 	if err := s.launchPrometheus(); err != nil {
+		return nil, err
+	}
+	if err := waitReady(s.PushURL + "/-/ready"); err != nil {
 		return nil, err
 	}
 	return s, nil
