@@ -238,7 +238,7 @@ func TestWarningOnRecoveryQueryPostsNothing(t *testing.T) {
 // recoveries: nothing is posted or recorded.
 func TestRecoveryQueriesInChunks(t *testing.T) {
 	t.Parallel()
-	const n = 2*recoveryChunk + 50
+	const n = 2*recoveryChunk + 1 // chunks of 200, 200 and 1
 	var failures []*model.Sample
 	oks := map[string]*model.Sample{}
 	for i := range n {
