@@ -14,7 +14,9 @@ import (
 // TestFailureReachesFollower: a failure pushed the way the farm pushes it
 // reaches a follower as a correctly formatted note, by the feed's own loop.
 func TestFailureReachesFollower(t *testing.T) {
-	e := newEnv(t)
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.PollInterval = 50 * time.Millisecond })
+	polls := e.countPolls()
 	r := e.follow()
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan struct{})
@@ -46,15 +48,28 @@ func TestFailureReachesFollower(t *testing.T) {
 	if len(tags) != 2 || tags[1].(map[string]any)["name"] != "#risc_v" {
 		t.Errorf("tags = %v", tags)
 	}
-	// Nothing more: the same series on every later poll is not news.
-	time.Sleep(2500 * time.Millisecond)
+	// Nothing more: the same series on every later poll is not news. A
+	// second note would be in the database when its poll ends, and queued
+	// for delivery there.
+	eventually.True(t, 10*time.Second, "the deliveries recorded", func() bool {
+		var pending int
+		e.db.SQL.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE state != 'delivered'`).Scan(&pending)
+		return pending == 0
+	})
+	before := dump(t, e)
+	e.waitPolls(polls, 3)
+	e.wantNotes(1)
+	if after := dump(t, e); after != before {
+		t.Errorf("more polls of the same failure changed the database:\n%s\n->\n%s", before, after)
+	}
 	if n := len(r.Deliveries()); n != 2 {
 		t.Errorf("%d deliveries after more polls of the same failure, want 2", n)
 	}
 }
 
 func TestSameFailureNeverTwice(t *testing.T) {
-	e := newEnv(t)
+	t.Parallel()
+	e := newFarmEnv(t)
 	l := failing("sim", "nsh", "nuttxpr", "aaaaaaa1", "bbbbbbb1")
 	e.push(l, 0)
 	if res := e.poll(); res.Posts != 1 {
@@ -74,7 +89,8 @@ func TestSameFailureNeverTwice(t *testing.T) {
 }
 
 func TestOtherHostAndNewCommitReplyInThread(t *testing.T) {
-	e := newEnv(t)
+	t.Parallel()
+	e := newFarmEnv(t)
 	e.push(failing("rv-virt", "nsh", "nuttxpr", "1111111a", "2222222a"), 0)
 	e.poll()
 	root := e.wantNotes(1)[0]
@@ -101,7 +117,8 @@ func TestOtherHostAndNewCommitReplyInThread(t *testing.T) {
 }
 
 func TestRecoveryThenRegression(t *testing.T) {
-	e := newEnv(t)
+	t.Parallel()
+	e := newFarmEnv(t)
 	e.push(failing("esp32-devkitc", "wifi", "nuttxpr", "aaaa0001", "bbbb0001"), 0)
 	e.push(failing("esp32-devkitc", "wifi", "nuttxmacos", "aaaa0001", "bbbb0001"), 0)
 	e.poll()
@@ -144,7 +161,8 @@ func TestRecoveryThenRegression(t *testing.T) {
 }
 
 func TestRecoveriesNotPosted(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.PostRecoveries = false })
+	t.Parallel()
+	e := newFarmEnv(t, func(c *Config) { c.PostRecoveries = false })
 	e.push(failing("qemu-armv8a", "nsh", "nuttxpr", "c0ffee01", "c0ffee02"), 0)
 	e.poll()
 	ok := failing("qemu-armv8a", "nsh", "nuttxpr", "c0ffee03", "c0ffee02")
@@ -166,6 +184,7 @@ func TestRecoveriesNotPosted(t *testing.T) {
 }
 
 func TestBurstMakesOneDigest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const n = 15
 	for i := range n {
@@ -216,6 +235,7 @@ func TestBurstMakesOneDigest(t *testing.T) {
 }
 
 func TestDigestListsTwentyAndCountsTheRest(t *testing.T) {
+	t.Parallel()
 	var builds []Build
 	for i := range 27 {
 		builds = append(builds, Build{Target: fmt.Sprintf("b%02d:nsh", i), Board: fmt.Sprintf("b%02d", i), Config: "nsh", Arch: "arm",
@@ -232,6 +252,7 @@ func TestDigestListsTwentyAndCountsTheRest(t *testing.T) {
 }
 
 func TestRewindFindsBreakingCommit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.push(failing("rv-virt", "knsh", "nuttxpr", "badbad0000000001", "app0000000000001"), 0)
 	e.poll()
@@ -268,6 +289,7 @@ func TestRewindFindsBreakingCommit(t *testing.T) {
 }
 
 func TestLabelsAndMessages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	long := strings.Repeat("ün erreur très longue <avec> des & caractères ", 30)
 	cases := []struct {
@@ -340,24 +362,27 @@ func TestLabelsAndMessages(t *testing.T) {
 // TestPrometheusOutage stops Prometheus mid-run: the feed keeps going,
 // logs the outage once, posts nothing twice and catches up afterwards.
 func TestPrometheusOutage(t *testing.T) {
-	e := newEnvOwnStack(t) // it stops its Prometheus
+	t.Parallel()
+	// Its own stack: it stops its Prometheus. Polls every 20 ms, backing
+	// off to 40 ms while they fail.
+	e := newEnvWith(t, ready(t, outage, outageErr), func(c *Config) { c.PollInterval, c.MaxBackoff = 20*time.Millisecond, 40*time.Millisecond })
+	polls := e.countPolls()
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan struct{})
-	e.cfg.MaxBackoff = 2 * time.Second
-	e.feed = e.newFeed()
 	go func() { e.feed.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 
 	e.stack.Push(t, failing("rv-virt", "before", "nuttxpr", "b4b4b4b4", "a0a0a0a0"), 0)
-	waitFor(t, 20*time.Second, "the first post", func() bool { return len(e.notes()) == 1 })
+	eventually.True(t, 20*time.Second, "the first post", func() bool { return len(e.notes()) == 1 })
 	e.stack.StopPrometheus()
 	e.stack.Push(t, failing("rv-virt", "during", "nuttxpr", "d0d0d0d0", "a0a0a0a0"), 0) // the Pushgateway keeps it
-	time.Sleep(5 * time.Second)                                                         // several failed polls
+	failed := polls.failed.Load()
+	eventually.True(t, 20*time.Second, "several failed polls", func() bool { return polls.failed.Load() >= failed+3 })
 	if err := e.stack.StartPrometheus(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the post from during the outage", func() bool { return len(e.notes()) == 2 })
-	time.Sleep(2 * time.Second)
+	eventually.True(t, 30*time.Second, "the post from during the outage", func() bool { return len(e.notes()) == 2 })
+	e.waitPolls(polls, 3) // and no more
 	notes := e.wantNotes(2)
 	if !strings.HasPrefix(notes[1].Source, "rv-virt : DURING") {
 		t.Errorf("second post: %s", notes[1].Source)
@@ -372,6 +397,7 @@ func TestPrometheusOutage(t *testing.T) {
 }
 
 func TestPreviewChangesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.push(failing("sim", "preview", "nuttxpr", "5a5a5a5a", "6b6b6b6b"), 0)
 	before := counts(t, e)
@@ -394,6 +420,7 @@ func TestPreviewChangesNothing(t *testing.T) {
 }
 
 func TestPartialAnswerPostsNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.Query = `build_score < 0.5 and on() vector(1) > 2` }) // valid, empty
 	e.push(failing("sim", "x", "nuttxpr", "1", "2"), 0)
 	if res := e.poll(); res.Posts != 0 {
@@ -412,6 +439,51 @@ func TestPartialAnswerPostsNothing(t *testing.T) {
 	e.wantNotes(0)
 }
 
+// dump is every row of every table of e's database, to show that something
+// changed nothing.
+func dump(t *testing.T, e *env) string {
+	t.Helper()
+	rows, err := e.db.SQL.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, table := range tables {
+		rows, err := e.db.SQL.Query(`SELECT * FROM ` + table + ` ORDER BY rowid`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		fmt.Fprintf(&b, "%s %v\n", table, cols)
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "  %v\n", vals)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
 func counts(t *testing.T, e *env) string {
 	var parts []string
 	for _, table := range []string{"notes", "activities", "deliveries", "feed_targets", "feed_failures", "feed_failing"} {
@@ -423,8 +495,3 @@ func counts(t *testing.T, e *env) string {
 }
 
 func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	eventually.True(t, timeout, what, cond)
-}

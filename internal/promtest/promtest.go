@@ -24,16 +24,18 @@ import (
 	"time"
 )
 
-// Stack is a Pushgateway and a Prometheus that scrapes it every second
-// with honor_labels, as the NuttX deployment does.
+// Stack is a Pushgateway and a Prometheus that scrapes it (every second
+// unless Options say otherwise) with honor_labels, as the NuttX deployment
+// does.
 type Stack struct {
 	PromURL string
 	PushURL string
 
-	dir      string
-	promAddr string
-	prom     *exec.Cmd
-	push     *exec.Cmd
+	dir         string
+	promAddr    string
+	promStarted time.Time // when Prometheus last started
+	prom        *exec.Cmd
+	push        *exec.Cmd
 }
 
 // ErrMissing is returned by New when a server is not installed.
@@ -78,10 +80,36 @@ func Start(tb testing.TB) *Stack {
 	return s
 }
 
+// Options configure a stack. The zero value is the deployment's settings.
+type Options struct {
+	// ScrapeInterval is how often Prometheus scrapes the Pushgateway; 1s
+	// when zero. Tests that wait for what they push to show (or, replaced,
+	// to go stale) wait about one interval per push: 100ms makes them fast.
+	ScrapeInterval time.Duration
+}
+
 // New starts both servers in a new temporary folder, and waits until
 // Prometheus has scraped the Pushgateway once (Prometheus takes about 5 s
 // to start scraping). Close stops them and removes the folder.
-func New() (_ *Stack, err error) {
+func New() (*Stack, error) {
+	s, err := Launch(Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ready(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Launch starts both servers as New does, but returns as soon as they
+// answer, without waiting for the first scrape: the caller can do other
+// work meanwhile (a test binary start its tests), then wait with Ready.
+func Launch(opts Options) (_ *Stack, err error) {
+	if opts.ScrapeInterval <= 0 {
+		opts.ScrapeInterval = time.Second
+	}
 	s := &Stack{}
 	defer func() {
 		if err != nil {
@@ -109,19 +137,17 @@ func New() (_ *Stack, err error) {
 	if err := s.push.Start(); err != nil {
 		return nil, err
 	}
-	if err := waitReady(s.PushURL + "/-/ready"); err != nil {
-		return nil, err
-	}
+	interval := fmt.Sprintf("%dms", opts.ScrapeInterval.Milliseconds())
 	config := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
+  scrape_interval: %[1]s
+  evaluation_interval: %[1]s
 scrape_configs:
   - job_name: pushgateway
     honor_labels: true
-    scrape_interval: 1s
+    scrape_interval: %[1]s
     static_configs:
-      - targets: [%q]
-`, pushAddr)
+      - targets: [%[2]q]
+`, interval, pushAddr)
 	if err := os.WriteFile(filepath.Join(s.dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		return nil, err
 	}
@@ -129,11 +155,37 @@ scrape_configs:
 		return nil, err
 	}
 	s.PromURL = "http://" + s.promAddr
-	if err := s.startPrometheus(); err != nil {
+	// Prometheus first, without waiting for the Pushgateway: it scrapes
+	// only about 5 s after it starts anyway.
+	if err := s.launchPrometheus(); err != nil {
+		return nil, err
+	}
+	if err := waitReady(s.PushURL + "/-/ready"); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// Ready waits until Prometheus, since it last started, has scraped the
+// Pushgateway (about 5 s after it starts: its discovery and scrape managers
+// work on a 5 s tick). A scrape from before a restart does not count:
+// Prometheus writes no staleness markers when it stops, so that sample
+// still shows.
+func (s *Stack) Ready() error {
+	q := fmt.Sprintf(`timestamp(up{job="pushgateway"}) >= %.3f and up{job="pushgateway"} == 1`,
+		float64(s.promStarted.UnixMilli())/1000)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if n, err := s.Count(q); err == nil && n == 1 {
+			return nil
+		}
+		time.Sleep(pollEvery)
+	}
+	return errors.New("prometheus never scraped the pushgateway")
+}
+
+// pollEvery is how often the waits here ask again.
+const pollEvery = 20 * time.Millisecond
 
 // Close stops both servers and removes their files.
 func (s *Stack) Close() {
@@ -146,9 +198,15 @@ func (s *Stack) Close() {
 
 // StartPrometheus (re)starts Prometheus on the same address and storage,
 // and waits until it scrapes again.
-func (s *Stack) StartPrometheus() error { return s.startPrometheus() }
+func (s *Stack) StartPrometheus() error {
+	if err := s.launchPrometheus(); err != nil {
+		return err
+	}
+	return s.Ready()
+}
 
-func (s *Stack) startPrometheus() error {
+// launchPrometheus starts Prometheus and waits until it answers.
+func (s *Stack) launchPrometheus() error {
 	bin, err := binary("prometheus")
 	if err != nil {
 		return err
@@ -159,20 +217,11 @@ func (s *Stack) startPrometheus() error {
 		"--web.listen-address="+s.promAddr,
 		"--log.level=warn")
 	s.prom.Stderr = logWriter("prometheus")
+	s.promStarted = time.Now().Truncate(time.Millisecond)
 	if err := s.prom.Start(); err != nil {
 		return err
 	}
-	if err := waitReady(s.PromURL + "/-/ready"); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if n, err := s.Count(`up{job="pushgateway"} == 1`); err == nil && n == 1 {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.New("prometheus never scraped the pushgateway")
+	return waitReady(s.PromURL + "/-/ready")
 }
 
 // Reset deletes every group from the Pushgateway and waits until
@@ -218,7 +267,7 @@ func waitReady(u string) error {
 				return nil
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(pollEvery)
 	}
 	return fmt.Errorf("%s did not become ready", u)
 }
@@ -329,7 +378,7 @@ func (s *Stack) WaitCount(tb testing.TB, query string, n int) {
 		if got, err = s.Count(query); err == nil && got == n {
 			return
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(pollEvery)
 	}
 	tb.Fatalf("query %q: %d series (err %v), want %d", query, got, err, n)
 }
