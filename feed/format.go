@@ -249,12 +249,7 @@ func (f Formatter) Digest(builds []Build) *richtext.Content {
 		return ordered[i].commits.Nuttx < ordered[j].commits.Nuttx
 	})
 
-	c := &richtext.Content{}
-	c.Text(fmt.Sprintf("%d NuttX targets failed to build", len(targets)))
-	if len(users) > 0 {
-		c.Text(" (" + strings.Join(sortedKeys(users), ", ") + ")")
-	}
-	c.LineBreak()
+	c := digestHeader(fmt.Sprintf("%d NuttX targets failed to build", len(targets)), users)
 	listed := 0
 	for _, g := range ordered {
 		if listed == digestListed {
@@ -263,35 +258,9 @@ func (f Formatter) Digest(builds []Build) *richtext.Content {
 		c.Text("At ")
 		commitLinks(c, g.commits)
 		c.Text(":").LineBreak()
-		arches := make([]string, 0, len(g.arches))
-		for a := range g.arches {
-			arches = append(arches, a)
-		}
-		sort.Strings(arches)
-		for _, a := range arches {
-			if listed == digestListed {
-				break
-			}
-			name := a
-			if name == "" {
-				name = "other"
-			}
-			c.Text(name + ": ")
-			f.targetLinks(c, g.arches[a], &listed)
-			c.LineBreak()
-			archList = append(archList, a)
-		}
+		archList = append(archList, f.archLines(c, g.arches, &listed)...)
 	}
-	if rest := len(targets) - listed; rest > 0 {
-		c.Text(fmt.Sprintf("and %d more", rest)).LineBreak()
-	}
-	if f.DashboardURL != "" {
-		c.Text("NuttX Dashboard: ").Link(f.DashboardURL, "").LineBreak()
-	}
-	if len(archList) > 5 {
-		archList = archList[:5]
-	}
-	tags(c, archList...)
+	f.digestFooter(c, len(targets)-listed, archList)
 	return c
 }
 
@@ -339,20 +308,20 @@ func (f Formatter) RecoveryDigest(recovered []Build) *richtext.Content {
 			users[b.User] = true
 		}
 	}
-	arches := make([]string, 0, len(byArch))
-	for a := range byArch {
-		arches = append(arches, a)
-	}
-	sort.Strings(arches)
-	c := &richtext.Content{}
-	c.Text(fmt.Sprintf("%d NuttX targets build again", len(recovered)))
-	if len(users) > 0 {
-		c.Text(" (" + strings.Join(sortedKeys(users), ", ") + ")")
-	}
-	c.LineBreak()
+	c := digestHeader(fmt.Sprintf("%d NuttX targets build again", len(recovered)), users)
 	listed := 0
-	for _, a := range arches {
-		if listed == digestListed {
+	arches := f.archLines(c, byArch, &listed)
+	f.digestFooter(c, len(recovered)-listed, arches)
+	return c
+}
+
+// archLines writes a line per arch of byArch, in name order ("other" for
+// none), naming its targets, while fewer than digestListed targets are
+// listed; listed counts them. It returns the arches it wrote.
+func (f Formatter) archLines(c *richtext.Content, byArch map[string][]Build, listed *int) []string {
+	var written []string
+	for _, a := range sortedKeys(keysOf(byArch)) {
+		if *listed == digestListed {
 			break
 		}
 		name := a
@@ -360,18 +329,31 @@ func (f Formatter) RecoveryDigest(recovered []Build) *richtext.Content {
 			name = "other"
 		}
 		c.Text(name + ": ")
-		f.targetLinks(c, byArch[a], &listed)
+		f.targetLinks(c, byArch[a], listed)
 		c.LineBreak()
+		written = append(written, a)
 	}
-	if rest := len(recovered) - listed; rest > 0 {
-		c.Text(fmt.Sprintf("and %d more", rest)).LineBreak()
+	return written
+}
+
+// digestHeader starts a digest: its first line, naming the build hosts.
+func digestHeader(first string, users map[string]bool) *richtext.Content {
+	c := &richtext.Content{}
+	c.Text(first)
+	if len(users) > 0 {
+		c.Text(" (" + strings.Join(sortedKeys(users), ", ") + ")")
+	}
+	return c.LineBreak()
+}
+
+// digestFooter ends a digest: how many targets were not named, the
+// dashboard, and the hashtags of the first five arches.
+func (f Formatter) digestFooter(c *richtext.Content, unnamed int, arches []string) {
+	if unnamed > 0 {
+		c.Text(fmt.Sprintf("and %d more", unnamed)).LineBreak()
 	}
 	if f.DashboardURL != "" {
 		c.Text("NuttX Dashboard: ").Link(f.DashboardURL, "").LineBreak()
 	}
-	if len(arches) > 5 {
-		arches = arches[:5]
-	}
-	tags(c, arches...)
-	return c
+	tags(c, arches[:min(5, len(arches))]...)
 }

@@ -37,11 +37,16 @@ func (s *Server) handleActor(c echo.Context) error {
 	if !wantsJSON(c) {
 		return s.handleProfilePage(c) // a browser gets the page (rel=canonical points at /@user)
 	}
-	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
+	a, err := s.actor(c)
 	if err != nil {
 		return err
 	}
 	return activityJSON(c, activitypub.ActorDocument(s.site, a))
+}
+
+// actor returns the local actor the request's :username names.
+func (s *Server) actor(c echo.Context) (*store.Actor, error) {
+	return s.svc.Actor(c.Request().Context(), c.Param("username"))
 }
 
 // view reads from the store for a handler.
@@ -52,7 +57,7 @@ func (s *Server) view(c echo.Context, fn func(*store.Tx) error) error {
 // handleOutbox serves the outbox: its front page, or a page of Creates
 // chosen by max_id or min_id (?page=true&min_id=0 is the oldest page).
 func (s *Server) handleOutbox(c echo.Context) error {
-	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
+	a, err := s.actor(c)
 	if err != nil {
 		return err
 	}
@@ -99,7 +104,7 @@ func pageNumber(c echo.Context) (int, error) {
 
 // handleFollowers serves the followers collection, by numbered pages.
 func (s *Server) handleFollowers(c echo.Context) error {
-	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
+	a, err := s.actor(c)
 	if err != nil {
 		return err
 	}
@@ -127,7 +132,7 @@ func (s *Server) handleFollowers(c echo.Context) error {
 }
 
 func (s *Server) handleFollowing(c echo.Context) error {
-	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
+	a, err := s.actor(c)
 	if err != nil {
 		return err
 	}
@@ -139,7 +144,7 @@ func (s *Server) handleFollowing(c echo.Context) error {
 }
 
 func (s *Server) handleFeatured(c echo.Context) error {
-	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
+	a, err := s.actor(c)
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
+	"github.com/nuttx-feed/nuttx-feed/internal/servetest"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 	"github.com/nuttx-feed/nuttx-feed/migrations"
@@ -231,7 +230,7 @@ func (w *startedWatcher) Write(p []byte) (int, error) {
 			break
 		}
 		w.scanned += i + 1
-		if addr, ok := startedAddr(string(rest[:i])); ok {
+		if addr, ok := servetest.StartedAddr(string(rest[:i])); ok {
 			w.found = true
 			w.started <- addr
 		}
@@ -243,31 +242,6 @@ func (w *startedWatcher) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
-}
-
-var listenAttr = regexp.MustCompile(` listen=(\S+)`)
-
-// startedAddr returns the listen=ADDR of a "nuttx-feed started" log line,
-// in the text or the JSON format.
-func startedAddr(line string) (string, bool) {
-	if strings.HasPrefix(line, "{") {
-		var rec struct{ Msg, Listen string }
-		if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "nuttx-feed started" {
-			return "", false
-		}
-		return rec.Listen, rec.Listen != ""
-	}
-	if !strings.Contains(line, ` msg="nuttx-feed started" `) {
-		return "", false
-	}
-	m := listenAttr.FindStringSubmatch(line)
-	if m == nil {
-		return "", false
-	}
-	if addr, err := strconv.Unquote(m[1]); err == nil {
-		return addr, true
-	}
-	return m[1], true
 }
 
 // get fetches path with an Accept header.

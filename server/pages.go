@@ -68,7 +68,7 @@ func (s *Server) noteViews(tx *store.Tx, notes []*store.Note) ([]web.NoteView, e
 // handleProfilePage serves /@user: the profile and its latest posts, or the
 // actor document to an ActivityPub client.
 func (s *Server) handleProfilePage(c echo.Context) error {
-	a, err := s.svc.Actor(c.Request().Context(), c.Param("username"))
+	a, err := s.actor(c)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ import (
 	gofedsig "github.com/go-fed/httpsig"
 	_ "modernc.org/sqlite"
 
-	"github.com/nuttx-feed/nuttx-feed/bench/internal/benchserve"
+	"github.com/nuttx-feed/nuttx-feed/internal/servetest"
 )
 
 func main() {
@@ -100,7 +100,7 @@ func main() {
 	for i := range inboxes {
 		inboxes[i] = fmt.Sprintf("http://%s/users/u%d/inbox", addrs[i/perHost%*hosts], i)
 	}
-	pemText, err := benchserve.AddFollowers(dir, "nuttx_build", inboxes)
+	pemText, err := servetest.AddFollowers(dir, "nuttx_build", inboxes)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func main() {
 	if *profile != "" {
 		cmd.Env = append(os.Environ(), "NUTTX_FEED_CPUPROFILE="+*profile)
 	}
-	listen, err := benchserve.Start(cmd, 10*time.Second) // stdout to /dev/null; the log read to its "started" line, then discarded
+	listen, err := servetest.Start(cmd, 10*time.Second) // stdout to /dev/null; the log read to its "started" line, then discarded
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -23,8 +23,8 @@ import (
 
 	_ "modernc.org/sqlite"
 
-	"github.com/nuttx-feed/nuttx-feed/bench/internal/benchserve"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/servetest"
 )
 
 func main() {
@@ -68,12 +68,12 @@ func main() {
 		}
 		dir, _ := os.MkdirTemp("", "feedlatency-")
 		run(*bin, "post", "--data", dir, "creates the bot")
-		if _, err := benchserve.AddFollowers(dir, "nuttx_build", []string{inbox}); err != nil {
+		if _, err := servetest.AddFollowers(dir, "nuttx_build", []string{inbox}); err != nil {
 			log.Fatal(err)
 		}
 		cmd := exec.Command(*bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--allow-private-networks",
 			"--prometheus-url", stack.PromURL, "--poll-interval", interval.String())
-		if _, err := benchserve.Start(cmd, 10*time.Second); err != nil {
+		if _, err := servetest.Start(cmd, 10*time.Second); err != nil {
 			log.Fatal(err)
 		}
 		time.Sleep(2 * time.Second)

@@ -30,7 +30,7 @@ type Field struct {
 
 const actorColumns = `id, username, kind, display_name, summary, fields, private_key_pem, public_key_pem, created_at, updated_at`
 
-func scanActor(row interface{ Scan(...any) error }) (*Actor, error) {
+func scanActor(row rowScanner) (*Actor, error) {
 	a := &Actor{}
 	var fields string
 	var created, updated int64

@@ -116,21 +116,9 @@ type Outcome struct {
 }
 
 // RecordOutcomes writes a batch of outcomes: each delivery's new state and
-// one row of delivery_attempts per attempt.
+// one row of delivery_attempts per attempt (each statement parsed once per
+// batch: parsing the SQL costs more than running it).
 func (tx *Tx) RecordOutcomes(batch []Outcome) error {
-	// Prepared once per batch: parsing the SQL costs more than running it.
-	update, err := tx.tx.PrepareContext(tx.ctx, `UPDATE deliveries SET state = ?, claimed = 0, attempts = ?, next_attempt_at = ?,
-		last_status = ?, last_error = ?, finished_at = ? WHERE id = ?`)
-	if err != nil {
-		return fmt.Errorf("record outcomes: %w", err)
-	}
-	defer update.Close()
-	record, err := tx.tx.PrepareContext(tx.ctx, `INSERT INTO delivery_attempts (delivery_id, attempted_at, status, error, duration_ms)
-		VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("record outcomes: %w", err)
-	}
-	defer record.Close()
 	for _, o := range batch {
 		d := o.Delivery
 		if o.Release {
@@ -145,10 +133,12 @@ func (tx *Tx) RecordOutcomes(batch []Outcome) error {
 		} else {
 			finished = ms(tx.Now)
 		}
-		if _, err := update.ExecContext(tx.ctx, o.State, d.Attempts+1, next, o.Status, o.Error, finished, d.ID); err != nil {
+		if _, err := tx.exec(`UPDATE deliveries SET state = ?, claimed = 0, attempts = ?, next_attempt_at = ?,
+			last_status = ?, last_error = ?, finished_at = ? WHERE id = ?`, o.State, d.Attempts+1, next, o.Status, o.Error, finished, d.ID); err != nil {
 			return fmt.Errorf("record outcome: %w", err)
 		}
-		if _, err := record.ExecContext(tx.ctx, d.ID, ms(o.Started), o.Status, o.Error, o.Elapsed.Milliseconds()); err != nil {
+		if _, err := tx.exec(`INSERT INTO delivery_attempts (delivery_id, attempted_at, status, error, duration_ms)
+			VALUES (?, ?, ?, ?, ?)`, d.ID, ms(o.Started), o.Status, o.Error, o.Elapsed.Milliseconds()); err != nil {
 			return fmt.Errorf("record attempt: %w", err)
 		}
 		if o.RemoveFollower {

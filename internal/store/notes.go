@@ -46,7 +46,7 @@ func (tx *Tx) InsertNote(n *Note) error {
 const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at,
 	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), '')`
 
-func scanNote(row interface{ Scan(...any) error }) (*Note, error) {
+func scanNote(row rowScanner) (*Note, error) {
 	n := &Note{}
 	var published int64
 	var tags string

@@ -98,6 +98,7 @@ type Tx struct {
 	// writes carries the same time.
 	Now         time.Time
 	afterCommit []func()
+	stmts       map[string]*sql.Stmt // prepared once per transaction
 }
 
 // Context returns the context the transaction runs under.
@@ -159,7 +160,7 @@ type Stats struct {
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
 	err := s.View(ctx, func(tx *Tx) error {
-		err := tx.tx.QueryRowContext(ctx, `SELECT
+		err := tx.queryRow(`SELECT
 			(SELECT COUNT(*) FROM actors), (SELECT COUNT(*) FROM followers),
 			(SELECT COUNT(*) FROM remote_actors), (SELECT COUNT(*) FROM notes),
 			(SELECT COUNT(*) FROM activities),
@@ -176,17 +177,54 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// exec runs a statement that returns no rows.
-func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(tx.ctx, query, args...)
+// stmt returns query prepared in this transaction, once: a loop that runs
+// one statement 2,000 times (a digest) parses it once. database/sql closes
+// the statements when the transaction ends.
+func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := tx.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := tx.tx.PrepareContext(tx.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if tx.stmts == nil {
+		tx.stmts = map[string]*sql.Stmt{}
+	}
+	tx.stmts[query] = st
+	return st, nil
 }
 
-func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(tx.ctx, query, args...)
+// exec runs a statement that returns no rows.
+func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := tx.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(tx.ctx, args...)
+}
+
+// rowScanner is a *sql.Row, or a prepare error waiting to be scanned.
+type rowScanner interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (tx *Tx) queryRow(query string, args ...any) rowScanner {
+	st, err := tx.stmt(query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(tx.ctx, args...)
 }
 
 func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(tx.ctx, query, args...)
+	st, err := tx.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(tx.ctx, args...)
 }
 
 // queryList runs query and scans every row with scan.

@@ -1,8 +1,8 @@
-// Package benchserve starts `nuttx-feed serve` for the benchmark programs
-// and learns where it listens from its log, so that they can pass
+// Package servetest starts `nuttx-feed serve` for tests and the benchmark
+// programs and learns where it listens from its log, so that they can pass
 // --listen 127.0.0.1:0 and never pick a port, release it and hope to bind
-// it again.
-package benchserve
+// it again; and it seeds a data folder with followers.
+package servetest
 
 import (
 	"bufio"
@@ -29,7 +29,7 @@ import (
 // on a full pipe.
 func Start(cmd *exec.Cmd, timeout time.Duration) (string, error) {
 	if cmd.Stderr != nil {
-		return "", errors.New("benchserve: cmd.Stderr is set")
+		return "", errors.New("servetest: cmd.Stderr is set")
 	}
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -1,4 +1,4 @@
-package benchserve
+package servetest
 
 import (
 	"bytes"
