@@ -3,6 +3,7 @@ package activitypub
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -451,7 +452,8 @@ func TestOutcomesSurviveAFailingDatabase(t *testing.T) {
 	// A trigger makes every write of a delivery's outcome fail, as a sick
 	// disk would; the queue must hold the outcome and record it once the
 	// database works again, without sending the activity twice.
-	e := newEnv(t)
+	var logs lockedBuffer
+	e := newEnv(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	var hits atomic.Int32
 	s := newSink(t, func(string, int) (int, http.Header, time.Duration) { hits.Add(1); return 202, nil, 0 })
 	e.addFollowers(1, func(int) string { return s.URL + "/inbox" })
@@ -461,7 +463,9 @@ func TestOutcomesSurviveAFailingDatabase(t *testing.T) {
 	e.runDelivery()
 	e.publish("x")
 	eventually.True(t, 5*time.Second, "the delivery", func() bool { return hits.Load() == 1 })
-	time.Sleep(time.Second) // several failed writes
+	eventually.True(t, 5*time.Second, "a failed write of its outcome", func() bool {
+		return strings.Contains(logs.String(), "delivery: cannot record outcomes; retrying")
+	})
 	if d := e.deliveryTo(s.URL + "/inbox"); d.State != "pending" {
 		t.Fatalf("delivery %+v recorded through a failing database", d)
 	}

@@ -25,3 +25,8 @@ var (
 	// peer we must ask is unreachable); the sender should retry (503).
 	ErrUnavailable = errors.New("temporarily unavailable")
 )
+
+// errInternal marks our own failures (the database) met while checking a
+// request: they must not read as the sender's fault (401). It is no kind
+// of server's map, so the error is logged and answered 503 without detail.
+var errInternal = errors.New("internal error")

@@ -57,7 +57,7 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 			log.Info("actor deleted (its key is gone)")
 			return s.removeActorEverywhere(ctx, act.Actor)
 		}
-		if errors.Is(err, ErrUnavailable) { // our database, not their signature
+		if errors.Is(err, errInternal) { // our database, not their signature
 			return err
 		}
 		log.Info("inbox: signature rejected", "err", err)

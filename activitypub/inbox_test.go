@@ -97,8 +97,9 @@ func TestConcurrentFollowsFromAStubKeyServer(t *testing.T) {
 }
 
 // TestInboxWithTheDatabaseDownAnswersUnavailable: a valid request that
-// cannot be checked because our database fails is our fault (503, which
-// peers retry), never a rejected signature (401).
+// cannot be checked because our database fails is our fault (an internal
+// error: logged, answered 503, which peers retry), never a rejected
+// signature (401).
 func TestInboxWithTheDatabaseDownAnswersUnavailable(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -106,8 +107,8 @@ func TestInboxWithTheDatabaseDownAnswersUnavailable(t *testing.T) {
 	req := inbound(t, r, "/inbox", r.FollowActivity(testBase+"/users/nuttx_build"))
 	e.db.Store.Close()
 	err := e.s.HandleInbox(e.ctx, "", req)
-	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnauthorized) {
-		t.Fatalf("Follow with the database down: %v, want ErrUnavailable", err)
+	if !errors.Is(err, errInternal) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Follow with the database down: %v, want an internal error", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -44,6 +45,7 @@ type remoteKey struct {
 // by force. Both are bounded; the database keeps accepted keys anyway.
 type keyCache struct {
 	entries    *lru.Cache[string, *remoteKey]
+	forceMu    sync.Mutex // makes mayForce's check and record one step
 	lastForced *lru.Cache[string, time.Time]
 }
 
@@ -73,6 +75,8 @@ func (c *keyCache) drop(owner string) {
 
 // mayForce reports whether keyID may be fetched again now, and records it.
 func (c *keyCache) mayForce(keyID string, now time.Time) bool {
+	c.forceMu.Lock()
+	defer c.forceMu.Unlock()
 	if last, ok := c.lastForced.Get(keyID); ok && now.Sub(last) < refetchInterval {
 		return false
 	}
@@ -141,7 +145,7 @@ func (s *Service) storedKey(ctx context.Context, keyID string) (*remoteKey, erro
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", errInternal, err)
 	}
 	pub, err := parsePublicKey(r.PublicKeyPEM)
 	if err != nil {
@@ -229,10 +233,15 @@ func (s *Service) fetchDocument(ctx context.Context, target string) (*remoteDocu
 	req.Header.Set("Accept", acceptFetch)
 	req.Header.Set("User-Agent", s.userAgent)
 	if s.fetchActor != "" {
-		if a, err := s.Actor(ctx, s.fetchActor); err == nil {
+		a, err := s.Actor(ctx, s.fetchActor)
+		switch {
+		case errors.Is(err, ErrNotFound): // no bot yet: an unsigned GET
+		case err != nil:
+			return nil, fmt.Errorf("%w: the fetch actor: %w", errInternal, err)
+		default:
 			sg, err := s.signerOf(ctx, a.ID)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%w: the fetch actor's key: %w", errInternal, err)
 			}
 			if err := signRequest(req, nil, sg.keyID, sg.key, s.now()); err != nil {
 				return nil, err

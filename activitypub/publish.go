@@ -29,9 +29,12 @@ var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // ErrNotFound for an unknown actor or local parent, ErrInvalid for an empty
 // or oversized note or a bad parent.
 func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, error) {
-	a, err := s.Actor(tx.Context(), username)
-	if err != nil {
-		return nil, err
+	a, ok := s.actors.byName.Get(lower(username))
+	if !ok { // read in tx: no second connection while tx holds the write lock
+		var err error
+		if a, err = tx.Actor(username); err != nil {
+			return nil, err
+		}
 	}
 	if p.Content == nil || p.Content.IsEmpty() {
 		return nil, fmt.Errorf("%w: the note is empty", ErrInvalid)

@@ -41,7 +41,9 @@ type Options struct {
 	// and actor fetches; GoToSocial answers unsigned ones with 401): the
 	// default bot.
 	FetchActor string
-	// Now is the clock of signatures and retries; nil means time.Now.
+	// Now is the clock of signatures (Date headers and their window) and
+	// of retry delays; nil means time.Now. The times rows carry come from
+	// the store's own clock, read once per transaction (store.Tx.Now).
 	Now func() time.Time
 	// Delivery tunes the delivery queue.
 	Delivery DeliveryOptions
@@ -99,9 +101,6 @@ func New(o Options) (*Service, error) {
 		keys:       newKeyCache(),
 	}, nil
 }
-
-// urls.Site returns the URL scheme of this service.
-func (s *Service) URLs() urls.Site { return s.site }
 
 // kick wakes the delivery queue so that work committed a moment ago goes
 // out now rather than at the next poll. It never blocks.

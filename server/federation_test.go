@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
@@ -115,7 +116,13 @@ func TestFollowReceivePostUnfollow(t *testing.T) {
 	if queued != 2 {
 		t.Errorf("%d deliveries ever queued to alice, want 2 (Accept and the first note)", queued)
 	}
-	time.Sleep(1500 * time.Millisecond) // longer than the queue's poll interval
+	// Once nothing is pending, nothing more can reach alice.
+	db := ts.sql(t)
+	eventually.True(t, 10*time.Second, "an empty queue", func() bool {
+		var pending int
+		db.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE state = 'pending'`).Scan(&pending)
+		return pending == 0
+	})
 	if n := len(r.Deliveries()); n != 2 {
 		t.Errorf("alice received %d activities, want 2", n)
 	}

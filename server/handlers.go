@@ -65,6 +65,9 @@ func (s *Server) handleOutbox(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := pageNumber(c); err != nil { // page=true or a number, as for followers
+		return err
+	}
 	var total int
 	var notes store.NotePage
 	asPage := c.QueryParam("page") != ""

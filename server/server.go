@@ -131,9 +131,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 // "nuttx-feed started" line (listen=ADDR).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Service returns the federation core.
-func (s *Server) Service() *activitypub.Service { return s.svc }
-
 // Run serves HTTP and runs the delivery queue until ctx ends, then shuts
 // down in order: stop taking requests (waiting up to 10 s for those in
 // flight), stop the workers, close the database.

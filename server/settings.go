@@ -117,7 +117,7 @@ var settings = []setting{
 		help:  "reply \"recovered\" when a failing target builds again",
 		value: typed(func(c *Config) *bool { return &c.PostRecoveries }, true, nil)},
 	{name: "burst-threshold", env: "NUTTX_FEED_BURST_THRESHOLD", meta: "N", in: cmdFeed,
-		help:  "more targets newly failing than this in one poll make one digest post",
+		help:  "more targets newly failing (or recovering) than this in one poll make one digest post",
 		value: typed(func(c *Config) *int { return &c.BurstThreshold }, 10, checkNotNegative)},
 	{name: "dashboard-url", env: "NUTTX_FEED_DASHBOARD_URL", meta: "URL", in: cmdFeed,
 		help:  "the NuttX dashboard linked from every post",

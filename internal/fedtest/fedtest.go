@@ -29,7 +29,7 @@ import (
 	gofedsig "github.com/go-fed/httpsig"
 )
 
-// Style is the way a server signs its POSTs (../shared/docs/INTEROP.md, the table of signature styles).
+// Style is the way a server signs its POSTs (the styles of docs/FEDERATION.md, "HTTP signatures", as each server implements them).
 type Style struct {
 	Name        string
 	Algorithm   string   // the algorithm parameter written; "" leaves it out

@@ -238,7 +238,7 @@ func ValidHashtag(name string) bool {
 	return nonDigit
 }
 
-// ParseText turns plain text into Content: blank lines separate paragraphs,
+// Parse turns plain text into Content: blank lines separate paragraphs,
 // newlines become line breaks, http(s) URLs become links and #words become
 // hashtags. This is what `nuttx-feed post` publishes.
 func Parse(s string) *Content {

@@ -73,7 +73,7 @@ func (tx *Tx) ReleaseClaims() error {
 }
 
 // ClaimDeliveries marks up to limit pending deliveries due by tx.Now as
-// taken and returns them, the longest due first.
+// taken (the longest due first) and returns them, in no order.
 func (tx *Tx) ClaimDeliveries(limit int) ([]Delivery, error) {
 	out, err := queryList(tx, func(rows *sql.Rows) (Delivery, error) {
 		var d Delivery

@@ -29,7 +29,7 @@ type FeedTarget struct {
 	Thread                      string // root note of its thread
 	LastNote                    string // latest note about it
 	Failing                     bool
-	FailingSince                time.Time // zero when not failing
+	FailingSince                time.Time // zero when not failing; the last change when unknown
 	FailingUsers                []string  // the build hosts failing it now, sorted
 }
 
@@ -79,7 +79,7 @@ func (tx *Tx) FeedTarget(target string) (*FeedTarget, error) {
 }
 
 const feedTargetColumns = `t.target, t.board, t.config, t.arch, t.thread, t.last_note, t.failing,
-	COALESCE(t.failing_since, 0),
+	CASE WHEN t.failing = 1 THEN COALESCE(t.failing_since, t.changed_at) ELSE 0 END,
 	COALESCE((SELECT json_group_array(user) FROM (SELECT user FROM feed_failing WHERE target = t.target ORDER BY user)), '[]')`
 
 func scanFeedTarget(rows *sql.Rows) (*FeedTarget, error) {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -55,19 +54,6 @@ func (tx *Tx) Followers(actorID int64, offset, limit int) ([]Follower, error) {
 		return nil, fmt.Errorf("list followers: %w", err)
 	}
 	return out, nil
-}
-
-// Follower returns the follower iri of the actor.
-func (tx *Tx) Follower(actorID int64, iri string) (Follower, error) {
-	f := Follower{ActorID: actorID, IRI: iri}
-	var created int64
-	err := tx.queryRow(`SELECT inbox, shared_inbox, follow_id, created_at FROM followers WHERE actor_id = ? AND follower = ?`,
-		actorID, iri).Scan(&f.Inbox, &f.SharedInbox, &f.FollowID, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return f, fmt.Errorf("%w: %s does not follow actor #%d", ErrNotFound, iri, actorID)
-	}
-	f.CreatedAt = fromMS(created)
-	return f, err
 }
 
 // IsKnownRemote reports whether iri follows anyone here or signed an

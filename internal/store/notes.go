@@ -179,21 +179,33 @@ func (tx *Tx) Notes(f NoteFilter, p Page) (NotePage, error) {
 	}
 	page := NotePage{Notes: notes}
 	if len(notes) > 0 {
-		if page.Older, err = tx.notesBeyond(f, `n.id < ?`, notes[len(notes)-1].Seq); err != nil {
+		if page.Older, err = tx.notesBeyond(f, older, notes[len(notes)-1].Seq); err != nil {
 			return NotePage{}, err
 		}
-		if page.Newer, err = tx.notesBeyond(f, `n.id > ?`, notes[0].Seq); err != nil {
+		if page.Newer, err = tx.notesBeyond(f, newer, notes[0].Seq); err != nil {
 			return NotePage{}, err
 		}
 	}
 	return page, nil
 }
 
-// notesBeyond reports whether f selects a note on the far side (cond) of seq.
-func (tx *Tx) notesBeyond(f NoteFilter, cond string, seq int64) (bool, error) {
+// direction is a side of a page.
+type direction bool
+
+const (
+	older direction = false
+	newer direction = true
+)
+
+// notesBeyond reports whether f selects a note older or newer than seq.
+func (tx *Tx) notesBeyond(f NoteFilter, d direction, seq int64) (bool, error) {
 	where, args := f.where()
+	cond := ` AND n.id < ?`
+	if d == newer {
+		cond = ` AND n.id > ?`
+	}
 	var found bool
-	err := tx.queryRow(`SELECT EXISTS (SELECT 1 FROM notes n WHERE `+where+` AND `+cond+`)`, append(args, seq)...).Scan(&found)
+	err := tx.queryRow(`SELECT EXISTS (SELECT 1 FROM notes n WHERE `+where+cond+`)`, append(args, seq)...).Scan(&found)
 	if err != nil {
 		return false, fmt.Errorf("list notes: %w", err)
 	}

@@ -98,7 +98,9 @@ type Tx struct {
 	// writes carries the same time.
 	Now         time.Time
 	afterCommit []func()
-	stmts       map[string]*sql.Stmt // prepared once per transaction
+	execs       map[string]int       // how often each exec statement ran
+	stmts       map[string]*sql.Stmt // those that run again, prepared once
+	done        bool                 // fn returned: the Tx must not be used
 }
 
 // Context returns the context the transaction runs under.
@@ -106,7 +108,12 @@ func (tx *Tx) Context() context.Context { return tx.ctx }
 
 // AfterCommit runs f once the transaction has committed; never when it
 // rolls back. Hooks run in the order they were added.
-func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
+func (tx *Tx) AfterCommit(f func()) {
+	if tx.done {
+		panic("store: AfterCommit on a finished transaction")
+	}
+	tx.afterCommit = append(tx.afterCommit, f)
+}
 
 // Update runs fn in a write transaction and commits it when fn returns nil;
 // any error (fn's, or the commit's) rolls everything back and is returned.
@@ -127,13 +134,20 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(*Tx) error) erro
 		return fmt.Errorf("begin: %w", err)
 	}
 	tx := &Tx{ctx: ctx, tx: sqlTx, Now: s.now().UTC().Truncate(time.Millisecond)}
+	committed := false
+	defer func() {
+		tx.done = true
+		if !committed {
+			sqlTx.Rollback() // fn failed or panicked: never leave the write lock held
+		}
+	}()
 	if err := fn(tx); err != nil {
-		sqlTx.Rollback()
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	committed = true
 	for _, f := range tx.afterCommit {
 		f()
 	}
@@ -143,7 +157,7 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(*Tx) error) erro
 // Ping checks that the database answers a query.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM actors`).Scan(&one); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM actors LIMIT 1)`).Scan(&one); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
 	return nil
@@ -177,12 +191,25 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// stmt returns query prepared in this transaction, once: a loop that runs
-// one statement 2,000 times (a digest) parses it once. database/sql closes
-// the statements when the transaction ends.
-func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
+// exec runs a statement that returns no rows. A statement that runs a
+// second time in the transaction is prepared and kept, so a loop (a
+// digest's 2,000 targets, a batch of delivery outcomes) parses its SQL
+// once; a statement that runs once is not worth preparing apart.
+// database/sql closes the kept statements when the transaction ends. Only
+// statements without rows are kept: a kept query could not run again while
+// its rows are still being read.
+func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
+	if tx.done {
+		panic("store: statement on a finished transaction")
+	}
 	if st, ok := tx.stmts[query]; ok {
-		return st, nil
+		return st.ExecContext(tx.ctx, args...)
+	}
+	if tx.execs == nil {
+		tx.execs = map[string]int{}
+	}
+	if tx.execs[query]++; tx.execs[query] == 1 {
+		return tx.tx.ExecContext(tx.ctx, query, args...)
 	}
 	st, err := tx.tx.PrepareContext(tx.ctx, query)
 	if err != nil {
@@ -192,39 +219,24 @@ func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
 		tx.stmts = map[string]*sql.Stmt{}
 	}
 	tx.stmts[query] = st
-	return st, nil
-}
-
-// exec runs a statement that returns no rows.
-func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
-	st, err := tx.stmt(query)
-	if err != nil {
-		return nil, err
-	}
 	return st.ExecContext(tx.ctx, args...)
 }
 
-// rowScanner is a *sql.Row, or a prepare error waiting to be scanned.
+// rowScanner is what Scan reads a row from: a *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(...any) error }
 
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
-
-func (tx *Tx) queryRow(query string, args ...any) rowScanner {
-	st, err := tx.stmt(query)
-	if err != nil {
-		return errRow{err}
+func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
+	if tx.done {
+		panic("store: statement on a finished transaction")
 	}
-	return st.QueryRowContext(tx.ctx, args...)
+	return tx.tx.QueryRowContext(tx.ctx, query, args...)
 }
 
 func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
-	st, err := tx.stmt(query)
-	if err != nil {
-		return nil, err
+	if tx.done {
+		panic("store: statement on a finished transaction")
 	}
-	return st.QueryContext(tx.ctx, args...)
+	return tx.tx.QueryContext(tx.ctx, query, args...)
 }
 
 // queryList runs query and scans every row with scan.

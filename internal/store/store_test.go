@@ -137,3 +137,40 @@ func TestNotesPaging(t *testing.T) {
 		t.Errorf("beyond the oldest: %+v", np)
 	}
 }
+
+// TestPanicReleasesTheWriteLock: a function that panics in Update leaves no
+// transaction open (the next writer is not stuck), and a Tx kept past its
+// function cannot be used.
+func TestPanicReleasesTheWriteLock(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	ctx := context.Background()
+	var kept *store.Tx
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not reach the caller")
+			}
+		}()
+		db.Update(ctx, func(tx *store.Tx) error {
+			kept = tx
+			panic("boom")
+		})
+	}()
+	done := make(chan error, 1)
+	go func() { done <- db.Update(ctx, func(tx *store.Tx) error { _, err := tx.ActorCount(); return err }) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the next Update waited for the panicked one's write lock")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a Tx used after its function returned did not panic")
+		}
+	}()
+	kept.AfterCommit(func() {})
+}
