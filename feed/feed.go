@@ -183,25 +183,37 @@ func (f *Feed) prepare(ctx context.Context) ([]action, Observation, error) {
 	return actions, obs, err
 }
 
-// loadState reads, in one snapshot, the state of every target obs names.
+// loadState reads, in one snapshot, what plan needs to know of the targets
+// obs names: which of their failures and breaking commits were announced,
+// and the state of those with news (a failure not announced yet, a rewind,
+// a good build). In the steady state, every failure announced, that last
+// part is empty however many targets fail.
 func (f *Feed) loadState(ctx context.Context, obs Observation) (state, error) {
-	names := map[string]bool{}
+	failed, rewound, news := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, b := range obs.Failures {
-		names[b.Target] = true
+		if b.Rewind {
+			rewound[b.Target], news[b.Target] = true, true
+		} else {
+			failed[b.Target] = true
+		}
 	}
 	for _, b := range obs.Successes {
-		names[b.Target] = true
+		news[b.Target] = true
 	}
-	targets := sortedKeys(names)
 	var st state
 	err := f.store.View(ctx, func(tx *store.Tx) (err error) {
-		if st.targets, err = tx.FeedTargets(targets); err != nil {
+		if st.posted, err = tx.PostedFailures(sortedKeys(failed)); err != nil {
 			return err
 		}
-		if st.posted, err = tx.PostedFailures(targets); err != nil {
+		if st.breaks, err = tx.PostedBreaks(sortedKeys(rewound)); err != nil {
 			return err
 		}
-		st.breaks, err = tx.PostedBreaks(targets)
+		for _, b := range obs.Failures {
+			if !b.Rewind && !st.posted[b.identity()] {
+				news[b.Target] = true
+			}
+		}
+		st.targets, err = tx.FeedTargets(sortedKeys(news))
 		return err
 	})
 	return st, err
