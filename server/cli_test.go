@@ -156,6 +156,7 @@ func TestPostReadsStdinAndReplies(t *testing.T) {
 // middle of a fan-out and starts a new process on the same database: every
 // inbox still gets the post.
 func TestCrashMidFanOutLosesNothing(t *testing.T) {
+	t.Parallel() // its child gets its settings through cmd.Env, not this process's environment
 	dir := t.TempDir()
 	var mu sync.Mutex
 	got := map[string]int{}

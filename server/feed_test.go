@@ -14,6 +14,7 @@ import (
 // threaded under its target, and its recovery follows in the thread. The
 // feed commands report the same.
 func TestServeFeedEndToEnd(t *testing.T) {
+	t.Parallel() // its own Prometheus, server and data
 	stack := promtest.Start(t)
 	ts := startServer(t, func(c *Config) {
 		c.PrometheusURL, c.PollInterval, c.Query, c.PostRecoveries = stack.PromURL, time.Second, "build_score < 0.5", true
