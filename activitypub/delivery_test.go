@@ -14,6 +14,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/logtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
@@ -452,7 +453,7 @@ func TestOutcomesSurviveAFailingDatabase(t *testing.T) {
 	// A trigger makes every write of a delivery's outcome fail, as a sick
 	// disk would; the queue must hold the outcome and record it once the
 	// database works again, without sending the activity twice.
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	e := newEnv(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	var hits atomic.Int32
 	s := newSink(t, func(string, int) (int, http.Header, time.Duration) { hits.Add(1); return 202, nil, 0 })

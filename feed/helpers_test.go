@@ -23,6 +23,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/logtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -45,7 +46,7 @@ type env struct {
 	feed   *Feed
 	cfg    Config
 	remote *fedtest.Remote
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 }
 
 // scrapeInterval is the tests' stacks': a pushed build shows, and the series
@@ -131,7 +132,7 @@ func newFarmEnv(t *testing.T, mutate ...func(*Config)) *env {
 // PrometheusURL that mutate sets.
 func newEnvWith(t testing.TB, stack *promtest.Stack, mutate ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), stack: stack, logs: &syncBuffer{}}
+	e := &env{t: t, ctx: context.Background(), stack: stack, logs: &logtest.Buffer{}}
 	e.db = storetest.Open(t)
 	var err error
 	e.svc, err = activitypub.New(activitypub.Options{
@@ -276,23 +277,6 @@ func (e *env) wantNotes(n int) []note {
 		e.t.Fatalf("%d notes, want %d:\n%s", len(got), n, strings.Join(texts, "\n---\n"))
 	}
 	return got
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // farm is a test-only Source for tests of the feed's logic: it stands for

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/logtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/servetest"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -55,7 +56,7 @@ type testServer struct {
 	Dir  string
 	stop context.CancelFunc
 	done chan error
-	logs *lockedWriter
+	logs *logtest.Buffer
 }
 
 // startServer runs a real server on a loopback port of its own, with its
@@ -84,7 +85,7 @@ func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 // test ends.
 func startWith(t *testing.T, cfg Config, ln net.Listener) *testServer {
 	t.Helper()
-	logs := &lockedWriter{}
+	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := Open(context.Background(), cfg, log, WithListener(ln))
 	if err != nil {
@@ -117,25 +118,6 @@ func (ts *testServer) Stop(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Error("server did not stop within 15 s")
 	}
-}
-
-// lockedWriter is a log buffer that the server's goroutines may write
-// while a test reads it.
-type lockedWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // child is `nuttx-feed serve` in a child process: the test binary run

@@ -47,24 +47,23 @@ func scanActor(row rowScanner) (*Actor, error) {
 
 // Actor returns the local actor with this username (any case).
 func (tx *Tx) Actor(username string) (*Actor, error) {
-	a, err := scanActor(tx.queryRow(`SELECT `+actorColumns+` FROM actors WHERE username = ?`, username))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: no actor %q", ErrNotFound, username)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load actor %q: %w", username, err)
-	}
-	return a, nil
+	return tx.actor(`username = ?`, username, fmt.Sprintf("%q", username))
 }
 
 // ActorByID returns the local actor with this row id.
 func (tx *Tx) ActorByID(id int64) (*Actor, error) {
-	a, err := scanActor(tx.queryRow(`SELECT `+actorColumns+` FROM actors WHERE id = ?`, id))
+	return tx.actor(`id = ?`, id, fmt.Sprintf("#%d", id))
+}
+
+// actor loads the actor whose indexed column (a fixed condition of this
+// file) equals key; name says which one in errors.
+func (tx *Tx) actor(cond string, key any, name string) (*Actor, error) {
+	a, err := scanActor(tx.queryRow(`SELECT `+actorColumns+` FROM actors WHERE `+cond, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: no actor #%d", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: no actor %s", ErrNotFound, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load actor #%d: %w", id, err)
+		return nil, fmt.Errorf("load actor %s: %w", name, err)
 	}
 	return a, nil
 }
