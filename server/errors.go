@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -34,6 +36,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnsupportedMediaType, err.Error()
 	case errors.Is(err, activitypub.ErrUnavailable):
 		return http.StatusServiceUnavailable, err.Error()
+	case errors.Is(err, activitypub.ErrTooManyRequests):
+		return http.StatusTooManyRequests, err.Error()
 	}
 	return http.StatusServiceUnavailable, "temporarily unavailable, try again later"
 }
@@ -51,6 +55,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 			s.log.Error("internal error", "uri", c.Request().RequestURI, "err", err)
 		}
 		c.Response().Header().Set("Retry-After", "30")
+	}
+	if after := activitypub.RetryAfter(err); after > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(after.Round(time.Second)/time.Second))))
 	}
 	req := c.Request()
 	if req.Method == http.MethodHead {

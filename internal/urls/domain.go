@@ -1,0 +1,52 @@
+package urls
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// Domain returns the registrable domain of host ("eTLD+1" by the public
+// suffix list): mastodon.social for mastodon.social:443 and for
+// a.b.mastodon.social, example.co.uk for x.example.co.uk. Limits that count
+// per remote server (inbox rate, fetches in flight, delivery fairness) key
+// on it, so that ports and subdomains, which cost an attacker nothing, do
+// not multiply their share. An IP literal is its own domain; so is a name
+// the list cannot split (a bare public suffix, "localhost"). The result is
+// lower case without a port; "" for an empty host.
+func Domain(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if host == "" {
+		return ""
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return host
+	}
+	d, err := publicsuffix.EffectiveTLDPlusOne(host)
+	if err != nil {
+		return host
+	}
+	return d
+}
+
+// DomainOf returns the registrable domain of an absolute URL's host, or ""
+// when rawURL has none.
+func DomainOf(rawURL string) string {
+	i := strings.Index(rawURL, "://")
+	if i < 0 {
+		return ""
+	}
+	rest := rawURL[i+3:]
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		rest = rest[:j]
+	}
+	if j := strings.LastIndex(rest, "@"); j >= 0 { // userinfo
+		rest = rest[j+1:]
+	}
+	return Domain(rest)
+}

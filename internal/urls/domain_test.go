@@ -1,0 +1,35 @@
+package urls
+
+import "testing"
+
+func TestDomain(t *testing.T) {
+	for host, want := range map[string]string{
+		"mastodon.social":     "mastodon.social",
+		"Mastodon.Social:443": "mastodon.social",
+		"a.b.mastodon.social": "mastodon.social",
+		"x.example.co.uk":     "example.co.uk",
+		"alice.github.io":     "alice.github.io", // a private suffix: each user is a site
+		"127.0.0.1:8080":      "127.0.0.1",
+		"[::1]:443":           "::1",
+		"2001:db8::1":         "2001:db8::1",
+		"localhost:3000":      "localhost",
+		"co.uk":               "co.uk",
+		"qoto.org.":           "qoto.org",
+		"":                    "",
+	} {
+		if got := Domain(host); got != want {
+			t.Errorf("Domain(%q) = %q, want %q", host, got, want)
+		}
+	}
+	for u, want := range map[string]string{
+		"https://a.b.mastodon.social:8443/users/x#main-key": "mastodon.social",
+		"https://user:pw@evil.example.com/inbox":            "example.com",
+		"http://127.0.0.1:9/inbox?x=1":                      "127.0.0.1",
+		"/relative":                                         "",
+		"mailto:a@example.com":                              "",
+	} {
+		if got := DomainOf(u); got != want {
+			t.Errorf("DomainOf(%q) = %q, want %q", u, got, want)
+		}
+	}
+}
