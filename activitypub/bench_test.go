@@ -85,7 +85,7 @@ func signingRate(b *testing.B) float64 {
 // requests are signed before the timer starts. It also reports a plain
 // rsa.VerifyPKCS1v15 loop measured in the same run.
 func BenchmarkInboxFollow(b *testing.B) {
-	e := newEnv(b)
+	e := newEnv(b, func(o *Options) { o.InboxRate = Rate{PerSecond: -1} }) // verification, not the limit
 	r := e.remote("bench", fedtest.Mastodon)
 	if err := e.s.HandleInbox(e.ctx, "", inbound(b, r, "/inbox", r.FollowActivity(testBase+"/users/nuttx_build"))); err != nil {
 		b.Fatal(err) // warms the key cache

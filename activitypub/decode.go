@@ -171,9 +171,13 @@ func (d *remoteDocument) sharedInbox() string {
 }
 
 // key finds the public key keyID in the document: the document itself when
-// it is a key document, or an entry of its publicKey (object or array).
+// it is a key document with that id, or an entry of its publicKey (object
+// or array). The errors are the document's faults, shown to the sender.
 func (d *remoteDocument) key(keyID string) (*publicKeyObject, error) {
 	if d.PublicKeyPem != "" {
+		if d.ID != keyID {
+			return nil, docErrorf("key document %s is not the key %s", truncate(d.ID, 80), keyID)
+		}
 		return &publicKeyObject{ID: d.ID, Owner: d.Owner, PublicKeyPem: d.PublicKeyPem}, nil
 	}
 	var keys []publicKeyObject
@@ -182,12 +186,12 @@ func (d *remoteDocument) key(keyID string) (*publicKeyObject, error) {
 	case len(raw) == 0:
 	case raw[0] == '[':
 		if err := json.Unmarshal(raw, &keys); err != nil {
-			return nil, fmt.Errorf("publicKey: %w", err)
+			return nil, docErrorf("%s: publicKey: %v", truncate(d.ID, 80), err)
 		}
 	default:
 		var k publicKeyObject
 		if err := json.Unmarshal(raw, &k); err != nil {
-			return nil, fmt.Errorf("publicKey: %w", err)
+			return nil, docErrorf("%s: publicKey: %v", truncate(d.ID, 80), err)
 		}
 		keys = append(keys, k)
 	}
@@ -196,5 +200,5 @@ func (d *remoteDocument) key(keyID string) (*publicKeyObject, error) {
 			return &keys[i], nil
 		}
 	}
-	return nil, fmt.Errorf("document %s holds no key %s", d.ID, keyID)
+	return nil, docErrorf("document %s holds no key %s", truncate(d.ID, 80), keyID)
 }

@@ -35,6 +35,8 @@ func newEnv(t testing.TB, mutate ...func(*Options)) *testEnv {
 		Client:     safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: true, Timeout: 5 * time.Second}),
 		FetchActor: "nuttx_build",
 		Delivery:   DeliveryOptions{Poll: 20 * time.Millisecond, Jitter: -1},
+
+		AllowPrivateNetworks: true, // the remotes are httptest servers: http on loopback
 	}
 	for _, m := range mutate {
 		m(&o)
@@ -101,7 +103,7 @@ func inboundBytes(t testing.TB, r *fedtest.Remote, path string, body []byte) Inb
 // snapshot counts the rows of every table, to prove nothing was stored.
 func (e *testEnv) snapshot() map[string]int {
 	out := map[string]int{}
-	for _, table := range []string{"actors", "followers", "remote_actors", "notes", "note_tags", "activities", "deliveries", "delivery_attempts"} {
+	for _, table := range []string{"actors", "followers", "remote_actors", "notes", "note_tags", "activities", "deliveries", "delivery_attempts", "inbox_activities"} {
 		out[table] = storetest.Count(e.t, e.db.SQL, table)
 	}
 	return out

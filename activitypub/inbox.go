@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // MaxInboxBody is the largest inbox body accepted (Mastodon's limit too).
@@ -37,10 +41,12 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 		return err
 	}
 	log := s.log.With("activity", act.ID, "type", act.Type, "actor", act.Actor)
+	actorDeleted := act.Type == "Delete" && act.Object.ID == act.Actor
 
 	// A Delete of an actor we never knew: its key is most likely gone, and
-	// fetching it would only cost us and them (docs/FEDERATION.md, "Incoming activities").
-	if act.Type == "Delete" && act.Object.ID == act.Actor {
+	// fetching it would only cost us and them. It costs no rate either: a
+	// large server deleting accounts sends many (docs/FEDERATION.md, "Incoming activities").
+	if actorDeleted {
 		known, err := s.knownRemoteActor(ctx, act.Actor)
 		if err != nil {
 			return err
@@ -51,18 +57,22 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 		}
 	}
 
-	signer, err := s.verifyInbound(ctx, req)
+	p, candidates, err := precheckSignature(req, s.site.Host(), s.now())
 	if err != nil {
-		if act.Type == "Delete" && act.Object.ID == act.Actor && isGone(err) {
-			log.Info("actor deleted (its key is gone)")
-			return s.removeActorEverywhere(ctx, act.Actor)
-		}
-		if errors.Is(err, errInternal) { // our database, not their signature
-			return err
-		}
-		log.Info("inbox: signature rejected", "err", err)
-		// The cause is shown, not wrapped: this error is of one kind only.
 		return fmt.Errorf("%w: %v", ErrUnauthorized, err)
+	}
+	domain := urls.DomainOf(p.KeyID)
+	if wait, ok := s.inboxRate.allow(domain, s.now()); !ok {
+		log.Debug("inbox: over the rate of its server", "domain", domain)
+		return retryLater(ErrTooManyRequests, wait, "%s sends more than we take; slow down", domain)
+	}
+	if actorDeleted {
+		return s.handleActorDelete(ctx, act, p, candidates, log)
+	}
+
+	signer, err := s.verifyInbound(ctx, p, candidates)
+	if err != nil {
+		return s.rejected(err, log)
 	}
 	if signer.owner != act.Actor {
 		return fmt.Errorf("%w: signed by %s but the activity's actor is %s", ErrUnauthorized, signer.owner, act.Actor)
@@ -74,16 +84,81 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 	case "Undo":
 		return s.handleUndo(ctx, act, signer)
 	case "Delete":
-		if act.Object.ID == act.Actor {
-			log.Info("actor deleted")
-			return s.removeActorEverywhere(ctx, act.Actor)
-		}
 		log.Debug("ignored Delete of an object")
 		return nil
 	default:
 		log.Debug("ignored activity")
 		return nil
 	}
+}
+
+// rejected turns a failed verification into the sender's answer: 401 with
+// what it must fix, 503 when we could not check (our database, or no
+// fetch slot); the details go to the log.
+func (s *Service) rejected(err error, log *slog.Logger) error {
+	if errors.Is(err, errInternal) || errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) {
+		log.Info("inbox: cannot check the signature now", "err", err)
+		return err
+	}
+	log.Info("inbox: signature rejected", "err", err)
+	var ke *keyError
+	if errors.As(err, &ke) {
+		return fmt.Errorf("%w: key %s: %s", ErrUnauthorized, ke.keyID, shownError(ke.err))
+	}
+	return fmt.Errorf("%w: %s", ErrUnauthorized, shownError(err))
+}
+
+// handleActorDelete honours a Delete of an actor only when it is proven
+// (docs/FEDERATION.md, "Incoming activities"): signed with the key we hold
+// for that actor, or the actor's own id answers 404 or 410 to our signed
+// GET. A key the sender names is never fetched for it: anyone can make a
+// URL answer 410. Every other Delete is acknowledged and changes nothing.
+func (s *Service) handleActorDelete(ctx context.Context, act *activity, p *signatureParams, candidates [][]byte, log *slog.Logger) error {
+	var stored *store.RemoteActor
+	err := s.store.View(ctx, func(tx *store.Tx) (err error) {
+		stored, err = tx.RemoteActor(act.Actor)
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	how := ""
+	if stored != nil && stored.KeyID == p.KeyID {
+		if pub, err := parsePublicKey(stored.PublicKeyPEM); err == nil && verifyCandidates(pub, candidates, p.Signature) == nil {
+			how = "signed with its stored key"
+		}
+	}
+	if how == "" {
+		if !s.keys.mayForce("delete "+act.Actor, s.now()) {
+			log.Info("ignored Delete of an actor: checked less than a minute ago")
+			return nil
+		}
+		_, err := s.fetchDocument(ctx, act.Actor)
+		switch {
+		case isMissing(err):
+			how = "its id answers " + shownError(err)
+		case errors.Is(err, errInternal):
+			return err
+		default:
+			log.Info("ignored Delete of an actor: not signed with its stored key, and its id still answers", "err", err)
+			return nil
+		}
+	}
+	if first, err := s.markHandled(ctx, act); err != nil || !first {
+		return err
+	}
+	log.Info("actor deleted", "proof", how)
+	return s.removeActorEverywhere(ctx, act.Actor)
+}
+
+// markHandled records act's id in a transaction of its own; first is false
+// for a replay.
+func (s *Service) markHandled(ctx context.Context, act *activity) (first bool, err error) {
+	err = s.update(ctx, func(tx *store.Tx) error {
+		first, err = tx.MarkHandled(act.ID, act.Actor, act.Type)
+		return err
+	})
+	return first, err
 }
 
 // checkInboxContentType accepts the JSON types peers send (docs/FEDERATION.md, "Media types and content negotiation") and
@@ -103,28 +178,33 @@ func checkInboxContentType(ct string) error {
 	return fmt.Errorf("%w: %s (send application/activity+json)", ErrUnsupportedMediaType, mediaType)
 }
 
-// verifyInbound checks the request's signature and returns the signer's key.
+// keyError is a failure to obtain the key keyID.
+type keyError struct {
+	keyID string
+	err   error
+}
+
+func (e *keyError) Error() string { return "key " + e.keyID + ": " + e.err.Error() }
+func (e *keyError) Unwrap() error { return e.err }
+
+// verifyInbound checks a prechecked signature and returns the signer's key.
 // A failure with a cached key is retried once with a freshly fetched key
 // (the peer may have rotated it).
-func (s *Service) verifyInbound(ctx context.Context, req InboundRequest) (*remoteKey, error) {
-	p, candidates, err := precheckSignature(req, s.site.Host(), s.now())
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) verifyInbound(ctx context.Context, p *signatureParams, candidates [][]byte) (*remoteKey, error) {
 	k, fetched, err := s.key(ctx, p.KeyID, false)
 	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", p.KeyID, err)
+		return nil, &keyError{p.KeyID, err}
 	}
 	if err := verifyCandidates(k.pub, candidates, p.Signature); err == nil {
 		return k, nil
 	} else if fetched {
-		return nil, fmt.Errorf("signature does not verify with key %s", p.KeyID)
+		return nil, docErrorf("signature does not verify with key %s", p.KeyID)
 	}
 	if k, _, err = s.key(ctx, p.KeyID, true); err != nil {
-		return nil, fmt.Errorf("signature does not verify with the cached key %s, and refetching it failed: %w", p.KeyID, err)
+		return nil, &keyError{p.KeyID, fmt.Errorf("the signature does not verify with the key we hold, and fetching it again failed: %w", err)}
 	}
 	if err := verifyCandidates(k.pub, candidates, p.Signature); err != nil {
-		return nil, fmt.Errorf("signature does not verify with key %s", p.KeyID)
+		return nil, docErrorf("signature does not verify with key %s", p.KeyID)
 	}
 	return k, nil
 }
@@ -139,8 +219,17 @@ func (s *Service) knownRemoteActor(ctx context.Context, iri string) (known bool,
 	return known, err
 }
 
+// acceptResendAfter is how long a replayed Follow waits for a new Accept:
+// its server may have lost the first one, but a replay must not make us
+// send Accepts over and over.
+const acceptResendAfter = time.Hour
+
 // handleFollow stores the follower and queues an Accept embedding their
-// Follow to their personal inbox, in one transaction (docs/FEDERATION.md, "Incoming activities").
+// Follow to their personal inbox, in one transaction (docs/FEDERATION.md,
+// "Incoming activities"). A Follow whose inboxes break the rules
+// (checkInboxes) is acknowledged and stores nothing. A Follow handled
+// before (the same id) changes nothing, except that an accepted follower
+// gets its Accept again when none was queued or delivered in the last hour.
 func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remoteKey, log *slog.Logger) error {
 	username, ok := s.site.ParseLocalActor(act.Object.ID)
 	if !ok {
@@ -160,11 +249,40 @@ func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remot
 	}
 	if signer.inbox == "" {
 		if signer, err = s.withInboxes(ctx, signer); err != nil {
+			if errors.Is(err, errInternal) {
+				return err
+			}
 			// Shown, not wrapped: the kind (503, retry later) must stay one.
-			return fmt.Errorf("%w: cannot read the follower's actor: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: cannot read the follower's actor: %s", ErrUnavailable, shownError(err))
 		}
 	}
+	if err := s.checkInboxes(act.Actor, signer.inbox, signer.sharedInbox); err != nil {
+		log.Info("ignored Follow: its inboxes break the rules", "err", err)
+		return nil
+	}
+	var outcome string
 	err = s.update(ctx, func(tx *store.Tx) error {
+		first, err := tx.MarkHandled(act.ID, act.Actor, act.Type)
+		if err != nil {
+			return err
+		}
+		if !first {
+			f, err := tx.Follower(a.ID, act.Actor)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && f.FollowID != act.ID) {
+				outcome = "replay of a Follow no longer in force: ignored"
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			sent, err := tx.AcceptSentSince(a.ID, act.Actor, tx.Now.Add(-acceptResendAfter))
+			if err != nil || sent {
+				outcome = "replay of an accepted Follow: its Accept went out lately"
+				return err
+			}
+			outcome = "replay of an accepted Follow: Accept sent again"
+			return s.queueAccept(tx, a, act, f.Inbox)
+		}
 		if err := tx.SaveRemoteActor(signer.record()); err != nil {
 			return err
 		}
@@ -172,19 +290,55 @@ func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remot
 		if err := tx.SaveFollower(f); err != nil {
 			return err
 		}
-		acceptID := s.site.Actor(a.Username) + "#accepts/follows/" + randomID()
-		body := marshal(acceptDocument(s.site, a.Username, acceptID, followRef{ID: act.ID, Actor: act.Actor, Object: s.site.Actor(a.Username)}))
-		accept := &store.Activity{IRI: acceptID, ActorID: a.ID, Type: "Accept", Body: body}
-		if err := tx.InsertActivity(accept); err != nil {
-			return err
-		}
-		tx.AfterCommit(s.kick)
-		return tx.QueueDelivery(accept.ID, signer.inbox, act.Actor)
+		outcome = "new follower"
+		return s.queueAccept(tx, a, act, signer.inbox)
 	})
 	if err != nil {
 		return err
 	}
-	log.Info("new follower", "username", a.Username, "inbox", signer.inbox, "shared_inbox", signer.sharedInbox)
+	log.Info(outcome, "username", a.Username, "inbox", signer.inbox, "shared_inbox", signer.sharedInbox)
+	return nil
+}
+
+// queueAccept queues an Accept of act from a to inbox, the follower's
+// personal inbox, and wakes delivery once the transaction commits.
+func (s *Service) queueAccept(tx *store.Tx, a *store.Actor, act *activity, inbox string) error {
+	acceptID := s.site.Actor(a.Username) + "#accepts/follows/" + randomID()
+	body := marshal(acceptDocument(s.site, a.Username, acceptID, followRef{ID: act.ID, Actor: act.Actor, Object: s.site.Actor(a.Username)}))
+	accept := &store.Activity{IRI: acceptID, ActorID: a.ID, Type: "Accept", Body: body}
+	if err := tx.InsertActivity(accept); err != nil {
+		return err
+	}
+	tx.AfterCommit(s.kick)
+	return tx.QueueDelivery(accept.ID, inbox, act.Actor)
+}
+
+// checkInboxes applies the rules for a follower's inboxes (docs/FEDERATION.md,
+// "Incoming activities"): an inbox is required, and it and the shared inbox
+// (if any) are https URLs (http only when private networks are allowed) on
+// the actor's own host, so that nobody can make us post to a third party.
+func (s *Service) checkInboxes(actor, inbox, sharedInbox string) error {
+	if inbox == "" {
+		return errors.New("the actor has no inbox")
+	}
+	au, err := url.Parse(actor)
+	if err != nil {
+		return err
+	}
+	for _, in := range []struct{ name, url string }{{"inbox", inbox}, {"sharedInbox", sharedInbox}} {
+		if in.url == "" {
+			continue
+		}
+		u, err := url.Parse(in.url)
+		switch {
+		case err != nil || u.Host == "" || u.User != nil || u.Opaque != "":
+			return fmt.Errorf("%s %q is not a usable URL", in.name, truncate(in.url, 80))
+		case u.Scheme != "https" && !(u.Scheme == "http" && s.httpInbox):
+			return fmt.Errorf("%s %q is not https", in.name, truncate(in.url, 80))
+		case !strings.EqualFold(u.Host, au.Host):
+			return fmt.Errorf("%s %q is not on the actor's host %s", in.name, truncate(in.url, 80), au.Host)
+		}
+	}
 	return nil
 }
 
@@ -210,9 +364,18 @@ func (s *Service) handleUndo(ctx context.Context, act *activity, signer *remoteK
 		}
 		followed = a
 	}
+	signed := signer.record()
+	if s.checkInboxes(act.Actor, signed.Inbox, signed.SharedInbox) != nil {
+		signed.Inbox, signed.SharedInbox = "", "" // never kept
+	}
 	var removed int
+	replay := false
 	err := s.update(ctx, func(tx *store.Tx) error {
-		var err error
+		first, err := tx.MarkHandled(act.ID, act.Actor, act.Type)
+		if err != nil || !first {
+			replay = !first
+			return err
+		}
 		switch {
 		case followed != nil:
 			removed, err = tx.RemoveFollower(followed.ID, act.Actor)
@@ -222,9 +385,9 @@ func (s *Service) handleUndo(ctx context.Context, act *activity, signer *remoteK
 		if err != nil {
 			return err
 		}
-		return tx.SaveRemoteActor(signer.record())
+		return tx.SaveRemoteActor(signed)
 	})
-	if err != nil {
+	if err != nil || replay {
 		return err
 	}
 	s.log.Info("unfollowed", "follower", act.Actor, "removed", removed)

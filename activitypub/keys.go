@@ -5,9 +5,6 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -23,11 +20,8 @@ import (
 // request signed with them was accepted, in remote_actors (docs/FEDERATION.md, "HTTP signatures").
 
 const (
-	fetchTimeout    = 5 * time.Second // key and actor fetches run inline in the inbox
-	maxFetchBody    = 1 << 20         // largest actor or key document we read
-	keyCacheTTL     = 24 * time.Hour  // after this, a cached key is fetched again
-	refetchInterval = time.Minute     // at most one forced refetch per key per minute
-	acceptFetch     = `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
+	keyCacheTTL     = 24 * time.Hour // after this, a cached key is fetched again
+	refetchInterval = time.Minute    // at most one forced refetch per key per minute
 )
 
 // remoteKey is a remote actor's public key and what we know of the actor.
@@ -84,20 +78,6 @@ func (c *keyCache) mayForce(keyID string, now time.Time) bool {
 	return true
 }
 
-// statusError is a fetch answered with a non-200 status.
-type statusError struct {
-	URL    string
-	Status int
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Status) }
-
-// isGone reports whether err is a fetch answered 410 Gone.
-func isGone(err error) bool {
-	var se *statusError
-	return errors.As(err, &se) && se.Status == http.StatusGone
-}
-
 // key returns the key keyID, from memory, then the database, then the
 // network, and whether it was fetched just now. With force it skips the
 // caches (after a failed verification), at most once a minute per key.
@@ -121,15 +101,24 @@ func (s *Service) key(ctx context.Context, keyID string, force bool) (k *remoteK
 			stale = k
 		}
 	} else if !s.keys.mayForce(keyID, now) {
-		return nil, false, errors.New("key was refetched less than a minute ago")
+		return nil, false, docErrorf("key %s was fetched again less than a minute ago", keyID)
 	}
-	if k, err = s.fetchKey(ctx, keyID); err != nil {
-		if stale != nil && !isGone(err) {
+	if err := s.fetches.keyFailed(keyID, now); err != nil {
+		return nil, false, err
+	}
+	// Requests signed with one new key often come together: one fetch.
+	v, err, _ := s.keyFetches.Do(keyID, func() (any, error) { return s.fetchKey(ctx, keyID) })
+	if err != nil {
+		if stale != nil && !isMissing(err) {
 			s.log.Warn("key refresh failed, using the cached key", "key_id", keyID, "err", err)
 			return stale, false, nil
 		}
+		if !errors.Is(err, errInternal) && !errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
+			s.fetches.rememberKeyFailure(keyID, err, s.now())
+		}
 		return nil, false, err
 	}
+	k = v.(*remoteKey)
 	s.keys.put(k)
 	return k, true, nil
 }
@@ -155,17 +144,23 @@ func (s *Service) storedKey(ctx context.Context, keyID string) (*remoteKey, erro
 		sharedInbox: r.SharedInbox, fetchedAt: r.FetchedAt}, nil
 }
 
-// fetchKey dereferences keyID (without its fragment) and extracts the key:
-// from an actor's publicKey (Mastodon, GoToSocial's stub at /main-key) or a
-// key document (id, owner, publicKeyPem). The key's owner must be on the
-// same host as the key id.
+// fetchKey dereferences keyID (without its fragment) and returns the key,
+// bound to where it came from (docs/FEDERATION.md, "HTTP signatures"):
+//   - what answers is the key itself (its id is keyID: a key document) or an
+//     actor whose publicKey has the id keyID (Mastodon's #main-key, and
+//     GoToSocial's stub at /main-key, a minimal actor with the owner's id);
+//   - its owner is on keyID's host, and fetches never leave that host;
+//   - the owner's own actor document, fetched at the owner's id unless that
+//     is what answered already, names keyID as its publicKey with the same
+//     key. A key thus changes only through its owner's document.
 func (s *Service) fetchKey(ctx context.Context, keyID string) (*remoteKey, error) {
 	u, err := url.Parse(keyID)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("keyId %q is not an http(s) URL", truncate(keyID, 80))
+		return nil, docErrorf("keyId %q is not an http(s) URL", truncate(keyID, 80))
 	}
 	u.Fragment = ""
-	doc, err := s.fetchDocument(ctx, u.String())
+	docURL := u.String()
+	doc, err := s.fetchDocument(ctx, docURL)
 	if err != nil {
 		return nil, err
 	}
@@ -173,108 +168,59 @@ func (s *Service) fetchKey(ctx context.Context, keyID string) (*remoteKey, error
 	if err != nil {
 		return nil, err
 	}
-	if pk.Owner == "" {
-		return nil, fmt.Errorf("key %s names no owner", keyID)
-	}
-	if !sameHost(pk.Owner, keyID) || !sameHost(doc.ID, keyID) {
-		return nil, fmt.Errorf("key %s is owned by %s on another host", keyID, pk.Owner)
+	owner := pk.Owner
+	switch {
+	case owner == "":
+		return nil, docErrorf("key %s names no owner", keyID)
+	case !sameHost(owner, keyID):
+		return nil, docErrorf("key %s is owned by %s on another host", keyID, truncate(owner, 80))
+	case doc.ID != owner && doc.ID != keyID:
+		return nil, docErrorf("%s answered with the document %s, neither the key nor its owner", docURL, truncate(doc.ID, 80))
 	}
 	pub, err := parsePublicKey(pk.PublicKeyPem)
 	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", keyID, err)
+		return nil, docErrorf("key %s: %v", keyID, err)
 	}
-	k := &remoteKey{keyID: keyID, owner: pk.Owner, pem: pk.PublicKeyPem, pub: pub, fetchedAt: s.now()}
-	if doc.ID == pk.Owner { // an actor, or GoToSocial's stub of one (no inbox)
-		k.setInboxes(doc)
+	actor := doc
+	if doc.ID != owner || docURL != owner { // a key document or a stub: ask the owner
+		if actor, err = s.fetchDocument(ctx, owner); err != nil {
+			return nil, err
+		}
+		if actor.ID != owner {
+			return nil, docErrorf("actor %s answered with the id %s", owner, truncate(actor.ID, 80))
+		}
+		named, err := actor.key(keyID)
+		if err != nil {
+			return nil, docErrorf("actor %s does not name the key %s", owner, keyID)
+		}
+		if own, err := parsePublicKey(named.PublicKeyPem); err != nil || !own.Equal(pub) {
+			return nil, docErrorf("actor %s names the key %s with other key material", owner, keyID)
+		}
 	}
+	k := &remoteKey{keyID: keyID, owner: owner, pem: pk.PublicKeyPem, pub: pub, fetchedAt: s.now()}
+	k.inbox, k.sharedInbox = actor.Inbox, actor.sharedInbox()
 	return k, nil
 }
 
 // withInboxes returns a copy of k carrying the inboxes of its owner, read
-// from the actor, which must answer with its own id. k itself is shared
-// (cached) and never changes.
+// from the actor, which must answer with its own id and name k. k itself is
+// shared (cached) and never changes. Keys fetched since the owner binding
+// carry their inboxes already; this serves keys stored without them.
 func (s *Service) withInboxes(ctx context.Context, k *remoteKey) (*remoteKey, error) {
 	doc, err := s.fetchDocument(ctx, k.owner)
 	if err != nil {
 		return nil, err
 	}
 	if doc.ID != k.owner {
-		return nil, fmt.Errorf("actor %s answered with id %s", k.owner, doc.ID)
+		return nil, docErrorf("actor %s answered with the id %s", k.owner, truncate(doc.ID, 80))
+	}
+	if _, err := doc.key(k.keyID); err != nil {
+		return nil, docErrorf("actor %s does not name the key %s", k.owner, k.keyID)
 	}
 	c := *k
-	if !c.setInboxes(doc) {
-		return nil, fmt.Errorf("actor %s: %w", k.owner, checkIRI("inbox", doc.Inbox))
-	}
+	c.inbox, c.sharedInbox = doc.Inbox, doc.sharedInbox()
 	s.keys.put(&c)
 	return &c, nil
-}
-
-// setInboxes takes the inboxes of actor document doc when its inbox is an
-// http(s) IRI (a bad sharedInbox is dropped); it reports whether it did.
-func (k *remoteKey) setInboxes(doc *remoteDocument) bool {
-	if checkIRI("inbox", doc.Inbox) != nil {
-		return false
-	}
-	k.inbox, k.sharedInbox = doc.Inbox, doc.sharedInbox()
-	if k.sharedInbox != "" && checkIRI("sharedInbox", k.sharedInbox) != nil {
-		k.sharedInbox = ""
-	}
-	return true
-}
-
-// fetchDocument GETs an ActivityPub document, signed by our fetch actor.
-func (s *Service) fetchDocument(ctx context.Context, target string) (*remoteDocument, error) {
-	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", acceptFetch)
-	req.Header.Set("User-Agent", s.userAgent)
-	if s.fetchActor != "" {
-		a, err := s.Actor(ctx, s.fetchActor)
-		switch {
-		case errors.Is(err, ErrNotFound): // no bot yet: an unsigned GET
-		case err != nil:
-			return nil, fmt.Errorf("%w: the fetch actor: %w", errInternal, err)
-		default:
-			sg, err := s.signerOf(ctx, a.ID)
-			if err != nil {
-				return nil, fmt.Errorf("%w: the fetch actor's key: %w", errInternal, err)
-			}
-			if err := signRequest(req, nil, sg.keyID, sg.key, s.now()); err != nil {
-				return nil, err
-			}
-		}
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", target, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, &statusError{URL: target, Status: resp.StatusCode}
-	}
-	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	switch mediaType {
-	case "application/activity+json", "application/ld+json", "application/json":
-	default:
-		return nil, fmt.Errorf("GET %s: Content-Type %q is not ActivityPub JSON", target, mediaType)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", target, err)
-	}
-	if len(body) > maxFetchBody {
-		return nil, fmt.Errorf("GET %s: document larger than %d bytes", target, maxFetchBody)
-	}
-	doc, err := decodeRemoteDocument(body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", target, err)
-	}
-	return doc, nil
 }
 
 func sameHost(a, b string) bool {

@@ -10,6 +10,7 @@
 package activitypub
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,6 +19,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -47,6 +50,17 @@ type Options struct {
 	Now func() time.Time
 	// Delivery tunes the delivery queue.
 	Delivery DeliveryOptions
+	// AllowPrivateNetworks accepts followers whose inboxes are plain http
+	// (tests, intranets); otherwise inboxes must be https. The Client
+	// decides separately which addresses it may reach.
+	AllowPrivateNetworks bool
+	// InboxRate limits the activities each remote server (registrable
+	// domain) may send to our inboxes; zero fields take the defaults.
+	InboxRate Rate
+	// Retention is how long finished deliveries, their attempts, activities
+	// that carry no note and handled inbox ids are kept (DefaultRetention);
+	// RunPruner removes older ones every PruneEvery (an hour).
+	Retention, PruneEvery time.Duration
 }
 
 // Service is the federation core. Create it with New; it is safe for
@@ -62,8 +76,14 @@ type Service struct {
 	delivery   DeliveryOptions
 	wake       chan struct{}
 
-	actors *actorCache
-	keys   *keyCache
+	actors     *actorCache
+	keys       *keyCache
+	keyFetches singleflight.Group // by keyId
+	fetches    *fetchLimits
+	inboxRate  *hostRates
+	retention  time.Duration
+	pruneEvery time.Duration
+	httpInbox  bool // inboxes may be http:// (private networks allowed)
 }
 
 // New returns a Service for o.
@@ -99,6 +119,11 @@ func New(o Options) (*Service, error) {
 		wake:       make(chan struct{}, 1),
 		actors:     newActorCache(),
 		keys:       newKeyCache(),
+		fetches:    newFetchLimits(maxFetches, maxFetchesPerHost, fetchSlotWait),
+		inboxRate:  newHostRates(o.InboxRate),
+		retention:  cmp.Or(o.Retention, DefaultRetention),
+		pruneEvery: cmp.Or(o.PruneEvery, time.Hour),
+		httpInbox:  o.AllowPrivateNetworks,
 	}, nil
 }
 

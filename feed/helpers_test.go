@@ -139,6 +139,8 @@ func newEnvWith(t testing.TB, stack *promtest.Stack, mutate ...func(*Config)) *e
 		BaseURL: base, Store: e.db.Store, FetchActor: "nuttx_build",
 		Client:   safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: true}),
 		Delivery: activitypub.DeliveryOptions{Poll: 50 * time.Millisecond},
+
+		AllowPrivateNetworks: true, // followers are httptest servers: http on loopback
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,8 @@ type Config struct {
 	DisplayName          string
 	Summary              string
 	AllowPrivateNetworks bool
+	InboxRate            int
+	Retention            time.Duration
 	LogFormat            string
 
 	// The Prometheus feed.
@@ -185,4 +187,13 @@ func (cfg *Config) feedConfig() feed.Config {
 // profile is the bot's profile from cfg.
 func (cfg *Config) profile() activitypub.Profile {
 	return activitypub.Profile{Username: cfg.Username, DisplayName: cfg.DisplayName, Summary: cfg.Summary, Fields: profileFields}
+}
+
+// inboxRate is --inbox-rate as the inbox's token bucket: bursts of 20
+// seconds' worth; 0 means no limit.
+func (cfg Config) inboxRate() activitypub.Rate {
+	if cfg.InboxRate == 0 {
+		return activitypub.Rate{PerSecond: -1}
+	}
+	return activitypub.Rate{PerSecond: float64(cfg.InboxRate), Burst: 20 * cfg.InboxRate}
 }

@@ -92,6 +92,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		Client:     safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: cfg.AllowPrivateNetworks}),
 		Version:    Version,
 		FetchActor: cfg.Username,
+
+		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		InboxRate:            cfg.inboxRate(),
+		Retention:            cfg.Retention,
 	})
 	if err != nil {
 		return nil, err
@@ -146,6 +150,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return s.svc.RunDelivery(gctx) })
+	g.Go(func() error { return s.svc.RunPruner(gctx) })
 	g.Go(func() error { return s.feed.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()

@@ -97,8 +97,14 @@ var settings = []setting{
 		help:  "the bot's bio (plain text; links and #hashtags are linked)",
 		value: typed(func(c *Config) *string { return &c.Summary }, defaultSummary, nil)},
 	{name: "allow-private-networks", env: "NUTTX_FEED_ALLOW_PRIVATE_NETWORKS", in: cmdServe,
-		help:  "allow outgoing requests to loopback and private addresses (tests, intranets)",
+		help:  "allow outgoing requests to loopback and private addresses, and followers with http inboxes (tests, intranets)",
 		value: typed(func(c *Config) *bool { return &c.AllowPrivateNetworks }, false, nil)},
+	{name: "inbox-rate", env: "NUTTX_FEED_INBOX_RATE", meta: "N", in: cmdServe,
+		help:  "activities per second one remote server may send to the inboxes, in bursts of 20 times that, before 429; 0 for no limit",
+		value: typed(func(c *Config) *int { return &c.InboxRate }, int(activitypub.DefaultInboxRate.PerSecond), checkNotNegative)},
+	{name: "retention", env: "NUTTX_FEED_RETENTION", meta: "DURATION", in: cmdServe,
+		help:  "how long finished deliveries, Accepts and the ids of handled inbox activities are kept (posts are kept for ever)",
+		value: typed(func(c *Config) *time.Duration { return &c.Retention }, activitypub.DefaultRetention, checkRetention)},
 	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll,
 		help:  "log format: text or json",
 		value: typed(func(c *Config) *string { return &c.LogFormat }, "text", checkLogFormat)},
@@ -303,6 +309,15 @@ func checkNotNegative(v int) error {
 func checkMaxChars(v int) error {
 	if v < 100 {
 		return errors.New("at least 100 (a post has links and hashtags to keep)")
+	}
+	return nil
+}
+
+// checkRetention wants at least an hour: the inbox's memory of handled
+// activity ids must outlast a signature's validity.
+func checkRetention(d time.Duration) error {
+	if d < time.Hour {
+		return errors.New("must be at least 1h")
 	}
 	return nil
 }

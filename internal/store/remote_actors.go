@@ -20,15 +20,25 @@ type RemoteActor struct {
 
 // RemoteActorByKeyID returns the remote actor whose key is keyID.
 func (tx *Tx) RemoteActorByKeyID(keyID string) (*RemoteActor, error) {
-	r := &RemoteActor{KeyID: keyID}
+	return tx.remoteActor("key_id", keyID)
+}
+
+// RemoteActor returns the stored record of the remote actor iri.
+func (tx *Tx) RemoteActor(iri string) (*RemoteActor, error) {
+	return tx.remoteActor("iri", iri)
+}
+
+// remoteActor loads the remote actor whose column (iri or key_id) is value.
+func (tx *Tx) remoteActor(column, value string) (*RemoteActor, error) {
+	r := &RemoteActor{}
 	var fetched int64
-	err := tx.queryRow(`SELECT iri, public_key_pem, inbox, shared_inbox, fetched_at FROM remote_actors WHERE key_id = ?`,
-		keyID).Scan(&r.IRI, &r.PublicKeyPEM, &r.Inbox, &r.SharedInbox, &fetched)
+	err := tx.queryRow(`SELECT iri, key_id, public_key_pem, inbox, shared_inbox, fetched_at FROM remote_actors WHERE `+column+` = ?`,
+		value).Scan(&r.IRI, &r.KeyID, &r.PublicKeyPEM, &r.Inbox, &r.SharedInbox, &fetched)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: no remote key %s", ErrNotFound, keyID)
+		return nil, fmt.Errorf("%w: no remote actor with %s %s", ErrNotFound, column, value)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load remote key: %w", err)
+		return nil, fmt.Errorf("load remote actor: %w", err)
 	}
 	r.FetchedAt = fromMS(fetched)
 	return r, nil

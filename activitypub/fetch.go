@@ -1,0 +1,314 @@
+package activitypub
+
+// Fetching remote documents (keys and actors) for the inbox, bounded
+// (docs/FEDERATION.md, "Fetching"): a request that needs a key we do not
+// hold makes us call a server of the sender's choosing, so the sender must
+// not be able to make us open many connections, wait on a silent host over
+// and over, or learn from our answers what lies behind a URL.
+//
+// - At most maxFetches fetches run at once, and at most maxFetchesPerHost
+//   to one registrable domain (urls.Domain: ports and subdomains do not
+//   multiply a share). A request that finds no slot within fetchSlotWait
+//   is answered 503 with Retry-After.
+// - A domain that fails failingHostAfter times in a row (no answer,
+//   timeout, 5xx) is not asked again for failingFor; a keyId whose fetch
+//   failed is not fetched again for failingFor either. Both answer at once.
+// - Redirects are followed within the same scheme and host only, and
+//   re-signed.
+// - Errors shown to the sender name what it must fix (the document, the
+//   status its server answered), never how the network failed; the log
+//   has the details.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
+)
+
+const (
+	fetchTimeout      = 5 * time.Second // key and actor fetches run inline in the inbox
+	maxFetchBody      = 1 << 20         // largest actor or key document we read
+	maxFetches        = 32              // fetches in flight over all hosts
+	maxFetchesPerHost = 2               // fetches in flight to one registrable domain
+	fetchSlotWait     = 2 * time.Second // wait for a free slot before answering 503
+	failingHostAfter  = 3               // consecutive failures that mark a domain failing
+	failingFor        = time.Minute     // a failing domain or keyId is left alone this long
+	maxFetchRedirects = 5
+	acceptFetch       = `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
+)
+
+// docError is a fault of the fetched document or of the sender's request
+// (a missing key, a foreign owner, an HTTP status its server answered):
+// safe to show to the sender, and the thing it must fix.
+type docError struct{ msg string }
+
+func (e *docError) Error() string { return e.msg }
+
+func docErrorf(format string, args ...any) error { return &docError{fmt.Sprintf(format, args...)} }
+
+// statusError is a fetch answered with a non-200 status.
+type statusError struct {
+	URL    string
+	Status int
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Status) }
+
+// isMissing reports whether err is a fetch answered 404 Not Found or 410
+// Gone: the document does not exist (any more).
+func isMissing(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && (se.Status == http.StatusGone || se.Status == http.StatusNotFound)
+}
+
+// shownError returns what the sender may be told of a fetch failure.
+func shownError(err error) string {
+	var de *docError
+	var se *statusError
+	switch {
+	case errors.As(err, &de):
+		return de.msg
+	case errors.As(err, &se):
+		return fmt.Sprintf("%s answered HTTP %d", se.URL, se.Status)
+	}
+	return "could not be fetched"
+}
+
+// fetchLimits bounds fetching; see the top of this file.
+type fetchLimits struct {
+	global  *semaphore.Weighted
+	perHost int
+	wait    time.Duration
+
+	mu     sync.Mutex
+	hosts  map[string]*hostSlots           // domains with fetches running or waiting
+	health *lru.Cache[string, *hostHealth] // recent failures by domain
+	keys   *lru.Cache[string, keyFailure]  // keyIds whose fetch failed lately
+}
+
+type hostSlots struct {
+	sem   chan struct{}
+	users int // holding or waiting for a slot
+}
+
+type hostHealth struct {
+	failures int       // in a row
+	until    time.Time // failing until then
+}
+
+type keyFailure struct {
+	err   error
+	until time.Time
+}
+
+func newFetchLimits(total, perHost int, wait time.Duration) *fetchLimits {
+	health, _ := lru.New[string, *hostHealth](keyCacheSize) // errors only for a size <= 0
+	keys, _ := lru.New[string, keyFailure](keyCacheSize)
+	return &fetchLimits{global: semaphore.NewWeighted(int64(total)), perHost: perHost, wait: wait,
+		hosts: map[string]*hostSlots{}, health: health, keys: keys}
+}
+
+// errFetchBusy: no fetch slot came free in time (503 to the sender).
+var errFetchBusy = errors.New("too many remote fetches in flight")
+
+// acquire waits for a fetch slot for domain: one of its own and one of the
+// global pool. It fails at once for a failing domain.
+func (l *fetchLimits) acquire(ctx context.Context, domain string, now time.Time) (release func(), err error) {
+	l.mu.Lock()
+	if h, ok := l.health.Get(domain); ok && now.Before(h.until) {
+		l.mu.Unlock()
+		return nil, retryLater(ErrUnavailable, h.until.Sub(now), "%s did not answer our last requests; try again later", domain)
+	}
+	hs := l.hosts[domain]
+	if hs == nil {
+		hs = &hostSlots{sem: make(chan struct{}, l.perHost)}
+		l.hosts[domain] = hs
+	}
+	hs.users++
+	l.mu.Unlock()
+	leave := func() {
+		l.mu.Lock()
+		if hs.users--; hs.users == 0 {
+			delete(l.hosts, domain)
+		}
+		l.mu.Unlock()
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, l.wait)
+	defer cancel()
+	busy := func() error {
+		leave()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return retryLater(ErrUnavailable, 10*time.Second, "%v; try again later", errFetchBusy)
+	}
+	select {
+	case hs.sem <- struct{}{}:
+	case <-wctx.Done():
+		return nil, busy()
+	}
+	if err := l.global.Acquire(wctx, 1); err != nil {
+		<-hs.sem
+		return nil, busy()
+	}
+	return func() {
+		l.global.Release(1)
+		<-hs.sem
+		leave()
+	}, nil
+}
+
+// record notes how a fetch from domain went: failed (no answer, timeout,
+// 5xx) or not.
+func (l *fetchLimits) record(domain string, failed bool, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h, ok := l.health.Get(domain)
+	if !failed {
+		if ok {
+			l.health.Remove(domain)
+		}
+		return
+	}
+	if !ok {
+		h = &hostHealth{}
+		l.health.Add(domain, h)
+	}
+	if h.failures++; h.failures >= failingHostAfter {
+		h.failures, h.until = 0, now.Add(failingFor)
+	}
+}
+
+// keyFailed returns the error of keyID's last fetch if it failed lately.
+func (l *fetchLimits) keyFailed(keyID string, now time.Time) error {
+	if f, ok := l.keys.Get(keyID); ok && now.Before(f.until) {
+		return f.err
+	}
+	return nil
+}
+
+func (l *fetchLimits) rememberKeyFailure(keyID string, err error, now time.Time) {
+	l.keys.Add(keyID, keyFailure{err: err, until: now.Add(failingFor)})
+}
+
+// hostFault reports whether a fetch error counts against the host's health:
+// no answer, a timeout or a server error, rather than a bad document.
+func hostFault(err error) bool {
+	var se *statusError
+	var de *docError
+	switch {
+	case errors.As(err, &se):
+		return se.Status >= 500
+	case errors.As(err, &de), errors.Is(err, errInternal), errors.Is(err, context.Canceled):
+		return false
+	}
+	return true
+}
+
+// fetchDocument GETs an ActivityPub document, signed by our fetch actor,
+// within the fetch limits. Redirects stay on target's scheme and host.
+func (s *Service) fetchDocument(ctx context.Context, target string) (*remoteDocument, error) {
+	domain := urls.DomainOf(target)
+	release, err := s.fetches.acquire(ctx, domain, s.now())
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	doc, err := s.getDocument(ctx, target)
+	if err == nil || !errors.Is(err, errInternal) {
+		s.fetches.record(domain, err != nil && hostFault(err) && ctx.Err() == nil, s.now())
+	}
+	return doc, err
+}
+
+func (s *Service) getDocument(ctx context.Context, target string) (*remoteDocument, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, docErrorf("%q is not a URL we can fetch", truncate(target, 80))
+	}
+	req.Header.Set("Accept", acceptFetch)
+	req.Header.Set("User-Agent", s.userAgent)
+	sign, err := s.fetchSigner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := sign(req); err != nil {
+		return nil, err
+	}
+	client := *s.client
+	client.CheckRedirect = func(next *http.Request, via []*http.Request) error {
+		if len(via) >= maxFetchRedirects {
+			return docErrorf("GET %s: more than %d redirects", target, maxFetchRedirects)
+		}
+		if next.URL.Scheme != req.URL.Scheme || !strings.EqualFold(next.URL.Host, req.URL.Host) {
+			return docErrorf("GET %s: redirected to another host (%s)", target, truncate(next.URL.Host, 80))
+		}
+		return sign(next) // the signature covers the path
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		var de *docError
+		if errors.As(err, &de) {
+			return nil, de
+		}
+		return nil, fmt.Errorf("GET %s: %w", target, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, &statusError{URL: target, Status: resp.StatusCode}
+	}
+	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	switch mediaType {
+	case "application/activity+json", "application/ld+json", "application/json":
+	default:
+		return nil, docErrorf("GET %s: Content-Type %q is not ActivityPub JSON", target, truncate(mediaType, 80))
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", target, err)
+	}
+	if len(body) > maxFetchBody {
+		return nil, docErrorf("GET %s: document larger than %d bytes", target, maxFetchBody)
+	}
+	doc, err := decodeRemoteDocument(body)
+	if err != nil {
+		return nil, docErrorf("GET %s: %v", target, err)
+	}
+	return doc, nil
+}
+
+// fetchSigner returns what signs our GETs: the fetch actor's key, or
+// nothing before the bot exists.
+func (s *Service) fetchSigner(ctx context.Context) (func(*http.Request) error, error) {
+	unsigned := func(*http.Request) error { return nil }
+	if s.fetchActor == "" {
+		return unsigned, nil
+	}
+	a, err := s.Actor(ctx, s.fetchActor)
+	switch {
+	case errors.Is(err, ErrNotFound): // no bot yet: an unsigned GET
+		return unsigned, nil
+	case err != nil:
+		return nil, fmt.Errorf("%w: the fetch actor: %w", errInternal, err)
+	}
+	sg, err := s.signerOf(ctx, a.ID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the fetch actor's key: %w", errInternal, err)
+	}
+	return func(req *http.Request) error { return signRequest(req, nil, sg.keyID, sg.key, s.now()) }, nil
+}

@@ -1,0 +1,227 @@
+package activitypub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+)
+
+// The inbox's defences against hostile servers (docs/FEDERATION.md,
+// "Limits"). server/attack_test.go replays the attacks over HTTP; these
+// pin the rules one by one.
+
+func TestCheckInboxes(t *testing.T) {
+	t.Parallel()
+	strict := &Service{}
+	lenient := &Service{httpInbox: true}
+	const actor = "https://social.example/users/a"
+	for _, c := range []struct {
+		name, inbox, shared string
+		strictOK, lenientOK bool
+	}{
+		{"https on the actor's host", "https://social.example/users/a/inbox", "https://social.example/inbox", true, true},
+		{"no shared inbox", "https://social.example/users/a/inbox", "", true, true},
+		{"host in other case", "https://Social.Example/users/a/inbox", "", true, true},
+		{"no inbox", "", "https://social.example/inbox", false, false},
+		{"http", "http://social.example/users/a/inbox", "", false, true},
+		{"file URL", "file:///etc/passwd", "", false, false},
+		{"another host", "https://victim.example/inbox", "", false, false},
+		{"a subdomain", "https://in.social.example/inbox", "", false, false},
+		{"another port", "https://social.example:8443/inbox", "", false, false},
+		{"shared inbox on another host", "https://social.example/users/a/inbox", "https://victim.example/inbox", false, false},
+		{"userinfo", "https://x@social.example/inbox", "", false, false},
+		{"opaque", "https:social.example/inbox", "", false, false},
+	} {
+		if err := strict.checkInboxes(actor, c.inbox, c.shared); (err == nil) != c.strictOK {
+			t.Errorf("%s, https only: %v, want ok=%v", c.name, err, c.strictOK)
+		}
+		if err := lenient.checkInboxes(actor, c.inbox, c.shared); (err == nil) != c.lenientOK {
+			t.Errorf("%s, private networks allowed: %v, want ok=%v", c.name, err, c.lenientOK)
+		}
+	}
+}
+
+func TestFetchLimits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Now()
+	l := newFetchLimits(3, 2, 30*time.Millisecond)
+	r1, err1 := l.acquire(ctx, "a.example", now)
+	r2, err2 := l.acquire(ctx, "a.example", now)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	_, err := l.acquire(ctx, "a.example", now)
+	if !errors.Is(err, ErrUnavailable) || RetryAfter(err) <= 0 {
+		t.Errorf("a third fetch to one domain: %v (Retry-After %v), want ErrUnavailable with a wait", err, RetryAfter(err))
+	}
+	r3, err := l.acquire(ctx, "b.example", now)
+	if err != nil {
+		t.Fatalf("another domain: %v", err)
+	}
+	if _, err := l.acquire(ctx, "c.example", now); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("a fourth fetch over all: %v, want ErrUnavailable", err)
+	}
+	r1()
+	r4, err := l.acquire(ctx, "a.example", now)
+	if err != nil {
+		t.Errorf("after a release: %v", err)
+	}
+	r2()
+	r3()
+	r4()
+	if len(l.hosts) != 0 {
+		t.Errorf("%d domains still tracked after every release", len(l.hosts))
+	}
+	// Three failures in a row: the domain is left alone for a while.
+	for i := range failingHostAfter {
+		if i > 0 {
+			l.record("d.example", false, now) // a success in between resets the count
+		}
+		l.record("d.example", true, now)
+	}
+	if _, err := l.acquire(ctx, "d.example", now); err != nil {
+		t.Errorf("after failures with a success between them: %v", err)
+	} else {
+		for range failingHostAfter {
+			l.record("d.example", true, now)
+		}
+	}
+	_, err = l.acquire(ctx, "d.example", now)
+	if !errors.Is(err, ErrUnavailable) || RetryAfter(err) != failingFor {
+		t.Errorf("a failing domain: %v (Retry-After %v), want ErrUnavailable with %v", err, RetryAfter(err), failingFor)
+	}
+	if release, err := l.acquire(ctx, "d.example", now.Add(failingFor)); err != nil {
+		t.Errorf("once the time is over: %v", err)
+	} else {
+		release()
+	}
+}
+
+// A keyId whose fetch failed is not fetched again for a while, and the
+// sender is told only what its server answered.
+func TestFailingKeyIsNotFetchedAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var gets atomic.Int64
+	missing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		http.NotFound(w, r)
+	}))
+	defer missing.Close()
+	r := e.remote("mia", fedtest.Mastodon)
+	for range 3 {
+		req := inbound(t, r, "/inbox", r.FollowActivity(testBase+"/users/nuttx_build"))
+		sig := req.Header.Get("Signature")
+		req.Header.Set("Signature", replaceKeyID(sig, missing.URL+"/users/mia#main-key"))
+		err := e.s.HandleInbox(e.ctx, "", req)
+		if !errors.Is(err, ErrUnauthorized) {
+			t.Fatalf("HandleInbox = %v, want ErrUnauthorized", err)
+		}
+	}
+	if n := gets.Load(); n != 1 {
+		t.Errorf("the missing key was fetched %d times, want once", n)
+	}
+}
+
+// replaceKeyID points a Signature header at another key id (the signature
+// itself then cannot verify, which does not matter before the key is read).
+func replaceKeyID(sig, keyID string) string {
+	return regexp.MustCompile(`keyId="[^"]*"`).ReplaceAllLiteralString(sig, `keyId="`+keyID+`"`)
+}
+
+// A key reached through a redirect on the same host is fetched, the
+// redirected GET signed for its own path; a redirect to another host is
+// refused.
+func TestKeyFetchRedirects(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.remote("rita", fedtest.Mastodon)
+	ourKey, err := e.ourKeys(testBase + "/users/nuttx_build#main-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var badSignature atomic.Value
+	mux := http.NewServeMux()
+	var front *httptest.Server
+	mux.HandleFunc("/old/rita", func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, "/users/rita", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("/away/rita", func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, r.ActorID(), http.StatusFound) // another host (port)
+	})
+	mux.HandleFunc("/users/rita", func(w http.ResponseWriter, req *http.Request) {
+		in := InboundRequest{Method: req.Method, RequestURI: req.RequestURI, Header: req.Header}
+		if err := verifyGET(in, req.Host, time.Now(), ourKey); err != nil {
+			badSignature.Store(err.Error())
+		}
+		id := front.URL + "/users/rita"
+		w.Header().Set("Content-Type", "application/activity+json")
+		json.NewEncoder(w).Encode(map[string]any{"id": id, "type": "Person", "inbox": id + "/inbox",
+			"publicKey": map[string]any{"id": front.URL + "/old/rita#main-key", "owner": id, "publicKeyPem": fedtest.PublicKeyPEM(&r.Key.PublicKey)}})
+	})
+	front = httptest.NewServer(mux)
+	defer front.Close()
+
+	k, _, err := e.s.key(e.ctx, front.URL+"/old/rita#main-key", false)
+	if err != nil {
+		t.Fatalf("a key behind a same-host redirect: %v", err)
+	}
+	if k.owner != front.URL+"/users/rita" {
+		t.Errorf("owner %s", k.owner)
+	}
+	if v := badSignature.Load(); v != nil {
+		t.Errorf("the redirected GET does not verify: %v", v)
+	}
+	_, _, err = e.s.key(e.ctx, front.URL+"/away/rita#main-key", false)
+	var de *docError
+	if !errors.As(err, &de) {
+		t.Errorf("a key behind a redirect to another host: %v, want the document's fault", err)
+	}
+}
+
+// A replayed Follow is answered with a new Accept only when none went out
+// in the last hour.
+func TestReplayedFollowGetsItsAcceptAgainAfterAnHour(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.remote("ray", fedtest.Mastodon)
+	req := inbound(t, r, "/inbox", r.FollowActivity(testBase+"/users/nuttx_build"))
+	accepts := func() int {
+		var n int
+		e.db.SQL.QueryRow(`SELECT COUNT(*) FROM activities WHERE type = 'Accept'`).Scan(&n)
+		return n
+	}
+	for range 2 {
+		if err := e.s.HandleInbox(e.ctx, "", req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := accepts(); n != 1 {
+		t.Fatalf("%d Accepts after a Follow and its replay, want 1", n)
+	}
+	// The Accept went out (and, here, never arrived) two hours ago.
+	if _, err := e.db.SQL.Exec(`UPDATE deliveries SET state = 'delivered', created_at = created_at - 7200000, finished_at = created_at - 7200000`); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.HandleInbox(e.ctx, "", req); err != nil {
+		t.Fatal(err)
+	}
+	if n := accepts(); n != 2 {
+		t.Errorf("%d Accepts after a replay two hours later, want 2", n)
+	}
+	if err := e.s.HandleInbox(e.ctx, "", req); err != nil {
+		t.Fatal(err)
+	}
+	if n := accepts(); n != 2 {
+		t.Errorf("%d Accepts after one more replay, want still 2", n)
+	}
+}
