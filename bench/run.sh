@@ -2,7 +2,7 @@
 # Runs every benchmark of docs/BENCHMARKS.md in one go, on this machine,
 # and writes the table to bench/out/results.md. Needs ./nuttx-feed (make
 # build), wrk (installed here if missing), prometheus and
-# prometheus-pushgateway (make deps). Takes about 6 minutes.
+# prometheus-pushgateway (make deps). Takes about 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:${PATH}"
@@ -22,6 +22,8 @@ out=bench/out/results.md
 	go test -run '^$' -bench 'BenchmarkInboxFollow$' -benchtime 3000x ./activitypub/ |
 		awk '/^BenchmarkInboxFollow/ {for (i=1;i<=NF;i++) {if ($i=="follows/s") f=$(i-1); if ($i=="rsa-verify/s") v=$(i-1)}
 		     printf "| inbox: verified Follows per second, key cached, one at a time | %.0f /s (a plain rsa.VerifyPKCS1v15 loop: %.0f /s) |\n", f, v}'
+	go run ./bench/inboxload -bin ./nuttx-feed
+	go run ./bench/followflood
 	go run ./bench/feedlatency -bin ./nuttx-feed -runs 5 -intervals 1s,30s
 	go test -run '^$' -bench 'BenchmarkPoll' -benchmem -benchtime 5x ./feed/ |
 		awk '/^BenchmarkPoll/ {name=($1 ~ /First/) ? "first poll (all 2,000 new: one digest)" : "steady poll (nothing new)";
