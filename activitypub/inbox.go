@@ -22,8 +22,10 @@ const MaxInboxBody = 1 << 20
 // when the activity was accepted, including well-formed activities that we
 // ignore; otherwise an error wrapping ErrNotFound (no such inbox),
 // ErrUnsupportedMediaType, ErrTooLarge, ErrInvalid (malformed JSON or
-// missing fields), ErrUnauthorized (signature) or ErrUnavailable. Nothing is
-// stored for a rejected request.
+// missing fields), ErrUnauthorized (signature), ErrTooManyRequests (the
+// sender's server is over its rate) or ErrUnavailable (we cannot check it
+// now); the last two carry a RetryAfter. Nothing is stored for a rejected
+// request.
 func (s *Service) HandleInbox(ctx context.Context, username string, req InboundRequest) error {
 	if username != "" {
 		if _, err := s.Actor(ctx, username); err != nil {
@@ -129,6 +131,8 @@ func (s *Service) handleActorDelete(ctx context.Context, act *activity, p *signa
 		}
 	}
 	if how == "" {
+		// One GET per actor a minute at most, however many Deletes claim it
+		// (the once-a-minute memory of forced key fetches, under its own key).
 		if !s.keys.mayForce("delete "+act.Actor, s.now()) {
 			log.Info("ignored Delete of an actor: checked less than a minute ago")
 			return nil

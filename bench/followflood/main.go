@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -43,8 +44,17 @@ func main() {
 	notes := flag.Int("notes-per-day", 20, "notes a day to the steady followers")
 	steady := flag.Int("followers", 1000, "steady followers, each with a personal inbox")
 	retention := flag.Duration("retention", 72*time.Hour, "retention of the pruning server")
+	profile := flag.String("cpuprofile", "", "write a CPU profile here")
 	flag.Parse()
 	log.SetFlags(0)
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 
 	// The remote actors' server: 1,000 actors over 16 keys (1024-bit, to
 	// keep the signing of 200,000 requests short; key size does not change
