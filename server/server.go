@@ -57,7 +57,7 @@ func WithListener(ln net.Listener) Option {
 	return func(o *options) { o.ln = ln }
 }
 
-// Open prepares a server: it takes the data folder's lock (one server per
+// Open prepares a server: it locks the database file (one server per
 // database), opens and migrates the database, makes sure the bot exists
 // with the configured profile, parses the templates and starts listening on
 // cfg.Listen (unless WithListener gave it a listener), so that every
@@ -76,7 +76,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+	if s.lock, err = lockDatabase(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	if s.site, err = urls.New(cfg.BaseURL); err != nil {
@@ -166,7 +166,7 @@ func (s *Server) close() {
 		s.store.Close()
 	}
 	if s.lock != nil {
-		s.lock.Close() // releases the flock
+		s.lock.Close() // releases the flock; only now that SQLite has closed the file (see lockDatabase)
 	}
 }
 
@@ -175,10 +175,20 @@ func openStore(ctx context.Context, dir string) (*store.Store, error) {
 	return store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{})
 }
 
-// lockDataDir takes an exclusive lock on dir/serve.lock, so that two
-// servers never run the same delivery queue.
-func lockDataDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "serve.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+// lockDatabase takes an exclusive flock(2) on the database file itself
+// (creating it empty if missing: SQLite takes an empty file for a new
+// database), so that two servers never run the same delivery queue or
+// rewrite the profile side by side: there is no lock file that could be
+// deleted while the server runs. `post` and `feed` take no such lock and
+// work beside the server. On Linux a flock and SQLite's own POSIX (fcntl)
+// locks on the same file are independent.
+//
+// The returned file must stay open until the store is closed: POSIX drops
+// every fcntl lock a process holds on a file when the process closes any
+// descriptor of that file, so closing this one early would silently
+// release the locks of SQLite's connections (close closes the store first).
+func lockDatabase(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, store.FileName), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
