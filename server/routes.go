@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = clientIP
-	e.Pre(middleware.RemoveTrailingSlash()) // routing only: signatures use the raw request URI
+	e.Use(restoreSignedRequest) // first: see routeWithoutTrailingSlash
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableStackAll: true, // the panicking goroutine's stack, logged through slog
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -62,6 +63,41 @@ func (s *Server) routes() *echo.Echo {
 		static.ServeHTTP(w, r)
 	})))
 	return e
+}
+
+// routeWithoutTrailingSlash serves e, routing a path with a trailing slash
+// ("/inbox/") as the path without it. It routes a copy of the request whose
+// path has lost its slash and hands the handlers the request as it came
+// (restoreSignedRequest), because a signature covers the request URI the
+// client sent: echo's RemoveTrailingSlash rewrote RequestURI and URL.Path,
+// and a POST signed for /inbox/ failed to verify.
+func routeWithoutTrailingSlash(e *echo.Echo) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; len(p) <= 1 || !strings.HasSuffix(p, "/") {
+			e.ServeHTTP(w, r)
+			return
+		}
+		routed := r.Clone(context.WithValue(r.Context(), signedRequestKey{}, r))
+		routed.URL.Path = strings.TrimSuffix(routed.URL.Path, "/")
+		routed.URL.RawPath = strings.TrimSuffix(routed.URL.RawPath, "/")
+		e.ServeHTTP(w, routed)
+	})
+}
+
+// signedRequestKey holds, in the routed copy's context, the request as
+// the client sent it.
+type signedRequestKey struct{}
+
+// restoreSignedRequest runs once echo has routed: it gives the handlers back
+// the request as the client sent it, when routeWithoutTrailingSlash routed
+// a copy.
+func restoreSignedRequest(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if r, ok := c.Request().Context().Value(signedRequestKey{}).(*http.Request); ok {
+			c.SetRequest(r)
+		}
+		return next(c)
+	}
 }
 
 // logRequests logs inbox traffic and errors at info level, the rest at

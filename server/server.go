@@ -115,7 +115,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		}
 	}
 	s.http = &http.Server{
-		Handler:           s.echo,
+		Handler:           routeWithoutTrailingSlash(s.echo),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
