@@ -26,6 +26,7 @@ type Config struct {
 	DisplayName          string
 	Summary              string
 	AllowPrivateNetworks bool
+	TrustedProxies       string
 	LogFormat            string
 
 	// The Prometheus feed.

@@ -18,7 +18,7 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = clientIP
+	e.IPExtractor = clientIPExtractor(s.trusted)
 	e.Use(restoreSignedRequest) // first: see routeWithoutTrailingSlash
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableStackAll: true, // the panicking goroutine's stack, logged through slog
@@ -119,15 +119,4 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return nil
 	}
-}
-
-// clientIP takes the client address from CF-Connecting-IP when the request
-// comes from a local proxy (cloudflared), else from the connection
-// (docs/FEDERATION.md, "Behind a proxy").
-func clientIP(r *http.Request) string {
-	direct := echo.ExtractIPDirect()(r)
-	if cf := r.Header.Get("CF-Connecting-IP"); cf != "" && isLoopback(direct) {
-		return cf
-	}
-	return direct
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -27,18 +28,19 @@ import (
 // Server is a running nuttx-feed: database, federation core, web pages and
 // the HTTP listener. Create it with Open, then call Run once.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *store.Store
-	lock   *os.File
-	site   urls.Site
-	svc    *activitypub.Service
-	feed   *feed.Feed
-	pages  *web.Renderer
-	finger *webfinger.Server
-	echo   *echo.Echo
-	ln     net.Listener
-	http   *http.Server
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	lock    *os.File
+	site    urls.Site
+	trusted []netip.Prefix // --trusted-proxies
+	svc     *activitypub.Service
+	feed    *feed.Feed
+	pages   *web.Renderer
+	finger  *webfinger.Server
+	echo    *echo.Echo
+	ln      net.Listener
+	http    *http.Server
 }
 
 // An Option changes how Open prepares a server.
@@ -80,6 +82,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		return nil, err
 	}
 	if s.site, err = urls.New(cfg.BaseURL); err != nil {
+		return nil, err
+	}
+	if s.trusted, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
 	if s.store, err = openStore(ctx, cfg.DataDir); err != nil {

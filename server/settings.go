@@ -99,6 +99,9 @@ var settings = []setting{
 	{name: "allow-private-networks", env: "NUTTX_FEED_ALLOW_PRIVATE_NETWORKS", in: cmdServe,
 		help:  "allow outgoing requests to loopback and private addresses (tests, intranets)",
 		value: typed(func(c *Config) *bool { return &c.AllowPrivateNetworks }, false, nil)},
+	{name: "trusted-proxies", env: "NUTTX_FEED_TRUSTED_PROXIES", meta: "CIDRS", in: cmdServe,
+		help:  "proxies believed when CF-Connecting-IP or X-Forwarded-For names the client: addresses or CIDRs, comma-separated (empty: none)",
+		value: typed(func(c *Config) *string { return &c.TrustedProxies }, "127.0.0.0/8,::1", checkTrustedProxies)},
 	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll,
 		help:  "log format: text or json",
 		value: typed(func(c *Config) *string { return &c.LogFormat }, "text", checkLogFormat)},
@@ -250,6 +253,11 @@ func checkUsername(v string) error {
 		return errors.New("use lower-case letters, digits and _ (with . or - between them)")
 	}
 	return nil
+}
+
+func checkTrustedProxies(v string) error {
+	_, err := parseTrustedProxies(v)
+	return err
 }
 
 func checkLogFormat(v string) error {
