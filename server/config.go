@@ -27,6 +27,7 @@ type Config struct {
 	Summary              string
 	AllowPrivateNetworks bool
 	TrustedProxies       string
+	RateLimit            int
 	LogFormat            string
 
 	// The Prometheus feed.

@@ -37,26 +37,27 @@ func (s *Server) routes() *echo.Echo {
 	get(urls.WebFinger, s.handleWebFinger)
 	get(urls.HostMeta, s.handleHostMeta)
 	get(urls.NodeInfoLinks, s.handleNodeInfoLinks)
-	get(urls.NodeInfo20, s.handleNodeInfo("2.0"))
-	get(urls.NodeInfo21, s.handleNodeInfo("2.1"))
+	get(urls.NodeInfo20, s.limited(s.handleNodeInfo("2.0")))
+	get(urls.NodeInfo21, s.limited(s.handleNodeInfo("2.1")))
 	get(urls.Health, s.handleHealth)
 
-	// ActivityPub: actors, their collections and notes (JSON or HTML by Accept).
+	// ActivityPub: actors, their collections and notes (JSON or HTML by
+	// Accept). s.limited marks the expensive GETs (ratelimit.go).
 	get(urls.Actor, s.handleActor)
-	get(urls.Outbox, s.handleOutbox)
-	get(urls.Followers, s.handleFollowers)
+	get(urls.Outbox, s.limited(s.handleOutbox))
+	get(urls.Followers, s.limited(s.handleFollowers))
 	get(urls.Following, s.handleFollowing)
 	get(urls.Featured, s.handleFeatured)
-	get(urls.Note, s.handleNote(false))
-	get(urls.Activity, s.handleNote(true))
+	get(urls.Note, s.limited(s.handleNote(false)))
+	get(urls.Activity, s.limited(s.handleNote(true)))
 	e.POST(urls.Inbox.Pattern, s.handleInbox)
 	e.POST(urls.SharedInbox.Pattern, s.handleInbox)
 
 	// The web face.
 	get(urls.Home, s.handleHome)
-	get(urls.Profile, s.handleProfilePage)
-	get(urls.NotePage, s.handleNotePage)
-	get(urls.Tag, s.handleTagPage)
+	get(urls.Profile, s.limited(s.handleProfilePage))
+	get(urls.NotePage, s.limited(s.handleNotePage))
+	get(urls.Tag, s.limited(s.handleTagPage))
 	static := http.StripPrefix(strings.TrimSuffix(urls.Static.Pattern, "*"), http.FileServer(http.FS(web.Static())))
 	get(urls.Static, echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")

@@ -34,6 +34,7 @@ type Server struct {
 	lock    *os.File
 	site    urls.Site
 	trusted []netip.Prefix // --trusted-proxies
+	limiter *clientLimiter // --rate-limit; nil: none
 	svc     *activitypub.Service
 	feed    *feed.Feed
 	pages   *web.Renderer
@@ -87,6 +88,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	if s.trusted, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
+	s.limiter = newClientLimiter(cfg.RateLimit)
 	if s.store, err = openStore(ctx, cfg.DataDir); err != nil {
 		return nil, err
 	}
