@@ -50,6 +50,10 @@ type Options struct {
 	Now func() time.Time
 	// MaxOpenConns caps the connection pool (8).
 	MaxOpenConns int
+	// ReadOnly opens an existing, migrated file read-only (SQLite's
+	// mode=ro): reads work and every write fails, as on a read-only file
+	// system. Tests use it to see what a server on such a database does.
+	ReadOnly bool
 }
 
 // Open opens the database file at path, creating it and its folder when
@@ -59,7 +63,11 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	db, err := sql.Open("sqlite", migrations.DSN(path))
+	dsn := migrations.DSN(path)
+	if o.ReadOnly {
+		dsn += "&mode=ro"
+	}
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
