@@ -35,6 +35,9 @@ type Server struct {
 	site    urls.Site
 	trusted []netip.Prefix // --trusted-proxies
 	limiter *clientLimiter // --rate-limit; nil: none
+	now     func() time.Time
+	started time.Time // when Run began
+	health  healthCache
 	svc     *activitypub.Service
 	feed    *feed.Feed
 	pages   *web.Renderer
@@ -48,7 +51,9 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	ln net.Listener
+	ln        net.Listener
+	now       func() time.Time
+	storeOpts store.Options
 }
 
 // WithListener makes the server serve on ln, a listener the caller opened,
@@ -58,6 +63,16 @@ type options struct {
 // picked, released and bound again.
 func WithListener(ln net.Listener) Option {
 	return func(o *options) { o.ln = ln }
+}
+
+// withClock makes the server read the time from now (tests of /health).
+func withClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// withStoreOptions opens the database with o (tests: a read-only one).
+func withStoreOptions(so store.Options) Option {
+	return func(o *options) { o.storeOpts = so }
 }
 
 // Open prepares a server: it locks the database file (one server per
@@ -70,7 +85,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, ln: o.ln} // close, on failure, closes a given listener too
+	if o.now == nil {
+		o.now = time.Now
+	}
+	s := &Server{cfg: cfg, log: log, ln: o.ln, now: o.now} // close, on failure, closes a given listener too
 	defer func() {
 		if err != nil {
 			s.close()
@@ -89,7 +107,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		return nil, err
 	}
 	s.limiter = newClientLimiter(cfg.RateLimit)
-	if s.store, err = openStore(ctx, cfg.DataDir); err != nil {
+	if s.store, err = openStore(ctx, cfg.DataDir, o.storeOpts); err != nil {
 		return nil, err
 	}
 	s.svc, err = activitypub.New(activitypub.Options{
@@ -143,6 +161,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // flight), stop the workers, close the database.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
+	s.started = s.now()
 	s.log.Info("nuttx-feed started", "version", Version, "listen", s.Addr(), "base_url", s.cfg.BaseURL,
 		"actor", s.site.Actor(s.cfg.Username), "handle", "@"+s.site.Handle(s.cfg.Username))
 	g, gctx := errgroup.WithContext(ctx)
@@ -178,8 +197,8 @@ func (s *Server) close() {
 }
 
 // openStore opens (creating it if needed) and migrates the database in dir.
-func openStore(ctx context.Context, dir string) (*store.Store, error) {
-	return store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{})
+func openStore(ctx context.Context, dir string, o store.Options) (*store.Store, error) {
+	return store.Open(ctx, filepath.Join(dir, store.FileName), o)
 }
 
 // lockDatabase takes an exclusive flock(2) on the database file itself

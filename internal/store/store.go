@@ -162,15 +162,6 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(*Tx) error) erro
 	return nil
 }
 
-// Ping checks that the database answers a query.
-func (s *Store) Ping(ctx context.Context) error {
-	var one int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM actors LIMIT 1)`).Scan(&one); err != nil {
-		return fmt.Errorf("ping: %w", err)
-	}
-	return nil
-}
-
 // Stats counts what the database holds.
 type Stats struct {
 	Actors, Followers, RemoteActors, Notes, Activities int
