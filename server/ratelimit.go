@@ -133,7 +133,7 @@ func (s *Server) checkRate(c echo.Context) error {
 		return nil
 	}
 	req := c.Request()
-	wait := s.limiter.wait(clientAddr(req.RemoteAddr, req.Header, s.trusted), time.Now())
+	wait := s.limiter.wait(clientAddr(req.RemoteAddr, req.Header, s.trusted), s.now())
 	if wait == 0 {
 		return nil
 	}
