@@ -34,6 +34,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeActivity$$' -fuzztime $(FUZZTIME) ./activitypub/
 	$(GO) test -run '^$$' -fuzz '^FuzzRemoteDocument$$' -fuzztime $(FUZZTIME) ./activitypub/
 	$(GO) test -run '^$$' -fuzz '^FuzzAccept$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzClientAddr$$' -fuzztime $(FUZZTIME) ./server/
 	$(GO) test -run '^$$' -fuzz '^FuzzFailurePost$$' -fuzztime $(FUZZTIME) ./feed/
 	$(GO) test -run '^$$' -fuzz '^FuzzSiteParse$$' -fuzztime $(FUZZTIME) ./internal/urls/
 

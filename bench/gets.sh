@@ -11,7 +11,8 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 base=https://nuttx-feed.org
 for i in $(seq 1 25); do "$bin" post --data "$dir" --base-url $base "post $i: rv-virt:citest failed #NuttX" >/dev/null; done
 note=$("$bin" post --data "$dir" --base-url $base "the note we fetch" | sed "s|$base||")
-"$bin" serve --data "$dir" --base-url $base --listen 127.0.0.1:0 --log-format text 2>"$dir/serve.log" &
+# --rate-limit 0: wrk is one client, far past the default per-client limit
+"$bin" serve --data "$dir" --base-url $base --listen 127.0.0.1:0 --rate-limit 0 --log-format text 2>"$dir/serve.log" &
 pid=$!
 # The kernel picks the port; the "nuttx-feed started" line says which.
 port=

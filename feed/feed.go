@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
@@ -59,6 +60,8 @@ type Feed struct {
 	pub   Publisher
 	src   Source
 	log   *slog.Logger
+
+	lastSuccess *atomic.Int64 // Unix nanoseconds of the last successful poll, 0: none yet (a pointer: Preview copies the Feed)
 }
 
 // New returns a feed. With no Source and an empty PrometheusURL it is
@@ -79,7 +82,7 @@ func New(cfg Config, st *store.Store, pub Publisher, log *slog.Logger) (*Feed, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Feed{cfg: cfg, store: st, pub: pub, src: cfg.Source, log: log}
+	f := &Feed{cfg: cfg, store: st, pub: pub, src: cfg.Source, log: log, lastSuccess: new(atomic.Int64)}
 	if f.src == nil && cfg.PrometheusURL != "" {
 		p, err := NewPrometheus(cfg.PrometheusURL, cfg.Query, log)
 		if err != nil {
@@ -92,6 +95,20 @@ func New(cfg Config, st *store.Store, pub Publisher, log *slog.Logger) (*Feed, e
 
 // Enabled reports whether the feed has a source to poll.
 func (f *Feed) Enabled() bool { return f.src != nil }
+
+// LastSuccess returns when a poll last succeeded: the zero time before the
+// first. /health reads it.
+func (f *Feed) LastSuccess() time.Time {
+	if ns := f.lastSuccess.Load(); ns != 0 {
+		return time.Unix(0, ns).UTC()
+	}
+	return time.Time{}
+}
+
+// StaleAfter is how long a running feed may go without a successful poll
+// before /health calls it stale: three poll intervals, plus the longest
+// backoff, which an outage that just ended may still be waiting out.
+func (f *Feed) StaleAfter() time.Duration { return 3*f.cfg.PollInterval + f.cfg.MaxBackoff }
 
 // Run polls every PollInterval until ctx ends. While polls fail it backs off
 // (doubling up to MaxBackoff), logging the outage once and its end once; it
@@ -156,6 +173,9 @@ func (f *Feed) Poll(ctx context.Context) (Result, error) {
 	}
 	res, err := f.applyAll(ctx, actions)
 	res.Failing = len(obs.Failures)
+	if err == nil {
+		f.lastSuccess.Store(time.Now().UnixNano())
+	}
 	return res, err
 }
 

@@ -378,11 +378,22 @@ func TestPrometheusOutage(t *testing.T) {
 	e.stack.Push(t, failing("rv-virt", "during", "nuttxpr", "d0d0d0d0", "a0a0a0a0"), 0) // the Pushgateway keeps it
 	failed := polls.failed.Load()
 	eventually.True(t, 20*time.Second, "several failed polls", func() bool { return polls.failed.Load() >= failed+3 })
+	lastSuccess := e.feed.LastSuccess()
+	eventually.True(t, 20*time.Second, "another failed poll", func() bool { return polls.failed.Load() >= failed+4 })
+	if e.feed.LastSuccess() != lastSuccess || lastSuccess.IsZero() {
+		t.Errorf("the last success moved during the outage: %v -> %v", lastSuccess, e.feed.LastSuccess())
+	}
+	if got := e.feed.StaleAfter(); got != 100*time.Millisecond {
+		t.Errorf("StaleAfter = %v, want 3 intervals + the backoff, 100ms", got)
+	}
 	if err := e.stack.StartPrometheus(); err != nil {
 		t.Fatal(err)
 	}
 	eventually.True(t, 30*time.Second, "the post from during the outage", func() bool { return len(e.notes()) == 2 })
 	e.waitPolls(polls, 3) // and no more
+	if !e.feed.LastSuccess().After(lastSuccess) {
+		t.Error("no success recorded after the outage")
+	}
 	notes := e.wantNotes(2)
 	if !strings.HasPrefix(notes[1].Source, "rv-virt : DURING") {
 		t.Errorf("second post: %s", notes[1].Source)
@@ -423,13 +434,22 @@ func TestPartialAnswerPostsNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.Query = `build_score < 0.5 and on() vector(1) > 2` }) // valid, empty
 	e.push(failing("sim", "x", "nuttxpr", "1", "2"), 0)
+	if e.feed.LastSuccess() != (time.Time{}) {
+		t.Fatal("a success before any poll")
+	}
 	if res := e.poll(); res.Posts != 0 {
 		t.Fatalf("posted %d from a query that matches nothing", res.Posts)
+	}
+	if e.feed.LastSuccess().IsZero() {
+		t.Error("a poll that found nothing is a success, not recorded")
 	}
 	e.cfg.Query = `build_score <` // a syntax error: the poll fails, nothing is posted
 	e.feed = e.newFeed()
 	if _, err := e.feed.Poll(e.ctx); err == nil {
 		t.Fatal("a bad query did not fail the poll")
+	}
+	if !e.feed.LastSuccess().IsZero() {
+		t.Error("a failed poll recorded as a success")
 	}
 	e.cfg.PrometheusURL = "http://127.0.0.1:1" // nothing listens
 	e.feed = e.newFeed()

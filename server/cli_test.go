@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -93,13 +95,35 @@ func TestEnvironmentConfiguresServe(t *testing.T) {
 	}
 }
 
+// TestSecondServerOnSameDataRefused: the lock is on the database file
+// itself, so deleting whatever looks like a lock file (serve.lock of older
+// versions) lets no second server in beside the first. The second one runs
+// in a process of its own, as it would for real: in this process, closing
+// its descriptor of the database would drop the first server's SQLite
+// locks (see lockDatabase).
 func TestSecondServerOnSameDataRefused(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
-	code, _, stderr := run("serve", "--data", ts.Dir, "--listen", "127.0.0.1:0")
-	if code != 1 || !strings.Contains(stderr, "another nuttx-feed serve is using") {
-		t.Fatalf("second serve: exit %d, %q", code, stderr)
+	locks, _ := filepath.Glob(filepath.Join(ts.Dir, "*lock*"))
+	for _, f := range append(locks, filepath.Join(ts.Dir, "serve.lock")) {
+		os.Remove(f)
 	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second) // a second server that starts is stopped
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "serve", "--data", ts.Dir, "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "NUTTX_FEED_RUN_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 || !strings.Contains(string(out), "another nuttx-feed serve is using") {
+		t.Fatalf("second serve: exit %d (%v), %q", code, err, out)
+	}
+	ts.publish(t, "the first server still writes")
+	if fi, err := os.Stat(dbPath(ts.Dir)); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("database file mode %v, want 0600 (it holds the private key)", fi.Mode())
+	}
+	ts.Stop(t)
+	serveInChild(t, "--data", ts.Dir, "--listen", "127.0.0.1:0") // the lock went with the first server
 }
 
 func TestRefuseNewerDatabase(t *testing.T) {

@@ -26,6 +26,8 @@ type Config struct {
 	DisplayName          string
 	Summary              string
 	AllowPrivateNetworks bool
+	TrustedProxies       string
+	RateLimit            int
 	InboxRate            int
 	Retention            time.Duration
 	LogFormat            string

@@ -1,9 +1,7 @@
 package server
 
 import (
-	"context"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -63,19 +61,6 @@ func (s *Server) handleNodeInfo(version string) echo.HandlerFunc {
 			},
 		})
 	}
-}
-
-// handleHealth answers 200 "OK" when the database answers.
-func (s *Server) handleHealth(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.Error("health check failed", "err", err)
-		c.Response().Header().Set("Retry-After", "30")
-		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
-	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.String(http.StatusOK, "OK")
 }
 
 // handleHome sends visitors to the bot's profile.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -188,5 +189,44 @@ func TestEveryPeerFollowsOverHTTP(t *testing.T) {
 	}
 	if n := storetest.Count(t, ts.sql(t), "followers"); n != len(fedtest.AllStyles) {
 		t.Errorf("%d followers, want %d", n, len(fedtest.AllStyles))
+	}
+}
+
+// TestSignedPostWithTrailingSlash: a POST signed for /inbox/ or
+// /users/NAME/inbox/ (the path as the sender wrote it, slash included) is
+// verified and accepted: routing ignores the slash, the signature check
+// sees the request URI the sender signed.
+func TestSignedPostWithTrailingSlash(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	r := fedtest.New(t, "slash", fedtest.GoToSocial, fedtest.FetchKeys)
+	for _, inbox := range []string{"/inbox/", "/users/nuttx_build/inbox/"} {
+		resp, err := r.Post(ts.URL+inbox, r.FollowActivity(ts.URL+"/users/nuttx_build"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Errorf("POST %s signed for that path: %d, want 202", inbox, resp.StatusCode)
+		}
+	}
+	r.WaitDeliveries(t, 2, 10*time.Second) // both Follows accepted
+	if page := getJSON(t, ts.URL+"/users/nuttx_build/outbox/?page=true"); page["type"] != "OrderedCollectionPage" {
+		t.Errorf("GET outbox/?page=true: %v, want a page (the query kept)", page["type"])
+	}
+	// Signed for /inbox but sent to /inbox/: the URI differs from the signed one.
+	body, _ := json.Marshal(r.FollowActivity(ts.URL + "/users/nuttx_build"))
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/inbox", bytes.NewReader(body))
+	if err := r.Sign(req, body); err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Path = "/inbox/"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST /inbox/ signed for /inbox: %d, want 401", resp.StatusCode)
 	}
 }

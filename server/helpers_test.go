@@ -64,8 +64,18 @@ type testServer struct {
 func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 	t.Helper()
 	ln := listen(t)
+	cfg := startConfig(t, ln)
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	return startWith(t, cfg, ln)
+}
+
+// startConfig is the configuration of a test server listening on ln,
+// with its base URL pointing at itself and a data folder of its own.
+func startConfig(t *testing.T, ln net.Listener) Config {
 	addr := ln.Addr().String()
-	cfg := Config{
+	return Config{
 		BaseURL:              "http://" + addr,
 		Listen:               addr,
 		DataDir:              t.TempDir(),
@@ -75,19 +85,15 @@ func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 		AllowPrivateNetworks: true,
 		LogFormat:            "text",
 	}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	return startWith(t, cfg, ln)
 }
 
-// startWith runs a server with cfg on ln (which it takes over) until the
-// test ends.
-func startWith(t *testing.T, cfg Config, ln net.Listener) *testServer {
+// startWith runs a server with cfg on ln (which it takes over) and opts
+// until the test ends.
+func startWith(t *testing.T, cfg Config, ln net.Listener, opts ...Option) *testServer {
 	t.Helper()
 	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := Open(context.Background(), cfg, log, WithListener(ln))
+	s, err := Open(context.Background(), cfg, log, append([]Option{WithListener(ln)}, opts...)...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

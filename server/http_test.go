@@ -250,8 +250,9 @@ func TestHostMetaAndNodeInfo(t *testing.T) {
 		}
 	}
 	resp, body = get(t, ts.URL+"/health", "")
-	if resp.StatusCode != 200 || string(body) != "OK" {
-		t.Errorf("health: %d %q", resp.StatusCode, body)
+	if want := `{"status":"ok","checks":{"database":"ok","feed":"disabled"}}`; resp.StatusCode != 200 ||
+		strings.TrimSpace(string(body)) != want || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("health: %d %q, want 200 %s", resp.StatusCode, body, want)
 	}
 }
 

@@ -177,7 +177,7 @@ func startCPUProfile(path string) (func(), error) {
 // openForCommand opens the database and the federation core for a
 // one-off command (no delivery: the running server does that).
 func openForCommand(ctx context.Context, cfg Config, log *slog.Logger) (*store.Store, *activitypub.Service, error) {
-	st, err := openStore(ctx, cfg.DataDir)
+	st, err := openStore(ctx, cfg.DataDir, store.Options{})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"mime"
-	"net"
 	"strconv"
 	"strings"
 )
@@ -69,9 +68,4 @@ func prefersActivityJSON(accept string) bool {
 		}
 	}
 	return ap > 0 && ap >= html
-}
-
-func isLoopback(ip string) bool {
-	parsed := net.ParseIP(ip)
-	return parsed != nil && parsed.IsLoopback()
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -17,8 +18,8 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = clientIP
-	e.Pre(middleware.RemoveTrailingSlash()) // routing only: signatures use the raw request URI
+	e.IPExtractor = clientIPExtractor(s.trusted)
+	e.Use(restoreSignedRequest) // first: see routeWithoutTrailingSlash
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableStackAll: true, // the panicking goroutine's stack, logged through slog
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -36,32 +37,68 @@ func (s *Server) routes() *echo.Echo {
 	get(urls.WebFinger, s.handleWebFinger)
 	get(urls.HostMeta, s.handleHostMeta)
 	get(urls.NodeInfoLinks, s.handleNodeInfoLinks)
-	get(urls.NodeInfo20, s.handleNodeInfo("2.0"))
-	get(urls.NodeInfo21, s.handleNodeInfo("2.1"))
+	get(urls.NodeInfo20, s.limited(s.handleNodeInfo("2.0")))
+	get(urls.NodeInfo21, s.limited(s.handleNodeInfo("2.1")))
 	get(urls.Health, s.handleHealth)
 
-	// ActivityPub: actors, their collections and notes (JSON or HTML by Accept).
+	// ActivityPub: actors, their collections and notes (JSON or HTML by
+	// Accept). s.limited marks the expensive GETs (ratelimit.go).
 	get(urls.Actor, s.handleActor)
-	get(urls.Outbox, s.handleOutbox)
-	get(urls.Followers, s.handleFollowers)
+	get(urls.Outbox, s.limited(s.handleOutbox))
+	get(urls.Followers, s.limited(s.handleFollowers))
 	get(urls.Following, s.handleFollowing)
 	get(urls.Featured, s.handleFeatured)
-	get(urls.Note, s.handleNote(false))
-	get(urls.Activity, s.handleNote(true))
+	get(urls.Note, s.limited(s.handleNote(false)))
+	get(urls.Activity, s.limited(s.handleNote(true)))
 	e.POST(urls.Inbox.Pattern, s.handleInbox)
 	e.POST(urls.SharedInbox.Pattern, s.handleInbox)
 
 	// The web face.
 	get(urls.Home, s.handleHome)
-	get(urls.Profile, s.handleProfilePage)
-	get(urls.NotePage, s.handleNotePage)
-	get(urls.Tag, s.handleTagPage)
+	get(urls.Profile, s.limited(s.handleProfilePage))
+	get(urls.NotePage, s.limited(s.handleNotePage))
+	get(urls.Tag, s.limited(s.handleTagPage))
 	static := http.StripPrefix(strings.TrimSuffix(urls.Static.Pattern, "*"), http.FileServer(http.FS(web.Static())))
 	get(urls.Static, echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		static.ServeHTTP(w, r)
 	})))
 	return e
+}
+
+// routeWithoutTrailingSlash serves e, routing a path with a trailing slash
+// ("/inbox/") as the path without it. It routes a copy of the request whose
+// path has lost its slash and hands the handlers the request as it came
+// (restoreSignedRequest), because a signature covers the request URI the
+// client sent: echo's RemoveTrailingSlash rewrote RequestURI and URL.Path,
+// and a POST signed for /inbox/ failed to verify.
+func routeWithoutTrailingSlash(e *echo.Echo) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; len(p) <= 1 || !strings.HasSuffix(p, "/") {
+			e.ServeHTTP(w, r)
+			return
+		}
+		routed := r.Clone(context.WithValue(r.Context(), signedRequestKey{}, r))
+		routed.URL.Path = strings.TrimSuffix(routed.URL.Path, "/")
+		routed.URL.RawPath = strings.TrimSuffix(routed.URL.RawPath, "/")
+		e.ServeHTTP(w, routed)
+	})
+}
+
+// signedRequestKey holds, in the routed copy's context, the request as
+// the client sent it.
+type signedRequestKey struct{}
+
+// restoreSignedRequest runs once echo has routed: it gives the handlers back
+// the request as the client sent it, when routeWithoutTrailingSlash routed
+// a copy.
+func restoreSignedRequest(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if r, ok := c.Request().Context().Value(signedRequestKey{}).(*http.Request); ok {
+			c.SetRequest(r)
+		}
+		return next(c)
+	}
 }
 
 // logRequests logs inbox traffic and errors at info level, the rest at
@@ -83,15 +120,4 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return nil
 	}
-}
-
-// clientIP takes the client address from CF-Connecting-IP when the request
-// comes from a local proxy (cloudflared), else from the connection
-// (docs/FEDERATION.md, "Behind a proxy").
-func clientIP(r *http.Request) string {
-	direct := echo.ExtractIPDirect()(r)
-	if cf := r.Header.Get("CF-Connecting-IP"); cf != "" && isLoopback(direct) {
-		return cf
-	}
-	return direct
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -27,25 +28,32 @@ import (
 // Server is a running nuttx-feed: database, federation core, web pages and
 // the HTTP listener. Create it with Open, then call Run once.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *store.Store
-	lock   *os.File
-	site   urls.Site
-	svc    *activitypub.Service
-	feed   *feed.Feed
-	pages  *web.Renderer
-	finger *webfinger.Server
-	echo   *echo.Echo
-	ln     net.Listener
-	http   *http.Server
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	lock    *os.File
+	site    urls.Site
+	trusted []netip.Prefix // --trusted-proxies
+	limiter *clientLimiter // --rate-limit; nil: none
+	now     func() time.Time
+	started time.Time // when Run began
+	health  healthCache
+	svc     *activitypub.Service
+	feed    *feed.Feed
+	pages   *web.Renderer
+	finger  *webfinger.Server
+	echo    *echo.Echo
+	ln      net.Listener
+	http    *http.Server
 }
 
 // An Option changes how Open prepares a server.
 type Option func(*options)
 
 type options struct {
-	ln net.Listener
+	ln        net.Listener
+	now       func() time.Time
+	storeOpts store.Options
 }
 
 // WithListener makes the server serve on ln, a listener the caller opened,
@@ -57,7 +65,17 @@ func WithListener(ln net.Listener) Option {
 	return func(o *options) { o.ln = ln }
 }
 
-// Open prepares a server: it takes the data folder's lock (one server per
+// withClock makes the server read the time from now (tests of /health).
+func withClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// withStoreOptions opens the database with o (tests: a read-only one).
+func withStoreOptions(so store.Options) Option {
+	return func(o *options) { o.storeOpts = so }
+}
+
+// Open prepares a server: it locks the database file (one server per
 // database), opens and migrates the database, makes sure the bot exists
 // with the configured profile, parses the templates and starts listening on
 // cfg.Listen (unless WithListener gave it a listener), so that every
@@ -67,7 +85,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, ln: o.ln} // close, on failure, closes a given listener too
+	if o.now == nil {
+		o.now = time.Now
+	}
+	s := &Server{cfg: cfg, log: log, ln: o.ln, now: o.now} // close, on failure, closes a given listener too
 	defer func() {
 		if err != nil {
 			s.close()
@@ -76,13 +97,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+	if s.lock, err = lockDatabase(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	if s.site, err = urls.New(cfg.BaseURL); err != nil {
 		return nil, err
 	}
-	if s.store, err = openStore(ctx, cfg.DataDir); err != nil {
+	if s.trusted, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	s.limiter = newClientLimiter(cfg.RateLimit)
+	if s.store, err = openStore(ctx, cfg.DataDir, o.storeOpts); err != nil {
 		return nil, err
 	}
 	s.svc, err = activitypub.New(activitypub.Options{
@@ -119,7 +144,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		}
 	}
 	s.http = &http.Server{
-		Handler:           s.echo,
+		Handler:           routeWithoutTrailingSlash(s.echo),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -140,6 +165,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // flight), stop the workers, close the database.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
+	s.started = s.now()
 	s.log.Info("nuttx-feed started", "version", Version, "listen", s.Addr(), "base_url", s.cfg.BaseURL,
 		"actor", s.site.Actor(s.cfg.Username), "handle", "@"+s.site.Handle(s.cfg.Username))
 	g, gctx := errgroup.WithContext(ctx)
@@ -171,19 +197,29 @@ func (s *Server) close() {
 		s.store.Close()
 	}
 	if s.lock != nil {
-		s.lock.Close() // releases the flock
+		s.lock.Close() // releases the flock; only now that SQLite has closed the file (see lockDatabase)
 	}
 }
 
 // openStore opens (creating it if needed) and migrates the database in dir.
-func openStore(ctx context.Context, dir string) (*store.Store, error) {
-	return store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{})
+func openStore(ctx context.Context, dir string, o store.Options) (*store.Store, error) {
+	return store.Open(ctx, filepath.Join(dir, store.FileName), o)
 }
 
-// lockDataDir takes an exclusive lock on dir/serve.lock, so that two
-// servers never run the same delivery queue.
-func lockDataDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "serve.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+// lockDatabase takes an exclusive flock(2) on the database file itself
+// (creating it empty if missing: SQLite takes an empty file for a new
+// database), so that two servers never run the same delivery queue or
+// rewrite the profile side by side: there is no lock file that could be
+// deleted while the server runs. `post` and `feed` take no such lock and
+// work beside the server. On Linux a flock and SQLite's own POSIX (fcntl)
+// locks on the same file are independent.
+//
+// The returned file must stay open until the store is closed: POSIX drops
+// every fcntl lock a process holds on a file when the process closes any
+// descriptor of that file, so closing this one early would silently
+// release the locks of SQLite's connections (close closes the store first).
+func lockDatabase(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, store.FileName), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

@@ -99,6 +99,12 @@ var settings = []setting{
 	{name: "allow-private-networks", env: "NUTTX_FEED_ALLOW_PRIVATE_NETWORKS", in: cmdServe,
 		help:  "allow outgoing requests to loopback and private addresses, and followers with http inboxes (tests, intranets)",
 		value: typed(func(c *Config) *bool { return &c.AllowPrivateNetworks }, false, nil)},
+	{name: "trusted-proxies", env: "NUTTX_FEED_TRUSTED_PROXIES", meta: "CIDRS", in: cmdServe,
+		help:  "proxies believed when CF-Connecting-IP or X-Forwarded-For names the client: addresses or CIDRs, comma-separated (empty: none)",
+		value: typed(func(c *Config) *string { return &c.TrustedProxies }, "127.0.0.0/8,::1", checkTrustedProxies)},
+	{name: "rate-limit", env: "NUTTX_FEED_RATE_LIMIT", meta: "N", in: cmdServe,
+		help:  "expensive GETs (pages, notes, collections, NodeInfo) one client may make a minute, N at once at most; 0: no limit",
+		value: typed(func(c *Config) *int { return &c.RateLimit }, 600, checkNotNegative)},
 	{name: "inbox-rate", env: "NUTTX_FEED_INBOX_RATE", meta: "N", in: cmdServe,
 		help:  "activities per second one remote server may send to the inboxes, in bursts of 20 times that, before 429; 0 for no limit",
 		value: typed(func(c *Config) *int { return &c.InboxRate }, int(activitypub.DefaultInboxRate.PerSecond), checkNotNegative)},
@@ -256,6 +262,11 @@ func checkUsername(v string) error {
 		return errors.New("use lower-case letters, digits and _ (with . or - between them)")
 	}
 	return nil
+}
+
+func checkTrustedProxies(v string) error {
+	_, err := parseTrustedProxies(v)
+	return err
 }
 
 func checkLogFormat(v string) error {

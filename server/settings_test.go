@@ -25,6 +25,8 @@ func TestSettingsDefaults(t *testing.T) {
 		DisplayName:          "NuttX Build",
 		Summary:              "Failed builds of Apache #NuttX from the NuttX build farm, one thread per board:config target. A bot: follow it to get build failures in your timeline.",
 		AllowPrivateNetworks: false,
+		TrustedProxies:       "127.0.0.0/8,::1",
+		RateLimit:            600,
 		InboxRate:            20,
 		Retention:            30 * 24 * time.Hour,
 		LogFormat:            "text",
@@ -125,7 +127,7 @@ func TestSettingsHelp(t *testing.T) {
 		flags []string
 	}{
 		{[]string{"serve"}, slices.Concat([]string{"base-url", "listen", "data", "username", "display-name", "summary",
-			"allow-private-networks", "inbox-rate", "retention", "log-format"}, feed)},
+			"allow-private-networks", "trusted-proxies", "rate-limit", "inbox-rate", "retention", "log-format"}, feed)},
 		{[]string{"post"}, slices.Concat(profile, []string{"in-reply-to"})},
 		{[]string{"feed", "preview"}, slices.Concat(profile, feed)},
 		{[]string{"feed", "status"}, []string{"base-url", "data", "username", "log-format"}},
