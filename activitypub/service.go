@@ -61,6 +61,7 @@ type Service struct {
 	now        func() time.Time
 	delivery   DeliveryOptions
 	wake       chan struct{}
+	breaker    *breaker
 
 	actors *actorCache
 	keys   *keyCache
@@ -97,6 +98,7 @@ func New(o Options) (*Service, error) {
 		now:        o.Now,
 		delivery:   o.Delivery.withDefaults(),
 		wake:       make(chan struct{}, 1),
+		breaker:    newBreaker(),
 		actors:     newActorCache(),
 		keys:       newKeyCache(),
 	}, nil
