@@ -141,6 +141,7 @@ type outcome struct {
 	started    time.Time
 	elapsed    time.Duration
 	canceled   bool // interrupted by shutdown: release the row, count nothing
+	held       bool // not sent, the breaker holds its domain: set the row aside
 }
 
 // RunDelivery runs the delivery queue until ctx ends, then lets requests in
@@ -299,6 +300,12 @@ func (d *dispatcher) run(ctx, reqCtx context.Context, watch <-chan struct{}, don
 			j := d.ready[0]
 			d.ready = d.ready[1:]
 			d.queued--
+			if !j.Probe && d.s.breaker.isBlocked(j.Domain) {
+				// Claimed before the breaker held its domain: set it aside.
+				d.finish(outcome{job: j, canceled: true})
+				record <- outcome{job: j, canceled: true, held: true}
+				continue
+			}
 			d.running++
 			go func() { done <- d.s.attempt(reqCtx, j) }()
 		}
@@ -629,7 +636,7 @@ func (s *Service) writeOutcomes(batch []outcome) error {
 // whether the breaker holds its domain now.
 func (s *Service) storeOutcome(out outcome, now time.Time, held bool) store.Outcome {
 	j := out.job
-	o := store.Outcome{Delivery: j.Delivery, Release: out.canceled, Status: out.status, Started: out.started, Elapsed: out.elapsed}
+	o := store.Outcome{Delivery: j.Delivery, Release: out.canceled, Hold: out.held, Status: out.status, Started: out.started, Elapsed: out.elapsed}
 	if out.canceled {
 		return o
 	}

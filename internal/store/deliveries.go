@@ -185,9 +185,10 @@ const (
 type Outcome struct {
 	Delivery Delivery
 	// Release gives the delivery back untouched (the attempt was cut off
-	// by shutdown): nothing else is recorded.
+	// by shutdown, or never made): nothing else is recorded.
 	Release bool
-	// Hold sets a Pending delivery aside: the breaker holds its domain.
+	// Hold sets a pending or released delivery aside: the breaker holds
+	// its domain.
 	Hold    bool
 	State   string    // Pending (retry at Next), Delivered or Failed
 	Next    time.Time // the next attempt, for Pending
@@ -207,7 +208,11 @@ func (tx *Tx) RecordOutcomes(batch []Outcome) error {
 	for _, o := range batch {
 		d := o.Delivery
 		if o.Release {
-			if _, err := tx.exec(`UPDATE deliveries SET claimed = 0 WHERE id = ?`, d.ID); err != nil {
+			claimed := 0
+			if o.Hold {
+				claimed = 2
+			}
+			if _, err := tx.exec(`UPDATE deliveries SET claimed = ? WHERE id = ?`, claimed, d.ID); err != nil {
 				return fmt.Errorf("release delivery: %w", err)
 			}
 			continue
