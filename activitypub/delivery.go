@@ -232,9 +232,11 @@ type domainState struct {
 	seen     time.Time
 }
 
-// capacity is how many of a domain's rows may wait in memory: enough to
-// keep it busy between claims, not enough for a backlog to crowd others.
-func (ds *domainState) capacity() int { return max(8, 4*ds.limit) }
+// capacity is how many of a domain's rows may be in memory: enough that a
+// busy domain is refilled by a claim every few hundred deliveries (a claim
+// behind a large backlog costs milliseconds), few enough that backlogs
+// cannot crowd the others out of memory.
+func (ds *domainState) capacity() int { return 16 * ds.limit }
 
 // held is how many of its rows are in memory.
 func (ds *domainState) held() int { return ds.inflight + len(ds.waiting) }
@@ -401,7 +403,10 @@ func (d *dispatcher) claim(ctx context.Context) (int, error) {
 	o := s.delivery
 	c := store.Claim{Limit: o.Batch, PerDomain: 2 * o.PerHost, Room: map[string]int{}}
 	for name, ds := range d.domains {
-		if ds.held() > 0 {
+		switch {
+		case ds.held() > ds.capacity()/2:
+			c.Room[name] = 0 // refilled in large chunks: claims are not free
+		case ds.held() > 0:
 			c.Room[name] = ds.capacity() - ds.held()
 		}
 	}
