@@ -3,6 +3,7 @@
 // on the same machine (every delivery needs one signature).
 //
 //	go run ./bench/fanout -bin ./nuttx-feed -followers 10000 -hosts 1000
+//	go run ./bench/fanout -bin ./nuttx-feed -fairness
 //
 // Followers have distinct personal inboxes and no shared inbox, spread over
 // hosts 127.1.x.y (on Linux every 127/8 address is loopback), so the server
@@ -51,7 +52,12 @@ func main() {
 	signFor := flag.Duration("sign-for", 4*time.Second, "how long each signing baseline runs")
 	rounds := flag.Int("rounds", 3, "fan-out rounds, each after its own signing baseline")
 	profile := flag.String("cpuprofile", "", "write the server's CPU profile here")
+	fair := flag.Bool("fairness", false, "measure fairness instead (fairness.go): 1,000 followers in four set-ups, command to last delivery")
 	flag.Parse()
+	if *fair {
+		fairness(*bin, *port, *rounds)
+		return
+	}
 	if *hosts > 250*200 || *followers < *hosts {
 		log.Fatal("bad -hosts/-followers")
 	}
