@@ -42,7 +42,7 @@ type DeliveryOptions struct {
 	// PerHost is the number of requests in flight to one registrable
 	// domain at first (2). Each quick answer raises it by one up to
 	// PerHostMax; a 408, 429, 5xx, timeout or network error drops it to
-	// one, from where it grows by one per PerHost quick answers in a row.
+	// one, from where it grows by one per limit quick answers.
 	PerHost int
 	// PerHostMax caps the requests in flight to one domain (16).
 	PerHostMax int

@@ -154,7 +154,7 @@ func main() {
 	peakRSS := statusField(cmd.Process.Pid, "VmHWM")
 	one := signRate(key, 1, *signFor)
 
-	fmt.Printf("| fan-out | %d rounds of %d deliveries to %d hosts (%d per host, at most 2 at a time), %d signatures checked by the sink, %d bad |\n",
+	fmt.Printf("| fan-out | %d rounds of %d deliveries to %d hosts (%d per host), %d signatures checked by the sink, %d bad |\n",
 		*rounds, *followers, *hosts, perHost, checked.Load(), bad.Load())
 	fmt.Printf("| deliveries per second, per round | %s (median %.0f) |\n", list(rates, "%.0f"), median(rates))
 	fmt.Printf("| plain rsa.SignPKCS1v15 loop on %d goroutines, before each round | %s (median %.0f) |\n", runtime.GOMAXPROCS(0), list(pars, "%.0f"), median(pars))
