@@ -22,14 +22,16 @@ import (
 
 // breaker remembers which domains have a row in delivery_hosts, so that
 // the common case, an answer from a healthy domain, costs no statement.
+// It may be stale the other way only: a row RetryHost deleted from another
+// process. So it is trusted to skip work, never to hold a delivery.
 type breaker struct {
 	mu      sync.Mutex
-	failing map[string]bool // has a row (possibly stale: a row deleted elsewhere)
-	blocked map[string]bool // held or parked
+	failing map[string]bool      // has a row
+	blocked map[string]time.Time // held or parked, since
 }
 
 func newBreaker() *breaker {
-	return &breaker{failing: map[string]bool{}, blocked: map[string]bool{}}
+	return &breaker{failing: map[string]bool{}, blocked: map[string]time.Time{}}
 }
 
 func (b *breaker) isFailing(domain string) bool {
@@ -39,20 +41,29 @@ func (b *breaker) isFailing(domain string) bool {
 }
 
 func (b *breaker) isBlocked(domain string) bool {
+	_, ok := b.blockedSince(domain)
+	return ok
+}
+
+func (b *breaker) blockedSince(domain string) (time.Time, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.blocked[domain]
+	t, ok := b.blocked[domain]
+	return t, ok
 }
 
 // set records a domain's state once it is committed ("" when cleared).
 func (b *breaker) set(domain, state string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.failing[domain] = state != ""
-	b.blocked[domain] = state == store.HostHeld || state == store.HostParked
 	if state == "" {
 		delete(b.failing, domain)
 		delete(b.blocked, domain)
+		return
+	}
+	b.failing[domain] = true
+	if _, ok := b.blocked[domain]; !ok && (state == store.HostHeld || state == store.HostParked) {
+		b.blocked[domain] = time.Now()
 	}
 }
 
@@ -161,12 +172,17 @@ func (s *Service) probeDelay(n int) time.Duration {
 }
 
 // held tells whether domain's deliveries are held after a batch that left
-// the touched domains in states.
-func (s *Service) held(domain string, states map[string]string) bool {
-	if st, ok := states[domain]; ok {
-		return st == store.HostHeld || st == store.HostParked
+// the touched domains in states; the store has the last word.
+func (s *Service) held(tx *store.Tx, domain string, states map[string]string) (bool, error) {
+	st, ok := states[domain]
+	if !ok && s.breaker.isBlocked(domain) {
+		h, _, err := tx.Host(domain)
+		if err != nil {
+			return false, err
+		}
+		st = h.State
 	}
-	return s.breaker.isBlocked(domain)
+	return st == store.HostHeld || st == store.HostParked, nil
 }
 
 // reviveHost closes the breaker of host's registrable domain: a valid

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // downSink answers 503 while down, 202 once up, and keeps when each
@@ -80,7 +81,7 @@ func startQueue(t *testing.T, s *Service) (stop func()) {
 // deliveries stay queued and it is probed with one request at a time, at
 // widening intervals; once it has failed for ParkAfter it is parked and
 // left alone, across a restart; a signed request from it (reviveHost) or
-// the operator (RetryHost) revives it, and everything goes out. Nothing is
+// the operator (RetryHost, from another process) revives it, and everything goes out. Nothing is
 // dropped and every request is one recorded attempt.
 func TestBreaker(t *testing.T) {
 	t.Parallel()
@@ -152,8 +153,19 @@ func TestBreaker(t *testing.T) {
 			sink.down.Store(false)
 			if revival == "reviveHost" {
 				err = second.reviveHost(e.ctx, u.Host)
-			} else {
-				err = second.RetryHost(e.ctx, sink.URL+"/users/u0/inbox")
+			} else { // from another process, as a CLI command would
+				other, err := store.Open(e.ctx, e.db.Path, store.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer other.Close()
+				operator, err := New(Options{BaseURL: testBase, Store: other})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := operator.RetryHost(e.ctx, sink.URL+"/users/u0/inbox"); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err != nil {
 				t.Fatal(err)

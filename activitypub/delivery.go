@@ -130,6 +130,7 @@ type job struct {
 	store.Delivery
 	actorID int64
 	body    []byte
+	claimed time.Time
 }
 
 // outcome is what one attempt came to.
@@ -171,15 +172,9 @@ func (s *Service) RunDelivery(ctx context.Context) error {
 			return nil
 		}
 	}
-	b := s.breaker
-	b.mu.Lock()
 	for d, st := range hosts {
-		b.failing[d] = true
-		if st != store.HostFailing {
-			b.blocked[d] = true
-		}
+		s.breaker.set(d, st)
 	}
-	b.mu.Unlock()
 
 	// Requests run under reqCtx, which outlives ctx by the grace period.
 	reqCtx, cutOff := context.WithCancel(context.WithoutCancel(ctx))
@@ -302,7 +297,7 @@ func (d *dispatcher) run(ctx, reqCtx context.Context, watch <-chan struct{}, don
 			j := d.ready[0]
 			d.ready = d.ready[1:]
 			d.queued--
-			if !j.Probe && d.s.breaker.isBlocked(j.Domain) {
+			if since, ok := d.s.breaker.blockedSince(j.Domain); ok && !j.Probe && since.After(j.claimed) {
 				// Claimed before the breaker held its domain: set it aside.
 				d.finish(outcome{job: j, canceled: true})
 				record <- outcome{job: j, canceled: true, held: true}
@@ -411,6 +406,7 @@ func (d *dispatcher) claim(ctx context.Context) (int, error) {
 		}
 	}
 	var claimed []*job
+	now := time.Now()
 	if len(d.bodies) > 64 {
 		clear(d.bodies)
 	}
@@ -432,7 +428,7 @@ func (d *dispatcher) claim(ctx context.Context) (int, error) {
 				}
 				d.bodies[row.ActivityID] = ab
 			}
-			claimed = append(claimed, &job{Delivery: row, actorID: ab.actorID, body: ab.body})
+			claimed = append(claimed, &job{Delivery: row, actorID: ab.actorID, body: ab.body, claimed: now})
 		}
 		return nil
 	})
@@ -631,7 +627,11 @@ func (s *Service) writeOutcomes(batch []outcome) error {
 		}
 		rows := make([]store.Outcome, len(batch))
 		for i, out := range batch {
-			rows[i] = s.storeOutcome(out, tx.Now, s.held(out.job.Domain, states))
+			held, err := s.held(tx, out.job.Domain, states)
+			if err != nil {
+				return err
+			}
+			rows[i] = s.storeOutcome(out, tx.Now, held)
 		}
 		return tx.RecordOutcomes(rows)
 	})
