@@ -2,10 +2,16 @@ package activitypub
 
 // The delivery queue. Deliveries live in SQLite (table deliveries) from the
 // transaction that creates them until they succeed or are given up, so a
-// crash or restart loses none. One dispatcher claims due rows in batches,
-// hands them to a pool of workers while keeping at most PerHost requests in
-// flight per host, and passes outcomes to a recorder that writes them back
-// in batched transactions. Every attempt is signed afresh.
+// crash or restart loses none. One dispatcher claims due rows fairly over
+// registrable domains, starts one goroutine per request while keeping each
+// domain under its adaptive limit, and passes outcomes to a recorder that
+// writes them back in batched transactions, together with the breaker's
+// state (breaker.go). Every attempt is signed afresh.
+//
+// Fairness: a domain's rows wait in memory up to a few times its limit;
+// past that the claim skips the domain, so another domain's rows are
+// claimed behind any backlog. Subdomains and ports of one registrable
+// domain share its limit and its share of the claims.
 
 import (
 	"bytes"
@@ -30,21 +36,41 @@ import (
 
 // DeliveryOptions tune the delivery queue. Zero fields take the defaults.
 type DeliveryOptions struct {
-	// Workers is the number of requests in flight over all hosts (64).
+	// Workers is the number of requests in flight over all hosts (256):
+	// enough that hosts which hang until the timeout cannot take them all.
 	Workers int
-	// PerHost is the number of requests in flight to one host (2).
+	// PerHost is the number of requests in flight to one registrable
+	// domain at first (2). Each quick answer raises it by one up to
+	// PerHostMax; a 408, 429, 5xx, timeout or network error drops it to
+	// one, from where it grows by one per limit quick answers.
 	PerHost int
+	// PerHostMax caps the requests in flight to one domain (16).
+	PerHostMax int
 	// Backoff is the wait before each retry; when it runs out the delivery
 	// is given up. Default: 1m, 5m, 30m, 2h, 6h, 12h, 24h, 24h (about 2.9
-	// days from the first attempt to the last).
+	// days from the first attempt to the last). A held host is probed at
+	// the same intervals, the last one repeated.
 	Backoff []time.Duration
 	// Jitter spreads retries by up to this fraction of the wait (0.1).
 	Jitter float64
 	// Poll is how often the queue looks for due work when nothing woke it
-	// (1s): retries coming due, and posts written by another process.
+	// (1s): retries coming due, and a host revived by another process.
 	Poll time.Duration
+	// Watch is how often the queue checks for deliveries queued by another
+	// process, such as `nuttx-feed post` (10ms; store.WatchQueue).
+	Watch time.Duration
 	// Batch is the number of rows claimed at once (256).
 	Batch int
+	// BreakAfter is the number of failures in a row (network errors,
+	// timeouts, 408, 5xx) after which a domain is held (5).
+	BreakAfter int
+	// ParkAfter is how long a held domain may fail before it is parked
+	// (7 days from its first failure).
+	ParkAfter time.Duration
+	// Grace is how long requests in flight may finish once the queue is
+	// told to stop (5s); those still running are then cut off and their
+	// deliveries released for the next start.
+	Grace time.Duration
 }
 
 // defaultBackoff is the retry schedule (docs/FEDERATION.md, "Delivery").
@@ -55,13 +81,21 @@ var defaultBackoff = []time.Duration{
 
 const maxRetryAfter = 24 * time.Hour
 
+// quickAnswer is the answer time under which a domain is given one more
+// request in flight.
+const quickAnswer = 500 * time.Millisecond
+
 func (o DeliveryOptions) withDefaults() DeliveryOptions {
 	if o.Workers <= 0 {
-		o.Workers = 64
+		o.Workers = 256
 	}
 	if o.PerHost <= 0 {
 		o.PerHost = 2
 	}
+	if o.PerHostMax <= 0 {
+		o.PerHostMax = 16
+	}
+	o.PerHostMax = max(o.PerHostMax, o.PerHost)
 	if o.Backoff == nil {
 		o.Backoff = defaultBackoff
 	}
@@ -73,8 +107,20 @@ func (o DeliveryOptions) withDefaults() DeliveryOptions {
 	if o.Poll <= 0 {
 		o.Poll = time.Second
 	}
+	if o.Watch <= 0 {
+		o.Watch = 10 * time.Millisecond
+	}
 	if o.Batch <= 0 {
 		o.Batch = 256
+	}
+	if o.BreakAfter <= 0 {
+		o.BreakAfter = 5
+	}
+	if o.ParkAfter <= 0 {
+		o.ParkAfter = 7 * 24 * time.Hour
+	}
+	if o.Grace <= 0 {
+		o.Grace = 5 * time.Second
 	}
 	return o
 }
@@ -82,9 +128,9 @@ func (o DeliveryOptions) withDefaults() DeliveryOptions {
 // job is one claimed delivery, ready to send.
 type job struct {
 	store.Delivery
-	host    string
 	actorID int64
 	body    []byte
+	claimed time.Time
 }
 
 // outcome is what one attempt came to.
@@ -96,47 +142,53 @@ type outcome struct {
 	started    time.Time
 	elapsed    time.Duration
 	canceled   bool // interrupted by shutdown: release the row, count nothing
+	held       bool // not sent, the breaker holds its domain: set the row aside
 }
 
 // RunDelivery runs the delivery queue until ctx ends, then lets requests in
-// flight finish or be cut off, records what happened and returns. Only one
-// process may run it per database (server takes a lock for that).
+// flight finish within the grace period (DeliveryOptions.Grace), cuts off
+// the rest, records what happened and returns. Only one process may run it
+// per database (server takes a lock for that).
 func (s *Service) RunDelivery(ctx context.Context) error {
 	// Rows claimed by a previous run that died are ours again. A database
 	// that fails here is waited for, not fatal: the server keeps serving.
+	var hosts map[string]string
 	for delay := time.Second; ; delay = min(2*delay, time.Minute) {
-		err := s.update(ctx, func(tx *store.Tx) error { return tx.ReleaseClaims() })
+		err := s.update(ctx, func(tx *store.Tx) (err error) {
+			if err = tx.PrepareQueue(); err != nil {
+				return err
+			}
+			hosts, err = tx.Hosts()
+			return err
+		})
 		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {
 			return nil // stopped before it started
 		}
-		s.log.Error("delivery: cannot reset claims; retrying", "err", err, "retry_in", delay)
+		s.log.Error("delivery: cannot prepare the queue; retrying", "err", err, "retry_in", delay)
 		if !sleep(ctx, delay) {
 			return nil
 		}
 	}
-	o := s.delivery
-	jobs := make(chan *job)
-	done := make(chan outcome, o.Workers)
-	record := make(chan outcome, 4*o.Batch)
-
-	var wg sync.WaitGroup
-	wg.Go(func() { s.recordOutcomes(ctx, record) })
-	var workers sync.WaitGroup
-	for range o.Workers {
-		workers.Go(func() {
-			for j := range jobs {
-				done <- s.attempt(ctx, j)
-			}
-		})
+	for d, st := range hosts {
+		s.breaker.set(d, st)
 	}
 
-	d := dispatcher{s: s, inflight: map[string]int{}, waiting: map[string][]*job{}, bodies: map[int64]activityBody{}}
-	err := d.run(ctx, jobs, done, record)
-	close(jobs)
-	workers.Wait() // every job handed out was answered in d.run
+	// Requests run under reqCtx, which outlives ctx by the grace period.
+	reqCtx, cutOff := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutOff()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(s.delivery.Grace, cutOff) })
+	defer stop()
+
+	o := s.delivery
+	done := make(chan outcome, o.Workers)
+	record := make(chan outcome, 4*o.Batch)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.recordOutcomes(ctx, record) })
+	d := dispatcher{s: s, domains: map[string]*domainState{}, bodies: map[int64]activityBody{}}
+	err := d.run(ctx, reqCtx, s.store.WatchQueue(ctx, o.Watch), done, record)
 	close(record)
 	wg.Wait()
 	return err
@@ -164,27 +216,72 @@ type activityBody struct {
 	body    []byte
 }
 
+// domainState is what the dispatcher knows of one registrable domain.
+type domainState struct {
+	limit    int    // requests allowed in flight
+	troubled bool   // met trouble since it was first seen: grows slowly
+	quick    int    // quick answers in a row since the limit last grew
+	inflight int    // requests running or ready to start
+	waiting  []*job // claimed, held back by the limit
+	more     bool   // the last claim left rows of it in the database
+	seen     time.Time
+}
+
+// capacity is how many of a domain's rows may be in memory: enough that a
+// busy domain is refilled by a claim every few hundred deliveries (a claim
+// behind a large backlog costs milliseconds), few enough that backlogs
+// cannot crowd the others out of memory.
+func (ds *domainState) capacity() int { return 16 * ds.limit }
+
+// held is how many of its rows are in memory.
+func (ds *domainState) held() int { return ds.inflight + len(ds.waiting) }
+
+// adapt moves the limit after an answer: down to one on trouble, up on
+// quick answers (by one each at first, then by one per limit of them).
+func (ds *domainState) adapt(out outcome, o DeliveryOptions) {
+	switch {
+	case out.canceled:
+	case troubled(out):
+		ds.limit, ds.quick, ds.troubled = 1, 0, true
+	case out.err == nil && out.elapsed < quickAnswer:
+		if ds.quick++; !ds.troubled || ds.quick >= ds.limit {
+			ds.limit, ds.quick = min(ds.limit+1, o.PerHostMax), 0
+		}
+	}
+}
+
+// troubled tells whether an answer asks us to slow down: 408, 429, 5xx, a
+// timeout or a network error.
+func troubled(out outcome) bool {
+	if out.err != nil {
+		return classify(out) == retry
+	}
+	return out.status == http.StatusRequestTimeout || out.status == http.StatusTooManyRequests || out.status >= 500
+}
+
 // dispatcher owns the in-memory state of the queue; only its goroutine
 // touches it.
 type dispatcher struct {
-	s        *Service
-	ready    []*job            // may be sent to a worker now
-	waiting  map[string][]*job // held back by the per-host limit
-	inflight map[string]int    // requests running or ready, by host
-	nWaiting int
-	running  int // jobs handed to workers and not yet done
-	bodies   map[int64]activityBody
+	s       *Service
+	ready   []*job // may start now
+	domains map[string]*domainState
+	queued  int // jobs in memory not yet started (ready and waiting)
+	running int // requests started and not yet done
+	bodies  map[int64]activityBody
 }
 
-func (d *dispatcher) run(ctx context.Context, jobs chan<- *job, done <-chan outcome, record chan<- outcome) error {
+// maxQueued caps the claimed rows waiting in memory.
+func (d *dispatcher) maxQueued() int { return 16 * d.s.delivery.Batch }
+
+func (d *dispatcher) run(ctx, reqCtx context.Context, watch <-chan struct{}, done chan outcome, record chan<- outcome) error {
 	o := d.s.delivery
 	ticker := time.NewTicker(o.Poll)
 	defer ticker.Stop()
 	mayHaveWork, claimFailing := true, false
 	for {
-		// Claim more when few jobs are ready or running and the database
-		// may hold due rows; cap what waits on busy hosts.
-		if mayHaveWork && ctx.Err() == nil && len(d.ready)+d.running < o.Batch/2 && d.nWaiting < 4*o.Batch {
+		// Claim more when few jobs are ready and the database may hold due
+		// rows; cap what waits in memory.
+		if mayHaveWork && ctx.Err() == nil && len(d.ready) < o.Batch/2 && d.queued < d.maxQueued() {
 			n, err := d.claim(ctx)
 			switch {
 			case err != nil && ctx.Err() == nil && !claimFailing:
@@ -194,89 +291,136 @@ func (d *dispatcher) run(ctx context.Context, jobs chan<- *job, done <-chan outc
 				d.s.log.Info("delivery: the queue reads again")
 				claimFailing = false
 			}
-			mayHaveWork = err == nil && n == o.Batch
+			mayHaveWork = err == nil && n > 0
 		}
-		var send chan<- *job
-		var next *job
-		if len(d.ready) > 0 && ctx.Err() == nil {
-			send, next = jobs, d.ready[0]
+		for len(d.ready) > 0 && d.running < o.Workers && ctx.Err() == nil {
+			j := d.ready[0]
+			d.ready = d.ready[1:]
+			d.queued--
+			if since, ok := d.s.breaker.blockedSince(j.Domain); ok && !j.Probe && since.After(j.claimed) {
+				// Claimed before the breaker held its domain: set it aside.
+				d.finish(outcome{job: j, canceled: true})
+				record <- outcome{job: j, canceled: true, held: true}
+				continue
+			}
+			d.running++
+			go func() { done <- d.s.attempt(reqCtx, j) }()
 		}
 		select {
-		case send <- next:
-			d.ready = d.ready[1:]
-			d.running++
 		case out := <-done:
 			d.running--
-			d.finish(out.job.host)
+			if d.finish(out) {
+				mayHaveWork = true
+			}
 			record <- out
 		case <-ticker.C:
+			mayHaveWork = true
+			d.forgetIdle()
+		case <-watch:
 			mayHaveWork = true
 		case <-d.s.wake:
 			mayHaveWork = true
 		case <-ctx.Done():
-			// Stop handing out work; wait for what runs (the requests see
-			// the cancellation), then release everything still claimed.
-			for d.running > 0 {
-				out := <-done
-				d.running--
-				record <- out
-			}
+			// Stop starting requests and release what waits; those in
+			// flight finish or are cut off at the end of the grace period.
 			for _, j := range d.ready {
 				record <- outcome{job: j, canceled: true}
 			}
-			for _, js := range d.waiting {
-				for _, j := range js {
+			for _, ds := range d.domains {
+				for _, j := range ds.waiting {
 					record <- outcome{job: j, canceled: true}
 				}
+			}
+			for ; d.running > 0; d.running-- {
+				record <- <-done
 			}
 			return nil
 		}
 	}
 }
 
-// route makes j ready, or holds it while its host is at the limit.
+// domain returns the state of a domain, made on first sight.
+func (d *dispatcher) domain(name string) *domainState {
+	ds, ok := d.domains[name]
+	if !ok {
+		ds = &domainState{limit: d.s.delivery.PerHost}
+		d.domains[name] = ds
+	}
+	ds.seen = time.Now()
+	return ds
+}
+
+// route makes j ready, or holds it while its domain is at its limit.
 func (d *dispatcher) route(j *job) {
-	if d.inflight[j.host] < d.s.delivery.PerHost {
-		d.inflight[j.host]++
+	ds := d.domain(j.Domain)
+	d.queued++
+	if ds.inflight < ds.limit {
+		ds.inflight++
 		d.ready = append(d.ready, j)
 		return
 	}
-	d.waiting[j.host] = append(d.waiting[j.host], j)
-	d.nWaiting++
+	ds.waiting = append(ds.waiting, j)
 }
 
-// finish frees a slot of host and readies the next job waiting for it.
-func (d *dispatcher) finish(host string) {
-	if w := d.waiting[host]; len(w) > 0 {
-		d.ready = append(d.ready, w[0])
-		if len(w) == 1 {
-			delete(d.waiting, host)
-		} else {
-			d.waiting[host] = w[1:]
+// finish frees the slot of a finished request, adapts its domain's limit
+// and readies what the limit now lets through. It reports whether the
+// domain, short of rows in memory, may have more in the database.
+func (d *dispatcher) finish(out outcome) bool {
+	ds := d.domain(out.job.Domain)
+	ds.inflight--
+	ds.adapt(out, d.s.delivery)
+	for len(ds.waiting) > 0 && ds.inflight < ds.limit {
+		ds.inflight++
+		d.ready = append(d.ready, ds.waiting[0])
+		ds.waiting = ds.waiting[1:]
+	}
+	if ds.more && ds.held() <= ds.capacity()/2 {
+		ds.more = false
+		return true
+	}
+	return false
+}
+
+// forgetIdle drops what is known of domains idle for ten minutes, so that
+// the map does not grow with every host ever delivered to.
+func (d *dispatcher) forgetIdle() {
+	for name, ds := range d.domains {
+		if ds.held() == 0 && time.Since(ds.seen) > 10*time.Minute {
+			delete(d.domains, name)
 		}
-		d.nWaiting--
-		return
-	}
-	if d.inflight[host]--; d.inflight[host] <= 0 {
-		delete(d.inflight, host)
 	}
 }
 
-// claim marks a batch of due rows as taken, reads their activities and
-// routes them.
+// claim takes due probes and a fair batch of due rows, reads their
+// activities and routes them.
 func (d *dispatcher) claim(ctx context.Context) (int, error) {
 	s := d.s
+	o := s.delivery
+	c := store.Claim{Limit: o.Batch, PerDomain: 2 * o.PerHost, Room: map[string]int{}}
+	for name, ds := range d.domains {
+		switch {
+		case ds.held() > ds.capacity()/2:
+			c.Room[name] = 0 // refilled in large chunks: claims are not free
+		case ds.held() > 0:
+			c.Room[name] = ds.capacity() - ds.held()
+		}
+	}
 	var claimed []*job
+	now := time.Now()
 	if len(d.bodies) > 64 {
 		clear(d.bodies)
 	}
 	err := s.update(ctx, func(tx *store.Tx) error {
 		claimed = claimed[:0]
-		rows, err := tx.ClaimDeliveries(s.delivery.Batch)
+		probes, err := tx.ClaimProbes()
 		if err != nil {
 			return err
 		}
-		for _, row := range rows {
+		rows, err := tx.ClaimDeliveries(c)
+		if err != nil {
+			return err
+		}
+		for _, row := range append(probes, rows...) {
 			ab, ok := d.bodies[row.ActivityID]
 			if !ok {
 				if ab.actorID, ab.body, err = tx.ActivityBody(row.ActivityID); err != nil {
@@ -284,12 +428,27 @@ func (d *dispatcher) claim(ctx context.Context) (int, error) {
 				}
 				d.bodies[row.ActivityID] = ab
 			}
-			claimed = append(claimed, &job{Delivery: row, host: inboxHost(row.Inbox), actorID: ab.actorID, body: ab.body})
+			claimed = append(claimed, &job{Delivery: row, actorID: ab.actorID, body: ab.body, claimed: now})
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, err
+	}
+	// A domain that got all its room, or had none, may have more rows.
+	got := map[string]int{}
+	for _, j := range claimed {
+		got[j.Domain]++
+	}
+	for name, room := range c.Room {
+		if got[name] >= room {
+			d.domains[name].more = true
+		}
+	}
+	for name, n := range got {
+		if _, ok := c.Room[name]; !ok && n >= c.PerDomain {
+			d.domain(name).more = true
+		}
 	}
 	// RETURNING gives no order: hand out the longest due first.
 	slices.SortFunc(claimed, func(a, b *job) int {
@@ -302,14 +461,6 @@ func (d *dispatcher) claim(ctx context.Context) (int, error) {
 		d.route(j)
 	}
 	return len(claimed), nil
-}
-
-func inboxHost(inbox string) string {
-	u, err := url.Parse(inbox)
-	if err != nil {
-		return inbox
-	}
-	return strings.ToLower(u.Host)
 }
 
 // attempt makes one signed POST of j's activity to its inbox.
@@ -470,18 +621,27 @@ func (s *Service) recordBatch(ctx context.Context, batch []outcome) {
 // shutdown, hence its own context.
 func (s *Service) writeOutcomes(batch []outcome) error {
 	return s.update(context.Background(), func(tx *store.Tx) error {
+		states, err := s.recordHosts(tx, batch)
+		if err != nil {
+			return err
+		}
 		rows := make([]store.Outcome, len(batch))
-		for i := range batch {
-			rows[i] = s.storeOutcome(batch[i], tx.Now)
+		for i, out := range batch {
+			held, err := s.held(tx, out.job.Domain, states)
+			if err != nil {
+				return err
+			}
+			rows[i] = s.storeOutcome(out, tx.Now, held)
 		}
 		return tx.RecordOutcomes(rows)
 	})
 }
 
-// storeOutcome decides what becomes of an attempt's delivery.
-func (s *Service) storeOutcome(out outcome, now time.Time) store.Outcome {
+// storeOutcome decides what becomes of an attempt's delivery; held tells
+// whether the breaker holds its domain now.
+func (s *Service) storeOutcome(out outcome, now time.Time, held bool) store.Outcome {
 	j := out.job
-	o := store.Outcome{Delivery: j.Delivery, Release: out.canceled, Status: out.status, Started: out.started, Elapsed: out.elapsed}
+	o := store.Outcome{Delivery: j.Delivery, Release: out.canceled, Hold: out.held, Status: out.status, Started: out.started, Elapsed: out.elapsed}
 	if out.canceled {
 		return o
 	}
@@ -489,6 +649,8 @@ func (s *Service) storeOutcome(out outcome, now time.Time) store.Outcome {
 		o.Error = truncate(out.err.Error(), 500)
 	}
 	switch v := classify(out); {
+	case v == retry && held: // waits for the breaker, however many attempts it had
+		o.State, o.Next, o.Hold = store.Pending, now, true
 	case v == delivered:
 		o.State = store.Delivered
 	case v == gone:

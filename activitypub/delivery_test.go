@@ -381,7 +381,7 @@ func TestRestartMidFanOutLosesNothing(t *testing.T) {
 
 func TestPerHostLimit(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, func(o *Options) { o.Delivery.PerHost, o.Delivery.PerHostMax = 2, 2 }) // a fixed limit
 	var cur, peak atomic.Int32
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := cur.Add(1)

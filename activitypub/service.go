@@ -75,6 +75,7 @@ type Service struct {
 	now        func() time.Time
 	delivery   DeliveryOptions
 	wake       chan struct{}
+	breaker    *breaker
 
 	actors     *actorCache
 	keys       *keyCache
@@ -117,6 +118,7 @@ func New(o Options) (*Service, error) {
 		now:        o.Now,
 		delivery:   o.Delivery.withDefaults(),
 		wake:       make(chan struct{}, 1),
+		breaker:    newBreaker(),
 		actors:     newActorCache(),
 		keys:       newKeyCache(),
 		fetches:    newFetchLimits(maxFetches, maxFetchesPerHost, fetchSlotWait),

@@ -2,7 +2,7 @@
 # Runs every benchmark of docs/BENCHMARKS.md in one go, on this machine,
 # and writes the table to bench/out/results.md. Needs ./nuttx-feed (make
 # build), wrk (installed here if missing), prometheus and
-# prometheus-pushgateway (make deps). Takes about 15 minutes.
+# prometheus-pushgateway (make deps). Takes about 20 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:${PATH}"
@@ -18,6 +18,7 @@ out=bench/out/results.md
 	echo "| measure | figure |"
 	echo "|---|---|"
 	go run ./bench/fanout -bin ./nuttx-feed
+	go run ./bench/fanout -bin ./nuttx-feed -fairness
 	./bench/gets.sh ./nuttx-feed
 	go test -run '^$' -bench 'BenchmarkInboxFollow$' -benchtime 3000x ./activitypub/ |
 		awk '/^BenchmarkInboxFollow/ {for (i=1;i<=NF;i++) {if ($i=="follows/s") f=$(i-1); if ($i=="rsa-verify/s") v=$(i-1)}

@@ -3,6 +3,7 @@
 // on the same machine (every delivery needs one signature).
 //
 //	go run ./bench/fanout -bin ./nuttx-feed -followers 10000 -hosts 1000
+//	go run ./bench/fanout -bin ./nuttx-feed -fairness
 //
 // Followers have distinct personal inboxes and no shared inbox, spread over
 // hosts 127.1.x.y (on Linux every 127/8 address is loopback), so the server
@@ -51,7 +52,12 @@ func main() {
 	signFor := flag.Duration("sign-for", 4*time.Second, "how long each signing baseline runs")
 	rounds := flag.Int("rounds", 3, "fan-out rounds, each after its own signing baseline")
 	profile := flag.String("cpuprofile", "", "write the server's CPU profile here")
+	fair := flag.Bool("fairness", false, "measure fairness instead (fairness.go): 1,000 followers in four set-ups, command to last delivery")
 	flag.Parse()
+	if *fair {
+		fairness(*bin, *port, *rounds)
+		return
+	}
 	if *hosts > 250*200 || *followers < *hosts {
 		log.Fatal("bad -hosts/-followers")
 	}
@@ -148,7 +154,7 @@ func main() {
 	peakRSS := statusField(cmd.Process.Pid, "VmHWM")
 	one := signRate(key, 1, *signFor)
 
-	fmt.Printf("| fan-out | %d rounds of %d deliveries to %d hosts (%d per host, at most 2 at a time), %d signatures checked by the sink, %d bad |\n",
+	fmt.Printf("| fan-out | %d rounds of %d deliveries to %d hosts (%d per host), %d signatures checked by the sink, %d bad |\n",
 		*rounds, *followers, *hosts, perHost, checked.Load(), bad.Load())
 	fmt.Printf("| deliveries per second, per round | %s (median %.0f) |\n", list(rates, "%.0f"), median(rates))
 	fmt.Printf("| plain rsa.SignPKCS1v15 loop on %d goroutines, before each round | %s (median %.0f) |\n", runtime.GOMAXPROCS(0), list(pars, "%.0f"), median(pars))

@@ -209,7 +209,7 @@ func (s *server) deliverAll() {
 	for {
 		var n int
 		err := s.st.Update(context.Background(), func(tx *store.Tx) error {
-			rows, err := tx.ClaimDeliveries(5000)
+			rows, err := tx.ClaimDeliveries(store.Claim{Limit: 5000, PerDomain: 5000})
 			if err != nil {
 				return err
 			}

@@ -2,27 +2,49 @@ package store
 
 import (
 	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
 	"fmt"
 	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // The delivery queue: one row per (activity, inbox), from the transaction
-// that queues it until it is delivered or given up.
+// that queues it until it is delivered or given up. Each row carries its
+// inbox's registrable domain (urls.DomainOf), computed by the SQL function
+// registrable_domain as the row is queued.
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("registrable_domain", 1,
+		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			s, _ := args[0].(string)
+			return urls.DomainOf(s), nil
+		})
+}
+
+// heldDomain is 2 (claimed: set aside) for a row queued to a domain the
+// breaker holds, else 0; dom is the row's domain.
+const heldDomain = `(EXISTS (SELECT 1 FROM delivery_hosts h WHERE h.domain = dom AND h.state <> 'failing') * 2)`
 
 // QueueToFollowers queues activity activityID to every follower of actorID:
 // one delivery per distinct inbox, the shared inbox where a follower's
 // server has one. A delivery to a personal inbox remembers its follower, so
 // that a 410 there can remove them. Rows go in inbox order, so deliveries
-// to one host sit together and reuse connections. It returns how many
-// deliveries were queued.
+// to one host sit together and reuse connections. Rows to a domain the
+// breaker holds are queued set aside. It returns how many deliveries were
+// queued.
 func (tx *Tx) QueueToFollowers(activityID, actorID int64) (int, error) {
-	res, err := tx.exec(`INSERT INTO deliveries (activity_id, inbox, follower, next_attempt_at, created_at)
-		SELECT ?, target,
-		       CASE WHEN COUNT(*) = 1 AND MAX(shared_inbox) = '' THEN MAX(follower) ELSE '' END,
-		       ?, ?
-		FROM (SELECT CASE WHEN shared_inbox <> '' THEN shared_inbox ELSE inbox END AS target, follower, shared_inbox
-		      FROM followers WHERE actor_id = ?)
-		GROUP BY target ORDER BY target`,
+	res, err := tx.exec(`INSERT INTO deliveries (activity_id, inbox, follower, next_attempt_at, created_at, domain, claimed)
+		SELECT ?, target, follower, ?, ?, dom, `+heldDomain+`
+		FROM (SELECT target, registrable_domain(target) AS dom,
+		             CASE WHEN COUNT(*) = 1 AND MAX(shared_inbox) = '' THEN MAX(follower) ELSE '' END AS follower
+		      FROM (SELECT CASE WHEN shared_inbox <> '' THEN shared_inbox ELSE inbox END AS target, follower, shared_inbox
+		            FROM followers WHERE actor_id = ?)
+		      GROUP BY target)
+		ORDER BY target`,
 		activityID, ms(tx.Now), ms(tx.Now), actorID)
 	if err != nil {
 		return 0, fmt.Errorf("queue deliveries: %w", err)
@@ -34,8 +56,9 @@ func (tx *Tx) QueueToFollowers(activityID, actorID int64) (int, error) {
 // QueueDelivery queues activityID to one inbox; follower names the follower
 // whose personal inbox it is ("" for a shared inbox).
 func (tx *Tx) QueueDelivery(activityID int64, inbox, follower string) error {
-	_, err := tx.exec(`INSERT INTO deliveries (activity_id, inbox, follower, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, ?)`, activityID, inbox, follower, ms(tx.Now), ms(tx.Now))
+	_, err := tx.exec(`INSERT INTO deliveries (activity_id, inbox, follower, next_attempt_at, created_at, domain, claimed)
+		SELECT ?, ?, ?, ?, ?, dom, `+heldDomain+` FROM (SELECT registrable_domain(?) AS dom)`,
+		activityID, inbox, follower, ms(tx.Now), ms(tx.Now), inbox)
 	if err != nil {
 		return fmt.Errorf("queue delivery: %w", err)
 	}
@@ -46,7 +69,7 @@ func (tx *Tx) QueueDelivery(activityID int64, inbox, follower string) error {
 // follower's personal inbox (the follower is gone).
 func (tx *Tx) cancelPersonalDeliveries(actorID int64, follower string) error {
 	if _, err := tx.exec(`UPDATE deliveries SET state = 'failed', last_error = 'follower removed', finished_at = ?
-		WHERE follower = ? AND state = 'pending' AND claimed = 0
+		WHERE follower = ? AND state = 'pending' AND claimed <> 1
 		AND activity_id IN (SELECT id FROM activities WHERE actor_id = ?)`, ms(tx.Now), follower, actorID); err != nil {
 		return fmt.Errorf("cancel deliveries of a removed follower: %w", err)
 	}
@@ -58,33 +81,93 @@ type Delivery struct {
 	ID         int64
 	ActivityID int64
 	Inbox      string
+	Domain     string // the inbox's registrable domain
 	Follower   string // set when Inbox is this follower's personal inbox
 	Attempts   int    // made before this one
 	Due        time.Time
+	// Probe marks the one delivery a held domain is tried with
+	// (ClaimProbes).
+	Probe bool
 }
 
-// ReleaseClaims makes every claimed delivery pending again: the server that
-// claimed them is gone (one server runs the queue of a database).
-func (tx *Tx) ReleaseClaims() error {
-	if _, err := tx.exec(`UPDATE deliveries SET claimed = 0 WHERE claimed = 1`); err != nil {
-		return fmt.Errorf("release claims: %w", err)
+const deliveryColumns = `id, activity_id, inbox, domain, follower, attempts, next_attempt_at`
+
+func scanDelivery(rows *sql.Rows) (Delivery, error) {
+	var d Delivery
+	var due int64
+	err := rows.Scan(&d.ID, &d.ActivityID, &d.Inbox, &d.Domain, &d.Follower, &d.Attempts, &due)
+	d.Due = fromMS(due)
+	return d, err
+}
+
+// PrepareQueue readies the queue for a server that starts: every claimed
+// delivery is pending again (the server that claimed it is gone: one server
+// runs the queue of a database), rows queued before the domain column
+// existed get theirs, the rows of held and parked domains are set aside,
+// and a probe that was out when the last server stopped is due again.
+func (tx *Tx) PrepareQueue() error {
+	for _, q := range []string{
+		`UPDATE deliveries SET claimed = 0 WHERE claimed = 1`,
+		`UPDATE deliveries SET domain = registrable_domain(inbox) WHERE state = 'pending' AND claimed = 0 AND domain = ''`,
+		`UPDATE deliveries SET claimed = 2 WHERE state = 'pending' AND claimed = 0
+			AND domain IN (SELECT domain FROM delivery_hosts WHERE state <> 'failing')`,
+	} {
+		if _, err := tx.exec(q); err != nil {
+			return fmt.Errorf("prepare the queue: %w", err)
+		}
+	}
+	if _, err := tx.exec(`UPDATE delivery_hosts SET next_probe_at = ? WHERE state = 'held' AND next_probe_at IS NULL`, ms(tx.Now)); err != nil {
+		return fmt.Errorf("prepare the queue: %w", err)
 	}
 	return nil
 }
 
-// ClaimDeliveries marks up to limit pending deliveries due by tx.Now as
-// taken (the longest due first) and returns them, in no order.
-func (tx *Tx) ClaimDeliveries(limit int) ([]Delivery, error) {
-	out, err := queryList(tx, func(rows *sql.Rows) (Delivery, error) {
-		var d Delivery
-		var due int64
-		err := rows.Scan(&d.ID, &d.ActivityID, &d.Inbox, &d.Follower, &d.Attempts, &due)
-		d.Due = fromMS(due)
-		return d, err
-	}, `UPDATE deliveries SET claimed = 1
-		WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND claimed = 0 AND next_attempt_at <= ?
-		             ORDER BY next_attempt_at, id LIMIT ?)
-		RETURNING id, activity_id, inbox, follower, attempts, next_attempt_at`, ms(tx.Now), limit)
+// Claim bounds what ClaimDeliveries takes.
+type Claim struct {
+	// Limit is the most rows taken.
+	Limit int
+	// PerDomain is the most rows taken for one domain that Room does not
+	// name.
+	PerDomain int
+	// Room is the most rows taken for the domains it names; a domain with
+	// no room (0 or less) is skipped.
+	Room map[string]int
+}
+
+const claimDeliveriesSQL = `UPDATE deliveries SET claimed = 1 WHERE id IN (
+		SELECT id FROM (
+			SELECT w.id, w.next_attempt_at,
+			       ROW_NUMBER() OVER (PARTITION BY w.domain ORDER BY w.next_attempt_at, w.id) AS nth,
+			       COALESCE(r.room, ?1) AS room
+			FROM (SELECT id, domain, next_attempt_at FROM deliveries
+			      WHERE state = 'pending' AND claimed = 0 AND next_attempt_at <= ?2
+			        AND domain NOT IN (SELECT value->>0 FROM json_each(?3) WHERE value->>1 <= 0)
+			        AND domain NOT IN (SELECT domain FROM delivery_hosts WHERE state <> 'failing')
+			      ORDER BY next_attempt_at, id LIMIT ?4) w
+			LEFT JOIN (SELECT value->>0 AS domain, value->>1 AS room FROM json_each(?3)) r ON r.domain = w.domain)
+		WHERE nth <= room ORDER BY nth, next_attempt_at, id LIMIT ?5)
+		RETURNING ` + deliveryColumns
+
+// ClaimDeliveries marks pending deliveries due by tx.Now as taken and
+// returns them, in no order. It hands them out round-robin over domains
+// (the first due row of each domain, then the second...), within each
+// domain's room, looking at the 4*Limit rows due the longest among the
+// domains with room: a domain's backlog cannot fill a claim, and domains
+// without room cost nothing. Held and parked domains are left alone.
+func (tx *Tx) ClaimDeliveries(c Claim) ([]Delivery, error) {
+	rooms := make([][2]any, 0, len(c.Room))
+	for d, n := range c.Room {
+		rooms = append(rooms, [2]any{d, n})
+	}
+	roomJSON, err := json.Marshal(rooms)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.queryHot(claimDeliveriesSQL, c.PerDomain, ms(tx.Now), string(roomJSON), 4*c.Limit, c.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	out, err := scanAll(rows, scanDelivery)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -102,8 +185,11 @@ const (
 type Outcome struct {
 	Delivery Delivery
 	// Release gives the delivery back untouched (the attempt was cut off
-	// by shutdown): nothing else is recorded.
+	// by shutdown, or never made): nothing else is recorded.
 	Release bool
+	// Hold sets a pending or released delivery aside: the breaker holds
+	// its domain.
+	Hold    bool
 	State   string    // Pending (retry at Next), Delivered or Failed
 	Next    time.Time // the next attempt, for Pending
 	Status  int       // HTTP status, 0 when none came
@@ -122,19 +208,26 @@ func (tx *Tx) RecordOutcomes(batch []Outcome) error {
 	for _, o := range batch {
 		d := o.Delivery
 		if o.Release {
-			if _, err := tx.exec(`UPDATE deliveries SET claimed = 0 WHERE id = ?`, d.ID); err != nil {
+			claimed := 0
+			if o.Hold {
+				claimed = 2
+			}
+			if _, err := tx.exec(`UPDATE deliveries SET claimed = ? WHERE id = ?`, claimed, d.ID); err != nil {
 				return fmt.Errorf("release delivery: %w", err)
 			}
 			continue
 		}
-		next, finished := ms(tx.Now), any(nil)
+		next, finished, claimed := ms(tx.Now), any(nil), 0
 		if o.State == Pending {
 			next = ms(o.Next)
 		} else {
 			finished = ms(tx.Now)
 		}
-		if _, err := tx.exec(`UPDATE deliveries SET state = ?, claimed = 0, attempts = ?, next_attempt_at = ?,
-			last_status = ?, last_error = ?, finished_at = ? WHERE id = ?`, o.State, d.Attempts+1, next, o.Status, o.Error, finished, d.ID); err != nil {
+		if o.Hold {
+			claimed = 2
+		}
+		if _, err := tx.exec(`UPDATE deliveries SET state = ?, claimed = ?, attempts = ?, next_attempt_at = ?,
+			last_status = ?, last_error = ?, finished_at = ? WHERE id = ?`, o.State, claimed, d.Attempts+1, next, o.Status, o.Error, finished, d.ID); err != nil {
 			return fmt.Errorf("record outcome: %w", err)
 		}
 		if _, err := tx.exec(`INSERT INTO delivery_attempts (delivery_id, attempted_at, status, error, duration_ms)

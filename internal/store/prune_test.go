@@ -90,7 +90,7 @@ func TestPruneKeepsWhatIsNeeded(t *testing.T) {
 		})
 		// Everything but the Create to b.example gets an answer.
 		update(func(tx *store.Tx) error {
-			rows, err := tx.ClaimDeliveries(100)
+			rows, err := tx.ClaimDeliveries(store.Claim{Limit: 100, PerDomain: 100})
 			if err != nil {
 				return err
 			}
