@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
+	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
@@ -85,13 +85,12 @@ func startQueue(t *testing.T, s *Service) (stop func()) {
 // dropped and every request is one recorded attempt.
 func TestBreaker(t *testing.T) {
 	t.Parallel()
-	for _, revival := range []string{"reviveHost", "RetryHost"} {
+	for _, revival := range []string{"signed request", "RetryHost"} {
 		t.Run(revival, func(t *testing.T) {
 			t.Parallel()
 			const followers, breakAfter = 10, 3
 			probes := []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
 			sink := newDownSink(t)
-			u, _ := url.Parse(sink.URL)
 			options := func(o *Options) {
 				o.Delivery.Backoff = probes
 				o.Delivery.BreakAfter = breakAfter
@@ -107,7 +106,7 @@ func TestBreaker(t *testing.T) {
 			// A new server on the same database leaves the parked host alone.
 			stop()
 			opts := Options{BaseURL: testBase, Store: e.db.Store, Client: safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: true}),
-				Delivery: DeliveryOptions{Poll: 20 * time.Millisecond, Jitter: -1}}
+				Delivery: DeliveryOptions{Poll: 20 * time.Millisecond, Jitter: -1}, FetchActor: "nuttx_build"}
 			options(&opts)
 			second, err := New(opts)
 			if err != nil {
@@ -151,8 +150,10 @@ func TestBreaker(t *testing.T) {
 			}
 
 			sink.down.Store(false)
-			if revival == "reviveHost" {
-				err = second.reviveHost(e.ctx, u.Host)
+			if revival == "signed request" { // from a server on the parked host, through the inbox
+				r := e.remote("back", fedtest.Mastodon)
+				like := map[string]any{"id": r.ActorID() + "/like/1", "type": "Like", "actor": r.ActorID(), "object": testBase + "/users/nuttx_build"}
+				err = second.HandleInbox(e.ctx, "", inbound(t, r, "/inbox", like))
 			} else { // from another process, as a CLI command would
 				other, err := store.Open(e.ctx, e.db.Path, store.Options{})
 				if err != nil {

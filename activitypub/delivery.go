@@ -472,9 +472,15 @@ func (s *Service) attempt(ctx context.Context, j *job) outcome {
 		out.canceled = contextDone(ctx, err)
 		return out
 	}
+	// An inbox that is no http(s) URL (stored before the inbox checked
+	// them) is given up at once: shown, not wrapped, so that classify
+	// never takes it for a network fault worth retrying.
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Inbox, bytes.NewReader(j.body))
+	if err == nil && req.URL.Scheme != "https" && req.URL.Scheme != "http" {
+		err = fmt.Errorf("scheme %q", req.URL.Scheme)
+	}
 	if err != nil {
-		out.err = fmt.Errorf("bad inbox URL: %w", err)
+		out.err = fmt.Errorf("bad inbox URL %q: %v", truncate(j.Inbox, 80), err)
 		return out
 	}
 	req.Header.Set("Content-Type", ContentType)

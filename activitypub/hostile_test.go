@@ -7,11 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // The inbox's defences against hostile servers (docs/FEDERATION.md,
@@ -223,5 +226,20 @@ func TestReplayedFollowGetsItsAcceptAgainAfterAnHour(t *testing.T) {
 	}
 	if n := accepts(); n != 2 {
 		t.Errorf("%d Accepts after one more replay, want still 2", n)
+	}
+}
+
+// An inbox that is no http(s) URL, stored before the inbox checked them,
+// is given up at its first attempt, not retried for days.
+func TestNonHTTPInboxIsGivenUpAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a, _ := e.s.Actor(e.ctx, "nuttx_build")
+	e.saveFollowers(store.Follower{ActorID: a.ID, IRI: "https://x.example/users/f", Inbox: "file:///etc/passwd", FollowID: "https://x.example/f"})
+	e.runDelivery()
+	e.publish("x")
+	eventually.True(t, 10*time.Second, "the delivery finished", func() bool { return e.deliveryTo("file:///etc/passwd").State != store.Pending })
+	if d := e.deliveryTo("file:///etc/passwd"); d.State != store.Failed || d.Attempts != 1 || !strings.Contains(d.Error, "bad inbox URL") {
+		t.Errorf("delivery %+v, want failed after one attempt as a bad inbox URL", d)
 	}
 }

@@ -79,6 +79,11 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 	if signer.owner != act.Actor {
 		return fmt.Errorf("%w: signed by %s but the activity's actor is %s", ErrUnauthorized, signer.owner, act.Actor)
 	}
+	// A server that signs requests to us is up: deliveries held by its
+	// breaker go out again (free when none are held).
+	if err := s.reviveHost(ctx, domain); err != nil {
+		log.Warn("inbox: cannot release the deliveries held for the sender's server", "err", err)
+	}
 
 	switch act.Type {
 	case "Follow":

@@ -14,7 +14,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -32,7 +31,6 @@ import (
 	"os/exec"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +39,7 @@ import (
 	gofedsig "github.com/go-fed/httpsig"
 	_ "modernc.org/sqlite"
 
+	"github.com/nuttx-feed/nuttx-feed/bench/internal/proc"
 	"github.com/nuttx-feed/nuttx-feed/internal/servetest"
 )
 
@@ -122,7 +121,7 @@ func main() {
 	}
 	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
 	waitHealthy(listen)
-	idleRSS := statusField(cmd.Process.Pid, "VmRSS")
+	idleRSS := proc.StatusKB(cmd.Process.Pid, "VmRSS")
 
 	// Rounds alternate a signing baseline (server idle) with one fan-out,
 	// so that both see the same machine at nearly the same moment.
@@ -133,7 +132,7 @@ func main() {
 		par := signRate(key, runtime.GOMAXPROCS(0), *signFor)
 		before := received.Load()
 		firstAt.Store(0)
-		cpu0, self0 := cpuTime(cmd.Process.Pid), cpuTime(os.Getpid())
+		cpu0, self0 := proc.CPUTime(cmd.Process.Pid), proc.CPUTime(os.Getpid())
 		run(*bin, "post", "--data", dir, "--base-url", "https://nuttx-feed.org", fmt.Sprintf("round %d: rv-virt:citest - Build Failed\nBuild Log: https://gist.github.com/nuttxpr/x #NuttX", round))
 		deadline := time.Now().Add(10 * time.Minute)
 		for received.Load() < before+int64(*followers) && time.Now().Before(deadline) {
@@ -144,14 +143,14 @@ func main() {
 		}
 		window := time.Duration(lastAt.Load() - firstAt.Load())
 		rate := float64(*followers) / window.Seconds()
-		cpu := cpuTime(cmd.Process.Pid) - cpu0
-		sinkCPU = append(sinkCPU, (cpuTime(os.Getpid())-self0).Seconds()/window.Seconds())
+		cpu := proc.CPUTime(cmd.Process.Pid) - cpu0
+		sinkCPU = append(sinkCPU, (proc.CPUTime(os.Getpid())-self0).Seconds()/window.Seconds())
 		rates, pars, ratios = append(rates, rate), append(pars, par), append(ratios, rate/par)
 		cpuPerDelivery = append(cpuPerDelivery, cpu.Seconds()*1000/float64(*followers))
 		fmt.Fprintf(os.Stderr, "round %d: %.0f deliveries/s in %.2f s, signing %.0f/s, ratio %.2f, %.2f ms CPU per delivery\n",
 			round, rate, window.Seconds(), par, rate/par, cpuPerDelivery[len(cpuPerDelivery)-1])
 	}
-	peakRSS := statusField(cmd.Process.Pid, "VmHWM")
+	peakRSS := proc.StatusKB(cmd.Process.Pid, "VmHWM")
 	one := signRate(key, 1, *signFor)
 
 	fmt.Printf("| fan-out | %d rounds of %d deliveries to %d hosts (%d per host), %d signatures checked by the sink, %d bad |\n",
@@ -235,35 +234,6 @@ func run(bin string, args ...string) {
 	if err != nil {
 		log.Fatalf("%s %v: %v\n%s", bin, args, err, out)
 	}
-}
-
-// statusField reads a kB field of /proc/pid/status.
-func statusField(pid int, field string) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-			return kb
-		}
-	}
-	return 0
-}
-
-// cpuTime reads utime+stime of pid from /proc/pid/stat.
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
 }
 
 func parseKey(s string) *rsa.PublicKey {

@@ -66,11 +66,15 @@ func (tx *Tx) QueueDelivery(activityID int64, inbox, follower string) error {
 }
 
 // cancelPersonalDeliveries gives up what is still queued from actorID to
-// follower's personal inbox (the follower is gone).
+// follower's personal inbox (the follower is gone). "follower <> ''" lets
+// SQLite use the partial index deliveries_follower, and the activity is
+// matched by its key: a scan of either table would cost every Undo time
+// in proportion to all deliveries or activities ever made.
 func (tx *Tx) cancelPersonalDeliveries(actorID int64, follower string) error {
 	if _, err := tx.exec(`UPDATE deliveries SET state = 'failed', last_error = 'follower removed', finished_at = ?
-		WHERE follower = ? AND state = 'pending' AND claimed <> 1
-		AND activity_id IN (SELECT id FROM activities WHERE actor_id = ?)`, ms(tx.Now), follower, actorID); err != nil {
+		WHERE follower = ? AND follower <> '' AND state = 'pending' AND claimed <> 1
+		AND EXISTS (SELECT 1 FROM activities a WHERE a.id = deliveries.activity_id AND a.actor_id = ?)`,
+		ms(tx.Now), follower, actorID); err != nil {
 		return fmt.Errorf("cancel deliveries of a removed follower: %w", err)
 	}
 	return nil

@@ -48,7 +48,7 @@ func (tx *Tx) Follower(actorID int64, iri string) (*Follower, error) {
 func (tx *Tx) AcceptSentSince(actorID int64, follower string, since time.Time) (bool, error) {
 	var n int
 	err := tx.queryRow(`SELECT EXISTS (SELECT 1 FROM deliveries d JOIN activities a ON a.id = d.activity_id
-		WHERE d.follower = ? AND a.actor_id = ? AND a.type = 'Accept'
+		WHERE d.follower = ? AND d.follower <> '' AND a.actor_id = ? AND a.type = 'Accept'
 		AND (d.state = 'pending' OR d.created_at >= ? OR d.finished_at >= ?))`,
 		follower, actorID, ms(since), ms(since)).Scan(&n)
 	if err != nil {
