@@ -193,27 +193,32 @@ func (s *Service) reviveHost(ctx context.Context, host string) error {
 	if !s.breaker.isBlocked(domain) {
 		return nil
 	}
-	return s.forgetHost(ctx, domain, "signed request")
+	_, err := s.forgetHost(ctx, domain, "signed request")
+	return err
 }
 
 // RetryHost closes the breaker of host's registrable domain (a host name,
 // with or without a port, or an inbox URL) for the operator: its held and
 // parked deliveries go out at once, and it is judged afresh. A running
-// server notices a revival made by another process at its next poll.
-func (s *Service) RetryHost(ctx context.Context, host string) error {
-	domain := urls.DomainOf(host)
+// server notices a revival made by another process at its next poll. It
+// returns the domain and whether its breaker was open (failing, held or
+// parked).
+func (s *Service) RetryHost(ctx context.Context, host string) (domain string, revived bool, err error) {
+	domain = urls.DomainOf(host)
 	if domain == "" {
 		domain = urls.Domain(host)
 	}
 	if domain == "" {
-		return fmt.Errorf("%w: no host in %q", ErrInvalid, host)
+		return "", false, fmt.Errorf("%w: no host in %q", ErrInvalid, host)
 	}
-	return s.forgetHost(ctx, domain, "operator")
+	revived, err = s.forgetHost(ctx, domain, "operator")
+	return domain, revived, err
 }
 
-func (s *Service) forgetHost(ctx context.Context, domain, by string) error {
-	return s.update(ctx, func(tx *store.Tx) error {
-		forgot, err := tx.ForgetHost(domain)
+// forgetHost closes domain's breaker; it reports whether it was open.
+func (s *Service) forgetHost(ctx context.Context, domain, by string) (forgot bool, err error) {
+	err = s.update(ctx, func(tx *store.Tx) error {
+		forgot, err = tx.ForgetHost(domain)
 		if err != nil {
 			return err
 		}
@@ -226,4 +231,5 @@ func (s *Service) forgetHost(ctx context.Context, domain, by string) error {
 		})
 		return nil
 	})
+	return forgot, err
 }

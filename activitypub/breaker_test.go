@@ -164,8 +164,12 @@ func TestBreaker(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := operator.RetryHost(e.ctx, sink.URL+"/users/u0/inbox"); err != nil {
+				domain, revived, err := operator.RetryHost(e.ctx, sink.URL+"/users/u0/inbox")
+				if err != nil {
 					t.Fatal(err)
+				}
+				if domain != "127.0.0.1" || !revived {
+					t.Errorf("RetryHost = %q, %v; want 127.0.0.1, true", domain, revived)
 				}
 			}
 			if err != nil {

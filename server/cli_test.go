@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 	"github.com/nuttx-feed/nuttx-feed/migrations"
 )
@@ -168,5 +169,50 @@ func TestPostReadsStdinAndReplies(t *testing.T) {
 	db.QueryRow(`SELECT content FROM notes ORDER BY id LIMIT 1`).Scan(&content)
 	if !strings.HasPrefix(content, "<p>from stdin</p><p>second paragraph <a href=") {
 		t.Errorf("content %q", content)
+	}
+}
+
+// TestDeliveriesRetry: the operator's command releases what the breaker
+// parked for a server, says when nothing was held, and refuses a data
+// folder without a database rather than make one.
+func TestDeliveriesRetry(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if code, _, stderr := run("post", "--data", dir, "hello"); code != 0 {
+		t.Fatal(stderr)
+	}
+	db := storetest.OpenAt(t, dbPath(dir))
+	err := db.Update(context.Background(), func(tx *store.Tx) error {
+		return tx.SaveHost(store.Host{Domain: "example.com", State: store.HostParked, Failures: 40, FailingSince: tx.Now.Add(-8 * 24 * time.Hour)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run("deliveries", "retry", "--data", dir, "https://social.example.com/users/a/inbox")
+	if code != 0 || out != "example.com: its held deliveries go out again (a running server sends them within a second)\n" {
+		t.Errorf("retry of a parked host: exit %d, %q %q", code, out, stderr)
+	}
+	err = db.View(context.Background(), func(tx *store.Tx) error {
+		if _, ok, err := tx.Host("example.com"); err != nil || ok {
+			t.Errorf("the host is still in the breaker (%v)", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := run("deliveries", "retry", "--data", dir, "example.com"); code != 0 || !strings.Contains(out, "nothing was held") {
+		t.Errorf("retry of a healthy host: exit %d, %q", code, out)
+	}
+	empty := t.TempDir()
+	code, _, stderr = run("deliveries", "retry", "--data", empty, "example.com")
+	if code != 1 || !strings.Contains(stderr, "no nuttx-feed database in "+empty) {
+		t.Errorf("retry without a database: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(dbPath(empty)); err == nil {
+		t.Error("the command created a database")
+	}
+	if code, _, _ := run("deliveries", "retry", "--data", dir); code != 2 {
+		t.Errorf("retry without HOST: exit %d, want 2", code)
 	}
 }

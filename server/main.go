@@ -33,6 +33,8 @@ Commands:
   post           publish a note from the command line and print its URL
   feed preview   run the feed's query now and print what it would post (changes nothing)
   feed status    list the targets failing now, since when, and their threads
+  deliveries retry HOST
+                 send again what is held for a server whose deliveries kept failing
   version        print the version
 
 Run "nuttx-feed COMMAND --help" for the flags of a command.
@@ -52,6 +54,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runPost(args[1:], stdin, stdout, stderr)
 	case "feed":
 		return runFeed(args[1:], stdout, stderr)
+	case "deliveries":
+		return runDeliveries(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "nuttx-feed", Version)
 		return 0

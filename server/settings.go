@@ -28,8 +28,9 @@ const (
 	cmdPost
 	cmdFeedPreview
 	cmdFeedStatus
+	cmdDeliveriesRetry
 
-	cmdAll     = cmdServe | cmdPost | cmdFeedPreview | cmdFeedStatus
+	cmdAll     = cmdServe | cmdPost | cmdFeedPreview | cmdFeedStatus | cmdDeliveriesRetry
 	cmdProfile = cmdServe | cmdPost | cmdFeedPreview // commands that may create the bot
 	cmdFeed    = cmdServe | cmdFeedPreview           // commands that run the feed's query
 )
@@ -53,6 +54,9 @@ var commands = []commandDef{
 	{name: "feed preview", is: cmdFeedPreview, about: "Runs the feed's query against Prometheus now and prints the posts that would be\n" +
 		"published, as text. Changes nothing: use it to check a new --query."},
 	{name: "feed status", is: cmdFeedStatus, about: "Lists the targets failing now (from the feed's state), since when, and their thread URL."},
+	{name: "deliveries retry", is: cmdDeliveriesRetry, args: " HOST", about: "Closes the delivery breaker of HOST's server (a host name, or an inbox URL): the deliveries\n" +
+		"held or parked after its repeated failures go out again, and it is judged afresh. A server that\n" +
+		"signs a request to us is revived the same way. It works while the server runs (same database)."},
 }
 
 // commandNamed returns the entry of commands called name; an unknown name

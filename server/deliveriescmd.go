@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+)
+
+const deliveriesUsage = `Usage: nuttx-feed deliveries retry [flags] HOST
+
+  retry HOST   closes the delivery breaker of HOST's server (a host name, or an inbox
+               URL): what is held or parked after its repeated failures goes out again
+
+Run "nuttx-feed deliveries retry --help" for the flags.
+`
+
+// runDeliveries is `nuttx-feed deliveries retry HOST`.
+func runDeliveries(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, deliveriesUsage)
+		return 2
+	}
+	switch args[0] {
+	case "retry":
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, deliveriesUsage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "nuttx-feed deliveries: unknown subcommand %q (retry)\n", args[0])
+		return 2
+	}
+	var cfg Config
+	cmd := newCommand("deliveries retry", &cfg)
+	if err := cmd.parse(args[1:], stdout); err != nil {
+		return usageError(stderr, "deliveries retry", err)
+	}
+	if cmd.fs.NArg() != 1 {
+		return usageError(stderr, "deliveries retry", errors.New("want exactly one HOST argument"))
+	}
+	if err := cfg.validate(); err != nil {
+		return usageError(stderr, "deliveries retry", err)
+	}
+	// An operator's command must not make a database where there was none
+	// (a mistyped --data would otherwise start an empty one).
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, store.FileName)); err != nil {
+		fmt.Fprintf(stderr, "nuttx-feed deliveries retry: no nuttx-feed database in %s; run serve first\n", cfg.DataDir)
+		return 1
+	}
+	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn)
+	ctx := context.Background()
+	st, svc, err := openForCommand(ctx, cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	defer st.Close()
+	domain, revived, err := svc.RetryHost(ctx, cmd.fs.Arg(0))
+	switch {
+	case errors.Is(err, activitypub.ErrInvalid):
+		return usageError(stderr, "deliveries retry", err)
+	case err != nil:
+		log.Error("cannot release the deliveries", "err", err)
+		return 1
+	case revived:
+		fmt.Fprintf(stdout, "%s: its held deliveries go out again (a running server sends them within a second)\n", domain)
+	default:
+		fmt.Fprintf(stdout, "%s: nothing was held; deliveries to it go out as usual\n", domain)
+	}
+	return 0
+}
