@@ -66,7 +66,7 @@ func (tx *Tx) QueueDelivery(activityID int64, inbox, follower string) error {
 }
 
 // cancelPersonalDeliveries gives up what is still queued from actorID to
-// follower's personal inbox (the follower is gone). "follower <> ''" lets
+// follower's personal inbox (the follower is gone). "follower <> ”" lets
 // SQLite use the partial index deliveries_follower, and the activity is
 // matched by its key: a scan of either table would cost every Undo time
 // in proportion to all deliveries or activities ever made.
