@@ -66,10 +66,10 @@ func (tx *Tx) QueueDelivery(activityID int64, inbox, follower string) error {
 }
 
 // cancelPersonalDeliveries gives up what is still queued from actorID to
-// follower's personal inbox (the follower is gone). "follower <> ”" lets
-// SQLite use the partial index deliveries_follower, and the activity is
-// matched by its key: a scan of either table would cost every Undo time
-// in proportion to all deliveries or activities ever made.
+// follower's personal inbox (the follower is gone). Saying that follower is
+// not empty lets SQLite use the partial index deliveries_follower, and the
+// activity is matched by its key: a scan of either table would make every
+// Undo cost time in proportion to all deliveries or activities ever made.
 func (tx *Tx) cancelPersonalDeliveries(actorID int64, follower string) error {
 	if _, err := tx.exec(`UPDATE deliveries SET state = 'failed', last_error = 'follower removed', finished_at = ?
 		WHERE follower = ? AND follower <> '' AND state = 'pending' AND claimed <> 1
