@@ -64,8 +64,8 @@ func decodeActivity(body []byte) (*activity, error) {
 
 func checkIRI(field, s string) error {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%w: %s %q is not an http(s) IRI", ErrInvalid, field, truncate(s, 80))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return fmt.Errorf("%w: %s %q is not an http(s) IRI without user information", ErrInvalid, field, truncate(s, 80))
 	}
 	return nil
 }

@@ -491,7 +491,7 @@ func (s *Service) attempt(ctx context.Context, j *job) outcome {
 		return out
 	}
 	t0 := time.Now()
-	resp, err := s.client.Do(req)
+	resp, err := s.deliveryClient.Do(req)
 	out.elapsed = time.Since(t0)
 	if err != nil {
 		out.err = err

@@ -6,13 +6,18 @@ package activitypub
 // not be able to make us open many connections, wait on a silent host over
 // and over, or learn from our answers what lies behind a URL.
 //
-// - At most maxFetches fetches run at once, and at most maxFetchesPerHost
-//   to one registrable domain (urls.Domain: ports and subdomains do not
-//   multiply a share). A request that finds no slot within fetchSlotWait
-//   is answered 503 with Retry-After.
-// - A domain that fails failingHostAfter times in a row (no answer,
-//   timeout, 5xx) is not asked again for failingFor; a keyId whose fetch
-//   failed is not fetched again for failingFor either. Both answer at once.
+// - At most maxFetches fetches run at once, at most maxFetchesPerHost to
+//   one registrable domain (urls.Domain: ports and subdomains do not
+//   multiply a share) and at most maxFetchesPerClient for the requests of
+//   one client address (naming keyIds on ever new hosts gains a client
+//   nothing). A request that finds no slot within fetchSlotWait is
+//   answered 503 with Retry-After.
+// - An authority (host:port) that fails failingHostAfter times in a row
+//   (no answer, timeout, 5xx) is not asked again for failingFor; a keyId
+//   whose fetch failed is not fetched again for failingFor either. Both
+//   answer at once. Health counts per authority, not per domain, so that a
+//   closed port or a dead subdomain that anyone can name does not stop the
+//   fetches of a whole server.
 // - Redirects are followed within the same scheme and host only, and
 //   re-signed.
 // - Errors shown to the sender name what it must fix (the document, the
@@ -25,7 +30,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -37,15 +44,16 @@ import (
 )
 
 const (
-	fetchTimeout      = 5 * time.Second // key and actor fetches run inline in the inbox
-	maxFetchBody      = 1 << 20         // largest actor or key document we read
-	maxFetches        = 32              // fetches in flight over all hosts
-	maxFetchesPerHost = 2               // fetches in flight to one registrable domain
-	fetchSlotWait     = 2 * time.Second // wait for a free slot before answering 503
-	failingHostAfter  = 3               // consecutive failures that mark a domain failing
-	failingFor        = time.Minute     // a failing domain or keyId is left alone this long
-	maxFetchRedirects = 5
-	acceptFetch       = `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
+	fetchTimeout        = 5 * time.Second // key and actor fetches run inline in the inbox
+	maxFetchBody        = 1 << 20         // largest actor or key document we read
+	maxFetches          = 32              // fetches in flight over all hosts
+	maxFetchesPerHost   = 2               // fetches in flight to one registrable domain
+	maxFetchesPerClient = 4               // fetches in flight for the requests of one client address
+	fetchSlotWait       = 2 * time.Second // wait for a free slot before answering 503
+	failingHostAfter    = 3               // consecutive failures that mark a domain failing
+	failingFor          = time.Minute     // a failing domain or keyId is left alone this long
+	maxFetchRedirects   = 5
+	acceptFetch         = `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
 )
 
 // docError is a fault of the fetched document or of the sender's request
@@ -87,19 +95,21 @@ func shownError(err error) string {
 
 // fetchLimits bounds fetching; see the top of this file.
 type fetchLimits struct {
-	global  *semaphore.Weighted
-	perHost int
-	wait    time.Duration
+	global    *semaphore.Weighted
+	perHost   int
+	perClient int
+	wait      time.Duration
 
 	mu     sync.Mutex
-	hosts  map[string]*hostSlots           // domains with fetches running or waiting
-	health *lru.Cache[string, *hostHealth] // recent failures by domain
+	slots  map[string]*slots               // "host DOMAIN" and "client ADDRESS" with fetches running or waiting
+	health *lru.Cache[string, *hostHealth] // recent failures by authority (host:port)
 	keys   *lru.Cache[string, keyFailure]  // keyIds whose fetch failed lately
 }
 
-type hostSlots struct {
+// slots is a semaphore that lives while someone holds or waits for it.
+type slots struct {
 	sem   chan struct{}
-	users int // holding or waiting for a slot
+	users int
 }
 
 type hostHealth struct {
@@ -112,79 +122,113 @@ type keyFailure struct {
 	until time.Time
 }
 
-func newFetchLimits(total, perHost int, wait time.Duration) *fetchLimits {
+func newFetchLimits(total, perHost, perClient int, wait time.Duration) *fetchLimits {
 	health, _ := lru.New[string, *hostHealth](keyCacheSize) // errors only for a size <= 0
 	keys, _ := lru.New[string, keyFailure](keyCacheSize)
-	return &fetchLimits{global: semaphore.NewWeighted(int64(total)), perHost: perHost, wait: wait,
-		hosts: map[string]*hostSlots{}, health: health, keys: keys}
+	return &fetchLimits{global: semaphore.NewWeighted(int64(total)), perHost: perHost, perClient: perClient, wait: wait,
+		slots: map[string]*slots{}, health: health, keys: keys}
 }
 
 // errFetchBusy: no fetch slot came free in time (503 to the sender).
 var errFetchBusy = errors.New("too many remote fetches in flight")
 
-// acquire waits for a fetch slot for domain: one of its own and one of the
-// global pool. It fails at once for a failing domain.
-func (l *fetchLimits) acquire(ctx context.Context, domain string, now time.Time) (release func(), err error) {
+// fetchTarget is what a fetch counts against: the registrable domain it
+// goes to (concurrency), its exact authority (health: a closed port or a
+// dead subdomain that anyone can name must not mark the whole domain
+// failing) and the client whose request needs it ("" for none).
+type fetchTarget struct {
+	domain, authority, client string
+}
+
+// acquire waits for the slots of a fetch: one of the client's, one of the
+// domain's and one of the global pool. It fails at once for a failing
+// authority.
+func (l *fetchLimits) acquire(ctx context.Context, t fetchTarget, now time.Time) (release func(), err error) {
 	l.mu.Lock()
-	if h, ok := l.health.Get(domain); ok && now.Before(h.until) {
-		l.mu.Unlock()
-		return nil, retryLater(ErrUnavailable, h.until.Sub(now), "%s did not answer our last requests; try again later", domain)
+	h, failing := l.health.Get(t.authority)
+	l.mu.Unlock()
+	if failing && now.Before(h.until) {
+		return nil, retryLater(ErrUnavailable, h.until.Sub(now), "%s did not answer our last requests; try again later", t.authority)
 	}
-	hs := l.hosts[domain]
-	if hs == nil {
-		hs = &hostSlots{sem: make(chan struct{}, l.perHost)}
-		l.hosts[domain] = hs
+	wctx, cancel := context.WithTimeout(ctx, l.wait)
+	defer cancel()
+	var held []func()
+	releaseAll := func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i]()
+		}
 	}
-	hs.users++
+	if t.client != "" {
+		release, ok := l.take(wctx, "client "+t.client, l.perClient)
+		if !ok {
+			return nil, busy(ctx)
+		}
+		held = append(held, release)
+	}
+	release, ok := l.take(wctx, "host "+t.domain, l.perHost)
+	if !ok {
+		releaseAll()
+		return nil, busy(ctx)
+	}
+	held = append(held, release)
+	if err := l.global.Acquire(wctx, 1); err != nil {
+		releaseAll()
+		return nil, busy(ctx)
+	}
+	held = append(held, func() { l.global.Release(1) })
+	return releaseAll, nil
+}
+
+// busy is the error of a fetch that found no slot: ctx's own when the
+// request went away, else a 503 to try later.
+func busy(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return retryLater(ErrUnavailable, 10*time.Second, "%v; try again later", errFetchBusy)
+}
+
+// take waits for one of the n slots named key.
+func (l *fetchLimits) take(ctx context.Context, key string, n int) (release func(), ok bool) {
+	l.mu.Lock()
+	s := l.slots[key]
+	if s == nil {
+		s = &slots{sem: make(chan struct{}, n)}
+		l.slots[key] = s
+	}
+	s.users++
 	l.mu.Unlock()
 	leave := func() {
 		l.mu.Lock()
-		if hs.users--; hs.users == 0 {
-			delete(l.hosts, domain)
+		if s.users--; s.users == 0 {
+			delete(l.slots, key)
 		}
 		l.mu.Unlock()
 	}
-
-	wctx, cancel := context.WithTimeout(ctx, l.wait)
-	defer cancel()
-	busy := func() error {
-		leave()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return retryLater(ErrUnavailable, 10*time.Second, "%v; try again later", errFetchBusy)
-	}
 	select {
-	case hs.sem <- struct{}{}:
-	case <-wctx.Done():
-		return nil, busy()
-	}
-	if err := l.global.Acquire(wctx, 1); err != nil {
-		<-hs.sem
-		return nil, busy()
-	}
-	return func() {
-		l.global.Release(1)
-		<-hs.sem
+	case s.sem <- struct{}{}:
+		return func() { <-s.sem; leave() }, true
+	case <-ctx.Done():
 		leave()
-	}, nil
+		return nil, false
+	}
 }
 
-// record notes how a fetch from domain went: failed (no answer, timeout,
-// 5xx) or not.
-func (l *fetchLimits) record(domain string, failed bool, now time.Time) {
+// record notes how a fetch from authority went: failed (no answer,
+// timeout, 5xx) or not.
+func (l *fetchLimits) record(authority string, failed bool, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	h, ok := l.health.Get(domain)
+	h, ok := l.health.Get(authority)
 	if !failed {
 		if ok {
-			l.health.Remove(domain)
+			l.health.Remove(authority)
 		}
 		return
 	}
 	if !ok {
 		h = &hostHealth{}
-		l.health.Add(domain, h)
+		l.health.Add(authority, h)
 	}
 	if h.failures++; h.failures >= failingHostAfter {
 		h.failures, h.until = 0, now.Add(failingFor)
@@ -220,17 +264,47 @@ func hostFault(err error) bool {
 // fetchDocument GETs an ActivityPub document, signed by our fetch actor,
 // within the fetch limits. Redirects stay on target's scheme and host.
 func (s *Service) fetchDocument(ctx context.Context, target string) (*remoteDocument, error) {
-	domain := urls.DomainOf(target)
-	release, err := s.fetches.acquire(ctx, domain, s.now())
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return nil, docErrorf("%q is not a URL we can fetch", truncate(target, 80))
+	}
+	t := fetchTarget{domain: urls.Domain(u.Host), authority: authority(u), client: clientOf(ctx)}
+	release, err := s.fetches.acquire(ctx, t, s.now())
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	doc, err := s.getDocument(ctx, target)
 	if err == nil || !errors.Is(err, errInternal) {
-		s.fetches.record(domain, err != nil && hostFault(err) && ctx.Err() == nil, s.now())
+		s.fetches.record(t.authority, err != nil && hostFault(err) && ctx.Err() == nil, s.now())
 	}
 	return doc, err
+}
+
+// authority is u's lower-case host name and port, the scheme's default
+// port when it names none: example.org:443 for https://Example.org/x.
+func authority(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	return net.JoinHostPort(strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), port)
+}
+
+type clientKey struct{}
+
+// withClient records in ctx the address of the client whose request it
+// serves: fetches made for it count against that client's share.
+func withClient(ctx context.Context, addr string) context.Context {
+	if addr == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, clientKey{}, urls.Domain(addr)) // an IPv6 client by its /64
+}
+
+func clientOf(ctx context.Context) string {
+	c, _ := ctx.Value(clientKey{}).(string)
+	return c
 }
 
 func (s *Service) getDocument(ctx context.Context, target string) (*remoteDocument, error) {

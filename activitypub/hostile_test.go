@@ -34,7 +34,8 @@ func TestCheckInboxes(t *testing.T) {
 		{"no shared inbox", "https://social.example/users/a/inbox", "", true, true},
 		{"host in other case", "https://Social.Example/users/a/inbox", "", true, true},
 		{"no inbox", "", "https://social.example/inbox", false, false},
-		{"http", "http://social.example/users/a/inbox", "", false, true},
+		{"the default port named", "https://social.example:443/users/a/inbox", "", true, true},
+		{"http for an https actor", "http://social.example/users/a/inbox", "", false, false},
 		{"file URL", "file:///etc/passwd", "", false, false},
 		{"another host", "https://victim.example/inbox", "", false, false},
 		{"a subdomain", "https://in.social.example/inbox", "", false, false},
@@ -50,63 +51,75 @@ func TestCheckInboxes(t *testing.T) {
 			t.Errorf("%s, private networks allowed: %v, want ok=%v", c.name, err, c.lenientOK)
 		}
 	}
+	const httpActor = "http://social.example/users/a"
+	if err := lenient.checkInboxes(httpActor, httpActor+"/inbox", ""); err != nil {
+		t.Errorf("an http actor's http inbox, private networks allowed: %v", err)
+	}
+	if err := strict.checkInboxes(httpActor, httpActor+"/inbox", ""); err == nil {
+		t.Error("an http actor's http inbox, https only: accepted")
+	}
 }
 
 func TestFetchLimits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	now := time.Now()
-	l := newFetchLimits(3, 2, 30*time.Millisecond)
-	r1, err1 := l.acquire(ctx, "a.example", now)
-	r2, err2 := l.acquire(ctx, "a.example", now)
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
+	l := newFetchLimits(4, 2, 3, 30*time.Millisecond)
+	at := func(domain, client string) fetchTarget {
+		return fetchTarget{domain: domain, authority: domain + ":443", client: client}
 	}
-	_, err := l.acquire(ctx, "a.example", now)
-	if !errors.Is(err, ErrUnavailable) || RetryAfter(err) <= 0 {
-		t.Errorf("a third fetch to one domain: %v (Retry-After %v), want ErrUnavailable with a wait", err, RetryAfter(err))
+	take := func(what string, ft fetchTarget, when time.Time) func() {
+		t.Helper()
+		release, err := l.acquire(ctx, ft, when)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return release
 	}
-	r3, err := l.acquire(ctx, "b.example", now)
-	if err != nil {
-		t.Fatalf("another domain: %v", err)
+	refused := func(what string, ft fetchTarget, wantWait time.Duration) {
+		t.Helper()
+		_, err := l.acquire(ctx, ft, now)
+		if !errors.Is(err, ErrUnavailable) || RetryAfter(err) != wantWait {
+			t.Fatalf("%s: %v (Retry-After %v), want ErrUnavailable with %v", what, err, RetryAfter(err), wantWait)
+		}
 	}
-	if _, err := l.acquire(ctx, "c.example", now); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("a fourth fetch over all: %v, want ErrUnavailable", err)
-	}
+	busy := 10 * time.Second
+	// Per domain: 2.
+	r1 := take("first to a.example", at("a.example", ""), now)
+	r2 := take("second to a.example", at("a.example", ""), now)
+	refused("a third fetch to one domain", at("a.example", ""), busy)
+	// Per client: 3, whatever the domains; the global pool: 4.
+	r3 := take("the client's first", at("b.example", "203.0.113.9"), now)
 	r1()
-	r4, err := l.acquire(ctx, "a.example", now)
-	if err != nil {
-		t.Errorf("after a release: %v", err)
-	}
-	r2()
-	r3()
-	r4()
-	if len(l.hosts) != 0 {
-		t.Errorf("%d domains still tracked after every release", len(l.hosts))
-	}
-	// Three failures in a row: the domain is left alone for a while.
-	for i := range failingHostAfter {
-		if i > 0 {
-			l.record("d.example", false, now) // a success in between resets the count
-		}
-		l.record("d.example", true, now)
-	}
-	if _, err := l.acquire(ctx, "d.example", now); err != nil {
-		t.Errorf("after failures with a success between them: %v", err)
-	} else {
-		for range failingHostAfter {
-			l.record("d.example", true, now)
-		}
-	}
-	_, err = l.acquire(ctx, "d.example", now)
-	if !errors.Is(err, ErrUnavailable) || RetryAfter(err) != failingFor {
-		t.Errorf("a failing domain: %v (Retry-After %v), want ErrUnavailable with %v", err, RetryAfter(err), failingFor)
-	}
-	if release, err := l.acquire(ctx, "d.example", now.Add(failingFor)); err != nil {
-		t.Errorf("once the time is over: %v", err)
-	} else {
+	r4 := take("the client's second, where a.example has room again", at("a.example", "203.0.113.9"), now)
+	r5 := take("the client's third", at("c.example", "203.0.113.9"), now)
+	refused("the client's fourth", at("d.example", "203.0.113.9"), busy)
+	refused("anyone's fetch beyond the global pool", at("e.example", ""), busy)
+	for _, release := range []func(){r2, r3, r4, r5} {
 		release()
 	}
+	l.mu.Lock()
+	left := len(l.slots)
+	l.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d semaphores still tracked after every release", left)
+	}
+	// Three failures in a row leave the authority alone for a while; a
+	// success in between resets the count; another port of the same host
+	// is not concerned.
+	for i := range failingHostAfter {
+		if i > 0 {
+			l.record("d.example:443", false, now)
+		}
+		l.record("d.example:443", true, now)
+	}
+	take("after failures with a success between them", at("d.example", ""), now)()
+	for range failingHostAfter {
+		l.record("d.example:443", true, now)
+	}
+	refused("a failing authority", at("d.example", ""), failingFor)
+	take("another port of a failing authority", fetchTarget{domain: "d.example", authority: "d.example:8443"}, now)()
+	take("a failing authority once the time is over", at("d.example", ""), now.Add(failingFor))()
 }
 
 // A keyId whose fetch failed is not fetched again for a while, and the

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -63,10 +62,15 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
-	domain := urls.DomainOf(p.KeyID)
-	if wait, ok := s.inboxRate.allow(domain, s.now()); !ok {
-		log.Debug("inbox: over the rate of its server", "domain", domain)
-		return retryLater(ErrTooManyRequests, wait, "%s sends more than we take; slow down", domain)
+	// Before anything is verified, the request counts against the client
+	// that sent it; a server is charged only for what it verifiably sent
+	// (below), so that nobody can spend another server's allowance.
+	ctx = withClient(ctx, req.ClientAddr)
+	if client := clientOf(ctx); client != "" {
+		if wait, ok := s.inboxRate.allow("client "+client, s.now()); !ok {
+			log.Debug("inbox: over the rate of its client", "client", client)
+			return retryLater(ErrTooManyRequests, wait, "%s sends more than we take; slow down", client)
+		}
 	}
 	if actorDeleted {
 		return s.handleActorDelete(ctx, act, p, candidates, log)
@@ -78,6 +82,11 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 	}
 	if signer.owner != act.Actor {
 		return fmt.Errorf("%w: signed by %s but the activity's actor is %s", ErrUnauthorized, signer.owner, act.Actor)
+	}
+	domain := urls.DomainOf(signer.owner)
+	if wait, ok := s.inboxRate.allow("server "+domain, s.now()); !ok {
+		log.Debug("inbox: over the rate of its server", "domain", domain)
+		return retryLater(ErrTooManyRequests, wait, "%s sends more than we take; slow down", domain)
 	}
 	// A server that signs requests to us is up: deliveries held by its
 	// breaker go out again (free when none are held).
@@ -103,7 +112,11 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 // what it must fix, 503 when we could not check (our database, or no
 // fetch slot); the details go to the log.
 func (s *Service) rejected(err error, log *slog.Logger) error {
-	if errors.Is(err, errInternal) || errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		log.Debug("inbox: the sender went away while its key was fetched", "err", err)
+		return fmt.Errorf("%w: the request ended before its key was fetched", ErrUnavailable)
+	}
+	if errors.Is(err, errInternal) || errors.Is(err, ErrUnavailable) {
 		log.Info("inbox: cannot check the signature now", "err", err)
 		return err
 	}
@@ -136,9 +149,8 @@ func (s *Service) handleActorDelete(ctx context.Context, act *activity, p *signa
 		}
 	}
 	if how == "" {
-		// One GET per actor a minute at most, however many Deletes claim it
-		// (the once-a-minute memory of forced key fetches, under its own key).
-		if !s.keys.mayForce("delete "+act.Actor, s.now()) {
+		// One GET per actor a minute at most, however many Deletes claim it.
+		if !s.deleteChecks.allow(act.Actor, s.now()) {
 			log.Info("ignored Delete of an actor: checked less than a minute ago")
 			return nil
 		}
@@ -153,21 +165,8 @@ func (s *Service) handleActorDelete(ctx context.Context, act *activity, p *signa
 			return nil
 		}
 	}
-	if first, err := s.markHandled(ctx, act); err != nil || !first {
-		return err
-	}
 	log.Info("actor deleted", "proof", how)
 	return s.removeActorEverywhere(ctx, act.Actor)
-}
-
-// markHandled records act's id in a transaction of its own; first is false
-// for a replay.
-func (s *Service) markHandled(ctx context.Context, act *activity) (first bool, err error) {
-	err = s.update(ctx, func(tx *store.Tx) error {
-		first, err = tx.MarkHandled(act.ID, act.Actor, act.Type)
-		return err
-	})
-	return first, err
 }
 
 // checkInboxContentType accepts the JSON types peers send (docs/FEDERATION.md, "Media types and content negotiation") and
@@ -236,9 +235,12 @@ const acceptResendAfter = time.Hour
 // handleFollow stores the follower and queues an Accept embedding their
 // Follow to their personal inbox, in one transaction (docs/FEDERATION.md,
 // "Incoming activities"). A Follow whose inboxes break the rules
-// (checkInboxes) is acknowledged and stores nothing. A Follow handled
-// before (the same id) changes nothing, except that an accepted follower
-// gets its Accept again when none was queued or delivered in the last hour.
+// (checkInboxes) is acknowledged and stores nothing. A repetition of the
+// follow in force (the follower's stored Follow id) changes nothing, except
+// that it gets its Accept again when none was queued or delivered in the
+// last hour. Ids alone cannot tell a repetition from a new request: Misskey
+// reuses them for every follow cycle (docs/FEDERATION.md, "Incoming
+// activities").
 func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remoteKey, log *slog.Logger) error {
 	username, ok := s.site.ParseLocalActor(act.Object.ID)
 	if !ok {
@@ -271,32 +273,24 @@ func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remot
 	}
 	var outcome string
 	err = s.update(ctx, func(tx *store.Tx) error {
-		first, err := tx.MarkHandled(act.ID, act.Actor, act.Type)
-		if err != nil {
-			return err
-		}
-		if !first {
-			f, err := tx.Follower(a.ID, act.Actor)
-			if errors.Is(err, store.ErrNotFound) || (err == nil && f.FollowID != act.ID) {
-				outcome = "replay of a Follow no longer in force: ignored"
-				return nil
-			}
-			if err != nil {
-				return err
-			}
+		f, err := tx.Follower(a.ID, act.Actor)
+		switch {
+		case err == nil && f.FollowID == act.ID: // a repetition of the follow in force
 			sent, err := tx.AcceptSentSince(a.ID, act.Actor, tx.Now.Add(-acceptResendAfter))
 			if err != nil || sent {
-				outcome = "replay of an accepted Follow: its Accept went out lately"
+				outcome = "repeated Follow: its Accept went out lately"
 				return err
 			}
-			outcome = "replay of an accepted Follow: Accept sent again"
+			outcome = "repeated Follow: Accept sent again"
 			return s.queueAccept(tx, a, act, f.Inbox)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return err
 		}
 		if err := tx.SaveRemoteActor(signer.record()); err != nil {
 			return err
 		}
-		f := store.Follower{ActorID: a.ID, IRI: act.Actor, Inbox: signer.inbox, SharedInbox: signer.sharedInbox, FollowID: act.ID}
-		if err := tx.SaveFollower(f); err != nil {
+		follow := store.Follower{ActorID: a.ID, IRI: act.Actor, Inbox: signer.inbox, SharedInbox: signer.sharedInbox, FollowID: act.ID}
+		if err := tx.SaveFollower(follow); err != nil {
 			return err
 		}
 		outcome = "new follower"
@@ -344,7 +338,7 @@ func (s *Service) checkInboxes(actor, inbox, sharedInbox string) error {
 			return fmt.Errorf("%s %q is not a usable URL", in.name, truncate(in.url, 80))
 		case u.Scheme != "https" && !(u.Scheme == "http" && s.httpInbox):
 			return fmt.Errorf("%s %q is not https", in.name, truncate(in.url, 80))
-		case !strings.EqualFold(u.Host, au.Host):
+		case authority(u) != authority(au):
 			return fmt.Errorf("%s %q is not on the actor's host %s", in.name, truncate(in.url, 80), au.Host)
 		}
 	}
@@ -378,13 +372,8 @@ func (s *Service) handleUndo(ctx context.Context, act *activity, signer *remoteK
 		signed.Inbox, signed.SharedInbox = "", "" // never kept
 	}
 	var removed int
-	replay := false
 	err := s.update(ctx, func(tx *store.Tx) error {
-		first, err := tx.MarkHandled(act.ID, act.Actor, act.Type)
-		if err != nil || !first {
-			replay = !first
-			return err
-		}
+		var err error
 		switch {
 		case followed != nil:
 			removed, err = tx.RemoveFollower(followed.ID, act.Actor)
@@ -396,7 +385,7 @@ func (s *Service) handleUndo(ctx context.Context, act *activity, signer *remoteK
 		}
 		return tx.SaveRemoteActor(signed)
 	})
-	if err != nil || replay {
+	if err != nil {
 		return err
 	}
 	s.log.Info("unfollowed", "follower", act.Actor, "removed", removed)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,17 +37,15 @@ type remoteKey struct {
 // keyCache holds remote keys by key id, and when each was last refetched
 // by force. Both are bounded; the database keeps accepted keys anyway.
 type keyCache struct {
-	entries    *lru.Cache[string, *remoteKey]
-	forceMu    sync.Mutex // makes mayForce's check and record one step
-	lastForced *lru.Cache[string, time.Time]
+	entries *lru.Cache[string, *remoteKey]
+	forced  *throttle
 }
 
 const keyCacheSize = 10000
 
 func newKeyCache() *keyCache {
 	entries, _ := lru.New[string, *remoteKey](keyCacheSize) // errors only for a size <= 0
-	lastForced, _ := lru.New[string, time.Time](keyCacheSize)
-	return &keyCache{entries: entries, lastForced: lastForced}
+	return &keyCache{entries: entries, forced: newThrottle(refetchInterval)}
 }
 
 func (c *keyCache) get(keyID string) *remoteKey {
@@ -67,14 +64,27 @@ func (c *keyCache) drop(owner string) {
 	}
 }
 
-// mayForce reports whether keyID may be fetched again now, and records it.
-func (c *keyCache) mayForce(keyID string, now time.Time) bool {
-	c.forceMu.Lock()
-	defer c.forceMu.Unlock()
-	if last, ok := c.lastForced.Get(keyID); ok && now.Sub(last) < refetchInterval {
+// throttle allows one thing per key every interval, for the most recently
+// seen keys.
+type throttle struct {
+	interval time.Duration
+	mu       sync.Mutex // makes allow's check and record one step
+	last     *lru.Cache[string, time.Time]
+}
+
+func newThrottle(interval time.Duration) *throttle {
+	last, _ := lru.New[string, time.Time](keyCacheSize) // errors only for a size <= 0
+	return &throttle{interval: interval, last: last}
+}
+
+// allow reports whether key's thing may happen now, and records it.
+func (t *throttle) allow(key string, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if last, ok := t.last.Get(key); ok && now.Sub(last) < t.interval {
 		return false
 	}
-	c.lastForced.Add(keyID, now)
+	t.last.Add(key, now)
 	return true
 }
 
@@ -100,27 +110,51 @@ func (s *Service) key(ctx context.Context, keyID string, force bool) (k *remoteK
 			}
 			stale = k
 		}
-	} else if !s.keys.mayForce(keyID, now) {
+	} else if !s.keys.forced.allow(keyID, now) {
 		return nil, false, docErrorf("key %s was fetched again less than a minute ago", keyID)
 	}
 	if err := s.fetches.keyFailed(keyID, now); err != nil {
+		if stale != nil && !isMissing(err) {
+			return stale, false, nil
+		}
 		return nil, false, err
 	}
-	// Requests signed with one new key often come together: one fetch.
-	v, err, _ := s.keyFetches.Do(keyID, func() (any, error) { return s.fetchKey(ctx, keyID) })
+	k, err = s.fetchKeyOnce(ctx, keyID)
 	if err != nil {
 		if stale != nil && !isMissing(err) {
 			s.log.Warn("key refresh failed, using the cached key", "key_id", keyID, "err", err)
 			return stale, false, nil
 		}
-		if !errors.Is(err, errInternal) && !errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
-			s.fetches.rememberKeyFailure(keyID, err, s.now())
-		}
 		return nil, false, err
 	}
-	k = v.(*remoteKey)
 	s.keys.put(k)
 	return k, true, nil
+}
+
+// fetchKeyOnce fetches keyID, sharing one fetch among the requests that
+// need it at once (a new key often signs several). The fetch runs on its
+// own, free of any one request's cancellation: a sender that hangs up must
+// not fail the others, nor leave its cancellation remembered as the key's
+// failure. A failure of the fetch itself is remembered for failingFor.
+func (s *Service) fetchKeyOnce(ctx context.Context, keyID string) (*remoteKey, error) {
+	ch := s.keyFetches.DoChan(keyID, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*(fetchTimeout+fetchSlotWait))
+		defer cancel()
+		k, err := s.fetchKey(fctx, keyID)
+		if err != nil && !errors.Is(err, errInternal) && !errors.Is(err, ErrUnavailable) && fctx.Err() == nil {
+			s.fetches.rememberKeyFailure(keyID, err, s.now())
+		}
+		return k, err
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*remoteKey), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // storedKey loads a key accepted before, or returns nil.
@@ -155,8 +189,8 @@ func (s *Service) storedKey(ctx context.Context, keyID string) (*remoteKey, erro
 //     key. A key thus changes only through its owner's document.
 func (s *Service) fetchKey(ctx context.Context, keyID string) (*remoteKey, error) {
 	u, err := url.Parse(keyID)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, docErrorf("keyId %q is not an http(s) URL", truncate(keyID, 80))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return nil, docErrorf("keyId %q is not an http(s) URL without user information", truncate(keyID, 80))
 	}
 	u.Fragment = ""
 	docURL := u.String()
@@ -223,10 +257,13 @@ func (s *Service) withInboxes(ctx context.Context, k *remoteKey) (*remoteKey, er
 	return &c, nil
 }
 
+// sameHost reports whether the URLs a and b have the same scheme and
+// authority (host and port, the scheme's default when none is named).
 func sameHost(a, b string) bool {
 	ua, err1 := url.Parse(a)
 	ub, err2 := url.Parse(b)
-	return err1 == nil && err2 == nil && ua.Host != "" && strings.EqualFold(ua.Host, ub.Host)
+	return err1 == nil && err2 == nil && ua.Host != "" && ua.User == nil && ub.User == nil &&
+		ua.Scheme == ub.Scheme && authority(ua) == authority(ub)
 }
 
 // record returns k as the store keeps an accepted signer.

@@ -7,8 +7,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
-// DefaultRetention is how long the queue's history and the inbox's memory
-// of handled activity ids are kept.
+// DefaultRetention is how long the queue's history is kept.
 const DefaultRetention = 30 * 24 * time.Hour
 
 // pruneBatch bounds the rows of each kind one pruning transaction removes,
@@ -27,7 +26,7 @@ func (s *Service) RunPruner(ctx context.Context) error {
 			s.log.Error("pruning failed; trying again later", "err", err, "retry_in", s.pruneEvery)
 		} else if p.Total() > 0 {
 			s.log.Info("pruned", "deliveries", p.Deliveries, "attempts", p.Attempts, "activities", p.Activities,
-				"inbox_ids", p.InboxActivities, "older_than", s.retention)
+				"older_than", s.retention)
 		}
 		select {
 		case <-ctx.Done():

@@ -58,7 +58,7 @@ type Options struct {
 	// domain) may send to our inboxes; zero fields take the defaults.
 	InboxRate Rate
 	// Retention is how long finished deliveries, their attempts, activities
-	// that carry no note and handled inbox ids are kept (DefaultRetention);
+	// that carry no note are kept (DefaultRetention);
 	// RunPruner removes older ones every PruneEvery (an hour).
 	Retention, PruneEvery time.Duration
 }
@@ -66,25 +66,30 @@ type Options struct {
 // Service is the federation core. Create it with New; it is safe for
 // concurrent use. Delivery runs only inside RunDelivery.
 type Service struct {
-	site       urls.Site
-	store      *store.Store
-	log        *slog.Logger
-	client     *http.Client
-	userAgent  string
-	fetchActor string
-	now        func() time.Time
-	delivery   DeliveryOptions
-	wake       chan struct{}
-	breaker    *breaker
+	site   urls.Site
+	store  *store.Store
+	log    *slog.Logger
+	client *http.Client
+	// deliveryClient is client without redirects: an inbox that answers
+	// 3xx must not send our signed POST to a host no follower named.
+	deliveryClient *http.Client
+	userAgent      string
+	fetchActor     string
+	now            func() time.Time
+	delivery       DeliveryOptions
+	wake           chan struct{}
+	breaker        *breaker
 
 	actors     *actorCache
 	keys       *keyCache
 	keyFetches singleflight.Group // by keyId
-	fetches    *fetchLimits
-	inboxRate  *hostRates
-	retention  time.Duration
-	pruneEvery time.Duration
-	httpInbox  bool // inboxes may be http:// (private networks allowed)
+	// deleteChecks lets one unproven Delete of an actor a minute GET its id.
+	deleteChecks *throttle
+	fetches      *fetchLimits
+	inboxRate    *hostRates
+	retention    time.Duration
+	pruneEvery   time.Duration
+	httpInbox    bool // inboxes may be http:// (private networks allowed)
 }
 
 // New returns a Service for o.
@@ -108,24 +113,28 @@ func New(o Options) (*Service, error) {
 	if o.Version == "" {
 		o.Version = "dev"
 	}
+	noRedirects := *o.Client
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Service{
-		site:       site,
-		store:      o.Store,
-		log:        o.Logger,
-		client:     o.Client,
-		userAgent:  "nuttx-feed/" + o.Version + " (+" + site.Base() + "/)",
-		fetchActor: o.FetchActor,
-		now:        o.Now,
-		delivery:   o.Delivery.withDefaults(),
-		wake:       make(chan struct{}, 1),
-		breaker:    newBreaker(),
-		actors:     newActorCache(),
-		keys:       newKeyCache(),
-		fetches:    newFetchLimits(maxFetches, maxFetchesPerHost, fetchSlotWait),
-		inboxRate:  newHostRates(o.InboxRate),
-		retention:  cmp.Or(o.Retention, DefaultRetention),
-		pruneEvery: cmp.Or(o.PruneEvery, time.Hour),
-		httpInbox:  o.AllowPrivateNetworks,
+		site:           site,
+		store:          o.Store,
+		log:            o.Logger,
+		client:         o.Client,
+		deliveryClient: &noRedirects,
+		userAgent:      "nuttx-feed/" + o.Version + " (+" + site.Base() + "/)",
+		fetchActor:     o.FetchActor,
+		now:            o.Now,
+		delivery:       o.Delivery.withDefaults(),
+		wake:           make(chan struct{}, 1),
+		breaker:        newBreaker(),
+		actors:         newActorCache(),
+		keys:           newKeyCache(),
+		deleteChecks:   newThrottle(time.Minute),
+		fetches:        newFetchLimits(maxFetches, maxFetchesPerHost, maxFetchesPerClient, fetchSlotWait),
+		inboxRate:      newHostRates(o.InboxRate),
+		retention:      cmp.Or(o.Retention, DefaultRetention),
+		pruneEvery:     cmp.Or(o.PruneEvery, time.Hour),
+		httpInbox:      o.AllowPrivateNetworks,
 	}, nil
 }
 

@@ -266,12 +266,14 @@ const (
 
 // InboundRequest is what the inbox needs of an HTTP request: the method, the
 // raw request URI exactly as received (r.RequestURI), the headers and the
-// whole body.
+// whole body, and the client's address (behind a trusted proxy, the one it
+// names; "" when unknown, as in tests that call the inbox directly).
 type InboundRequest struct {
 	Method     string
 	RequestURI string
 	Header     http.Header
 	Body       []byte
+	ClientAddr string
 }
 
 // precheckSignature applies every rule that needs no key: the header parses,

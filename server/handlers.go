@@ -200,6 +200,7 @@ func (s *Server) handleInbox(c echo.Context) error {
 		RequestURI: req.RequestURI,
 		Header:     req.Header,
 		Body:       body,
+		ClientAddr: c.RealIP(),
 	})
 	if err != nil {
 		return err

@@ -268,7 +268,7 @@ func getJSON(t *testing.T, url string) map[string]any {
 // snapshot counts rows in every table of the server's database.
 func (ts *testServer) snapshot(t *testing.T) map[string]int {
 	out := map[string]int{}
-	for _, table := range []string{"actors", "followers", "remote_actors", "notes", "activities", "deliveries", "delivery_attempts", "inbox_activities"} {
+	for _, table := range []string{"actors", "followers", "remote_actors", "notes", "activities", "deliveries", "delivery_attempts"} {
 		out[table] = storetest.Count(t, ts.sql(t), table)
 	}
 	return out

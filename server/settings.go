@@ -113,7 +113,7 @@ var settings = []setting{
 		help:  "activities per second one remote server may send to the inboxes, in bursts of 20 times that, before 429; 0 for no limit",
 		value: typed(func(c *Config) *int { return &c.InboxRate }, int(activitypub.DefaultInboxRate.PerSecond), checkNotNegative)},
 	{name: "retention", env: "NUTTX_FEED_RETENTION", meta: "DURATION", in: cmdServe,
-		help:  "how long finished deliveries, Accepts and the ids of handled inbox activities are kept (posts are kept for ever)",
+		help:  "how long finished deliveries and their attempts, and Accepts, are kept (posts are kept for ever)",
 		value: typed(func(c *Config) *time.Duration { return &c.Retention }, activitypub.DefaultRetention, checkRetention)},
 	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll,
 		help:  "log format: text or json",

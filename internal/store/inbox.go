@@ -7,24 +7,8 @@ import (
 	"time"
 )
 
-// What the inbox remembers of remote activities: the ids it acted on, so a
-// replay changes nothing, and the lookups its rules need.
-
-// MarkHandled records that the inbox acts on the remote activity iri now.
-// It reports false when iri was handled before (a replay): the caller then
-// changes nothing.
-func (tx *Tx) MarkHandled(iri, actor, typ string) (first bool, err error) {
-	res, err := tx.exec(`INSERT INTO inbox_activities (iri, actor, type, received_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (iri) DO NOTHING`, iri, actor, typ, ms(tx.Now))
-	if err != nil {
-		return false, fmt.Errorf("record inbox activity: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("record inbox activity: %w", err)
-	}
-	return n == 1, nil
-}
+// What the inbox looks up to stay idempotent: a follow by its Follow id,
+// and the Accepts already sent to a follower.
 
 // Follower returns the follow of actorID by the remote actor iri.
 func (tx *Tx) Follower(actorID int64, iri string) (*Follower, error) {

@@ -7,7 +7,7 @@ import (
 
 // Pruned counts the rows one Prune call removed, by table.
 type Pruned struct {
-	Deliveries, Attempts, Activities, InboxActivities int
+	Deliveries, Attempts, Activities int
 }
 
 // Add adds q's counts to p's.
@@ -15,18 +15,16 @@ func (p *Pruned) Add(q Pruned) {
 	p.Deliveries += q.Deliveries
 	p.Attempts += q.Attempts
 	p.Activities += q.Activities
-	p.InboxActivities += q.InboxActivities
 }
 
 // Total is the number of rows removed.
-func (p Pruned) Total() int { return p.Deliveries + p.Attempts + p.Activities + p.InboxActivities }
+func (p Pruned) Total() int { return p.Deliveries + p.Attempts + p.Activities }
 
 // Prune removes up to limit rows of each kind that are older than before
 // and no longer needed: finished (delivered or failed) deliveries with their
-// attempts, attempts of deliveries still pending, activities that carry no
-// note and have no delivery left (Accepts, profile Updates), and the ids of
-// handled inbox activities. Notes and the Creates that carry them are kept
-// for ever. Callers repeat it until it removes nothing, one short
+// attempts, attempts of deliveries still pending, and activities that carry
+// no note and have no delivery left (Accepts, profile Updates). Notes and
+// the Creates that carry them are kept for ever. Callers repeat it until it removes nothing, one short
 // transaction at a time, so that the write lock is never held for long.
 func (tx *Tx) Prune(before time.Time, limit int) (Pruned, error) {
 	var p Pruned
@@ -45,8 +43,6 @@ func (tx *Tx) Prune(before time.Time, limit int) (Pruned, error) {
 		{&p.Activities, `DELETE FROM activities WHERE id IN (SELECT id FROM activities a
 			WHERE note_id IS NULL AND created_at < ?
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.activity_id = a.id) LIMIT ?)`},
-		{&p.InboxActivities, `DELETE FROM inbox_activities WHERE iri IN (SELECT iri FROM inbox_activities
-			WHERE received_at < ? LIMIT ?)`},
 	}
 	for _, st := range steps {
 		res, err := tx.exec(st.query, cut, limit)

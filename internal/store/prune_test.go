@@ -30,8 +30,8 @@ func (c *settableClock) Add(d time.Duration) {
 }
 
 // TestPruneKeepsWhatIsNeeded: past the cut, finished deliveries and their
-// attempts, noteless activities without deliveries and handled inbox ids
-// go; notes, their Creates, pending deliveries and everything newer stay.
+// attempts, and noteless activities without deliveries go; notes, their
+// Creates, pending deliveries and everything newer stay.
 func TestPruneKeepsWhatIsNeeded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -59,8 +59,7 @@ func TestPruneKeepsWhatIsNeeded(t *testing.T) {
 		return err
 	})
 	// one generation: a note with its Create delivered to one inbox and
-	// pending for another, an Accept delivered, an Accept failed, an
-	// inbox id.
+	// pending for another, an Accept delivered, an Accept failed.
 	generation := func(tag string) {
 		update(func(tx *store.Tx) error {
 			n := &store.Note{PublicID: tag, ActorID: actorID, Content: tag, Published: tx.Now}
@@ -85,8 +84,7 @@ func TestPruneKeepsWhatIsNeeded(t *testing.T) {
 					return err
 				}
 			}
-			_, err := tx.MarkHandled(tag+"/follow", "https://c.example/x", "Follow")
-			return err
+			return nil
 		})
 		// Everything but the Create to b.example gets an answer.
 		update(func(tx *store.Tx) error {
@@ -113,7 +111,7 @@ func TestPruneKeepsWhatIsNeeded(t *testing.T) {
 	generation("new")
 	counts := func() map[string]int {
 		out := map[string]int{}
-		for _, table := range []string{"notes", "activities", "deliveries", "delivery_attempts", "inbox_activities"} {
+		for _, table := range []string{"notes", "activities", "deliveries", "delivery_attempts"} {
 			out[table] = storetest.Count(t, db.SQL, table)
 		}
 		return out
@@ -132,15 +130,15 @@ func TestPruneKeepsWhatIsNeeded(t *testing.T) {
 		total.Add(p)
 	}
 	// Old generation: 3 finished deliveries (Create to a, both Accepts)
-	// and their 3 attempts, the 2 Accepts, the inbox id. The old pending
+	// and their 3 attempts, the 2 Accepts. The old pending
 	// Create to b keeps its delivery; its attempt is older than the cut, so
 	// it goes.
-	want := store.Pruned{Deliveries: 3, Attempts: 4, Activities: 2, InboxActivities: 1}
+	want := store.Pruned{Deliveries: 3, Attempts: 4, Activities: 2}
 	if total != want {
 		t.Errorf("pruned %+v, want %+v", total, want)
 	}
 	after := counts()
-	for table, n := range map[string]int{"notes": 0, "activities": 2, "deliveries": 3, "delivery_attempts": 4, "inbox_activities": 1} {
+	for table, n := range map[string]int{"notes": 0, "activities": 2, "deliveries": 3, "delivery_attempts": 4} {
 		if before[table]-after[table] != n {
 			t.Errorf("table %s: %d rows before, %d after, want %d fewer", table, before[table], after[table], n)
 		}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -40,17 +41,26 @@ const FileName = "nuttx-feed.db"
 
 // Store is the database. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB
-	path string
-	now  func() time.Time
-	hot  map[string]*sql.Stmt // hotQueries, prepared once per connection
+	db  *sql.DB // writes: one connection, so writers queue here
+	rdb *sql.DB // reads: a pool of their own
+	// writeTurn is held by the one write transaction under way.
+	writeTurn chan struct{}
+	path      string
+	now       func() time.Time
+	hot       map[string]*sql.Stmt // hotQueries, prepared once per connection
 }
 
 // Options configure Open.
 type Options struct {
 	// Now is the clock that stamps every transaction; nil means time.Now.
 	Now func() time.Time
-	// MaxOpenConns caps the connection pool (8).
+	// MaxOpenConns caps the pool of read connections (8). Writes go
+	// through one connection of their own: SQLite takes one writer at a
+	// time anyway, and writers that queue for that connection in Go wait
+	// their turn in order, without holding a read connection or sleeping
+	// in SQLite's busy handler. Under 500 concurrent inbox POSTs a shared
+	// pool of 8 was taken by writers waiting for the lock, and reads
+	// waited behind them.
 	MaxOpenConns int
 	// ReadOnly opens an existing, migrated file read-only (SQLite's
 	// mode=ro): reads work and every write fails, as on a read-only file
@@ -76,8 +86,8 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.MaxOpenConns <= 0 {
 		o.MaxOpenConns = 8
 	}
-	db.SetMaxOpenConns(o.MaxOpenConns)
-	db.SetMaxIdleConns(min(4, o.MaxOpenConns))
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
 	if err := migrations.Apply(ctx, db); err != nil {
 		db.Close()
 		if errors.Is(err, migrations.ErrDatabaseNewer) {
@@ -85,14 +95,21 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	rdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(o.MaxOpenConns)
+	rdb.SetMaxIdleConns(min(4, o.MaxOpenConns))
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Store{db: db, path: path, now: o.Now, hot: map[string]*sql.Stmt{}}
+	s := &Store{db: db, rdb: rdb, writeTurn: make(chan struct{}, 1), path: path, now: o.Now, hot: map[string]*sql.Stmt{}}
 	for _, q := range hotQueries {
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
-			db.Close()
+			s.Close()
 			return nil, fmt.Errorf("prepare: %w", err)
 		}
 		s.hot[q] = st
@@ -110,7 +127,7 @@ func (s *Store) Close() error {
 	for _, st := range s.hot {
 		st.Close()
 	}
-	return s.db.Close()
+	return errors.Join(s.rdb.Close(), s.db.Close())
 }
 
 // Tx is one transaction. Its methods (one file per entity) run the
@@ -155,7 +172,22 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (s *Store) run(ctx context.Context, readOnly bool, fn func(*Tx) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	db, endTurn := s.db, func() {}
+	if readOnly {
+		db = s.rdb
+	} else {
+		// Writers take turns in the order they came (a channel queues its
+		// waiters first come, first served; database/sql's pool does not):
+		// under load no writer waits much longer than the others.
+		select {
+		case s.writeTurn <- struct{}{}:
+			endTurn = sync.OnceFunc(func() { <-s.writeTurn })
+			defer endTurn()
+		case <-ctx.Done():
+			return fmt.Errorf("begin: %w", ctx.Err())
+		}
+	}
+	sqlTx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -174,6 +206,7 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(*Tx) error) erro
 		return fmt.Errorf("commit: %w", err)
 	}
 	committed = true
+	endTurn() // the hooks may write in turn
 	for _, f := range tx.afterCommit {
 		f()
 	}

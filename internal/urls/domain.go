@@ -13,9 +13,10 @@ import (
 // a.b.mastodon.social, example.co.uk for x.example.co.uk. Limits that count
 // per remote server (inbox rate, fetches in flight, delivery fairness) key
 // on it, so that ports and subdomains, which cost an attacker nothing, do
-// not multiply their share. An IP literal is its own domain; so is a name
-// the list cannot split (a bare public suffix, "localhost"). The result is
-// lower case without a port; "" for an empty host.
+// not multiply their share. An IPv4 literal is its own domain and an IPv6
+// one counts as its /64 (one site's network: "2001:db8:1:2::/64"); a name
+// the list cannot split (a bare public suffix, "localhost") is its own
+// domain. The result is lower case without a port; "" for an empty host.
 func Domain(host string) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -24,8 +25,12 @@ func Domain(host string) string {
 	if host == "" {
 		return ""
 	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		return host
+	if a, err := netip.ParseAddr(host); err == nil {
+		if a = a.Unmap(); a.Is6() {
+			p, _ := a.WithZone("").Prefix(64) // errors only for a bit count out of range
+			return p.String()
+		}
+		return a.String()
 	}
 	d, err := publicsuffix.EffectiveTLDPlusOne(host)
 	if err != nil {

@@ -4,18 +4,20 @@ import "testing"
 
 func TestDomain(t *testing.T) {
 	for host, want := range map[string]string{
-		"mastodon.social":     "mastodon.social",
-		"Mastodon.Social:443": "mastodon.social",
-		"a.b.mastodon.social": "mastodon.social",
-		"x.example.co.uk":     "example.co.uk",
-		"alice.github.io":     "alice.github.io", // a private suffix: each user is a site
-		"127.0.0.1:8080":      "127.0.0.1",
-		"[::1]:443":           "::1",
-		"2001:db8::1":         "2001:db8::1",
-		"localhost:3000":      "localhost",
-		"co.uk":               "co.uk",
-		"qoto.org.":           "qoto.org",
-		"":                    "",
+		"mastodon.social":           "mastodon.social",
+		"Mastodon.Social:443":       "mastodon.social",
+		"a.b.mastodon.social":       "mastodon.social",
+		"x.example.co.uk":           "example.co.uk",
+		"alice.github.io":           "alice.github.io", // a private suffix: each user is a site
+		"127.0.0.1:8080":            "127.0.0.1",
+		"[::1]:443":                 "::/64",
+		"2001:db8:1:2::1":           "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::9]:80": "2001:db8:1:2::/64",
+		"::ffff:192.0.2.1":          "192.0.2.1",
+		"localhost:3000":            "localhost",
+		"co.uk":                     "co.uk",
+		"qoto.org.":                 "qoto.org",
+		"":                          "",
 	} {
 		if got := Domain(host); got != want {
 			t.Errorf("Domain(%q) = %q, want %q", host, got, want)
