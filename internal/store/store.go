@@ -47,7 +47,8 @@ type Store struct {
 	writeTurn chan struct{}
 	path      string
 	now       func() time.Time
-	hot       map[string]*sql.Stmt // hotQueries, prepared once per connection
+	keptMu    sync.Mutex
+	kept      map[string]*sql.Stmt // statements prepared on the write connection, for every write transaction
 }
 
 // Options configure Open.
@@ -105,26 +106,48 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Store{db: db, rdb: rdb, writeTurn: make(chan struct{}, 1), path: path, now: o.Now, hot: map[string]*sql.Stmt{}}
-	for _, q := range hotQueries {
-		st, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("prepare: %w", err)
-		}
-		s.hot[q] = st
+	s := &Store{db: db, rdb: rdb, writeTurn: make(chan struct{}, 1), path: path, now: o.Now, kept: map[string]*sql.Stmt{}}
+	if err := s.keep(ctx, hotQueries); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
 
 // hotQueries run on every claim of the delivery queue, many times a second
-// while it is busy: parsing one costs ten times what running it does on a
-// quiet queue, so each is prepared once per connection (queryHot).
+// while it is busy: they are prepared at once (queryHot).
 var hotQueries = []string{claimDeliveriesSQL, dueProbesSQL}
+
+// maxKept bounds the statements kept prepared. The store's SQL is written
+// in the code, so there are fewer than this; a query built with a varying
+// number of placeholders past it is parsed each time.
+const maxKept = 256
+
+// keep prepares queries on the write connection for every later write
+// transaction. Parsing SQL costs more than running most of it (a quarter
+// of a Follow's time in the inbox), and with one write connection a
+// statement prepared once serves every transaction. It runs when no write
+// transaction holds the connection: at Open, and after a commit while the
+// committing writer still has its turn.
+func (s *Store) keep(ctx context.Context, queries []string) error {
+	s.keptMu.Lock()
+	defer s.keptMu.Unlock()
+	for _, q := range queries {
+		if _, ok := s.kept[q]; ok || len(s.kept) >= maxKept {
+			continue
+		}
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		s.kept[q] = st
+	}
+	return nil
+}
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range s.hot {
+	for _, st := range s.kept {
 		st.Close()
 	}
 	return errors.Join(s.rdb.Close(), s.db.Close())
@@ -141,8 +164,10 @@ type Tx struct {
 	// writes carries the same time.
 	Now         time.Time
 	afterCommit []func()
-	execs       map[string]int       // how often each exec statement ran
-	stmts       map[string]*sql.Stmt // those that run again, prepared once
+	readOnly    bool
+	stmts       map[string]*sql.Stmt // statements bound to this transaction, by query
+	runs        map[string]int       // how often each query not kept yet ran here
+	unprepared  []string             // those queries, to keep after the commit
 	done        bool                 // fn returned: the Tx must not be used
 }
 
@@ -191,7 +216,7 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(*Tx) error) erro
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{ctx: ctx, tx: sqlTx, store: s, Now: s.now().UTC().Truncate(time.Millisecond)}
+	tx := &Tx{ctx: ctx, tx: sqlTx, store: s, readOnly: readOnly, Now: s.now().UTC().Truncate(time.Millisecond)}
 	committed := false
 	defer func() {
 		tx.done = true
@@ -206,6 +231,11 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(*Tx) error) erro
 		return fmt.Errorf("commit: %w", err)
 	}
 	committed = true
+	if len(tx.unprepared) > 0 {
+		// The write connection is free and still ours: keep what ran for
+		// the next transactions. A failure only means parsing again.
+		s.keep(context.WithoutCancel(ctx), tx.unprepared)
+	}
 	endTurn() // the hooks may write in turn
 	for _, f := range tx.afterCommit {
 		f()
@@ -241,43 +271,65 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// exec runs a statement that returns no rows. A statement that runs a
-// second time in the transaction is prepared and kept, so a loop (a
-// digest's 2,000 targets, a batch of delivery outcomes) parses its SQL
-// once; a statement that runs once is not worth preparing apart.
-// database/sql closes the kept statements when the transaction ends. Only
-// statements without rows are kept: a kept query could not run again while
-// its rows are still being read.
+// exec runs a statement that returns no rows, through its kept statement
+// in a write transaction (see keep).
 func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
 	if tx.done {
 		panic("store: statement on a finished transaction")
 	}
-	if st, ok := tx.stmts[query]; ok {
+	if st := tx.prepared(query); st != nil {
 		return st.ExecContext(tx.ctx, args...)
 	}
-	if tx.execs == nil {
-		tx.execs = map[string]int{}
+	return tx.tx.ExecContext(tx.ctx, query, args...)
+}
+
+// prepared returns a statement of query bound to this write transaction:
+// its kept statement, or, when it is not kept yet (it will be after the
+// commit), one prepared here from its second run on (a loop, such as a
+// digest's 2,000 targets, parses it once). It returns nil in a read
+// transaction (reads run on other connections) and for a first run.
+func (tx *Tx) prepared(query string) *sql.Stmt {
+	if tx.readOnly {
+		return nil
 	}
-	if tx.execs[query]++; tx.execs[query] == 1 {
-		return tx.tx.ExecContext(tx.ctx, query, args...)
-	}
-	st, err := tx.tx.PrepareContext(tx.ctx, query)
-	if err != nil {
-		return nil, err
+	if st, ok := tx.stmts[query]; ok {
+		return st
 	}
 	if tx.stmts == nil {
-		tx.stmts = map[string]*sql.Stmt{}
+		tx.stmts, tx.runs = map[string]*sql.Stmt{}, map[string]int{}
+	}
+	tx.store.keptMu.Lock()
+	kept, ok := tx.store.kept[query]
+	tx.store.keptMu.Unlock()
+	var st *sql.Stmt
+	switch {
+	case ok:
+		st = tx.tx.StmtContext(tx.ctx, kept)
+	case tx.runs[query] == 0:
+		tx.runs[query] = 1
+		tx.unprepared = append(tx.unprepared, query)
+		return nil
+	default:
+		var err error
+		if st, err = tx.tx.PrepareContext(tx.ctx, query); err != nil {
+			return nil // the plain run shows the error
+		}
 	}
 	tx.stmts[query] = st
-	return st.ExecContext(tx.ctx, args...)
+	return st
 }
 
 // rowScanner is what Scan reads a row from: a *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(...any) error }
 
+// queryRow runs a query for one row, through its kept statement in a write
+// transaction (its row is read before the statement can run again).
 func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
 	if tx.done {
 		panic("store: statement on a finished transaction")
+	}
+	if st := tx.prepared(query); st != nil {
+		return st.QueryRowContext(tx.ctx, args...)
 	}
 	return tx.tx.QueryRowContext(tx.ctx, query, args...)
 }
@@ -289,13 +341,17 @@ func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
 	return tx.tx.QueryContext(tx.ctx, query, args...)
 }
 
-// queryHot runs one of hotQueries through its statement prepared on the
-// transaction's connection (database/sql keeps one per connection).
+// queryHot runs one of hotQueries, in a write transaction, through its
+// kept statement. Other multi-row queries are not kept: one could run
+// again while its rows are still being read.
 func (tx *Tx) queryHot(query string, args ...any) (*sql.Rows, error) {
 	if tx.done {
 		panic("store: statement on a finished transaction")
 	}
-	return tx.tx.StmtContext(tx.ctx, tx.store.hot[query]).QueryContext(tx.ctx, args...)
+	if st := tx.prepared(query); st != nil {
+		return st.QueryContext(tx.ctx, args...)
+	}
+	return tx.tx.QueryContext(tx.ctx, query, args...)
 }
 
 // queryList runs query and scans every row with scan.
