@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/clock"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
@@ -441,24 +442,6 @@ func TestInteropCapturesFailWhenTampered(t *testing.T) {
 	}
 }
 
-// interopClock is the settable clock of a Service under test.
-type interopClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *interopClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *interopClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // peerTransport answers our fetches from the peer's captured documents. It
 // checks that every fetch is a GET signed by our bot that verifies for the
 // peer's host at the current clock, answers 401 to an unsigned or badly
@@ -467,7 +450,7 @@ func (c *interopClock) Set(t time.Time) {
 type peerTransport struct {
 	t      *testing.T
 	peer   interopPeer
-	clock  *interopClock
+	clock  *clock.Settable
 	ourKey func() *rsa.PublicKey
 
 	mu      sync.Mutex
@@ -539,13 +522,13 @@ type interopInbox struct {
 	peer  interopPeer
 	s     *Service
 	db    *sql.DB
-	clock *interopClock
+	clock *clock.Settable
 	tr    *peerTransport
 }
 
 func newInteropInbox(t *testing.T, peer interopPeer) *interopInbox {
 	t.Helper()
-	in := &interopInbox{t: t, peer: peer, clock: &interopClock{}}
+	in := &interopInbox{t: t, peer: peer, clock: &clock.Settable{}}
 	in.tr = &peerTransport{t: t, peer: peer, clock: in.clock, ourKey: in.ourKey}
 	in.s, in.db = newInteropService(t, peer.baseURL(), in.clock.Now, &http.Client{Transport: in.tr, Timeout: 5 * time.Second})
 	return in

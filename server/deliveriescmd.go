@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -23,18 +22,8 @@ Run "nuttx-feed deliveries retry --help" for the flags.
 
 // runDeliveries is `nuttx-feed deliveries retry HOST`.
 func runDeliveries(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, deliveriesUsage)
-		return 2
-	}
-	switch args[0] {
-	case "retry":
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, deliveriesUsage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "nuttx-feed deliveries: unknown subcommand %q (retry)\n", args[0])
-		return 2
+	if _, code, ok := subcommand("deliveries", deliveriesUsage, []string{"retry"}, args, stdout, stderr); !ok {
+		return code
 	}
 	var cfg Config
 	cmd := newCommand("deliveries retry", &cfg)
@@ -53,11 +42,9 @@ func runDeliveries(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nuttx-feed deliveries retry: no nuttx-feed database in %s; run serve first\n", cfg.DataDir)
 		return 1
 	}
-	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn)
 	ctx := context.Background()
-	st, svc, err := openForCommand(ctx, cfg, log)
-	if err != nil {
-		log.Error("cannot start", "err", err)
+	log, st, svc, ok := startCommand(ctx, cfg, stderr)
+	if !ok {
 		return 1
 	}
 	defer st.Close()

@@ -23,20 +23,10 @@ Run "nuttx-feed feed preview --help" for the flags.
 
 // runFeed is `nuttx-feed feed preview|status`.
 func runFeed(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, feedUsage)
-		return 2
+	sub, code, ok := subcommand("feed", feedUsage, []string{"preview", "status"}, args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	switch args[0] {
-	case "preview", "status":
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, feedUsage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "nuttx-feed feed: unknown subcommand %q (preview or status)\n", args[0])
-		return 2
-	}
-	sub := args[0]
 	var cfg Config
 	cmd := newCommand("feed "+sub, &cfg)
 	if err := cmd.parse(args[1:], stdout); err != nil {
@@ -51,11 +41,9 @@ func runFeed(args []string, stdout, stderr io.Writer) int {
 	if sub == "preview" && cfg.PrometheusURL == "" {
 		return usageError(stderr, "feed preview", errors.New("--prometheus-url is empty: nothing to preview"))
 	}
-	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn)
 	ctx := context.Background()
-	st, svc, err := openForCommand(ctx, cfg, log)
-	if err != nil {
-		log.Error("cannot start", "err", err)
+	log, st, svc, ok := startCommand(ctx, cfg, stderr)
+	if !ok {
 		return 1
 	}
 	defer st.Close()

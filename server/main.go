@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -66,6 +67,25 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nuttx-feed: unknown command %q (run nuttx-feed --help)\n", args[0])
 		return 2
 	}
+}
+
+// subcommand returns the subcommand of a command group (`nuttx-feed feed
+// preview`): args[0] when it is one of subs. Otherwise it prints the
+// group's usage (to stdout for --help, exit 0) or a mistake (exit 2), and
+// returns ok false with the exit status.
+func subcommand(group, usage string, subs []string, args []string, stdout, stderr io.Writer) (sub string, code int, ok bool) {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(stderr, usage)
+		return "", 2, false
+	case slices.Contains(subs, args[0]):
+		return args[0], 0, true
+	case slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0]):
+		fmt.Fprint(stdout, usage)
+		return "", 0, false
+	}
+	fmt.Fprintf(stderr, "nuttx-feed %s: unknown subcommand %q (%s)\n", group, args[0], strings.Join(subs, " or "))
+	return "", 2, false
 }
 
 // usageError prints err as one line and returns the usage exit status.
@@ -138,11 +158,9 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if strings.TrimSpace(text) == "" {
 		return usageError(stderr, "post", errors.New("the text is empty"))
 	}
-	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn) // a command prints its result, not chatter
 	ctx := context.Background()
-	st, svc, err := openForCommand(ctx, cfg, log)
-	if err != nil {
-		log.Error("cannot start", "err", err)
+	log, st, svc, ok := startCommand(ctx, cfg, stderr)
+	if !ok {
 		return 1
 	}
 	defer st.Close()
@@ -151,7 +169,7 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	var note *store.Note
-	err = st.Update(ctx, func(tx *store.Tx) (err error) {
+	err := st.Update(ctx, func(tx *store.Tx) (err error) {
 		note, err = svc.Publish(tx, cfg.Username, activitypub.Post{Content: richtext.Parse(text), InReplyTo: inReplyTo})
 		return err
 	})
@@ -176,6 +194,20 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// startCommand makes a one-off command's logger (warnings and errors: a
+// command prints its result, not chatter) and opens the database and the
+// federation core (no delivery: the running server does that). When it
+// cannot, it logs why and returns ok false.
+func startCommand(ctx context.Context, cfg Config, stderr io.Writer) (log *slog.Logger, st *store.Store, svc *activitypub.Service, ok bool) {
+	log = newLogger(cfg.LogFormat, stderr, slog.LevelWarn)
+	st, svc, err := openForCommand(ctx, cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return log, nil, nil, false
+	}
+	return log, st, svc, true
 }
 
 // openForCommand opens the database and the federation core for a

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/clock"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
@@ -77,9 +78,9 @@ func main() {
 	}))
 	defer remote.Close()
 
-	clock := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	pruned := newServer("pruned", clock, *retention, *steady)
-	kept := newServer("kept", clock, 100*365*24*time.Hour, *steady)
+	clk := clock.At(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	pruned := newServer("pruned", clk, *retention, *steady)
+	kept := newServer("kept", clk, 100*365*24*time.Hour, *steady)
 	defer os.RemoveAll(pruned.dir)
 	defer os.RemoveAll(kept.dir)
 
@@ -109,7 +110,7 @@ func main() {
 			log.Fatal(err)
 		}
 		fmt.Printf("| %d | %d + %d | %d | %s | %s |\n", day, follows, follows, posted, mb(pruned.size()), mb(kept.size()))
-		clock.add(24 * time.Hour)
+		clk.Add(24 * time.Hour)
 	}
 }
 
@@ -154,13 +155,13 @@ type server struct {
 	svc  *activitypub.Service
 }
 
-func newServer(name string, clock *clock, retention time.Duration, followers int) *server {
+func newServer(name string, clk *clock.Settable, retention time.Duration, followers int) *server {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "followflood-"+name)
 	if err != nil {
 		log.Fatal(err)
 	}
-	st, err := store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{Now: clock.get})
+	st, err := store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{Now: clk.Now})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -241,20 +242,3 @@ func (s *server) size() int64 {
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) get() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}

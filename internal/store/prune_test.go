@@ -3,31 +3,13 @@ package store_test
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/clock"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
-
-// settableClock is a store clock the test moves.
-type settableClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *settableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *settableClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // TestPruneKeepsWhatIsNeeded: past the cut, finished deliveries and their
 // attempts, and noteless activities without deliveries go; notes, their
@@ -35,9 +17,9 @@ func (c *settableClock) Add(d time.Duration) {
 func TestPruneKeepsWhatIsNeeded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clock := &settableClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := clock.At(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	path := filepath.Join(t.TempDir(), store.FileName)
-	st, err := store.Open(ctx, path, store.Options{Now: clock.Now})
+	st, err := store.Open(ctx, path, store.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +89,7 @@ func TestPruneKeepsWhatIsNeeded(t *testing.T) {
 		})
 	}
 	generation("old")
-	clock.Add(48 * time.Hour)
+	clk.Add(48 * time.Hour)
 	generation("new")
 	counts := func() map[string]int {
 		out := map[string]int{}
