@@ -50,8 +50,8 @@ const (
 	maxFetchesPerHost   = 2               // fetches in flight to one registrable domain
 	maxFetchesPerClient = 4               // fetches in flight for the requests of one client address
 	fetchSlotWait       = 2 * time.Second // wait for a free slot before answering 503
-	failingHostAfter    = 3               // consecutive failures that mark a domain failing
-	failingFor          = time.Minute     // a failing domain or keyId is left alone this long
+	failingHostAfter    = 3               // consecutive failures that mark an authority failing
+	failingFor          = time.Minute     // a failing authority or keyId is left alone this long
 	maxFetchRedirects   = 5
 	acceptFetch         = `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
 )

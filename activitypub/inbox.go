@@ -78,7 +78,7 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 
 	signer, err := s.verifyInbound(ctx, p, candidates)
 	if err != nil {
-		return s.rejected(err, log)
+		return s.rejected(ctx, err, log)
 	}
 	if signer.owner != act.Actor {
 		return fmt.Errorf("%w: signed by %s but the activity's actor is %s", ErrUnauthorized, signer.owner, act.Actor)
@@ -110,10 +110,10 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 
 // rejected turns a failed verification into the sender's answer: 401 with
 // what it must fix, 503 when we could not check (our database, or no
-// fetch slot); the details go to the log.
-func (s *Service) rejected(err error, log *slog.Logger) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		log.Debug("inbox: the sender went away while its key was fetched", "err", err)
+// fetch slot, or the request itself ended); the details go to the log.
+func (s *Service) rejected(ctx context.Context, err error, log *slog.Logger) error {
+	if ctx.Err() != nil { // the sender hung up: not worth more than a debug line
+		log.Debug("inbox: the request ended while its key was fetched", "err", err)
 		return fmt.Errorf("%w: the request ended before its key was fetched", ErrUnavailable)
 	}
 	if errors.Is(err, errInternal) || errors.Is(err, ErrUnavailable) {
