@@ -13,6 +13,7 @@ package activitypub
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -204,8 +205,9 @@ func (s *Service) reviveHost(ctx context.Context, host string) error {
 // returns the domain and whether its breaker was open (failing, held or
 // parked).
 func (s *Service) RetryHost(ctx context.Context, host string) (domain string, revived bool, err error) {
-	domain = urls.DomainOf(host)
-	if domain == "" {
+	if strings.Contains(host, "://") {
+		domain = urls.DomainOf(host)
+	} else {
 		domain = urls.Domain(host)
 	}
 	if domain == "" {

@@ -145,10 +145,13 @@ type fetchTarget struct {
 // authority.
 func (l *fetchLimits) acquire(ctx context.Context, t fetchTarget, now time.Time) (release func(), err error) {
 	l.mu.Lock()
-	h, failing := l.health.Get(t.authority)
+	var until time.Time
+	if h, ok := l.health.Get(t.authority); ok {
+		until = h.until // read under the lock: record writes it
+	}
 	l.mu.Unlock()
-	if failing && now.Before(h.until) {
-		return nil, retryLater(ErrUnavailable, h.until.Sub(now), "%s did not answer our last requests; try again later", t.authority)
+	if now.Before(until) {
+		return nil, retryLater(ErrUnavailable, until.Sub(now), "%s did not answer our last requests; try again later", t.authority)
 	}
 	wctx, cancel := context.WithTimeout(ctx, l.wait)
 	defer cancel()
@@ -288,7 +291,7 @@ func authority(u *url.URL) string {
 	if port == "" {
 		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
 	}
-	return net.JoinHostPort(strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), port)
+	return net.JoinHostPort(urls.CanonicalHost(u.Hostname()), port)
 }
 
 type clientKey struct{}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -255,4 +256,29 @@ func TestNonHTTPInboxIsGivenUpAtOnce(t *testing.T) {
 	if d := e.deliveryTo("file:///etc/passwd"); d.State != store.Failed || d.Attempts != 1 || !strings.Contains(d.Error, "bad inbox URL") {
 		t.Errorf("delivery %+v, want failed after one attempt as a bad inbox URL", d)
 	}
+}
+
+// The fetch limits are used by every inbox request at once: recording
+// failures and acquiring slots must not race (go test -race).
+func TestFetchLimitsConcurrentUse(t *testing.T) {
+	t.Parallel()
+	l := newFetchLimits(32, 2, 4, 50*time.Millisecond)
+	now := time.Now()
+	target := fetchTarget{domain: "victim.example", authority: "victim.example:443"}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				l.record(target.authority, i%4 != 0, now)
+			}
+		})
+		wg.Go(func() {
+			for range 2000 {
+				if release, err := l.acquire(context.Background(), target, now); err == nil {
+					release()
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

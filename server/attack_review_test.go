@@ -287,3 +287,40 @@ func TestAttackUserinfoInActorID(t *testing.T) {
 		t.Errorf("rows went from %v to %v", before, after)
 	}
 }
+
+// A second review: one server, its host spelled with fullwidth characters
+// (which the HTTP client maps to the same host when it connects), must not
+// get one inbox allowance per spelling.
+func TestAttackHostSpellings(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) { c.InboxRate, c.TrustedProxies = 1, "127.0.0.0/8" }) // bursts of 20
+	bot := ts.URL + "/users/nuttx_build"
+	evil := newHostileHost(t)
+	key := newKey(t)
+	port := evil.URL[strings.LastIndex(evil.URL, ":")+1:]
+	spellings := []string{"127.0.0.1", "127.0.０.1", "127.0.0.１", "127.0.０.１"}
+	for i, host := range spellings {
+		id := fmt.Sprintf("http://%s:%s/users/v%d", host, port, i)
+		evil.doc(fmt.Sprintf("/users/v%d", i), actorDoc(id, id+"/inbox", "", id+"#main-key", id, key))
+	}
+	accepted := 0
+	for i, host := range spellings {
+		id := fmt.Sprintf("http://%s:%s/users/v%d", host, port, i)
+		for k := range 25 {
+			like := map[string]any{"id": id + "/like/" + fedtest.RandomHex(), "type": "Like", "actor": id, "object": bot}
+			// Each from another client: only the server's bucket counts.
+			a := postFrom(t, fmt.Sprintf("198.51.%d.%d", i, k+1), ts.URL+"/inbox", like, id+"#main-key", key)
+			switch a.status {
+			case 202:
+				accepted++
+			case 429:
+			default:
+				t.Fatalf("%s: HTTP %d (%s)", host, a.status, strings.TrimSpace(a.body))
+			}
+		}
+	}
+	// A burst of 20, and a token a second while the 100 requests last.
+	if accepted > 30 {
+		t.Errorf("one server spelled 4 ways got %d activities accepted at once; its burst is 20", accepted)
+	}
+}

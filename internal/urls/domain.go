@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -21,7 +22,7 @@ func Domain(host string) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	host = CanonicalHost(strings.Trim(host, "[]"))
 	if host == "" {
 		return ""
 	}
@@ -37,6 +38,17 @@ func Domain(host string) string {
 		return host
 	}
 	return d
+}
+
+// CanonicalHost returns a host name (without a port) as net/http connects
+// to it: IDNA-mapped to ASCII (so that a fullwidth "ｅxample.org" or
+// "127.0.０.1" is the host it reaches), lower case, without a trailing dot.
+// A name IDNA refuses is only lower-cased: it reaches nothing anyway.
+func CanonicalHost(host string) string {
+	if a, err := idna.Lookup.ToASCII(host); err == nil {
+		host = a
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
 // DomainOf returns the registrable domain of an absolute URL's host, or ""
