@@ -37,6 +37,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzClientAddr$$' -fuzztime $(FUZZTIME) ./server/
 	$(GO) test -run '^$$' -fuzz '^FuzzFailurePost$$' -fuzztime $(FUZZTIME) ./feed/
 	$(GO) test -run '^$$' -fuzz '^FuzzSiteParse$$' -fuzztime $(FUZZTIME) ./internal/urls/
+	$(GO) test -run '^$$' -fuzz '^FuzzDomain$$' -fuzztime $(FUZZTIME) ./internal/urls/
 
 ## bench: the benchmarks behind docs/BENCHMARKS.md
 bench: build

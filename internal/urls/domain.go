@@ -42,13 +42,13 @@ func Domain(host string) string {
 
 // CanonicalHost returns a host name (without a port) as net/http connects
 // to it: IDNA-mapped to ASCII (so that a fullwidth "ｅxample.org" or
-// "127.0.０.1" is the host it reaches), lower case, without a trailing dot.
+// "127.0.０.1" is the host it reaches), lower case, without trailing dots.
 // A name IDNA refuses is only lower-cased: it reaches nothing anyway.
 func CanonicalHost(host string) string {
 	if a, err := idna.Lookup.ToASCII(host); err == nil {
 		host = a
 	}
-	return strings.ToLower(strings.TrimSuffix(host, "."))
+	return strings.ToLower(strings.TrimRight(host, "."))
 }
 
 // DomainOf returns the registrable domain of an absolute URL's host, or ""

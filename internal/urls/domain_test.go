@@ -1,6 +1,9 @@
 package urls
 
-import "testing"
+import (
+	"regexp"
+	"testing"
+)
 
 func TestDomain(t *testing.T) {
 	for host, want := range map[string]string{
@@ -38,3 +41,22 @@ func TestDomain(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDomain: any host or URL a sender names (a keyId, an inbox) gives a
+// domain without a panic, and a domain that is a host name (letters,
+// digits, dots, hyphens: what the HTTP client can reach) or an IPv4 address
+// is its own domain.
+func FuzzDomain(f *testing.F) {
+	for _, s := range []string{"mastodon.social:443", "[2001:db8::1]:80", "127.0.０.1", "ｅxample.co.uk", "https://user@a.b.example/x#k", "", "[::1", "%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := Domain(s)
+		DomainOf(s)
+		if hostName.MatchString(d) && Domain(d) != d {
+			t.Errorf("Domain(%q) = %q, but Domain(%q) = %q", s, d, d, Domain(d))
+		}
+	})
+}
+
+var hostName = regexp.MustCompile(`^[a-z0-9_-]+(\.[a-z0-9_-]+)*$`)
