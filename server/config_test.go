@@ -39,6 +39,7 @@ func TestConfigValidation(t *testing.T) {
 		{"bad base URL", []string{"serve", "--base-url", "ftp://x"}, `--base-url "ftp://x": `},
 		{"base URL without host", []string{"post", "--base-url", "https://", "hi"}, `--base-url "https://": `},
 		{"base URL with a query", []string{"serve", "--base-url", "https://x.example/?a=b"}, `--base-url "https://x.example/?a=b": `},
+		{"base URL with a path", []string{"serve", "--base-url", "https://example.org/nuttx"}, `--base-url "https://example.org/nuttx": a path is not supported`},
 		{"bad listen", []string{"serve", "--listen", "nowhere"}, `--listen "nowhere": `},
 		{"empty listen", []string{"serve", "--listen", ""}, `--listen "": `},
 		{"empty data", []string{"serve", "--data", ""}, `--data "": `},

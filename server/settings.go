@@ -83,7 +83,7 @@ type setting struct {
 // settings are every setting, in --help order.
 var settings = []setting{
 	{name: "base-url", env: "NUTTX_FEED_BASE_URL", meta: "URL", in: cmdAll,
-		help:  "public URL of this server; the only source of every id and link",
+		help:  "public URL of this server, at the root of its host (no path); the only source of every id and link",
 		value: typed(func(c *Config) *string { return &c.BaseURL }, "http://localhost:8080", checkBaseURL)},
 	{name: "listen", env: "NUTTX_FEED_LISTEN", meta: "ADDR", in: cmdServe,
 		help:  "address to listen on",
@@ -248,8 +248,12 @@ func checkBaseURL(v string) error {
 	if err := checkHTTPURL(v); err != nil {
 		return err
 	}
-	if u, _ := url.Parse(v); u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	u, _ := url.Parse(v)
+	switch {
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		return errors.New("no query, fragment or user info allowed")
+	case strings.Trim(u.EscapedPath(), "/") != "":
+		return errors.New("a path is not supported: nuttx-feed answers at the root of its host, so give it a host of its own")
 	}
 	return nil
 }

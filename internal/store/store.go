@@ -76,6 +76,16 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
+	// The database holds the actors' private keys: a new file is created
+	// readable by its owner only, and SQLite gives its WAL and shared
+	// memory files the same mode.
+	if !o.ReadOnly {
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
+			f.Close()
+		} else if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
+	}
 	dsn := migrations.DSN(path)
 	if o.ReadOnly {
 		dsn += "&mode=ro"

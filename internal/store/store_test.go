@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -173,4 +175,31 @@ func TestPanicReleasesTheWriteLock(t *testing.T) {
 		}
 	}()
 	kept.AfterCommit(func() {})
+}
+
+// TestNewDatabaseIsPrivate: a new database and its WAL are readable by
+// their owner only (they hold the private keys); an existing file keeps
+// its mode.
+func TestNewDatabaseIsPrivate(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "sub", store.FileName)
+	db := storetest.OpenAt(t, path)
+	actor(t, db, "bot") // a write, so that the WAL exists
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s has mode %o, want 600", filepath.Base(p), mode)
+		}
+	}
+	shared := filepath.Join(t.TempDir(), store.FileName)
+	if err := os.WriteFile(shared, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	storetest.OpenAt(t, shared)
+	if fi, _ := os.Stat(shared); fi.Mode().Perm() != 0o640 {
+		t.Errorf("an existing database's mode changed to %o", fi.Mode().Perm())
+	}
 }

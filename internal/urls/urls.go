@@ -143,8 +143,13 @@ func New(base string) (Site, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return Site{}, fmt.Errorf("base URL %q: no query, fragment or user info allowed", base)
 	}
+	if p := strings.Trim(u.EscapedPath(), "/"); p != "" {
+		// Every route answers at the root (WebFinger and NodeInfo must, by
+		// their specifications), so ids under a path would lead nowhere.
+		return Site{}, fmt.Errorf("base URL %q: a path (/%s) is not supported: nuttx-feed answers at the root of its host, so give it a host of its own", base, p)
+	}
 	u.Host = strings.ToLower(u.Host)
-	return Site{base: strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), host: u.Host}, nil
+	return Site{base: u.Scheme + "://" + u.Host, host: u.Host}, nil
 }
 
 // Base returns the base URL without a trailing slash.
