@@ -35,8 +35,11 @@ type Config struct {
 	PostRecoveries bool
 	BurstThreshold int           // more targets than this in one poll make one post; 10
 	MaxBackoff     time.Duration // longest wait between polls while the source fails; 5m
-	Username       string        // the actor that posts (the firehose)
-	Format         Formatter
+	// FailureLogEvery is how often an outage of the source is logged again
+	// while it lasts (15m): its start and end are logged once each.
+	FailureLogEvery time.Duration
+	Username        string // the actor that posts (the firehose)
+	Format          Formatter
 }
 
 // Defaults of the NuttX deployment.
@@ -79,6 +82,9 @@ func New(cfg Config, st *store.Store, pub Publisher, log *slog.Logger) (*Feed, e
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Minute
 	}
+	if cfg.FailureLogEvery <= 0 {
+		cfg.FailureLogEvery = 15 * time.Minute
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -111,8 +117,9 @@ func (f *Feed) LastSuccess() time.Time {
 func (f *Feed) StaleAfter() time.Duration { return 3*f.cfg.PollInterval + f.cfg.MaxBackoff }
 
 // Run polls every PollInterval until ctx ends. While polls fail it backs off
-// (doubling up to MaxBackoff), logging the outage once and its end once; it
-// never gives up and never returns an error.
+// (doubling up to MaxBackoff), logging the outage when it starts, again
+// every FailureLogEvery while it lasts, and its end; it never gives up and
+// never returns an error.
 func (f *Feed) Run(ctx context.Context) error {
 	if !f.Enabled() {
 		f.log.Info("feed disabled (no Prometheus URL)")
@@ -122,6 +129,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	failures := 0
+	var failingSince, loggedAt time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -136,15 +144,22 @@ func (f *Feed) Run(ctx context.Context) error {
 		case err != nil:
 			failures++
 			wait = min(f.cfg.PollInterval<<min(failures, 16), f.cfg.MaxBackoff)
-			if failures == 1 {
-				f.log.Error("feed: poll failed; retrying with backoff (further failures are not logged until it works again)",
+			now := time.Now()
+			switch {
+			case failures == 1:
+				failingSince, loggedAt = now, now
+				f.log.Error("feed: poll failed; retrying with backoff (logged again every "+f.cfg.FailureLogEvery.String()+" while it lasts)",
 					"err", err, "retry_in", wait)
-			} else {
+			case now.Sub(loggedAt) >= f.cfg.FailureLogEvery:
+				loggedAt = now
+				f.log.Error("feed: polls still failing", "failed_polls", failures, "since", failingSince.UTC().Format(time.RFC3339),
+					"err", err, "retry_in", wait)
+			default:
 				f.log.Debug("feed: poll failed again", "err", err, "retry_in", wait)
 			}
 		default:
 			if failures > 0 {
-				f.log.Info("feed: polls work again", "failed_polls", failures)
+				f.log.Info("feed: polls work again", "failed_polls", failures, "outage", time.Since(failingSince).Round(time.Second))
 			}
 			failures = 0
 			if res.Posts > 0 || res.StateChanges > 0 {

@@ -3,6 +3,7 @@ package feed
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -399,11 +400,35 @@ func TestPrometheusOutage(t *testing.T) {
 		t.Errorf("second post: %s", notes[1].Source)
 	}
 	logs := e.logs.String()
-	if n := strings.Count(logs, "feed: poll failed;"); n != 1 {
-		t.Errorf("the outage was logged %d times at error level, want once:\n%s", n, logs)
+	if n := strings.Count(logs, "feed: poll failed;"); n != 1 || strings.Contains(logs, "still failing") {
+		t.Errorf("the outage was logged %d times at error level, want once (it lasted less than FailureLogEvery):\n%s", n, logs)
 	}
 	if !strings.Contains(logs, "feed: polls work again") {
 		t.Error("the end of the outage was not logged")
+	}
+}
+
+// TestLongOutageIsLoggedAgain: an outage that lasts is logged again every
+// FailureLogEvery, not only when it starts.
+func TestLongOutageIsLoggedAgain(t *testing.T) {
+	t.Parallel()
+	dead := "http://" + closedAddr(t) // nothing listens: every poll fails
+	e := newEnvWith(t, nil, func(c *Config) {
+		c.PrometheusURL, c.PollInterval, c.MaxBackoff, c.FailureLogEvery = dead, 10*time.Millisecond, 20*time.Millisecond, 100*time.Millisecond
+	})
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() { e.feed.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	eventually.True(t, 10*time.Second, "the outage logged again twice", func() bool {
+		return strings.Count(e.logs.String(), "feed: polls still failing") >= 2
+	})
+	logs := e.logs.String()
+	if n := strings.Count(logs, "feed: poll failed;"); n != 1 {
+		t.Errorf("the start of the outage logged %d times, want once", n)
+	}
+	if !strings.Contains(logs, "failed_polls=") || !strings.Contains(logs, "since=") {
+		t.Errorf("the repeated line does not say how long it lasts:\n%s", logs)
 	}
 }
 
@@ -515,3 +540,14 @@ func counts(t *testing.T, e *env) string {
 }
 
 func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,5 +215,29 @@ func TestDeliveriesRetry(t *testing.T) {
 	}
 	if code, _, _ := run("deliveries", "retry", "--data", dir); code != 2 {
 		t.Errorf("retry without HOST: exit %d, want 2", code)
+	}
+}
+
+// TestLogLevel: --log-level debug shows every GET request; the default,
+// info, does not.
+func TestLogLevel(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		level    string
+		wantGETs bool
+	}{{"debug", true}, {"info", false}} {
+		child := serveInChild(t, "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--prometheus-url", "", "--log-level", c.level)
+		resp, err := http.Get("http://" + child.Addr + "/users/nuttx_build")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if err := child.stop(); err != nil {
+			t.Fatal(err)
+		}
+		logged := strings.Contains(child.log.String(), "uri=/users/nuttx_build")
+		if logged != c.wantGETs {
+			t.Errorf("--log-level %s: GET logged %v, want %v:\n%s", c.level, logged, c.wantGETs, child.log.String())
+		}
 	}
 }

@@ -31,6 +31,7 @@ type Config struct {
 	InboxRate            int
 	Retention            time.Duration
 	LogFormat            string
+	LogLevel             string
 
 	// The Prometheus feed.
 	PrometheusURL      string

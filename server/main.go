@@ -109,7 +109,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err := cfg.validate(); err != nil {
 		return usageError(stderr, "serve", err)
 	}
-	log := newLogger(cfg.LogFormat, stderr, slog.LevelInfo)
+	level, _ := logLevel(cfg.LogLevel) // validated above
+	log := newLogger(cfg.LogFormat, stderr, level)
 	if path := os.Getenv("NUTTX_FEED_CPUPROFILE"); path != "" { // for bench/: a CPU profile of the whole run
 		stopProfile, err := startCPUProfile(path)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -118,6 +119,9 @@ var settings = []setting{
 	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll,
 		help:  "log format: text or json",
 		value: typed(func(c *Config) *string { return &c.LogFormat }, "text", checkLogFormat)},
+	{name: "log-level", env: "NUTTX_FEED_LOG_LEVEL", meta: "LEVEL", in: cmdServe,
+		help:  "log level: debug (every GET request and more), info, warn or error",
+		value: typed(func(c *Config) *string { return &c.LogLevel }, "info", checkLogLevel)},
 
 	// The Prometheus feed.
 	{name: "prometheus-url", env: "NUTTX_FEED_PROMETHEUS_URL", meta: "URL", in: cmdFeed,
@@ -275,6 +279,26 @@ func checkUsername(v string) error {
 func checkTrustedProxies(v string) error {
 	_, err := parseTrustedProxies(v)
 	return err
+}
+
+func checkLogLevel(v string) error {
+	_, err := logLevel(v)
+	return err
+}
+
+// logLevel reads --log-level.
+func logLevel(v string) (slog.Level, error) {
+	switch v {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, errors.New("want debug, info, warn or error")
 }
 
 func checkLogFormat(v string) error {

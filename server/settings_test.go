@@ -30,6 +30,7 @@ func TestSettingsDefaults(t *testing.T) {
 		InboxRate:            20,
 		Retention:            30 * 24 * time.Hour,
 		LogFormat:            "text",
+		LogLevel:             "info",
 		PrometheusURL:        "http://localhost:9090",
 		PollInterval:         30 * time.Second,
 		Query:                "build_score < 0.5",
@@ -127,7 +128,7 @@ func TestSettingsHelp(t *testing.T) {
 		flags []string
 	}{
 		{[]string{"serve"}, slices.Concat([]string{"base-url", "listen", "data", "username", "display-name", "summary",
-			"allow-private-networks", "trusted-proxies", "rate-limit", "inbox-rate", "retention", "log-format"}, feed)},
+			"allow-private-networks", "trusted-proxies", "rate-limit", "inbox-rate", "retention", "log-format", "log-level"}, feed)},
 		{[]string{"post"}, slices.Concat(profile, []string{"in-reply-to"})},
 		{[]string{"feed", "preview"}, slices.Concat(profile, feed)},
 		{[]string{"feed", "status"}, []string{"base-url", "data", "username", "log-format"}},
