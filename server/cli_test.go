@@ -241,3 +241,34 @@ func TestLogLevel(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupWhileServing: `backup` copies the database of a running
+// server, privately, and the copy holds its posts; it never overwrites a
+// file, and refuses a data folder without a database.
+func TestBackupWhileServing(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.publish(t, "before the backup")
+	file := filepath.Join(t.TempDir(), "backup.db")
+	code, out, stderr := run("backup", "--data", ts.Dir, file)
+	if code != 0 || !strings.HasPrefix(out, file+": ") {
+		t.Fatalf("backup: exit %d, %q %q", code, out, stderr)
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the copy: %v, want mode 600", err)
+	}
+	if n := storetest.Count(t, storetest.OpenAt(t, file).SQL, "notes"); n != 1 {
+		t.Errorf("the copy has %d notes, want 1", n)
+	}
+	ts.publish(t, "after the backup") // the server goes on writing
+	if code, _, stderr := run("backup", "--data", ts.Dir, file); code != 1 || !strings.Contains(stderr, "exists already") {
+		t.Errorf("a backup onto an existing file: exit %d, %q", code, stderr)
+	}
+	empty := t.TempDir()
+	if code, _, stderr := run("backup", "--data", empty, filepath.Join(t.TempDir(), "x.db")); code != 1 || !strings.Contains(stderr, "no nuttx-feed database in") {
+		t.Errorf("a backup of nothing: exit %d, %q", code, stderr)
+	}
+	if databaseExists(empty) {
+		t.Error("backup created a database")
+	}
+}

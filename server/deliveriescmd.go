@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
-	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 const deliveriesUsage = `Usage: nuttx-feed deliveries retry [flags] HOST
@@ -38,7 +35,7 @@ func runDeliveries(args []string, stdout, stderr io.Writer) int {
 	}
 	// An operator's command must not make a database where there was none
 	// (a mistyped --data would otherwise start an empty one).
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, store.FileName)); err != nil {
+	if !databaseExists(cfg.DataDir) {
 		fmt.Fprintf(stderr, "nuttx-feed deliveries retry: no nuttx-feed database in %s; run serve first\n", cfg.DataDir)
 		return 1
 	}

@@ -36,6 +36,7 @@ Commands:
   feed status    list the targets failing now, since when, and their threads
   deliveries retry HOST
                  send again what is held for a server whose deliveries kept failing
+  backup FILE    write a consistent copy of the database, while the server runs
   version        print the version
 
 Run "nuttx-feed COMMAND --help" for the flags of a command.
@@ -57,6 +58,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runFeed(args[1:], stdout, stderr)
 	case "deliveries":
 		return runDeliveries(args[1:], stdout, stderr)
+	case "backup":
+		return runBackup(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "nuttx-feed", Version)
 		return 0

@@ -201,9 +201,20 @@ func (s *Server) close() {
 	}
 }
 
+// dbFile is the database file in the data folder dir.
+func dbFile(dir string) string { return filepath.Join(dir, store.FileName) }
+
+// databaseExists reports whether dir holds a database. Commands that only
+// read or change a running bot's data check it, so that a mistyped --data
+// never makes a new bot with a new key.
+func databaseExists(dir string) bool {
+	_, err := os.Stat(dbFile(dir))
+	return err == nil
+}
+
 // openStore opens (creating it if needed) and migrates the database in dir.
 func openStore(ctx context.Context, dir string, o store.Options) (*store.Store, error) {
-	return store.Open(ctx, filepath.Join(dir, store.FileName), o)
+	return store.Open(ctx, dbFile(dir), o)
 }
 
 // lockDatabase takes an exclusive flock(2) on the database file itself
@@ -219,7 +230,7 @@ func openStore(ctx context.Context, dir string, o store.Options) (*store.Store, 
 // descriptor of that file, so closing this one early would silently
 // release the locks of SQLite's connections (close closes the store first).
 func lockDatabase(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, store.FileName), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(dbFile(dir), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

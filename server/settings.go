@@ -30,6 +30,7 @@ const (
 	cmdFeedPreview
 	cmdFeedStatus
 	cmdDeliveriesRetry
+	cmdBackup
 
 	cmdAll     = cmdServe | cmdPost | cmdFeedPreview | cmdFeedStatus | cmdDeliveriesRetry
 	cmdProfile = cmdServe | cmdPost | cmdFeedPreview // commands that may create the bot
@@ -58,6 +59,9 @@ var commands = []commandDef{
 	{name: "deliveries retry", is: cmdDeliveriesRetry, args: " HOST", about: "Closes the delivery breaker of HOST's server (a host name, or an inbox URL): the deliveries\n" +
 		"held or parked after its repeated failures go out again, and it is judged afresh. A server that\n" +
 		"signs a request to us is revived the same way. It works while the server runs (same database)."},
+	{name: "backup", is: cmdBackup, args: " FILE", about: "Writes a consistent copy of the database to FILE (a new file, readable by you only: it holds\n" +
+		"the bot's private key), while the server runs. To restore: stop serve, put the copy in the data\n" +
+		"folder as nuttx-feed.db (removing any nuttx-feed.db-wal and nuttx-feed.db-shm), start serve."},
 }
 
 // commandNamed returns the entry of commands called name; an unknown name
@@ -89,7 +93,7 @@ var settings = []setting{
 	{name: "listen", env: "NUTTX_FEED_LISTEN", meta: "ADDR", in: cmdServe,
 		help:  "address to listen on",
 		value: typed(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080", checkListen)},
-	{name: "data", env: "NUTTX_FEED_DATA", meta: "DIR", in: cmdAll,
+	{name: "data", env: "NUTTX_FEED_DATA", meta: "DIR", in: cmdAll | cmdBackup,
 		help:  "folder holding the SQLite database (created if missing)",
 		value: typed(func(c *Config) *string { return &c.DataDir }, "./data", checkNotEmpty)},
 	{name: "username", env: "NUTTX_FEED_USERNAME", meta: "NAME", in: cmdAll,
@@ -116,7 +120,7 @@ var settings = []setting{
 	{name: "retention", env: "NUTTX_FEED_RETENTION", meta: "DURATION", in: cmdServe,
 		help:  "how long finished deliveries and their attempts, and Accepts, are kept (posts are kept for ever)",
 		value: typed(func(c *Config) *time.Duration { return &c.Retention }, activitypub.DefaultRetention, checkRetention)},
-	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll,
+	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll | cmdBackup,
 		help:  "log format: text or json",
 		value: typed(func(c *Config) *string { return &c.LogFormat }, "text", checkLogFormat)},
 	{name: "log-level", env: "NUTTX_FEED_LOG_LEVEL", meta: "LEVEL", in: cmdServe,

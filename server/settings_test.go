@@ -133,6 +133,7 @@ func TestSettingsHelp(t *testing.T) {
 		{[]string{"feed", "preview"}, slices.Concat(profile, feed)},
 		{[]string{"feed", "status"}, []string{"base-url", "data", "username", "log-format"}},
 		{[]string{"deliveries", "retry"}, []string{"base-url", "data", "username", "log-format"}},
+		{[]string{"backup"}, []string{"data", "log-format"}},
 	} {
 		name := strings.Join(c.cmd, " ")
 		code, out, stderr := run(append(c.cmd, "--help")...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,5 +202,35 @@ func TestNewDatabaseIsPrivate(t *testing.T) {
 	storetest.OpenAt(t, shared)
 	if fi, _ := os.Stat(shared); fi.Mode().Perm() != 0o640 {
 		t.Errorf("an existing database's mode changed to %o", fi.Mode().Perm())
+	}
+}
+
+// TestBackup: a consistent copy, private, that opens as a database with
+// the same rows; a file that exists is never overwritten.
+func TestBackup(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	a := actor(t, db, "bot")
+	err := db.Update(context.Background(), func(tx *store.Tx) error {
+		return tx.InsertNote(&store.Note{PublicID: "n1", ActorID: a.ID, Content: "x", Published: tx.Now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "copy.db")
+	size, err := db.Backup(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() != size || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the copy: %v, size %d (said %d), mode %o; want mode 600", err, fi.Size(), size, fi.Mode().Perm())
+	}
+	copied := storetest.OpenAt(t, path)
+	if n := storetest.Count(t, copied.SQL, "notes"); n != 1 {
+		t.Errorf("the copy has %d notes, want 1", n)
+	}
+	if _, err := db.Backup(context.Background(), path); err == nil || !strings.Contains(err.Error(), "exists already") {
+		t.Errorf("a backup onto an existing file: %v", err)
 	}
 }
