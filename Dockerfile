@@ -22,5 +22,9 @@ ENV NUTTX_FEED_LISTEN=0.0.0.0:8080 \
 VOLUME ["/data"]
 EXPOSE 8080
 USER 65532:65532
+# No curl on distroless: the binary asks its own /health (the database takes
+# a write, the feed polled lately) on NUTTX_FEED_LISTEN.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+  CMD ["/usr/local/bin/nuttx-feed", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/nuttx-feed"]
 CMD ["serve"]

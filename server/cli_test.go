@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,5 +272,34 @@ func TestBackupWhileServing(t *testing.T) {
 	}
 	if databaseExists(empty) {
 		t.Error("backup created a database")
+	}
+}
+
+// TestHealthcheckCommand: exit 0 and the report from a healthy server (found
+// over loopback when it listens on every address), 1 when nothing answers
+// and when the server is unhealthy.
+func TestHealthcheckCommand(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) { c.PrometheusURL = "" })
+	_, port, _ := net.SplitHostPort(ts.Addr())
+	for _, listen := range []string{ts.Addr(), "0.0.0.0:" + port} {
+		if code, out, stderr := run("healthcheck", "--listen", listen); code != 0 || !strings.Contains(out, `"status":"ok"`) {
+			t.Errorf("healthcheck --listen %s: exit %d, %q %q", listen, code, out, stderr)
+		}
+	}
+	if code, _, stderr := run("healthcheck", "--listen", closedPort(t, "127.0.0.1")); code != 1 || !strings.Contains(stderr, "connection refused") {
+		t.Errorf("nothing listening: exit %d, %q", code, stderr)
+	}
+	// What /health answers when the database takes no write (health_test.go
+	// gets it from a real server on a read-only database): here only the
+	// command's reading of it is tested.
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"status":"fail","checks":{"database":"fail: cannot write (see the log)"}}`)
+	}))
+	defer sick.Close()
+	code, out, stderr := run("healthcheck", "--listen", strings.TrimPrefix(sick.URL, "http://"))
+	if code != 1 || !strings.Contains(out, `"status":"fail"`) || !strings.Contains(stderr, "HTTP 503") {
+		t.Errorf("an unhealthy server: exit %d, %q %q", code, out, stderr)
 	}
 }

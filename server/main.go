@@ -37,6 +37,7 @@ Commands:
   deliveries retry HOST
                  send again what is held for a server whose deliveries kept failing
   backup FILE    write a consistent copy of the database, while the server runs
+  healthcheck    ask the local server for /health; exit 0 when it is healthy
   version        print the version
 
 Run "nuttx-feed COMMAND --help" for the flags of a command.
@@ -60,6 +61,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runDeliveries(args[1:], stdout, stderr)
 	case "backup":
 		return runBackup(args[1:], stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "nuttx-feed", Version)
 		return 0

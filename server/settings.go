@@ -31,6 +31,7 @@ const (
 	cmdFeedStatus
 	cmdDeliveriesRetry
 	cmdBackup
+	cmdHealthcheck
 
 	cmdAll     = cmdServe | cmdPost | cmdFeedPreview | cmdFeedStatus | cmdDeliveriesRetry
 	cmdProfile = cmdServe | cmdPost | cmdFeedPreview // commands that may create the bot
@@ -62,6 +63,8 @@ var commands = []commandDef{
 	{name: "backup", is: cmdBackup, args: " FILE", about: "Writes a consistent copy of the database to FILE (a new file, readable by you only: it holds\n" +
 		"the bot's private key), while the server runs. To restore: stop serve, put the copy in the data\n" +
 		"folder as nuttx-feed.db (removing any nuttx-feed.db-wal and nuttx-feed.db-shm), start serve."},
+	{name: "healthcheck", is: cmdHealthcheck, about: "Asks the server listening on --listen (on this machine) for /health, prints its answer and\n" +
+		"exits 0 when it is healthy, 1 otherwise: a HEALTHCHECK for images without curl (distroless)."},
 }
 
 // commandNamed returns the entry of commands called name; an unknown name
@@ -90,7 +93,7 @@ var settings = []setting{
 	{name: "base-url", env: "NUTTX_FEED_BASE_URL", meta: "URL", in: cmdAll,
 		help:  "public URL of this server, at the root of its host (no path); the only source of every id and link",
 		value: typed(func(c *Config) *string { return &c.BaseURL }, "http://localhost:8080", checkBaseURL)},
-	{name: "listen", env: "NUTTX_FEED_LISTEN", meta: "ADDR", in: cmdServe,
+	{name: "listen", env: "NUTTX_FEED_LISTEN", meta: "ADDR", in: cmdServe | cmdHealthcheck,
 		help:  "address to listen on",
 		value: typed(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080", checkListen)},
 	{name: "data", env: "NUTTX_FEED_DATA", meta: "DIR", in: cmdAll | cmdBackup,

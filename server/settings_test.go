@@ -134,6 +134,7 @@ func TestSettingsHelp(t *testing.T) {
 		{[]string{"feed", "status"}, []string{"base-url", "data", "username", "log-format"}},
 		{[]string{"deliveries", "retry"}, []string{"base-url", "data", "username", "log-format"}},
 		{[]string{"backup"}, []string{"data", "log-format"}},
+		{[]string{"healthcheck"}, []string{"listen"}},
 	} {
 		name := strings.Join(c.cmd, " ")
 		code, out, stderr := run(append(c.cmd, "--help")...)
