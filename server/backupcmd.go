@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,13 +13,7 @@ import (
 func runBackup(args []string, stdout, stderr io.Writer) int {
 	var cfg Config
 	cmd := newCommand("backup", &cfg)
-	if err := cmd.parse(args, stdout); err != nil {
-		return usageError(stderr, "backup", err)
-	}
-	if cmd.fs.NArg() != 1 {
-		return usageError(stderr, "backup", errors.New("want exactly one FILE argument"))
-	}
-	if err := cfg.validate(); err != nil {
+	if err := cmd.parseAndCheck(args, stdout, &cfg, "FILE"); err != nil {
 		return usageError(stderr, "backup", err)
 	}
 	if !databaseExists(cfg.DataDir) {

@@ -122,6 +122,22 @@ func (c *command) parse(args []string, stdout io.Writer) error {
 	return joinProblems(problems)
 }
 
+// parseAndCheck is parse, then the check of the positional arguments
+// (exactly one, named by arg, or none when arg is "") and of cfg: every
+// command starts with it.
+func (c *command) parseAndCheck(args []string, stdout io.Writer, cfg *Config, arg string) error {
+	if err := c.parse(args, stdout); err != nil {
+		return err
+	}
+	switch n := c.fs.NArg(); {
+	case arg == "" && n > 0:
+		return fmt.Errorf("unexpected argument %q", c.fs.Arg(0))
+	case arg != "" && n != 1:
+		return fmt.Errorf("want exactly one %s argument", arg)
+	}
+	return cfg.validate()
+}
+
 func (c *command) usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: nuttx-feed %s [flags]%s\n\n%s\n", c.name, c.args, c.about)
 	if len(c.settings)+len(c.extra) == 0 {

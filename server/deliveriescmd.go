@@ -24,13 +24,7 @@ func runDeliveries(args []string, stdout, stderr io.Writer) int {
 	}
 	var cfg Config
 	cmd := newCommand("deliveries retry", &cfg)
-	if err := cmd.parse(args[1:], stdout); err != nil {
-		return usageError(stderr, "deliveries retry", err)
-	}
-	if cmd.fs.NArg() != 1 {
-		return usageError(stderr, "deliveries retry", errors.New("want exactly one HOST argument"))
-	}
-	if err := cfg.validate(); err != nil {
+	if err := cmd.parseAndCheck(args[1:], stdout, &cfg, "HOST"); err != nil {
 		return usageError(stderr, "deliveries retry", err)
 	}
 	// An operator's command must not make a database where there was none

@@ -29,13 +29,7 @@ func runFeed(args []string, stdout, stderr io.Writer) int {
 	}
 	var cfg Config
 	cmd := newCommand("feed "+sub, &cfg)
-	if err := cmd.parse(args[1:], stdout); err != nil {
-		return usageError(stderr, "feed "+sub, err)
-	}
-	if cmd.fs.NArg() > 0 {
-		return usageError(stderr, "feed "+sub, fmt.Errorf("unexpected argument %q", cmd.fs.Arg(0)))
-	}
-	if err := cfg.validate(); err != nil {
+	if err := cmd.parseAndCheck(args[1:], stdout, &cfg, ""); err != nil {
 		return usageError(stderr, "feed "+sub, err)
 	}
 	if sub == "preview" && cfg.PrometheusURL == "" {

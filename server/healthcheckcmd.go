@@ -16,13 +16,7 @@ import (
 func runHealthcheck(args []string, stdout, stderr io.Writer) int {
 	var cfg Config
 	cmd := newCommand("healthcheck", &cfg)
-	if err := cmd.parse(args, stdout); err != nil {
-		return usageError(stderr, "healthcheck", err)
-	}
-	if cmd.fs.NArg() > 0 {
-		return usageError(stderr, "healthcheck", fmt.Errorf("unexpected argument %q", cmd.fs.Arg(0)))
-	}
-	if err := cfg.validate(); err != nil {
+	if err := cmd.parseAndCheck(args, stdout, &cfg, ""); err != nil {
 		return usageError(stderr, "healthcheck", err)
 	}
 	host, port, _ := net.SplitHostPort(cfg.Listen) // validated

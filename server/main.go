@@ -106,13 +106,7 @@ func usageError(stderr io.Writer, cmd string, err error) int {
 func runServe(args []string, stdout, stderr io.Writer) int {
 	var cfg Config
 	cmd := newCommand("serve", &cfg)
-	if err := cmd.parse(args, stdout); err != nil {
-		return usageError(stderr, "serve", err)
-	}
-	if cmd.fs.NArg() > 0 {
-		return usageError(stderr, "serve", fmt.Errorf("unexpected argument %q", cmd.fs.Arg(0)))
-	}
-	if err := cfg.validate(); err != nil {
+	if err := cmd.parseAndCheck(args, stdout, &cfg, ""); err != nil {
 		return usageError(stderr, "serve", err)
 	}
 	level, _ := logLevel(cfg.LogLevel) // validated above
@@ -144,13 +138,7 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var inReplyTo string
 	cmd := newCommand("post", &cfg)
 	cmd.addString(&inReplyTo, "in-reply-to", "ID", "reply to this note: a local note's id or URL, or any note URL")
-	if err := cmd.parse(args, stdout); err != nil {
-		return usageError(stderr, "post", err)
-	}
-	if cmd.fs.NArg() != 1 {
-		return usageError(stderr, "post", errors.New("want exactly one TEXT argument (or - for standard input)"))
-	}
-	if err := cfg.validate(); err != nil {
+	if err := cmd.parseAndCheck(args, stdout, &cfg, "TEXT (or - for standard input)"); err != nil {
 		return usageError(stderr, "post", err)
 	}
 	text := cmd.fs.Arg(0)
