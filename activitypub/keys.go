@@ -217,18 +217,8 @@ func (s *Service) fetchKey(ctx context.Context, keyID string) (*remoteKey, error
 	}
 	actor := doc
 	if doc.ID != owner || docURL != owner { // a key document or a stub: ask the owner
-		if actor, err = s.fetchDocument(ctx, owner); err != nil {
+		if actor, err = s.ownerDocument(ctx, owner, keyID, pub); err != nil {
 			return nil, err
-		}
-		if actor.ID != owner {
-			return nil, docErrorf("actor %s answered with the id %s", owner, truncate(actor.ID, 80))
-		}
-		named, err := actor.key(keyID)
-		if err != nil {
-			return nil, docErrorf("actor %s does not name the key %s", owner, keyID)
-		}
-		if own, err := parsePublicKey(named.PublicKeyPem); err != nil || !own.Equal(pub) {
-			return nil, docErrorf("actor %s names the key %s with other key material", owner, keyID)
 		}
 	}
 	k := &remoteKey{keyID: keyID, owner: owner, pem: pk.PublicKeyPem, pub: pub, fetchedAt: s.now()}
@@ -236,20 +226,34 @@ func (s *Service) fetchKey(ctx context.Context, keyID string) (*remoteKey, error
 	return k, nil
 }
 
+// ownerDocument fetches the actor owner, which must answer with its own id
+// and name keyID as its publicKey, with the key material pub.
+func (s *Service) ownerDocument(ctx context.Context, owner, keyID string, pub *rsa.PublicKey) (*remoteDocument, error) {
+	doc, err := s.fetchDocument(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	if doc.ID != owner {
+		return nil, docErrorf("actor %s answered with the id %s", owner, truncate(doc.ID, 80))
+	}
+	named, err := doc.key(keyID)
+	if err != nil {
+		return nil, docErrorf("actor %s does not name the key %s", owner, keyID)
+	}
+	if own, err := parsePublicKey(named.PublicKeyPem); err != nil || !own.Equal(pub) {
+		return nil, docErrorf("actor %s names the key %s with other key material", owner, keyID)
+	}
+	return doc, nil
+}
+
 // withInboxes returns a copy of k carrying the inboxes of its owner, read
 // from the actor, which must answer with its own id and name k. k itself is
 // shared (cached) and never changes. Keys fetched since the owner binding
 // carry their inboxes already; this serves keys stored without them.
 func (s *Service) withInboxes(ctx context.Context, k *remoteKey) (*remoteKey, error) {
-	doc, err := s.fetchDocument(ctx, k.owner)
+	doc, err := s.ownerDocument(ctx, k.owner, k.keyID, k.pub)
 	if err != nil {
 		return nil, err
-	}
-	if doc.ID != k.owner {
-		return nil, docErrorf("actor %s answered with the id %s", k.owner, truncate(doc.ID, 80))
-	}
-	if _, err := doc.key(k.keyID); err != nil {
-		return nil, docErrorf("actor %s does not name the key %s", k.owner, k.keyID)
 	}
 	c := *k
 	c.inbox, c.sharedInbox = doc.Inbox, doc.sharedInbox()

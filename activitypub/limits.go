@@ -15,24 +15,25 @@ type Rate struct {
 	Burst     int
 }
 
-// DefaultInboxRate is what one remote server (registrable domain) may send
-// to our inboxes before it is answered 429: far above what a large server
-// sends a bot (a burst of account deletions costs nothing, as a Delete of an
-// actor we never knew is dropped before the limit), far below what fills a
-// database (docs/FEDERATION.md, "Limits").
+// DefaultInboxRate is what one client address may send to our inboxes
+// before its signature is checked, and one remote server (the registrable
+// domain of the signer) once it is, before either is answered 429: far
+// above what a large server sends a bot (a burst of account deletions costs
+// nothing, as a Delete of an actor we never knew is dropped before the
+// limit), far below what fills a database (docs/FEDERATION.md, "Limits").
 var DefaultInboxRate = Rate{PerSecond: 20, Burst: 400}
 
-// hostRates holds a token bucket per remote domain, for the most recently
-// seen domains (an evicted bucket starts full again, which only favours
-// its domain).
-type hostRates struct {
+// keyedRates holds a token bucket per key ("client ADDRESS", "server
+// DOMAIN"), for the most recently seen keys (an evicted bucket starts full
+// again, which only favours its key).
+type keyedRates struct {
 	limit   rate.Limit
 	burst   int
 	mu      sync.Mutex
 	buckets *lru.Cache[string, *rate.Limiter]
 }
 
-func newHostRates(r Rate) *hostRates {
+func newKeyedRates(r Rate) *keyedRates {
 	if r.PerSecond == 0 {
 		r.PerSecond = DefaultInboxRate.PerSecond
 	}
@@ -44,20 +45,20 @@ func newHostRates(r Rate) *hostRates {
 		limit = rate.Inf
 	}
 	buckets, _ := lru.New[string, *rate.Limiter](keyCacheSize) // errors only for a size <= 0
-	return &hostRates{limit: limit, burst: r.Burst, buckets: buckets}
+	return &keyedRates{limit: limit, burst: r.Burst, buckets: buckets}
 }
 
-// allow takes a token from domain's bucket. When there is none it returns
+// allow takes a token from key's bucket. When there is none it returns
 // false and how long until there is one.
-func (h *hostRates) allow(domain string, now time.Time) (time.Duration, bool) {
+func (h *keyedRates) allow(key string, now time.Time) (time.Duration, bool) {
 	if h.limit == rate.Inf {
 		return 0, true
 	}
 	h.mu.Lock()
-	lim, ok := h.buckets.Get(domain)
+	lim, ok := h.buckets.Get(key)
 	if !ok {
 		lim = rate.NewLimiter(h.limit, h.burst)
-		h.buckets.Add(domain, lim)
+		h.buckets.Add(key, lim)
 	}
 	h.mu.Unlock()
 	if lim.AllowN(now, 1) {

@@ -54,8 +54,9 @@ type Options struct {
 	// (tests, intranets); otherwise inboxes must be https. The Client
 	// decides separately which addresses it may reach.
 	AllowPrivateNetworks bool
-	// InboxRate limits the activities each remote server (registrable
-	// domain) may send to our inboxes; zero fields take the defaults.
+	// InboxRate limits the activities each client address (before the
+	// signature is checked) and each remote server (after) may send to our
+	// inboxes; zero fields take the defaults.
 	InboxRate Rate
 	// Retention is how long finished deliveries, their attempts, activities
 	// that carry no note are kept (DefaultRetention);
@@ -86,7 +87,7 @@ type Service struct {
 	// deleteChecks lets one unproven Delete of an actor a minute GET its id.
 	deleteChecks *throttle
 	fetches      *fetchLimits
-	inboxRate    *hostRates
+	inboxRate    *keyedRates
 	retention    time.Duration
 	pruneEvery   time.Duration
 	httpInbox    bool // inboxes may be http:// (private networks allowed)
@@ -131,7 +132,7 @@ func New(o Options) (*Service, error) {
 		keys:           newKeyCache(),
 		deleteChecks:   newThrottle(time.Minute),
 		fetches:        newFetchLimits(maxFetches, maxFetchesPerHost, maxFetchesPerClient, fetchSlotWait),
-		inboxRate:      newHostRates(o.InboxRate),
+		inboxRate:      newKeyedRates(o.InboxRate),
 		retention:      cmp.Or(o.Retention, DefaultRetention),
 		pruneEvery:     cmp.Or(o.PruneEvery, time.Hour),
 		httpInbox:      o.AllowPrivateNetworks,
