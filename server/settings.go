@@ -22,7 +22,7 @@ import (
 // settings_test.go holds README.md's configuration tables to it.
 
 // cmdSet is a set of the commands that take settings.
-type cmdSet uint8
+type cmdSet uint16
 
 const (
 	cmdServe cmdSet = 1 << iota
@@ -32,6 +32,9 @@ const (
 	cmdDeliveriesRetry
 	cmdBackup
 	cmdHealthcheck
+	cmdProfileSet // profile set
+	cmdImport     // import mastodon
+	cmdAdmin      // followers, block, delete, deliveries (list), token: they read and change the database only
 
 	cmdAll     = cmdServe | cmdPost | cmdFeedPreview | cmdFeedStatus | cmdDeliveriesRetry
 	cmdProfile = cmdServe | cmdPost | cmdFeedPreview // commands that may create the bot
