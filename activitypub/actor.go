@@ -1,6 +1,7 @@
 package activitypub
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -9,11 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -35,6 +40,8 @@ type Profile struct {
 	DisplayName string
 	Summary     string
 	Fields      []store.Field
+	// Visibility of its posts: store.Public ("" too) or store.Unlisted.
+	Visibility string
 }
 
 // usernameRE is Mastodon's username rule (docs/FEDERATION.md, "WebFinger"),
@@ -47,6 +54,13 @@ func ValidUsername(name string) bool {
 	return len(name) <= 64 && usernameRE.MatchString(name)
 }
 
+// Limits of a profile, Mastodon's: remote servers cut or refuse beyond them.
+const (
+	MaxDisplayName = 30
+	MaxSummary     = 500
+	MaxFields      = 4
+)
+
 func (p Profile) validate() error {
 	if !ValidUsername(p.Username) {
 		return fmt.Errorf("%w: username %q: use lower-case letters, digits and _ (with . or - between them)", ErrInvalid, p.Username)
@@ -54,32 +68,87 @@ func (p Profile) validate() error {
 	if strings.TrimSpace(p.DisplayName) == "" {
 		return fmt.Errorf("%w: display name is empty", ErrInvalid)
 	}
+	if n := utf8.RuneCountInString(p.DisplayName); n > MaxDisplayName {
+		return fmt.Errorf("%w: display name has %d characters, at most %d", ErrInvalid, n, MaxDisplayName)
+	}
+	if n := utf8.RuneCountInString(p.Summary); n > MaxSummary {
+		return fmt.Errorf("%w: bio has %d characters, at most %d", ErrInvalid, n, MaxSummary)
+	}
+	if len(p.Fields) > MaxFields {
+		return fmt.Errorf("%w: %d profile fields, at most %d", ErrInvalid, len(p.Fields), MaxFields)
+	}
 	for _, f := range p.Fields {
 		if f.Name == "" || !strings.HasPrefix(f.URL, "https://") && !strings.HasPrefix(f.URL, "http://") {
 			return fmt.Errorf("%w: profile field %q needs a name and an http(s) URL", ErrInvalid, f.Name)
 		}
 	}
+	if p.Visibility != "" && p.Visibility != store.Public && p.Visibility != store.Unlisted {
+		return fmt.Errorf("%w: visibility %q: want public or unlisted", ErrInvalid, p.Visibility)
+	}
 	return nil
 }
 
-// EnsureActor makes sure the actor of p exists and carries p's profile. A
-// new actor gets a fresh RSA-2048 key, kept for ever. When an existing
-// actor's profile changed, the change is saved and an Update is queued to
-// every follower's inbox so remote servers refresh it. It returns the actor
-// and whether anything changed.
+// profileOf is the profile a stored actor carries.
+func profileOf(a *store.Actor) Profile {
+	return Profile{Username: a.Username, DisplayName: a.DisplayName, Summary: a.Summary, Fields: a.Fields, Visibility: a.Visibility}
+}
+
+// ProfileEdit is a change to an actor's profile: what is nil stays as it is.
+type ProfileEdit struct {
+	DisplayName, Summary, Visibility *string
+	Fields                           *[]store.Field
+	Avatar, Header                   *ImageEdit
+}
+
+// ImageEdit sets an image (Data is its content) or removes it (Data nil).
+type ImageEdit struct{ Data []byte }
+
+// MaxImageBytes is the largest avatar or header accepted (Mastodon's
+// limit for remote avatars is 2 MB).
+const MaxImageBytes = 2 << 20
+
+// imageTypes are the image types every Fediverse server shows.
+var imageTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+// imageType returns the content type of an avatar or header, sniffed from
+// its bytes, or why it is refused.
+func imageType(data []byte) (string, error) {
+	if len(data) > MaxImageBytes {
+		return "", fmt.Errorf("%w: the image has %d bytes, at most %d", ErrInvalid, len(data), MaxImageBytes)
+	}
+	t := http.DetectContentType(data)
+	if !slices.Contains(imageTypes, t) {
+		return "", fmt.Errorf("%w: the image is %s; want PNG, JPEG, GIF or WebP", ErrInvalid, t)
+	}
+	return t, nil
+}
+
+// EnsureActor makes sure the actor of p exists and carries p's profile
+// (Avatar and header stay as they are). A new actor gets a fresh RSA-2048
+// key, kept for ever; an existing one changed is saved and announced (see
+// EditProfile). It returns the actor and whether anything changed.
 func (s *Service) EnsureActor(ctx context.Context, p Profile) (*store.Actor, bool, error) {
-	return s.ensureActor(ctx, p, true)
+	a, created, err := s.createActorIfMissing(ctx, p)
+	if err != nil || created {
+		return a, created, err
+	}
+	changed, err := s.EditProfile(ctx, p.Username, ProfileEdit{DisplayName: &p.DisplayName, Summary: &p.Summary, Fields: &p.Fields, Visibility: &p.Visibility})
+	if err != nil || !changed {
+		return a, false, err
+	}
+	a, err = s.Actor(ctx, p.Username)
+	return a, true, err
 }
 
 // CreateActorIfMissing creates the actor of p when it does not exist yet,
-// and otherwise returns it untouched (a one-off command must not rewrite
-// the profile that the server was configured with).
+// and otherwise returns it untouched: p only seeds a new actor's profile,
+// which EditProfile changes later.
 func (s *Service) CreateActorIfMissing(ctx context.Context, p Profile) (*store.Actor, error) {
-	a, _, err := s.ensureActor(ctx, p, false)
+	a, _, err := s.createActorIfMissing(ctx, p)
 	return a, err
 }
 
-func (s *Service) ensureActor(ctx context.Context, p Profile, update bool) (*store.Actor, bool, error) {
+func (s *Service) createActorIfMissing(ctx context.Context, p Profile) (*store.Actor, bool, error) {
 	if err := p.validate(); err != nil {
 		return nil, false, err
 	}
@@ -87,17 +156,11 @@ func (s *Service) ensureActor(ctx context.Context, p Profile, update bool) (*sto
 		p.Fields = []store.Field{}
 	}
 	existing, err := s.Actor(ctx, p.Username)
-	switch {
-	case errors.Is(err, ErrNotFound):
+	if errors.Is(err, ErrNotFound) {
 		a, err := s.createActor(ctx, p)
 		return a, err == nil, err
-	case err != nil:
-		return nil, false, err
-	case !update || (existing.DisplayName == p.DisplayName && existing.Summary == p.Summary && slices.Equal(existing.Fields, p.Fields)):
-		return existing, false, nil
 	}
-	a, err := s.updateProfile(ctx, existing, p)
-	return a, err == nil, err
+	return existing, false, err
 }
 
 func (s *Service) createActor(ctx context.Context, p Profile) (*store.Actor, error) {
@@ -118,6 +181,7 @@ func (s *Service) createActor(ctx context.Context, p Profile) (*store.Actor, err
 		DisplayName:   p.DisplayName,
 		Summary:       p.Summary,
 		Fields:        p.Fields,
+		Visibility:    p.Visibility,
 		PrivateKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER})),
 		PublicKeyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})),
 	}
@@ -135,29 +199,101 @@ func (s *Service) createActor(ctx context.Context, p Profile) (*store.Actor, err
 	return s.Actor(ctx, p.Username)
 }
 
-func (s *Service) updateProfile(ctx context.Context, old *store.Actor, p Profile) (*store.Actor, error) {
-	a := *old
+// EditProfile applies e to the profile of the actor username and, when
+// anything changed, saves it and queues one Update with the whole actor to
+// every follower's inbox, so that remote servers refresh it. Nothing is
+// saved or sent when e changes nothing, or when the result is invalid
+// (ErrInvalid says why).
+func (s *Service) EditProfile(ctx context.Context, username string, e ProfileEdit) (changed bool, err error) {
 	var queued int
-	err := s.update(ctx, func(tx *store.Tx) error {
-		if err := tx.UpdateProfile(a.ID, p.DisplayName, p.Summary, p.Fields); err != nil {
+	err = s.update(ctx, func(tx *store.Tx) error {
+		a, err := tx.Actor(username)
+		if err != nil {
 			return err
 		}
-		a.DisplayName, a.Summary, a.Fields, a.UpdatedAt = p.DisplayName, p.Summary, p.Fields, tx.Now
-		updateID := s.site.Actor(a.Username) + "#updates/" + randomID()
-		act := &store.Activity{IRI: updateID, ActorID: a.ID, Type: "Update", Body: marshal(updateActorDocument(s.site, &a, updateID, tx.Now))}
-		if err := tx.InsertActivity(act); err != nil {
+		p := profileOf(a)
+		setIf(&p.DisplayName, e.DisplayName)
+		setIf(&p.Summary, e.Summary)
+		setIf(&p.Visibility, e.Visibility)
+		setIf(&p.Fields, e.Fields)
+		if p.Fields == nil {
+			p.Fields = []store.Field{}
+		}
+		if p.Visibility == "" {
+			p.Visibility = store.Public
+		}
+		if err := p.validate(); err != nil {
 			return err
 		}
-		var err error
-		queued, err = tx.QueueToFollowers(act.ID, a.ID)
-		tx.AfterCommit(func() { s.actors.forget(a.Username); s.kick() })
+		changed = p.DisplayName != a.DisplayName || p.Summary != a.Summary || p.Visibility != a.Visibility || !slices.Equal(p.Fields, a.Fields)
+		for _, im := range []struct {
+			kind string
+			edit *ImageEdit
+		}{{store.Avatar, e.Avatar}, {store.Header, e.Header}} {
+			c, err := editImage(tx, a, im.kind, im.edit)
+			if err != nil {
+				return err
+			}
+			changed = changed || c
+		}
+		if !changed {
+			return nil
+		}
+		a.DisplayName, a.Summary, a.Fields, a.Visibility = p.DisplayName, p.Summary, p.Fields, p.Visibility
+		if err := tx.UpdateProfile(a); err != nil {
+			return err
+		}
+		if a, err = tx.Actor(username); err != nil { // with its images' new versions
+			return err
+		}
+		queued, err = s.announceProfile(tx, a)
 		return err
 	})
-	if err != nil {
-		return nil, err
+	if err == nil && changed {
+		s.log.Info("profile updated", "username", username, "deliveries", queued)
 	}
-	s.log.Info("profile updated", "username", a.Username, "deliveries", queued)
-	return s.Actor(ctx, a.Username)
+	return changed, err
+}
+
+// setIf sets *dst to *v when v is not nil.
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// editImage applies one image edit (nil: none) in tx and reports whether
+// the image changed.
+func editImage(tx *store.Tx, a *store.Actor, kind string, e *ImageEdit) (bool, error) {
+	if e == nil {
+		return false, nil
+	}
+	old, err := tx.Image(a.Username, kind)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	if e.Data == nil {
+		return old != nil, tx.RemoveImage(a.ID, kind)
+	}
+	typ, err := imageType(e.Data)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", kind, err)
+	}
+	if old != nil && bytes.Equal(old.Data, e.Data) {
+		return false, nil
+	}
+	return true, tx.SetImage(a.ID, kind, store.Image{ContentType: typ, Data: e.Data})
+}
+
+// announceProfile queues an Update of a's profile to its followers, in tx.
+func (s *Service) announceProfile(tx *store.Tx, a *store.Actor) (int, error) {
+	updateID := s.site.Actor(a.Username) + "#updates/" + randomID()
+	act := &store.Activity{IRI: updateID, ActorID: a.ID, Type: "Update", Body: marshal(updateActorDocument(s.site, a, updateID, tx.Now))}
+	if err := tx.InsertActivity(act); err != nil {
+		return 0, err
+	}
+	tx.AfterCommit(func() { s.actors.forget(a.Username); s.kick() })
+	return tx.QueueToFollowers(act.ID, a.ID)
 }
 
 // Actor returns the local actor with this username (any case), or an error
@@ -211,18 +347,21 @@ func (s *Service) signerOf(ctx context.Context, actorID int64) (*signer, error) 
 // actorCache keeps the actors in use: their public data by username, and
 // the parsed keys of those that signed something lately. Both are bounded,
 // so a thousand per-target actors cost memory only while they are busy.
+// Public data expires after actorCacheTTL: a profile changed by another
+// process (nuttx-feed profile set) shows within that time.
 type actorCache struct {
-	byName  *lru.Cache[string, *store.Actor]
+	byName  *expirable.LRU[string, *store.Actor]
 	signers *lru.Cache[int64, *signer]
 }
 
 const (
 	actorCacheSize  = 1024
+	actorCacheTTL   = 5 * time.Second
 	signerCacheSize = 64
 )
 
 func newActorCache() *actorCache {
-	byName, _ := lru.New[string, *store.Actor](actorCacheSize) // errors only for a size <= 0
+	byName := expirable.NewLRU[string, *store.Actor](actorCacheSize, nil, actorCacheTTL)
 	signers, _ := lru.New[int64, *signer](signerCacheSize)
 	return &actorCache{byName: byName, signers: signers}
 }

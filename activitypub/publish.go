@@ -52,6 +52,9 @@ func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, e
 		InReplyTo: parent,
 		Tags:      p.Content.Tags(),
 		Published: tx.Now,
+		// An actor cached by a server shows another process's change of
+		// visibility within actorCacheTTL.
+		Visibility: a.Visibility,
 	}
 	body := marshal(createDocument(s.site, n))
 	if len(body) > maxActivityBytes {

@@ -140,6 +140,10 @@ func New(o Options) (*Service, error) {
 }
 
 // kick wakes the delivery queue so that work committed a moment ago goes
+
+// Site returns the site the service mints its URLs on.
+func (s *Service) Site() urls.Site { return s.site }
+
 // out now rather than at the next poll. It never blocks.
 func (s *Service) kick() {
 	select {

@@ -182,14 +182,18 @@ func actorDocument(u urls.Site, a *store.Actor) map[string]any {
 	svc.SetTootDiscoverable(discoverable)
 	svc.SetActivityStreamsPublished(publishedProp(a.CreatedAt))
 
-	img := streams.NewActivityStreamsImage()
-	mediaType := streams.NewActivityStreamsMediaTypeProperty()
-	mediaType.Set("image/png")
-	img.SetActivityStreamsMediaType(mediaType)
-	img.SetActivityStreamsUrl(urlProp(u.Avatar()))
 	icon := streams.NewActivityStreamsIconProperty()
-	icon.AppendActivityStreamsImage(img)
+	if a.Avatar.ContentType != "" {
+		icon.AppendActivityStreamsImage(imageObject(a.Avatar.ContentType, u.ImageURL(a.Username, store.Avatar, a.Avatar.UpdatedAt.UnixMilli())))
+	} else {
+		icon.AppendActivityStreamsImage(imageObject("image/png", u.Avatar()))
+	}
 	svc.SetActivityStreamsIcon(icon)
+	if a.Header.ContentType != "" {
+		header := streams.NewActivityStreamsImageProperty()
+		header.AppendActivityStreamsImage(imageObject(a.Header.ContentType, u.ImageURL(a.Username, store.Header, a.Header.UpdatedAt.UnixMilli())))
+		svc.SetActivityStreamsImage(header)
+	}
 
 	key := streams.NewW3IDSecurityV1PublicKey()
 	key.SetJSONLDId(idProp(u.KeyID(a.Username)))
@@ -221,6 +225,26 @@ func actorDocument(u urls.Site, a *store.Actor) map[string]any {
 	return m
 }
 
+// imageObject is an Image of this media type at url (avatar, header).
+func imageObject(mediaType, url string) vocab.ActivityStreamsImage {
+	img := streams.NewActivityStreamsImage()
+	mt := streams.NewActivityStreamsMediaTypeProperty()
+	mt.Set(mediaType)
+	img.SetActivityStreamsMediaType(mt)
+	img.SetActivityStreamsUrl(urlProp(url))
+	return img
+}
+
+// audience addresses a note of username: a public one to everyone with a
+// copy to the followers, an unlisted one the other way round (Mastodon's
+// rule: Public in cc keeps it off the public timelines).
+func audience(u urls.Site, username, visibility string) (vocab.ActivityStreamsToProperty, vocab.ActivityStreamsCcProperty) {
+	if visibility == store.Unlisted {
+		return toProp(u.Followers(username)), ccProp(publicAddress)
+	}
+	return toProp(publicAddress), ccProp(u.Followers(username))
+}
+
 // noteObject is a Note without @context (docs/FEDERATION.md, "Notes").
 func noteObject(u urls.Site, n *store.Note) map[string]any {
 	id := u.Note(n.Username, n.PublicID)
@@ -229,8 +253,9 @@ func noteObject(u urls.Site, n *store.Note) map[string]any {
 	attributedTo := streams.NewActivityStreamsAttributedToProperty()
 	attributedTo.AppendIRI(iri(u.Actor(n.Username)))
 	note.SetActivityStreamsAttributedTo(attributedTo)
-	note.SetActivityStreamsTo(toProp(publicAddress))
-	note.SetActivityStreamsCc(ccProp(u.Followers(n.Username)))
+	to, cc := audience(u, n.Username, n.Visibility)
+	note.SetActivityStreamsTo(to)
+	note.SetActivityStreamsCc(cc)
 	note.SetActivityStreamsPublished(publishedProp(n.Published))
 	note.SetActivityStreamsUrl(urlProp(u.NoteURL(n.Username, n.PublicID)))
 	content := streams.NewActivityStreamsContentProperty()
@@ -266,8 +291,9 @@ func createObject(u urls.Site, n *store.Note) map[string]any {
 	create := streams.NewActivityStreamsCreate()
 	create.SetJSONLDId(idProp(u.Activity(n.Username, n.PublicID)))
 	create.SetActivityStreamsActor(actorProp(u.Actor(n.Username)))
-	create.SetActivityStreamsTo(toProp(publicAddress))
-	create.SetActivityStreamsCc(ccProp(u.Followers(n.Username)))
+	to, cc := audience(u, n.Username, n.Visibility)
+	create.SetActivityStreamsTo(to)
+	create.SetActivityStreamsCc(cc)
 	create.SetActivityStreamsPublished(publishedProp(n.Published))
 	m := addressAsArrays(embedded(serialize(create)))
 	m["object"] = noteObject(u, n)

@@ -17,7 +17,7 @@ func runBackup(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "backup", err)
 	}
 	if !databaseExists(cfg.DataDir) {
-		fmt.Fprintf(stderr, "nuttx-feed backup: no nuttx-feed database in %s; run serve first\n", cfg.DataDir)
+		fmt.Fprintf(stderr, "nuttx-feed backup: %v\n", errNoDatabase(cfg.DataDir))
 		return 1
 	}
 	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn)

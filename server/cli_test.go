@@ -20,7 +20,8 @@ import (
 )
 
 func TestCommandLine(t *testing.T) {
-	dir := t.TempDir()
+	dir := newData(t)
+	empty := t.TempDir()
 	for _, c := range []struct {
 		name   string
 		args   []string
@@ -47,6 +48,10 @@ func TestCommandLine(t *testing.T) {
 		{"post empty text", []string{"post", "--data", dir, "  "}, nil, 2, "", "empty"},
 		{"post bad parent", []string{"post", "--data", dir, "--in-reply-to", "not a note", "hi"}, nil, 2, "", "in-reply-to"},
 		{"post unknown local parent", []string{"post", "--data", dir, "--in-reply-to", "0123456789abcdef0123456789abcdef", "hi"}, nil, 2, "", "no local note"},
+		{"post without a database", []string{"post", "--data", empty, "hi"}, nil, 1, "", "no nuttx-feed database in " + empty + "; run serve first"},
+		{"feed status without a database", []string{"feed", "status", "--data", empty}, nil, 1, "", "no nuttx-feed database in " + empty},
+		{"profile show without a database", []string{"profile", "show", "--data", empty}, nil, 1, "", "no nuttx-feed database in " + empty},
+		{"deliveries retry without a database", []string{"deliveries", "retry", "--data", empty, "example.com"}, nil, 1, "", "no nuttx-feed database in " + empty},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for k, v := range c.env {
@@ -147,7 +152,7 @@ func TestRefuseNewerDatabase(t *testing.T) {
 
 func TestPostReadsStdinAndReplies(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := newData(t)
 	var out strings.Builder
 	code := Main([]string{"post", "--data", dir, "-"}, strings.NewReader("from stdin\n\nsecond paragraph #NuttX\n"), &out, io.Discard)
 	if code != 0 {
@@ -180,7 +185,7 @@ func TestPostReadsStdinAndReplies(t *testing.T) {
 // folder without a database rather than make one.
 func TestDeliveriesRetry(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := newData(t)
 	if code, _, stderr := run("post", "--data", dir, "hello"); code != 0 {
 		t.Fatal(stderr)
 	}

@@ -42,6 +42,16 @@ type Config struct {
 	DashboardURL       string
 	HistoryURLTemplate string
 	MaxChars           int
+
+	// given has bit i set when settings[i] came from its flag or its
+	// environment variable rather than its default (see Config.given).
+	given uint64
+}
+
+// isGiven reports whether the setting called name was given on the command
+// line or in the environment: a stored identity yields only to those.
+func (cfg *Config) isGiven(name string) bool {
+	return cfg.given&(1<<settingIndex(name)) != 0
 }
 
 // Defaults of the bot's profile.
@@ -50,17 +60,23 @@ const (
 	defaultSummary     = "Failed builds of Apache #NuttX from the NuttX build farm, one thread per board:config target. A bot: follow it to get build failures in your timeline."
 )
 
-// profileFields are the links on the bot's profile.
-var profileFields = []store.Field{
-	{Name: "NuttX Dashboard", URL: "https://nuttx-dashboard.org"},
-	{Name: "Source", URL: "https://github.com/apache/nuttx"},
-	{Name: "Apps", URL: "https://github.com/apache/nuttx-apps"},
+// profileFields are the links on a new bot's profile: the dashboard that
+// --dashboard-url names (when it names one) and the sources.
+func (cfg *Config) profileFields() []store.Field {
+	var fields []store.Field
+	if cfg.DashboardURL != "" {
+		fields = append(fields, store.Field{Name: "NuttX Dashboard", URL: cfg.DashboardURL})
+	}
+	return append(fields,
+		store.Field{Name: "Source", URL: "https://github.com/apache/nuttx"},
+		store.Field{Name: "Apps", URL: "https://github.com/apache/nuttx-apps"})
 }
 
 // command is a subcommand's flag set: the settings it takes, in --help
 // order, then its own flags.
 type command struct {
 	commandDef
+	cfg      *Config // the Config its flags fill
 	fs       *flag.FlagSet
 	settings []setting
 	extra    []extraFlag // command-specific flags, not in Config
@@ -73,7 +89,7 @@ type extraFlag struct{ name, meta, help string }
 // command called name ("serve", "feed preview", ...), with a flag for each
 // setting it takes.
 func newCommand(name string, cfg *Config) *command {
-	c := &command{commandDef: commandNamed(name), fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	c := &command{commandDef: commandNamed(name), cfg: cfg, fs: flag.NewFlagSet(name, flag.ContinueOnError)}
 	c.fs.SetOutput(io.Discard) // errors are reported by parse, in one line
 	*cfg = defaultConfig()
 	for _, s := range settings {
@@ -89,6 +105,31 @@ func newCommand(name string, cfg *Config) *command {
 func (c *command) addString(p *string, name, meta, help string) {
 	c.fs.StringVar(p, name, *p, help)
 	c.extra = append(c.extra, extraFlag{name: name, meta: meta, help: help})
+}
+
+// addBool adds a command-specific bool flag, defaulting to *p.
+func (c *command) addBool(p *bool, name, help string) {
+	c.fs.BoolVar(p, name, *p, help)
+	c.extra = append(c.extra, extraFlag{name: name, help: help})
+}
+
+// addVar adds a command-specific flag of any flag.Value.
+func (c *command) addVar(v flag.Value, name, meta, help string) {
+	c.fs.Var(v, name, help)
+	c.extra = append(c.extra, extraFlag{name: name, meta: meta, help: help})
+}
+
+// flagsGiven returns the command-specific flags given on the command line.
+func (c *command) flagsGiven() map[string]bool {
+	given := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) {
+		for _, x := range c.extra {
+			if x.name == f.Name {
+				given[f.Name] = true
+			}
+		}
+	})
+	return given
 }
 
 // errHelp is returned by parse after printing the help text.
@@ -110,14 +151,16 @@ func (c *command) parse(args []string, stdout io.Writer) error {
 	c.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var problems []string
 	for _, s := range c.settings {
-		if set[s.name] {
-			continue
-		}
-		if v, ok := os.LookupEnv(s.env); ok {
+		if !set[s.name] {
+			v, ok := os.LookupEnv(s.env)
+			if !ok {
+				continue
+			}
 			if err := c.fs.Set(s.name, v); err != nil {
 				problems = append(problems, fmt.Sprintf("%s=%q: invalid value (%v)", s.env, v, err))
 			}
 		}
+		c.cfg.given |= 1 << settingIndex(s.name)
 	}
 	return joinProblems(problems)
 }
@@ -203,9 +246,9 @@ func (cfg *Config) feedConfig() feed.Config {
 	}
 }
 
-// profile is the bot's profile from cfg.
+// profile is the profile that the flags give a new bot.
 func (cfg *Config) profile() activitypub.Profile {
-	return activitypub.Profile{Username: cfg.Username, DisplayName: cfg.DisplayName, Summary: cfg.Summary, Fields: profileFields}
+	return activitypub.Profile{Username: cfg.Username, DisplayName: cfg.DisplayName, Summary: cfg.Summary, Fields: cfg.profileFields()}
 }
 
 // inboxRate is --inbox-rate as the inbox's token bucket: bursts of 20

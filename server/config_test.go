@@ -47,7 +47,7 @@ func TestConfigValidation(t *testing.T) {
 		{"bad username", []string{"serve", "--username", "Bad Name"}, `--username "Bad Name": `},
 		{"bad username for post", []string{"post", "--username", "a b", "hi"}, `--username "a b": `},
 		{"empty display name", []string{"serve", "--display-name", ""}, `--display-name "": `},
-		{"blank display name", []string{"feed", "preview", "--display-name", "  "}, `--display-name "  ": `},
+		{"blank display name", []string{"serve", "--display-name", "  "}, `--display-name "  ": `},
 		{"bad log format", []string{"serve", "--log-format", "xml"}, `--log-format "xml": `},
 		{"bad log format for feed status", []string{"feed", "status", "--log-format", "XML"}, `--log-format "XML": `},
 		{"bad prometheus URL", []string{"serve", "--prometheus-url", "localhost:9090"}, `--prometheus-url "localhost:9090": `},
@@ -145,6 +145,7 @@ func TestConfigEnvironment(t *testing.T) {
 	}
 	want := defaultConfig()
 	want.Username = "env_bot"
+	want.given = 1 << settingIndex("username")
 	if err != nil || cfg != want {
 		t.Errorf("post: %v\n%+v; want\n%+v", err, cfg, want)
 	}

@@ -27,14 +27,8 @@ func runDeliveries(args []string, stdout, stderr io.Writer) int {
 	if err := cmd.parseAndCheck(args[1:], stdout, &cfg, "HOST"); err != nil {
 		return usageError(stderr, "deliveries retry", err)
 	}
-	// An operator's command must not make a database where there was none
-	// (a mistyped --data would otherwise start an empty one).
-	if !databaseExists(cfg.DataDir) {
-		fmt.Fprintf(stderr, "nuttx-feed deliveries retry: no nuttx-feed database in %s; run serve first\n", cfg.DataDir)
-		return 1
-	}
 	ctx := context.Background()
-	log, st, svc, ok := startCommand(ctx, cfg, stderr)
+	log, st, svc, ok := startCommand(ctx, &cfg, stderr)
 	if !ok {
 		return 1
 	}

@@ -82,10 +82,7 @@ func (s *inboxSink) counts() (inboxes, requests, answered, blocked int) {
 // to all of them by `nuttx-feed post`.
 func fanOutData(t *testing.T, sink *inboxSink, n int) string {
 	t.Helper()
-	dir := t.TempDir()
-	if code, _, stderr := run("post", "--data", dir, "warm-up"); code != 0 { // creates the bot
-		t.Fatal(stderr)
-	}
+	dir := newData(t)
 	inboxes := make([]string, n)
 	for i := range inboxes {
 		inboxes[i] = fmt.Sprintf("%s/users/u%d/inbox", sink.URL, i)

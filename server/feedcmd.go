@@ -36,7 +36,7 @@ func runFeed(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "feed preview", errors.New("--prometheus-url is empty: nothing to preview"))
 	}
 	ctx := context.Background()
-	log, st, svc, ok := startCommand(ctx, cfg, stderr)
+	log, st, svc, ok := startCommand(ctx, &cfg, stderr)
 	if !ok {
 		return 1
 	}
@@ -47,10 +47,6 @@ func runFeed(args []string, stdout, stderr io.Writer) int {
 	}
 	if sub == "status" {
 		return printStatus(ctx, f, stdout, log)
-	}
-	if _, err := svc.CreateActorIfMissing(ctx, cfg.profile()); err != nil {
-		log.Error("cannot create the bot", "err", err)
-		return 1
 	}
 	planned, err := f.Preview(ctx)
 	if err != nil {

@@ -181,6 +181,28 @@ func (s *Server) handleNote(create bool) echo.HandlerFunc {
 	}
 }
 
+// handleImage serves an actor's avatar or header. Its URL carries the
+// image's version (?v=), so it may be cached for long.
+func (s *Server) handleImage(c echo.Context) error {
+	kind := c.Param("kind")
+	if kind != store.Avatar && kind != store.Header {
+		return echo.ErrNotFound
+	}
+	var img *store.Image
+	err := s.view(c, func(tx *store.Tx) (err error) {
+		img, err = tx.Image(c.Param("username"), kind)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "public, max-age=604800")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	return c.Blob(http.StatusOK, img.ContentType, img.Data)
+}
+
 // handleInbox reads the raw body (at most MaxInboxBody) and hands it to the
 // federation core; 202 when accepted (docs/FEDERATION.md, "Incoming activities": never 204).
 func (s *Server) handleInbox(c echo.Context) error {

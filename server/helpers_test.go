@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/feed"
 	"github.com/nuttx-feed/nuttx-feed/internal/logtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/servetest"
@@ -84,7 +85,22 @@ func startConfig(t *testing.T, ln net.Listener) Config {
 		Summary:              defaultSummary,
 		AllowPrivateNetworks: true,
 		LogFormat:            "text",
+		DashboardURL:         feed.DefaultDashboardURL,
 	}
+}
+
+// newData makes a data folder with a bot, as a first serve on the defaults
+// does (base URL http://localhost:8080), for the commands that need one.
+func newData(t testing.TB) string {
+	t.Helper()
+	cfg := defaultConfig()
+	cfg.DataDir, cfg.PrometheusURL = t.TempDir(), ""
+	s, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), WithListener(listen(t)))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	s.close()
+	return cfg.DataDir
 }
 
 // startWith runs a server with cfg on ln (which it takes over) and opts

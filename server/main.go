@@ -36,6 +36,8 @@ Commands:
   feed status    list the targets failing now, since when, and their threads
   deliveries retry HOST
                  send again what is held for a server whose deliveries kept failing
+  profile show|set
+                 print or change the bot's profile (name, bio, links, images, visibility)
   backup FILE    write a consistent copy of the database, while the server runs
   healthcheck    ask the local server for /health; exit 0 when it is healthy
   version        print the version
@@ -59,6 +61,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runFeed(args[1:], stdout, stderr)
 	case "deliveries":
 		return runDeliveries(args[1:], stdout, stderr)
+	case "profile":
+		return runProfile(args[1:], stdin, stdout, stderr)
 	case "backup":
 		return runBackup(args[1:], stdout, stderr)
 	case "healthcheck":
@@ -154,15 +158,11 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usageError(stderr, "post", errors.New("the text is empty"))
 	}
 	ctx := context.Background()
-	log, st, svc, ok := startCommand(ctx, cfg, stderr)
+	log, st, svc, ok := startCommand(ctx, &cfg, stderr)
 	if !ok {
 		return 1
 	}
 	defer st.Close()
-	if _, err := svc.CreateActorIfMissing(ctx, cfg.profile()); err != nil {
-		log.Error("cannot create the bot", "err", err)
-		return 1
-	}
 	var note *store.Note
 	err := st.Update(ctx, func(tx *store.Tx) (err error) {
 		note, err = svc.Publish(tx, cfg.Username, activitypub.Post{Content: richtext.Parse(text), InReplyTo: inReplyTo})
@@ -193,9 +193,11 @@ func startCPUProfile(path string) (func(), error) {
 
 // startCommand makes a one-off command's logger (warnings and errors: a
 // command prints its result, not chatter) and opens the database and the
-// federation core (no delivery: the running server does that). When it
-// cannot, it logs why and returns ok false.
-func startCommand(ctx context.Context, cfg Config, stderr io.Writer) (log *slog.Logger, st *store.Store, svc *activitypub.Service, ok bool) {
+// federation core (no delivery: the running server does that). The
+// database must exist: a command never creates one. cfg's base URL and
+// username become the stored ones (adoptIdentity). When it cannot, it logs
+// why and returns ok false.
+func startCommand(ctx context.Context, cfg *Config, stderr io.Writer) (log *slog.Logger, st *store.Store, svc *activitypub.Service, ok bool) {
 	log = newLogger(cfg.LogFormat, stderr, slog.LevelWarn)
 	st, svc, err := openForCommand(ctx, cfg, log)
 	if err != nil {
@@ -205,11 +207,18 @@ func startCommand(ctx context.Context, cfg Config, stderr io.Writer) (log *slog.
 	return log, st, svc, true
 }
 
-// openForCommand opens the database and the federation core for a
-// one-off command (no delivery: the running server does that).
-func openForCommand(ctx context.Context, cfg Config, log *slog.Logger) (*store.Store, *activitypub.Service, error) {
+// openForCommand opens the existing database and the federation core for
+// a one-off command, with the stored identity.
+func openForCommand(ctx context.Context, cfg *Config, log *slog.Logger) (*store.Store, *activitypub.Service, error) {
+	if !databaseExists(cfg.DataDir) {
+		return nil, nil, errNoDatabase(cfg.DataDir)
+	}
 	st, err := openStore(ctx, cfg.DataDir, store.Options{})
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := adoptIdentity(ctx, st, cfg, false); err != nil {
+		st.Close()
 		return nil, nil, err
 	}
 	svc, err := activitypub.New(activitypub.Options{BaseURL: cfg.BaseURL, Store: st, Logger: log, Version: Version})

@@ -50,6 +50,7 @@ func (s *Server) routes() *echo.Echo {
 	get(urls.Featured, s.handleFeatured)
 	get(urls.Note, s.limited(s.handleNote(false)))
 	get(urls.Activity, s.limited(s.handleNote(true)))
+	get(urls.Image, s.limited(s.handleImage))
 	e.POST(urls.Inbox.Pattern, s.handleInbox)
 	e.POST(urls.SharedInbox.Pattern, s.handleInbox)
 

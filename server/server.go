@@ -100,14 +100,18 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	if s.lock, err = lockDatabase(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if s.site, err = urls.New(cfg.BaseURL); err != nil {
-		return nil, err
-	}
 	if s.trusted, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
 	s.limiter = newClientLimiter(cfg.RateLimit)
 	if s.store, err = openStore(ctx, cfg.DataDir, o.storeOpts); err != nil {
+		return nil, err
+	}
+	if err := adoptIdentity(ctx, s.store, &cfg, true); err != nil {
+		return nil, err
+	}
+	s.cfg = cfg
+	if s.site, err = urls.New(cfg.BaseURL); err != nil {
 		return nil, err
 	}
 	s.svc, err = activitypub.New(activitypub.Options{
@@ -125,10 +129,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	if err != nil {
 		return nil, err
 	}
-	if _, changed, err := s.svc.EnsureActor(ctx, cfg.profile()); err != nil {
+	if err := s.seedProfile(ctx); err != nil {
 		return nil, fmt.Errorf("bot account: %w", err)
-	} else if changed {
-		log.Info("bot profile saved", "username", cfg.Username)
 	}
 	if s.feed, err = feed.New(cfg.feedConfig(), s.store, s.svc, log.With("component", "feed")); err != nil {
 		return nil, err
@@ -153,6 +155,27 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// seedProfile creates the bot on the first start, with the profile of the
+// flags. Later the profile lives in the database (nuttx-feed profile set
+// changes it): a profile flag given then is ignored, with a warning.
+func (s *Server) seedProfile(ctx context.Context) error {
+	p := s.cfg.profile()
+	a, err := s.svc.CreateActorIfMissing(ctx, p)
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct{ setting, given, stored string }{
+		{"display-name", p.DisplayName, a.DisplayName},
+		{"summary", p.Summary, a.Summary},
+	} {
+		if s.cfg.isGiven(f.setting) && f.given != f.stored {
+			s.log.Warn("--"+f.setting+" only seeds a new bot's profile and is ignored now; change the profile with nuttx-feed profile set",
+				"setting", f.setting)
+		}
+	}
+	return nil
 }
 
 // Addr returns the address the server listens on: the bound one, with the
@@ -208,8 +231,8 @@ func dbFile(dir string) string { return filepath.Join(dir, store.FileName) }
 // read or change a running bot's data check it, so that a mistyped --data
 // never makes a new bot with a new key.
 func databaseExists(dir string) bool {
-	_, err := os.Stat(dbFile(dir))
-	return err == nil
+	fi, err := os.Stat(dbFile(dir))
+	return err == nil && fi.Size() > 0 // serve's lock makes an empty file first
 }
 
 // openStore opens (creating it if needed) and migrates the database in dir.

@@ -36,9 +36,8 @@ const (
 	cmdImport     // import mastodon
 	cmdAdmin      // followers, block, delete, deliveries (list), token: they read and change the database only
 
-	cmdAll     = cmdServe | cmdPost | cmdFeedPreview | cmdFeedStatus | cmdDeliveriesRetry
-	cmdProfile = cmdServe | cmdPost | cmdFeedPreview // commands that may create the bot
-	cmdFeed    = cmdServe | cmdFeedPreview           // commands that run the feed's query
+	cmdAll  = cmdServe | cmdPost | cmdFeedPreview | cmdFeedStatus | cmdDeliveriesRetry
+	cmdFeed = cmdServe | cmdFeedPreview // commands that run the feed's query
 )
 
 // commandDef is a command's entry in commands: the usage line and the text
@@ -66,6 +65,12 @@ var commands = []commandDef{
 	{name: "backup", is: cmdBackup, args: " FILE", about: "Writes a consistent copy of the database to FILE (a new file, readable by you only: it holds\n" +
 		"the bot's private key), while the server runs. To restore: stop serve, put the copy in the data\n" +
 		"folder as nuttx-feed.db (removing any nuttx-feed.db-wal and nuttx-feed.db-shm), start serve."},
+	{name: "profile show", is: cmdProfileSet, about: "Prints the bot's profile as stored in the database: display name, bio, profile links,\n" +
+		"avatar, header and the visibility of its posts."},
+	{name: "profile set", is: cmdProfileSet, about: "Changes the bot's profile in the database and, when anything changed, queues one Update\n" +
+		"of it to every follower's server (the server delivers it; it works while the server runs).\n" +
+		"Only the flags given change: for example\n" +
+		"  nuttx-feed profile set --display-name \"NuttX Build\" --avatar logo.png --visibility unlisted"},
 	{name: "healthcheck", is: cmdHealthcheck, about: "Asks the server listening on --listen (on this machine) for /health, prints its answer and\n" +
 		"exits 0 when it is healthy, 1 otherwise: a HEALTHCHECK for images without curl (distroless)."},
 }
@@ -94,22 +99,22 @@ type setting struct {
 // settings are every setting, in --help order.
 var settings = []setting{
 	{name: "base-url", env: "NUTTX_FEED_BASE_URL", meta: "URL", in: cmdAll,
-		help:  "public URL of this server, at the root of its host (no path); the only source of every id and link",
+		help:  "public URL of this server, at the root of its host (no path); the first serve stores it, later ones keep it",
 		value: typed(func(c *Config) *string { return &c.BaseURL }, "http://localhost:8080", checkBaseURL)},
 	{name: "listen", env: "NUTTX_FEED_LISTEN", meta: "ADDR", in: cmdServe | cmdHealthcheck,
 		help:  "address to listen on",
 		value: typed(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080", checkListen)},
-	{name: "data", env: "NUTTX_FEED_DATA", meta: "DIR", in: cmdAll | cmdBackup,
-		help:  "folder holding the SQLite database (created if missing)",
+	{name: "data", env: "NUTTX_FEED_DATA", meta: "DIR", in: cmdAll | cmdBackup | cmdProfileSet,
+		help:  "folder holding the SQLite database (serve creates it; other commands need it)",
 		value: typed(func(c *Config) *string { return &c.DataDir }, "./data", checkNotEmpty)},
 	{name: "username", env: "NUTTX_FEED_USERNAME", meta: "NAME", in: cmdAll,
-		help:  "the bot's username",
+		help:  "the bot's username (the first serve stores it, later commands keep it)",
 		value: typed(func(c *Config) *string { return &c.Username }, "nuttx_build", checkUsername)},
-	{name: "display-name", env: "NUTTX_FEED_DISPLAY_NAME", meta: "TEXT", in: cmdProfile,
-		help:  "the bot's display name",
+	{name: "display-name", env: "NUTTX_FEED_DISPLAY_NAME", meta: "TEXT", in: cmdServe,
+		help:  "the new bot's display name (seeds the first start only: then nuttx-feed profile set changes it)",
 		value: typed(func(c *Config) *string { return &c.DisplayName }, defaultDisplayName, checkNotBlank)},
-	{name: "summary", env: "NUTTX_FEED_SUMMARY", meta: "TEXT", in: cmdProfile,
-		help:  "the bot's bio (plain text; links and #hashtags are linked)",
+	{name: "summary", env: "NUTTX_FEED_SUMMARY", meta: "TEXT", in: cmdServe,
+		help:  "the new bot's bio, plain text with links and #hashtags (seeds the first start only)",
 		value: typed(func(c *Config) *string { return &c.Summary }, defaultSummary, nil)},
 	{name: "allow-private-networks", env: "NUTTX_FEED_ALLOW_PRIVATE_NETWORKS", in: cmdServe,
 		help:  "allow outgoing requests to loopback and private addresses, and followers with http inboxes (tests, intranets)",
@@ -126,7 +131,7 @@ var settings = []setting{
 	{name: "retention", env: "NUTTX_FEED_RETENTION", meta: "DURATION", in: cmdServe,
 		help:  "how long finished deliveries and their attempts, and Accepts, are kept (posts are kept for ever)",
 		value: typed(func(c *Config) *time.Duration { return &c.Retention }, activitypub.DefaultRetention, checkRetention)},
-	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll | cmdBackup,
+	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll | cmdBackup | cmdProfileSet,
 		help:  "log format: text or json",
 		value: typed(func(c *Config) *string { return &c.LogFormat }, "text", checkLogFormat)},
 	{name: "log-level", env: "NUTTX_FEED_LOG_LEVEL", meta: "LEVEL", in: cmdServe,
@@ -158,6 +163,17 @@ var settings = []setting{
 	{name: "max-chars", env: "NUTTX_FEED_MAX_CHARS", meta: "N", in: cmdFeed,
 		help:  "cut a failure post to this many characters, counted as Mastodon does (a link is 23)",
 		value: typed(func(c *Config) *int { return &c.MaxChars }, 500, checkMaxChars)},
+}
+
+// settingIndex is the index of the setting called name in settings; an
+// unknown name is a mistake in the code.
+func settingIndex(name string) int {
+	for i, s := range settings {
+		if s.name == name {
+			return i
+		}
+	}
+	panic("no setting " + name)
 }
 
 // settingValue is what a setting knows of its value: a typedValue, whose

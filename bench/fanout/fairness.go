@@ -105,7 +105,9 @@ func commandToLast(bin string, inboxes []string, want int, received, lastAt *ato
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	run(bin, "post", "--data", dir, "--base-url", "https://nuttx-feed.org", "warm-up (no followers yet)")
+	if err := servetest.NewData(bin, dir, "https://nuttx-feed.org"); err != nil {
+		log.Fatal(err)
+	}
 	if _, err := servetest.AddFollowers(dir, "nuttx_build", inboxes); err != nil {
 		log.Fatal(err)
 	}

@@ -99,7 +99,9 @@ func main() {
 	}
 
 	// A database with the bot, its followers and one post to fan out.
-	run(*bin, "post", "--data", dir, "--base-url", "https://nuttx-feed.org", "warm-up (no followers yet)") // creates the bot
+	if err := servetest.NewData(*bin, dir, "https://nuttx-feed.org"); err != nil {
+		log.Fatal(err)
+	}
 	perHost := *followers / *hosts
 	inboxes := make([]string, *followers)
 	for i := range inboxes {

@@ -67,7 +67,9 @@ func main() {
 			log.Fatal(err)
 		}
 		dir, _ := os.MkdirTemp("", "feedlatency-")
-		run(*bin, "post", "--data", dir, "creates the bot")
+		if err := servetest.NewData(*bin, dir, "http://localhost:8080"); err != nil {
+			log.Fatal(err)
+		}
 		if _, err := servetest.AddFollowers(dir, "nuttx_build", []string{inbox}); err != nil {
 			log.Fatal(err)
 		}

@@ -89,6 +89,9 @@ func main() {
 	}))
 
 	// The server, with a few notes to read.
+	if err := servetest.NewData(*bin, dir, base); err != nil {
+		log.Fatal(err)
+	}
 	var noteURL string
 	for i := range 5 {
 		out, err := exec.Command(*bin, "post", "--data", dir, "--base-url", base, fmt.Sprintf("note %d of the load test #NuttX", i)).Output()

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -72,6 +73,19 @@ func Start(cmd *exec.Cmd, timeout time.Duration) (string, error) {
 	case <-time.After(timeout):
 		return "", fmt.Errorf("%s: no \"nuttx-feed started\" line within %v", cmd.Path, timeout)
 	}
+}
+
+// NewData makes a data folder with a bot, as a first `serve` does: it
+// runs bin (a nuttx-feed binary) serve on dir with baseURL until it has
+// started, then stops it. Other commands need such a folder.
+func NewData(bin, dir, baseURL string) error {
+	cmd := exec.Command(bin, "serve", "--data", dir, "--base-url", baseURL, "--listen", "127.0.0.1:0", "--prometheus-url", "")
+	if _, err := Start(cmd, 20*time.Second); err != nil {
+		cmd.Process.Kill()
+		return err
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	return cmd.Wait()
 }
 
 var listenAttr = regexp.MustCompile(` listen=(\S+)`)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -16,11 +18,28 @@ type Actor struct {
 	DisplayName   string
 	Summary       string // plain text
 	Fields        []Field
+	Visibility    string // of its posts: "public" or "unlisted"
 	PrivateKeyPEM string // PKCS#8
 	PublicKeyPEM  string // PKIX
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// Avatar and Header describe its images (their data is read with
+	// Tx.Image); an empty ContentType means none.
+	Avatar, Header ImageInfo
 }
+
+// ImageInfo is what an actor document says of an image: its type, and its
+// time, which versions its URL.
+type ImageInfo struct {
+	ContentType string
+	UpdatedAt   time.Time
+}
+
+// Visibilities of posts.
+const (
+	Public   = "public"
+	Unlisted = "unlisted"
+)
 
 // Field is a profile link (name and URL).
 type Field struct {
@@ -28,21 +47,35 @@ type Field struct {
 	URL  string `json:"url"`
 }
 
-const actorColumns = `id, username, kind, display_name, summary, fields, private_key_pem, public_key_pem, created_at, updated_at`
+const actorColumns = `id, username, kind, display_name, summary, fields, visibility, private_key_pem, public_key_pem, created_at, updated_at,
+	COALESCE((SELECT content_type || ' ' || updated_at FROM actor_images WHERE actor_id = actors.id AND kind = 'avatar'), ''),
+	COALESCE((SELECT content_type || ' ' || updated_at FROM actor_images WHERE actor_id = actors.id AND kind = 'header'), '')`
 
 func scanActor(row rowScanner) (*Actor, error) {
 	a := &Actor{}
-	var fields string
+	var fields, avatar, header string
 	var created, updated int64
-	if err := row.Scan(&a.ID, &a.Username, &a.Kind, &a.DisplayName, &a.Summary, &fields,
-		&a.PrivateKeyPEM, &a.PublicKeyPEM, &created, &updated); err != nil {
+	if err := row.Scan(&a.ID, &a.Username, &a.Kind, &a.DisplayName, &a.Summary, &fields, &a.Visibility,
+		&a.PrivateKeyPEM, &a.PublicKeyPEM, &created, &updated, &avatar, &header); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(fields), &a.Fields); err != nil {
 		return nil, fmt.Errorf("actor %q: fields: %w", a.Username, err)
 	}
 	a.CreatedAt, a.UpdatedAt = fromMS(created), fromMS(updated)
+	a.Avatar, a.Header = imageInfo(avatar), imageInfo(header)
 	return a, nil
+}
+
+// imageInfo reads "TYPE MILLISECONDS", as actorColumns selects it; "" is
+// no image.
+func imageInfo(s string) ImageInfo {
+	typ, at, ok := strings.Cut(s, " ")
+	if !ok {
+		return ImageInfo{}
+	}
+	n, _ := strconv.ParseInt(at, 10, 64)
+	return ImageInfo{ContentType: typ, UpdatedAt: fromMS(n)}
 }
 
 // Actor returns the local actor with this username (any case).
@@ -80,10 +113,14 @@ func (tx *Tx) CreateActor(a *Actor) (bool, error) {
 	if kind == "" {
 		kind = "bot"
 	}
+	visibility := a.Visibility
+	if visibility == "" {
+		visibility = Public
+	}
 	res, err := tx.exec(`INSERT OR IGNORE INTO actors
-		(username, kind, display_name, summary, fields, private_key_pem, public_key_pem, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.Username, kind, a.DisplayName, a.Summary, string(fields), a.PrivateKeyPEM, a.PublicKeyPEM, ms(tx.Now), ms(tx.Now))
+		(username, kind, display_name, summary, fields, visibility, private_key_pem, public_key_pem, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.Username, kind, a.DisplayName, a.Summary, string(fields), visibility, a.PrivateKeyPEM, a.PublicKeyPEM, ms(tx.Now), ms(tx.Now))
 	if err != nil {
 		return false, fmt.Errorf("create actor %s: %w", a.Username, err)
 	}
@@ -91,15 +128,27 @@ func (tx *Tx) CreateActor(a *Actor) (bool, error) {
 	return n == 1, err
 }
 
-// UpdateProfile saves an actor's display name, summary and fields.
-func (tx *Tx) UpdateProfile(id int64, displayName, summary string, fields []Field) error {
-	f, err := json.Marshal(nonNil(fields))
+// UpdateProfile saves a's display name, summary, fields and visibility,
+// and stamps it updated.
+func (tx *Tx) UpdateProfile(a *Actor) error {
+	f, err := json.Marshal(nonNil(a.Fields))
 	if err != nil {
 		return err
 	}
-	if _, err := tx.exec(`UPDATE actors SET display_name = ?, summary = ?, fields = ?, updated_at = ? WHERE id = ?`,
-		displayName, summary, string(f), ms(tx.Now), id); err != nil {
+	if _, err := tx.exec(`UPDATE actors SET display_name = ?, summary = ?, fields = ?, visibility = ?, updated_at = ? WHERE id = ?`,
+		a.DisplayName, a.Summary, string(f), a.Visibility, ms(tx.Now), a.ID); err != nil {
 		return fmt.Errorf("update profile: %w", err)
+	}
+	return nil
+}
+
+// ReplaceKey replaces the key pair of an actor: only an import of the
+// account from another server does that, as followers' servers then know
+// the imported key.
+func (tx *Tx) ReplaceKey(actorID int64, privateKeyPEM, publicKeyPEM string) error {
+	if _, err := tx.exec(`UPDATE actors SET private_key_pem = ?, public_key_pem = ?, updated_at = ? WHERE id = ?`,
+		privateKeyPEM, publicKeyPEM, ms(tx.Now), actorID); err != nil {
+		return fmt.Errorf("replace key: %w", err)
 	}
 	return nil
 }

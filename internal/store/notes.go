@@ -20,13 +20,18 @@ type Note struct {
 	InReplyTo string // IRI of the parent note, "" for a thread root
 	Tags      []string
 	Published time.Time
+	// Visibility is Public or Unlisted ("" is stored as Public).
+	Visibility string
 }
 
 // InsertNote stores n and its tags (names as shown; they are matched in
 // lower case) and sets n.Seq.
 func (tx *Tx) InsertNote(n *Note) error {
-	res, err := tx.exec(`INSERT INTO notes (public_id, actor_id, content, source, in_reply_to, published_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, n.PublicID, n.ActorID, n.Content, n.Source, n.InReplyTo, ms(n.Published))
+	if n.Visibility == "" {
+		n.Visibility = Public
+	}
+	res, err := tx.exec(`INSERT INTO notes (public_id, actor_id, content, source, in_reply_to, published_at, visibility)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, n.PublicID, n.ActorID, n.Content, n.Source, n.InReplyTo, ms(n.Published), n.Visibility)
 	if err != nil {
 		return fmt.Errorf("store note: %w", err)
 	}
@@ -43,14 +48,14 @@ func (tx *Tx) InsertNote(n *Note) error {
 }
 
 // noteColumns selects a Note; scanNote reads them.
-const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at,
+const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at, n.visibility,
 	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), '')`
 
 func scanNote(row rowScanner) (*Note, error) {
 	n := &Note{}
 	var published int64
 	var tags string
-	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &tags); err != nil {
+	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &tags); err != nil {
 		return nil, err
 	}
 	n.Published = fromMS(published)

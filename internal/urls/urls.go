@@ -11,6 +11,7 @@ package urls
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -39,6 +40,7 @@ var (
 	Following   = Route{"following", "/users/:username/following"}
 	Featured    = Route{"featured", "/users/:username/collections/featured"}
 	Note        = Route{"note", "/users/:username/statuses/:id"}
+	Image       = Route{"image", "/users/:username/images/:kind"}
 	Activity    = Route{"activity", "/users/:username/statuses/:id/activity"}
 	SharedInbox = Route{"shared-inbox", "/inbox"}
 
@@ -52,7 +54,7 @@ var (
 // All is every route, in the order server registers them.
 var All = []Route{
 	WebFinger, HostMeta, NodeInfoLinks, NodeInfo20, NodeInfo21, Health,
-	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, SharedInbox,
+	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Image, SharedInbox,
 	Home, Profile, NotePage, Tag, Static,
 }
 
@@ -187,6 +189,12 @@ func (s Site) NoteURL(username, id string) string {
 func (s Site) Activity(username, id string) string { return s.URL(Activity, username, id) }
 func (s Site) Tag(name string) string              { return s.URL(Tag, name) }
 func (s Site) Avatar() string                      { return s.URL(Static, "avatar.png") }
+
+// ImageURL returns the URL of an actor's image of this kind ("avatar" or
+// "header"), versioned by its time so that a new image gets a new URL.
+func (s Site) ImageURL(username, kind string, version int64) string {
+	return s.URL(Image, username, kind) + "?v=" + strconv.FormatInt(version, 10)
+}
 
 // Handle returns the WebFinger handle user@host (without a leading @).
 func (s Site) Handle(username string) string { return username + "@" + s.Hostname() }

@@ -1,0 +1,243 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
+	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
+)
+
+// TestIdentityKept: the first serve stores its base URL and username;
+// later commands use them without flags and refuse different ones, with
+// the reason.
+func TestIdentityKept(t *testing.T) {
+	clearSettingsEnv(t)
+	dir := newData(t) // the first serve, on the defaults
+	code, out, stderr := run("post", "--data", dir, "hello")
+	if code != 0 || !strings.HasPrefix(out, "http://localhost:8080/users/nuttx_build/statuses/") {
+		t.Fatalf("post without --base-url: exit %d, %q %q; want a note of http://localhost:8080", code, out, stderr)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"post on another base URL", []string{"post", "--data", dir, "--base-url", "https://nuttx-feed.org", "hi"},
+			"this database belongs to http://localhost:8080"},
+		{"post as another bot", []string{"post", "--data", dir, "--username", "other", "hi"}, "this database's bot is nuttx_build"},
+		{"feed status on another base URL", []string{"feed", "status", "--data", dir, "--base-url", "https://nuttx-feed.org"}, "cannot move an actor"},
+	} {
+		code, _, stderr := run(c.args...)
+		if code != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, %q; want exit 1 and %q", c.name, code, stderr, c.want)
+		}
+	}
+	t.Setenv("NUTTX_FEED_BASE_URL", "https://nuttx-feed.org")
+	if code, _, stderr := run("post", "--data", dir, "hi"); code != 1 || !strings.Contains(stderr, "this database belongs to") {
+		t.Errorf("base URL from the environment: exit %d, %q; want it refused", code, stderr)
+	}
+	t.Setenv("NUTTX_FEED_BASE_URL", "HTTP://LOCALHOST:8080/") // the same URL, spelt otherwise
+	if code, _, stderr := run("post", "--data", dir, "hi"); code != 0 {
+		t.Errorf("the same base URL spelt otherwise: exit %d, %q", code, stderr)
+	}
+
+	cfg := defaultConfig()
+	cfg.DataDir, cfg.PrometheusURL, cfg.BaseURL = dir, "", "https://nuttx-feed.org"
+	cfg.given = 1 << settingIndex("base-url")
+	if _, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), WithListener(listen(t))); err == nil ||
+		!strings.Contains(err.Error(), "the Fediverse cannot move an actor to another URL") {
+		t.Errorf("serve on another base URL: %v; want it refused with the reason", err)
+	}
+}
+
+// TestIdentityOfAnOlderDatabase: a database made before identities were
+// stored keeps the base URL its activities were minted under.
+func TestIdentityOfAnOlderDatabase(t *testing.T) {
+	clearSettingsEnv(t)
+	dir := newData(t)
+	if code, _, stderr := run("post", "--data", dir, "before the upgrade"); code != 0 {
+		t.Fatal(stderr)
+	}
+	db := storetest.OpenAt(t, filepath.Join(dir, store.FileName))
+	if _, err := db.SQL.Exec(`DELETE FROM identity`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	cfg := defaultConfig()
+	cfg.DataDir, cfg.PrometheusURL, cfg.BaseURL = dir, "", "https://nuttx-feed.org"
+	cfg.given = 1 << settingIndex("base-url")
+	if _, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), WithListener(listen(t))); err == nil ||
+		!strings.Contains(err.Error(), "belongs to http://localhost:8080") {
+		t.Errorf("serve of an older database on another base URL: %v; want it refused", err)
+	}
+	if code, out, stderr := run("post", "--data", dir, "after"); code != 0 || !strings.HasPrefix(out, "http://localhost:8080/") {
+		t.Errorf("post after the upgrade: exit %d, %q %q", code, out, stderr)
+	}
+}
+
+// pngOf returns a small PNG of one colour.
+func pngOf(t *testing.T, c color.Color) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	for x := range 4 {
+		for y := range 4 {
+			img.Set(x, y, c)
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestProfileSet: the profile lives in the database. profile set changes
+// it while the server runs and sends one Update, signed, to a follower;
+// the same change again sends nothing; a restart with other profile flags
+// changes nothing; the visibility addresses the next post.
+func TestProfileSet(t *testing.T) {
+	clearSettingsEnv(t)
+	ts := startServer(t)
+	r := fedtest.New(t, "alice", fedtest.GoToSocial, fedtest.FetchKeys)
+	actorURL := ts.URL + "/users/nuttx_build"
+	if resp, err := r.Post(ts.URL+"/inbox", r.FollowActivity(actorURL)); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("Follow: %v %v", resp, err)
+	}
+	r.WaitDeliveries(t, 1, 10*time.Second) // the Accept
+
+	avatar := filepath.Join(t.TempDir(), "avatar.png")
+	os.WriteFile(avatar, pngOf(t, color.RGBA{R: 200, A: 255}), 0o600)
+	args := []string{"profile", "set", "--data", ts.Dir, "--display-name", "NuttX CI", "--avatar", avatar,
+		"--field", "Dashboard=https://dash.example", "--field", "Source=https://github.com/apache/nuttx", "--visibility", "unlisted"}
+	if code, out, stderr := run(args...); code != 0 || !strings.Contains(out, "Profile saved") {
+		t.Fatalf("profile set: exit %d, %q %q", code, out, stderr)
+	}
+	d := r.WaitDeliveries(t, 2, 10*time.Second)[1]
+	obj, _ := d.Activity["object"].(map[string]any)
+	if d.VerifyErr != nil || d.Activity["type"] != "Update" || obj["name"] != "NuttX CI" {
+		t.Fatalf("second delivery: %v %v; want a verified Update with the new name", d.VerifyErr, d.Activity)
+	}
+	icon, _ := obj["icon"].(map[string]any)
+	iconURL, _ := icon["url"].(string)
+	if icon["mediaType"] != "image/png" || !strings.HasPrefix(iconURL, actorURL+"/images/avatar?v=") {
+		t.Fatalf("icon %v; want the uploaded PNG", icon)
+	}
+	resp, body := get(t, iconURL, "")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !bytes.Equal(body, pngOf(t, color.RGBA{R: 200, A: 255})) {
+		t.Errorf("GET avatar: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+	if resp, _ := get(t, actorURL+"/images/header", ""); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET header without one: %d, want 404", resp.StatusCode)
+	}
+	// The running server serves the new profile within its cache's time.
+	eventually.True(t, 15*time.Second, "the actor shows the new name", func() bool {
+		return getJSON(t, actorURL)["name"] == "NuttX CI"
+	})
+
+	// The same change again: nothing saved, nothing sent.
+	if code, out, stderr := run(args...); code != 0 || !strings.Contains(out, "Nothing changed") {
+		t.Errorf("profile set again: exit %d, %q %q", code, out, stderr)
+	}
+	code, out, _ := run("profile", "show", "--data", ts.Dir, "--json")
+	if code != 0 || !strings.Contains(out, `"display_name": "NuttX CI"`) || !strings.Contains(out, `"visibility": "unlisted"`) ||
+		!strings.Contains(out, `"url": "https://dash.example"`) {
+		t.Errorf("profile show --json: exit %d\n%s", code, out)
+	}
+
+	// An unlisted post: to the followers, Public in cc.
+	eventually.True(t, 15*time.Second, "the server sees the visibility", func() bool {
+		n := ts.publish(t, "unlisted?")
+		return n.Visibility == store.Unlisted
+	})
+	deliveries := r.WaitDeliveries(t, 3, 10*time.Second)
+	create := deliveries[len(deliveries)-1].Activity
+	if !sameList(create["to"], actorURL+"/followers") || !sameList(create["cc"], "https://www.w3.org/ns/activitystreams#Public") {
+		t.Errorf("unlisted Create addressed to %v cc %v", create["to"], create["cc"])
+	}
+	time.Sleep(300 * time.Millisecond) // time for a stray second Update to arrive
+	var updates int
+	for _, d := range r.Deliveries() {
+		if d.Activity["type"] == "Update" {
+			updates++
+		}
+	}
+	if updates != 1 {
+		t.Errorf("the follower got %d Updates, want 1", updates)
+	}
+
+	// A restart with other profile flags keeps the stored profile and warns.
+	ts.Stop(t)
+	cfg := ts.cfg
+	cfg.DisplayName = "Flag Name"
+	cfg.given = 1 << settingIndex("display-name")
+	ts2 := startWith(t, cfg, listen(t))
+	if name := getJSON(t, ts2.URL+"/users/nuttx_build")["name"]; name != "NuttX CI" {
+		t.Errorf("after a restart with --display-name: name %v, want the stored NuttX CI", name)
+	}
+	if !strings.Contains(ts2.logs.String(), "--display-name only seeds a new bot's profile") {
+		t.Errorf("no warning for the ignored --display-name:\n%s", ts2.logs.String())
+	}
+}
+
+// sameList reports whether a JSON value is the list of exactly want.
+func sameList(v any, want ...string) bool {
+	l, ok := v.([]any)
+	if !ok || len(l) != len(want) {
+		return false
+	}
+	for i := range l {
+		if l[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestProfileSetRefusals: bad values get one line and change nothing.
+func TestProfileSetRefusals(t *testing.T) {
+	clearSettingsEnv(t)
+	dir := newData(t)
+	text := filepath.Join(t.TempDir(), "not-an-image.png")
+	os.WriteFile(text, []byte("hello, I am text"), 0o600)
+	big := filepath.Join(t.TempDir(), "big.png")
+	os.WriteFile(big, append(pngOf(t, color.Black), make([]byte, 3<<20)...), 0o600)
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no flag", nil, "nothing to change"},
+		{"long name", []string{"--display-name", strings.Repeat("n", 31)}, "at most 30"},
+		{"blank name", []string{"--display-name", " "}, "display name is empty"},
+		{"bad visibility", []string{"--visibility", "private"}, "want public or unlisted"},
+		{"field without URL", []string{"--field", "Docs=ftp://x"}, "needs a name and an http(s) URL"},
+		{"field without =", []string{"--field", "Docs"}, "want NAME=URL"},
+		{"five fields", []string{"--field", "a=https://a", "--field", "b=https://b", "--field", "c=https://c", "--field", "d=https://d", "--field", "e=https://e"}, "at most 4"},
+		{"fields and none", []string{"--field", "a=https://a", "--no-fields"}, "contradict"},
+		{"text avatar", []string{"--avatar", text}, "want PNG, JPEG, GIF or WebP"},
+		{"big header", []string{"--header", big}, "at most 2097152"},
+		{"missing file", []string{"--avatar", filepath.Join(dir, "nope.png")}, "no such file"},
+	} {
+		code, _, stderr := run(append([]string{"profile", "set", "--data", dir}, c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%s: exit %d, %q; want exit 2 and one line with %q", c.name, code, stderr, c.want)
+		}
+	}
+	code, out, _ := run("profile", "show", "--data", dir)
+	if code != 0 || !strings.Contains(out, "display name:  "+defaultDisplayName) || !strings.Contains(out, "avatar:        (none)") {
+		t.Errorf("profile after the refusals: exit %d\n%s", code, out)
+	}
+}
