@@ -87,7 +87,7 @@ func (s *Service) resolveParent(tx *store.Tx, ref string) (string, error) {
 		return "", nil
 	}
 	publicID := ""
-	if hexID.MatchString(ref) {
+	if hexID.MatchString(ref) || importedID.MatchString(ref) {
 		publicID = ref
 	} else if _, id, ok := s.site.ParseLocalNote(ref); ok {
 		publicID = id
