@@ -39,13 +39,13 @@ func (a *Account) KeyPair() (privateKeyPEM, publicKeyPEM string, err error) {
 // parsePrivateKey reads an RSA private key from PKCS#1 or PKCS#8 PEM (the
 // parsers check the key is sound).
 func parsePrivateKey(s string) (*rsa.PrivateKey, error) {
-	block, _ := pem.Decode([]byte(s))
-	if block == nil {
-		return nil, errors.New("not PEM")
-	}
-	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	der, err := decodePEM(s)
 	if err != nil {
-		k, err8 := x509.ParsePKCS8PrivateKey(block.Bytes)
+		return nil, err
+	}
+	key, err := x509.ParsePKCS1PrivateKey(der)
+	if err != nil {
+		k, err8 := x509.ParsePKCS8PrivateKey(der)
 		if err8 != nil {
 			return nil, errors.New("neither PKCS#1 nor PKCS#8")
 		}
@@ -60,11 +60,11 @@ func parsePrivateKey(s string) (*rsa.PrivateKey, error) {
 // parsePublicKey reads an RSA public key from SPKI PEM, as Mastodon
 // stores it.
 func parsePublicKey(s string) (*rsa.PublicKey, error) {
-	block, _ := pem.Decode([]byte(s))
-	if block == nil {
-		return nil, errors.New("not PEM")
+	der, err := decodePEM(s)
+	if err != nil {
+		return nil, err
 	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	k, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
 		return nil, err
 	}
@@ -73,4 +73,13 @@ func parsePublicKey(s string) (*rsa.PublicKey, error) {
 		return nil, fmt.Errorf("not an RSA key (%T)", k)
 	}
 	return pub, nil
+}
+
+// decodePEM returns the bytes of the first PEM block of s.
+func decodePEM(s string) ([]byte, error) {
+	block, _ := pem.Decode([]byte(s))
+	if block == nil {
+		return nil, errors.New("not PEM")
+	}
+	return block.Bytes, nil
 }

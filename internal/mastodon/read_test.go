@@ -245,16 +245,20 @@ func testRefusals(t *testing.T, pg *mastodontest.Postgres, key mastodontest.KeyP
 		}, ErrNumericIDs, []string{base + "/ap/users/1001", base + "/users/nuttx_build"}, nil},
 		{"keys moved to the keypairs table", "nuttx_build", func(t *testing.T, db string) {
 			pg.MoveKeysToKeypairs(t, db)
-		}, ErrEncryptedKeys, []string{"keypairs table", "ACTIVE_RECORD_ENCRYPTION"}, nil},
+		}, ErrEncryptedKeys, []string{"the database has a keypairs table", "ACTIVE_RECORD_ENCRYPTION"}, nil},
+		{"a keypairs table, accounts.private_key still set", "nuttx_build", func(t *testing.T, db string) {
+			// Mastodon may hold a newer key there than the one left behind.
+			pg.Exec(t, db, `CREATE TABLE keypairs (id bigserial PRIMARY KEY)`)
+		}, ErrEncryptedKeys, []string{"the database has a keypairs table"}, nil},
 		{"no private_key column", "nuttx_build", func(t *testing.T, db string) {
 			pg.Exec(t, db, `ALTER TABLE accounts DROP COLUMN private_key`)
 		}, ErrEncryptedKeys, []string{"no private_key column"}, nil},
 		{"no private key", "nuttx_build", func(t *testing.T, db string) {
 			pg.Exec(t, db, `UPDATE accounts SET private_key = NULL WHERE id = $1`, botID)
-		}, ErrEncryptedKeys, []string{"@nuttx_build"}, nil},
+		}, ErrEncryptedKeys, []string{"the key of @nuttx_build is not in accounts"}, nil},
 		{"empty public key", "nuttx_build", func(t *testing.T, db string) {
 			pg.Exec(t, db, `UPDATE accounts SET public_key = '' WHERE id = $1`, botID)
-		}, ErrEncryptedKeys, []string{"@nuttx_build"}, nil},
+		}, ErrEncryptedKeys, []string{"the key of @nuttx_build is not in accounts"}, nil},
 		{"suspended", "nuttx_build", func(t *testing.T, db string) {
 			pg.Exec(t, db, `UPDATE accounts SET suspended_at = now() WHERE id = $1`, botID)
 		}, ErrSuspended, []string{"@nuttx_build"}, nil},

@@ -24,8 +24,8 @@ CREATE UNIQUE INDEX index_keypairs_on_account_id_and_local_fragment
 -- ACTIVE_RECORD_ENCRYPTION keys.
 INSERT INTO keypairs (account_id, type, local_fragment, public_key, private_key, created_at, updated_at)
 SELECT id, 0, '#main-key', public_key,
-       json_build_object('p', encode(sha256(convert_to(private_key, 'UTF8')), 'base64'),
-                         'h', json_build_object('iv', 'AAAAAAAAAAAAAAAA', 'at', 'AAAAAAAAAAAAAAAAAAAAAA=='))::text,
+       '{"p":"' || encode(sha256(convert_to(private_key, 'UTF8')), 'base64')
+           || '","h":{"iv":"AAAAAAAAAAAAAAAA","at":"AAAAAAAAAAAAAAAAAAAAAA=="}}',
        now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
 FROM accounts
 WHERE domain IS NULL AND private_key IS NOT NULL;

@@ -18,7 +18,6 @@ import (
 	"crypto/x509"
 	_ "embed" // the SQL fixtures
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -114,7 +113,7 @@ func (p *Postgres) MoveKeysToKeypairs(tb testing.TB, db string) {
 // launch makes and starts a cluster, retrying with another port when the
 // one picked was taken meanwhile.
 func launch() (_ *Postgres, err error) {
-	bin, err := binDir()
+	bin, err := binDir(debianInitdb)
 	if err != nil {
 		return nil, err
 	}
@@ -141,12 +140,15 @@ func launch() (_ *Postgres, err error) {
 	}
 }
 
-// binDir finds Debian's PostgreSQL programs, the newest version when
-// several are installed.
-func binDir() (string, error) {
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+// debianInitdb is where Debian's postgresql package puts initdb.
+const debianInitdb = "/usr/lib/postgresql/*/bin/initdb"
+
+// binDir finds PostgreSQL's programs beside the initdb that pattern
+// matches, the newest version when several are installed.
+func binDir(pattern string) (string, error) {
+	matches, _ := filepath.Glob(pattern)
 	if len(matches) == 0 {
-		return "", errors.New("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run make deps, which installs Debian's postgresql")
+		return "", fmt.Errorf("PostgreSQL is not installed (no %s): run make deps, which installs Debian's postgresql", pattern)
 	}
 	version := func(path string) int {
 		v, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(path))))
