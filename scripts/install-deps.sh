@@ -4,6 +4,7 @@
 #   chromium                  browser tests of the web pages
 #   prometheus, pushgateway   the feed's tests run a real Prometheus
 #   openssl                   checks the published key with a second parser
+#   postgresql                the Mastodon import's tests run a real PostgreSQL
 # It changes nothing when everything is there already.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v git >/dev/null 2>&1 || need+=(git)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 
@@ -38,3 +40,15 @@ for svc in prometheus prometheus-pushgateway prometheus-node-exporter; do
 		"${sudo[@]}" systemctl stop "$svc" || true
 	fi
 done
+# PostgreSQL: the tests run initdb and pg_ctl in a folder of their own, so
+# Debian's cluster (main, on port 5432) is stopped and kept from starting.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet postgresql 2>/dev/null; then
+	"${sudo[@]}" systemctl disable --now postgresql || true
+fi
+if command -v pg_lsclusters >/dev/null 2>&1; then
+	pg_lsclusters --no-header 2>/dev/null | while read -r version cluster _ status _; do
+		if [ "$status" = online ]; then
+			"${sudo[@]}" pg_ctlcluster "$version" "$cluster" stop || true
+		fi
+	done
+fi
