@@ -32,6 +32,7 @@ type Config struct {
 	Retention            time.Duration
 	LogFormat            string
 	LogLevel             string
+	MastodonDatabaseURL  string
 
 	// The Prometheus feed.
 	PrometheusURL      string

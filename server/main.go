@@ -38,6 +38,8 @@ Commands:
                  send again what is held for a server whose deliveries kept failing
   profile show|set
                  print or change the bot's profile (name, bio, links, images, visibility)
+  import mastodon
+                 take over a Mastodon account: key, profile, followers, posts
   backup FILE    write a consistent copy of the database, while the server runs
   healthcheck    ask the local server for /health; exit 0 when it is healthy
   version        print the version
@@ -63,6 +65,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runDeliveries(args[1:], stdout, stderr)
 	case "profile":
 		return runProfile(args[1:], stdin, stdout, stderr)
+	case "import":
+		return runImport(args[1:], stdout, stderr)
 	case "backup":
 		return runBackup(args[1:], stdout, stderr)
 	case "healthcheck":

@@ -71,6 +71,12 @@ var commands = []commandDef{
 		"of it to every follower's server (the server delivers it; it works while the server runs).\n" +
 		"Only the flags given change: for example\n" +
 		"  nuttx-feed profile set --display-name \"NuttX Build\" --avatar logo.png --visibility unlisted"},
+	{name: "import mastodon", is: cmdImport, about: "Takes over an account of a Mastodon server, reading its PostgreSQL database (read only): its\n" +
+		"RSA key (followers' servers keep trusting what the bot signs), profile and remote followers\n" +
+		"(they get the next post without following again) and, with --statuses, its public and\n" +
+		"unlisted posts, which keep their URLs. Give the --base-url (https://WEB_DOMAIN) and --username\n" +
+		"of the Mastodon account. Without --apply it prints what it would do and changes nothing;\n" +
+		"twice changes nothing more. serve must not run meanwhile. docs/deploy.md has the switch-over."},
 	{name: "healthcheck", is: cmdHealthcheck, about: "Asks the server listening on --listen (on this machine) for /health, prints its answer and\n" +
 		"exits 0 when it is healthy, 1 otherwise: a HEALTHCHECK for images without curl (distroless)."},
 }
@@ -98,16 +104,16 @@ type setting struct {
 
 // settings are every setting, in --help order.
 var settings = []setting{
-	{name: "base-url", env: "NUTTX_FEED_BASE_URL", meta: "URL", in: cmdAll,
+	{name: "base-url", env: "NUTTX_FEED_BASE_URL", meta: "URL", in: cmdAll | cmdImport,
 		help:  "public URL of this server, at the root of its host (no path); the first serve stores it, later ones keep it",
 		value: typed(func(c *Config) *string { return &c.BaseURL }, "http://localhost:8080", checkBaseURL)},
 	{name: "listen", env: "NUTTX_FEED_LISTEN", meta: "ADDR", in: cmdServe | cmdHealthcheck,
 		help:  "address to listen on",
 		value: typed(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080", checkListen)},
-	{name: "data", env: "NUTTX_FEED_DATA", meta: "DIR", in: cmdAll | cmdBackup | cmdProfileSet,
+	{name: "data", env: "NUTTX_FEED_DATA", meta: "DIR", in: cmdAll | cmdBackup | cmdProfileSet | cmdImport,
 		help:  "folder holding the SQLite database (serve creates it; other commands need it)",
 		value: typed(func(c *Config) *string { return &c.DataDir }, "./data", checkNotEmpty)},
-	{name: "username", env: "NUTTX_FEED_USERNAME", meta: "NAME", in: cmdAll,
+	{name: "username", env: "NUTTX_FEED_USERNAME", meta: "NAME", in: cmdAll | cmdImport,
 		help:  "the bot's username (the first serve stores it, later commands keep it)",
 		value: typed(func(c *Config) *string { return &c.Username }, "nuttx_build", checkUsername)},
 	{name: "display-name", env: "NUTTX_FEED_DISPLAY_NAME", meta: "TEXT", in: cmdServe,
@@ -131,12 +137,15 @@ var settings = []setting{
 	{name: "retention", env: "NUTTX_FEED_RETENTION", meta: "DURATION", in: cmdServe,
 		help:  "how long finished deliveries and their attempts, and Accepts, are kept (posts are kept for ever)",
 		value: typed(func(c *Config) *time.Duration { return &c.Retention }, activitypub.DefaultRetention, checkRetention)},
-	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll | cmdBackup | cmdProfileSet,
+	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll | cmdBackup | cmdProfileSet | cmdImport,
 		help:  "log format: text or json",
 		value: typed(func(c *Config) *string { return &c.LogFormat }, "text", checkLogFormat)},
 	{name: "log-level", env: "NUTTX_FEED_LOG_LEVEL", meta: "LEVEL", in: cmdServe,
 		help:  "log level: debug (every GET request and more), info, warn or error",
 		value: typed(func(c *Config) *string { return &c.LogLevel }, "info", checkLogLevel)},
+	{name: "mastodon-database-url", env: "NUTTX_FEED_MASTODON_DATABASE_URL", meta: "URL", in: cmdImport,
+		help:  "the Mastodon server's PostgreSQL, read only: postgres://USER:PASSWORD@HOST:5432/mastodon_production (the environment keeps the password out of ps)",
+		value: typed(func(c *Config) *string { return &c.MastodonDatabaseURL }, "", nil)},
 
 	// The Prometheus feed.
 	{name: "prometheus-url", env: "NUTTX_FEED_PROMETHEUS_URL", meta: "URL", in: cmdFeed,
