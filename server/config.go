@@ -32,6 +32,8 @@ type Config struct {
 	Retention            time.Duration
 	LogFormat            string
 	LogLevel             string
+	MetricsListen        string
+	MetricsToken         string
 
 	// The Prometheus feed.
 	PrometheusURL      string
