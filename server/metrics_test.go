@@ -517,11 +517,11 @@ func promqlMetrics(expr string) []string {
 func TestPromqlMetrics(t *testing.T) {
 	t.Parallel()
 	for expr, want := range map[string][]string{
-		`up{job="nuttx-feed"} == 0 or absent(up{job="nuttx-feed"})`:                                     {"up", "up"},
+		`up{job="nuttx-feed"} == 0 or absent(up{job="nuttx-feed"})`:                                      {"up", "up"},
 		`sum by (le, route) (rate(a_bucket{job=~"$job"}[$__rate_interval])) / ignoring(x) b_total > 1e3`: {"a_bucket", "b_total"},
-		`time() - max(c_seconds) > 900`:                                                                   {"c_seconds"},
-		`histogram_quantile(0.99, sum without (instance) (rate(d_bucket[5m] offset 1h)))`:                 {"d_bucket"},
-		`sum(e{a="}"}) and on() f`:                                                                        {"e", "f"},
+		`time() - max(c_seconds) > 900`:                                                                  {"c_seconds"},
+		`histogram_quantile(0.99, sum without (instance) (rate(d_bucket[5m] offset 1h)))`:                {"d_bucket"},
+		`sum(e{a="}"}) and on() f`:                                                                       {"e", "f"},
 	} {
 		if got := promqlMetrics(expr); !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", expr, got, want)
