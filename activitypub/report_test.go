@@ -162,3 +162,21 @@ func TestDeliveryLogFailuresPerHost(t *testing.T) {
 		t.Errorf("failure line %q lacks the status and outcome", failures[1])
 	}
 }
+
+// TestDeliveryLogDatabaseFails: when the progress of fan-outs cannot be
+// read, a warn line says their summary may come late, and they stay open
+// to be read again.
+func TestDeliveryLogDatabaseFails(t *testing.T) {
+	t.Parallel()
+	var logs logtest.Buffer
+	e := newEnv(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	e.s.report.untried[42] = 3
+	e.db.Store.Close()
+	e.s.recheckFanOuts(e.ctx)
+	if n := len(logLines(&logs, "WARN", "delivery: cannot read the progress of fan-outs")); n != 1 {
+		t.Errorf("%d warn lines, want 1:\n%s", n, logs.String())
+	}
+	if e.s.report.untried[42] != 3 {
+		t.Errorf("the open fan-out was forgotten: %v", e.s.report.untried)
+	}
+}

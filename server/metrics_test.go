@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,13 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/metrics"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
 )
 
@@ -525,6 +530,30 @@ func TestPromqlMetrics(t *testing.T) {
 	} {
 		if got := promqlMetrics(expr); !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", expr, got, want)
+		}
+	}
+}
+
+// TestInboxResult names what each error of the inbox is answered.
+func TestInboxResult(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  error
+		want metrics.InboxResult
+	}{
+		{nil, metrics.InboxAccepted},
+		{fmt.Errorf("%w: no id", activitypub.ErrInvalid), metrics.InboxInvalid},
+		{echo.NewHTTPError(http.StatusBadRequest, "cannot read the body"), metrics.InboxInvalid},
+		{fmt.Errorf("%w: bad", activitypub.ErrUnauthorized), metrics.InboxUnauthorized},
+		{activitypub.ErrNotFound, metrics.InboxNotFound},
+		{activitypub.ErrTooLarge, metrics.InboxTooLarge},
+		{activitypub.ErrUnsupportedMediaType, metrics.InboxMediaType},
+		{fmt.Errorf("%w: slow down", activitypub.ErrTooManyRequests), metrics.InboxRateLimited},
+		{fmt.Errorf("%w: key", activitypub.ErrUnavailable), metrics.InboxUnavailable},
+		{errors.New("database is locked"), metrics.InboxError},
+	} {
+		if got := inboxResult(c.err); got != c.want {
+			t.Errorf("%v: %s, want %s", c.err, got, c.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,7 +68,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		return err
 	})
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.pending, err)
+		ch <- prometheus.NewInvalidMetric(c.pending, fmt.Errorf("read the queue, breakers and followers: %w", err))
 		return
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
