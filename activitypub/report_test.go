@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/clock"
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/logtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
@@ -42,24 +42,6 @@ func logLines(logs *logtest.Buffer, level, msg string) []string {
 		}
 	}
 	return out
-}
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 // TestDeliveryLogOneLinePerNote: a note to 60 followers on two servers,
@@ -123,10 +105,10 @@ func TestDeliveryLogOneLinePerNote(t *testing.T) {
 func TestDeliveryLogFailuresPerHost(t *testing.T) {
 	t.Parallel()
 	var logs logtest.Buffer
-	clock := &fakeClock{now: time.Now()}
+	clk := clock.At(time.Now())
 	e := newEnv(t, func(o *Options) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-		o.Now = clock.Now
+		o.Now = clk.Now
 	})
 	good, refusing := answering(t, http.StatusAccepted), answering(t, http.StatusForbidden) // 403: refused for good, no breaker
 	e.addFollowers(20, func(i int) string {
@@ -139,10 +121,10 @@ func TestDeliveryLogFailuresPerHost(t *testing.T) {
 
 	e.publish("first")
 	eventually.True(t, 20*time.Second, "the first summary", func() bool { return len(logLines(&logs, "INFO", "delivery: Create sent")) == 1 })
-	clock.advance(10 * time.Minute)
+	clk.Add(10 * time.Minute)
 	e.publish("second, within 15 minutes")
 	eventually.True(t, 20*time.Second, "the second summary", func() bool { return len(logLines(&logs, "INFO", "delivery: Create sent")) == 2 })
-	clock.advance(6 * time.Minute)
+	clk.Add(6 * time.Minute)
 	e.publish("third, 16 minutes after the first")
 	eventually.True(t, 20*time.Second, "the third summary", func() bool { return len(logLines(&logs, "INFO", "delivery: Create sent")) == 3 })
 

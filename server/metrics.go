@@ -111,28 +111,28 @@ func (s *Server) countInbox(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// inboxResults name the refusals of the inbox by their status.
+var inboxResults = map[int]metrics.InboxResult{
+	http.StatusBadRequest:            metrics.InboxInvalid,
+	http.StatusUnauthorized:          metrics.InboxUnauthorized,
+	http.StatusNotFound:              metrics.InboxNotFound,
+	http.StatusRequestEntityTooLarge: metrics.InboxTooLarge,
+	http.StatusUnsupportedMediaType:  metrics.InboxMediaType,
+	http.StatusTooManyRequests:       metrics.InboxRateLimited,
+}
+
 // inboxResult names what an inbox request whose handler returned err is
-// answered (statusOf), telling our own failures from a key we could not
-// fetch now, both 503.
+// answered (statusOf), telling a key we could not fetch now from our own
+// failures, both 503.
 func inboxResult(err error) metrics.InboxResult {
 	if err == nil {
 		return metrics.InboxAccepted
 	}
-	switch status, _ := statusOf(err); status {
-	case http.StatusBadRequest:
-		return metrics.InboxInvalid
-	case http.StatusUnauthorized:
-		return metrics.InboxUnauthorized
-	case http.StatusNotFound:
-		return metrics.InboxNotFound
-	case http.StatusRequestEntityTooLarge:
-		return metrics.InboxTooLarge
-	case http.StatusUnsupportedMediaType:
-		return metrics.InboxMediaType
-	case http.StatusTooManyRequests:
-		return metrics.InboxRateLimited
-	}
-	if errors.Is(err, activitypub.ErrUnavailable) {
+	status, _ := statusOf(err)
+	switch r, ok := inboxResults[status]; {
+	case ok:
+		return r
+	case errors.Is(err, activitypub.ErrUnavailable):
 		return metrics.InboxUnavailable
 	}
 	return metrics.InboxError

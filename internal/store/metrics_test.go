@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/clock"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/migrations"
 )
@@ -21,16 +21,15 @@ type fanOutDB struct {
 	SQL      *sql.DB // the same file, behind the store's back
 	actor    *store.Actor
 	activity int64
-	mu       sync.Mutex
-	now      time.Time
+	clock    *clock.Settable
 }
 
 func newFanOutDB(tb testing.TB, n int) *fanOutDB {
 	tb.Helper()
-	f := &fanOutDB{now: time.UnixMilli(1_800_000_000_000).UTC()}
+	f := &fanOutDB{clock: clock.At(time.UnixMilli(1_800_000_000_000).UTC())}
 	path := filepath.Join(tb.TempDir(), store.FileName)
 	var err error
-	if f.Store, err = store.Open(context.Background(), path, store.Options{Now: f.clock}); err != nil {
+	if f.Store, err = store.Open(context.Background(), path, store.Options{Now: f.clock.Now}); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { f.Store.Close() })
@@ -70,18 +69,6 @@ func newFanOutDB(tb testing.TB, n int) *fanOutDB {
 		tb.Fatal(err)
 	}
 	return f
-}
-
-func (f *fanOutDB) clock() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fanOutDB) advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
 }
 
 // claim takes up to n due deliveries.
@@ -140,7 +127,7 @@ func (f *fanOutDB) fanOut(tb testing.TB) store.FanOut {
 func TestQueueStatsAndFanOuts(t *testing.T) {
 	t.Parallel()
 	f := newFanOutDB(t, 30) // 10 on b.example, 20 on a.example
-	queued := f.clock()
+	queued := f.clock.Now()
 	st := f.stats(t)
 	if st.Due != 30 || st.Waiting+st.Held+st.InFlight != 0 || !st.OldestDue.Equal(queued) {
 		t.Fatalf("queued: %+v", st)
@@ -152,7 +139,7 @@ func TestQueueStatsAndFanOuts(t *testing.T) {
 		t.Fatalf("fan-out queued: %+v", fo)
 	}
 
-	f.advance(time.Minute)
+	f.clock.Add(time.Minute)
 	ds := f.claim(t, 12)
 	if st := f.stats(t); st.Due != 18 || st.InFlight != 12 || st.OldestDue != queued {
 		t.Fatalf("12 claimed: %+v", st)
@@ -162,7 +149,7 @@ func TestQueueStatsAndFanOuts(t *testing.T) {
 		o := store.Outcome{Delivery: d, State: store.Delivered, Status: 202}
 		switch d.ID {
 		case ds[0].ID:
-			o.State, o.Next, o.Status = store.Pending, f.clock().Add(time.Hour), 503
+			o.State, o.Next, o.Status = store.Pending, f.clock.Now().Add(time.Hour), 503
 		case ds[1].ID:
 			o.State, o.Status = store.Failed, 403
 		}
@@ -195,7 +182,7 @@ func TestQueueStatsAndFanOuts(t *testing.T) {
 	if st := f.stats(t); st.Due != 0 || !st.OldestDue.IsZero() {
 		t.Fatalf("nothing due: %+v", st)
 	}
-	f.advance(2 * time.Hour)
+	f.clock.Add(2 * time.Hour)
 	if st := f.stats(t); st.Due != 1 || !st.OldestDue.Equal(queued.Add(time.Minute+time.Hour)) {
 		t.Fatalf("the retry is due: %+v (oldest due %v)", st, st.OldestDue)
 	}
