@@ -202,8 +202,9 @@ func TestMetricsFlags(t *testing.T) {
 // TestMetricsAfterTraffic: after real traffic (two servers follow, one of
 // whose inbox answers 503; an unsigned POST; a failed build from a real
 // Prometheus posted and delivered), the metrics say exactly what
-// happened; promtool finds nothing wrong in them; and every metric that
-// docs/alerts.yml and docs/grafana-dashboard.json query is exported.
+// happened; promtool finds nothing wrong in them; README.md lists exactly
+// the nuttx_feed_* metrics exported; and every metric that docs/alerts.yml
+// and docs/grafana-dashboard.json query is exported.
 func TestMetricsAfterTraffic(t *testing.T) {
 	t.Parallel()
 	stack := promtest.Start(t)
@@ -312,6 +313,24 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		cmd.Stdin = strings.NewReader(text)
 		if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
 			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+	})
+	t.Run("README lists exactly the metrics exported", func(t *testing.T) {
+		b, err := os.ReadFile("../README.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed := map[string]bool{}
+		for _, m := range regexp.MustCompile("`(nuttx_feed_[a-z_]+)").FindAllStringSubmatch(string(b), -1) {
+			listed[m[1]] = true
+			if fams[m[1]] == nil {
+				t.Errorf("README.md names %s, which nuttx-feed does not export", m[1])
+			}
+		}
+		for name := range fams {
+			if strings.HasPrefix(name, "nuttx_feed_") && !listed[name] {
+				t.Errorf("README.md does not list %s", name)
+			}
 		}
 	})
 	t.Run("docs query exported metrics", func(t *testing.T) {
