@@ -563,10 +563,24 @@ func classify(out outcome) verdict {
 	}
 }
 
-// recordOutcomes writes outcomes back, in one transaction per burst.
+// recordOutcomes writes outcomes back, in one transaction per burst, and
+// reports them (report.go).
 func (s *Service) recordOutcomes(ctx context.Context, in <-chan outcome) {
 	batch := make([]outcome, 0, 256)
-	for out := range in {
+	recheck := time.NewTicker(fanOutRecheck)
+	defer recheck.Stop()
+	for {
+		var out outcome
+		select {
+		case <-recheck.C:
+			s.recheckFanOuts(ctx)
+			continue
+		case o, ok := <-in:
+			if !ok {
+				return
+			}
+			out = o
+		}
 		batch = append(batch[:0], out)
 	drain:
 		for len(batch) < cap(batch) {
@@ -593,8 +607,10 @@ const recordGrace = 10 * time.Second
 // start sends them again.
 func (s *Service) recordBatch(ctx context.Context, batch []outcome) {
 	var stopping time.Time
+	var rows []store.Outcome
 	for try := 0; ; try++ {
-		err := s.writeOutcomes(batch)
+		var err error
+		rows, err = s.writeOutcomes(batch)
 		if err == nil {
 			if try > 0 {
 				s.log.Info("delivery: outcomes recorded again", "after_tries", try+1)
@@ -618,20 +634,18 @@ func (s *Service) recordBatch(ctx context.Context, batch []outcome) {
 			sleep(ctx, wait)
 		}
 	}
-	for _, out := range batch {
-		s.logOutcome(out)
-	}
+	s.reportBatch(ctx, batch, rows)
 }
 
-// writeOutcomes records a batch in one transaction. It runs even during
-// shutdown, hence its own context.
-func (s *Service) writeOutcomes(batch []outcome) error {
-	return s.update(context.Background(), func(tx *store.Tx) error {
+// writeOutcomes records a batch in one transaction and returns the rows it
+// wrote. It runs even during shutdown, hence its own context.
+func (s *Service) writeOutcomes(batch []outcome) (rows []store.Outcome, err error) {
+	err = s.update(context.Background(), func(tx *store.Tx) error {
 		states, err := s.recordHosts(tx, batch)
 		if err != nil {
 			return err
 		}
-		rows := make([]store.Outcome, len(batch))
+		rows = make([]store.Outcome, len(batch))
 		for i, out := range batch {
 			held, err := s.held(tx, out.job.Domain, states)
 			if err != nil {
@@ -641,6 +655,7 @@ func (s *Service) writeOutcomes(batch []outcome) error {
 		}
 		return tx.RecordOutcomes(rows)
 	})
+	return rows, err
 }
 
 // storeOutcome decides what becomes of an attempt's delivery; held tells
@@ -677,30 +692,4 @@ func (s *Service) retryDelay(attempts int, retryAfter time.Duration) time.Durati
 	}
 	d := s.delivery.Backoff[attempts-1]
 	return d + time.Duration(rand.Float64()*s.delivery.Jitter*float64(d))
-}
-
-func (s *Service) logOutcome(out outcome) {
-	if out.canceled {
-		return
-	}
-	j := out.job
-	attrs := []any{"delivery", j.ID, "inbox", j.Inbox, "attempt", j.Attempts + 1, "status", out.status,
-		"ms", out.elapsed.Milliseconds()}
-	if out.err != nil {
-		attrs = append(attrs, "err", out.err)
-	}
-	switch classify(out) {
-	case delivered:
-		s.log.Info("delivered", attrs...)
-	case gone:
-		s.log.Warn("delivery: inbox gone, follower removed", append(attrs, "follower", j.Follower)...)
-	case permanent:
-		s.log.Warn("delivery failed permanently", attrs...)
-	case retry:
-		if j.Attempts+1 > len(s.delivery.Backoff) {
-			s.log.Warn("delivery given up after the last retry", attrs...)
-		} else {
-			s.log.Info("delivery failed, will retry", attrs...)
-		}
-	}
 }

@@ -266,7 +266,8 @@ func hostFault(err error) bool {
 
 // fetchDocument GETs an ActivityPub document, signed by our fetch actor,
 // within the fetch limits. Redirects stay on target's scheme and host.
-func (s *Service) fetchDocument(ctx context.Context, target string) (*remoteDocument, error) {
+func (s *Service) fetchDocument(ctx context.Context, target string) (_ *remoteDocument, err error) {
+	defer func() { s.metrics.RemoteFetch(fetchResult(err)) }()
 	u, err := url.Parse(target)
 	if err != nil || u.Host == "" {
 		return nil, docErrorf("%q is not a URL we can fetch", truncate(target, 80))

@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/metrics"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/urls"
@@ -62,6 +63,8 @@ type Options struct {
 	// that carry no note are kept (DefaultRetention);
 	// RunPruner removes older ones every PruneEvery (an hour).
 	Retention, PruneEvery time.Duration
+	// Metrics counts deliveries and fetches; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Service is the federation core. Create it with New; it is safe for
@@ -91,6 +94,8 @@ type Service struct {
 	retention    time.Duration
 	pruneEvery   time.Duration
 	httpInbox    bool // inboxes may be http:// (private networks allowed)
+	metrics      *metrics.Metrics
+	report       *deliveryReport // the delivery log (report.go)
 }
 
 // New returns a Service for o.
@@ -136,6 +141,8 @@ func New(o Options) (*Service, error) {
 		retention:      cmp.Or(o.Retention, DefaultRetention),
 		pruneEvery:     cmp.Or(o.PruneEvery, time.Hour),
 		httpInbox:      o.AllowPrivateNetworks,
+		metrics:        o.Metrics,
+		report:         newDeliveryReport(),
 	}, nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/metrics"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
@@ -40,6 +41,7 @@ type Config struct {
 	FailureLogEvery time.Duration
 	Username        string // the actor that posts (the firehose)
 	Format          Formatter
+	Metrics         *metrics.Metrics // counts polls and posts; nil counts nothing
 }
 
 // Defaults of the NuttX deployment.
@@ -181,12 +183,13 @@ type Result struct {
 // when the source fails or answers with warnings (a partial answer). Posts
 // committed before an error go out all the same: publishing wakes the
 // delivery queue when each transaction commits.
-func (f *Feed) Poll(ctx context.Context) (Result, error) {
+func (f *Feed) Poll(ctx context.Context) (res Result, err error) {
+	defer func() { f.cfg.Metrics.FeedPolled(res.Posts, err) }()
 	actions, obs, err := f.prepare(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := f.applyAll(ctx, actions)
+	res, err = f.applyAll(ctx, actions)
 	res.Failing = len(obs.Failures)
 	if err == nil {
 		f.lastSuccess.Store(time.Now().UnixNano())

@@ -32,6 +32,8 @@ type Config struct {
 	Retention            time.Duration
 	LogFormat            string
 	LogLevel             string
+	MetricsListen        string
+	MetricsToken         string
 	MastodonDatabaseURL  string
 
 	// The Prometheus feed.

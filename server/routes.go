@@ -28,6 +28,9 @@ func (s *Server) routes() *echo.Echo {
 		},
 	}))
 	e.Use(s.logRequests)
+	if s.metrics != nil {
+		e.Use(s.measureRequests)
+	}
 
 	get := func(r urls.Route, h echo.HandlerFunc) {
 		e.Match([]string{http.MethodGet, http.MethodHead}, r.Pattern, h)
@@ -51,8 +54,11 @@ func (s *Server) routes() *echo.Echo {
 	get(urls.Note, s.limited(s.handleNote(false)))
 	get(urls.Activity, s.limited(s.handleNote(true)))
 	get(urls.Image, s.limited(s.handleImage))
-	e.POST(urls.Inbox.Pattern, s.handleInbox)
-	e.POST(urls.SharedInbox.Pattern, s.handleInbox)
+	e.POST(urls.Inbox.Pattern, s.handleInbox, s.countInbox)
+	e.POST(urls.SharedInbox.Pattern, s.handleInbox, s.countInbox)
+	if s.cfg.metricsOnMain() {
+		e.Match([]string{http.MethodGet, http.MethodHead}, metricsPath, echo.WrapHandler(s.metricsHandler()))
+	}
 
 	// The web face.
 	get(urls.Home, s.handleHome)

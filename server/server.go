@@ -18,6 +18,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/feed"
+	"github.com/nuttx-feed/nuttx-feed/internal/metrics"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/urls"
@@ -45,6 +46,10 @@ type Server struct {
 	echo    *echo.Echo
 	ln      net.Listener
 	http    *http.Server
+	metrics *metrics.Metrics // nil when /metrics is not served
+	// metricsLn and metricsHTTP serve --metrics-listen; nil without it.
+	metricsLn   net.Listener
+	metricsHTTP *http.Server
 }
 
 // An Option changes how Open prepares a server.
@@ -114,6 +119,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	if s.site, err = urls.New(cfg.BaseURL); err != nil {
 		return nil, err
 	}
+	if cfg.metricsServed() {
+		s.metrics = metrics.New(metrics.Options{Version: Version, Store: s.store, Feed: cfg.PrometheusURL != "",
+			Logger: log.With("component", "metrics")})
+	}
 	s.svc, err = activitypub.New(activitypub.Options{
 		BaseURL:    cfg.BaseURL,
 		Store:      s.store,
@@ -125,6 +134,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		InboxRate:            cfg.inboxRate(),
 		Retention:            cfg.Retention,
+		Metrics:              s.metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -132,7 +142,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	if err := s.seedProfile(ctx); err != nil {
 		return nil, fmt.Errorf("bot account: %w", err)
 	}
-	if s.feed, err = feed.New(cfg.feedConfig(), s.store, s.svc, log.With("component", "feed")); err != nil {
+	feedConfig := cfg.feedConfig()
+	feedConfig.Metrics = s.metrics
+	if s.feed, err = feed.New(feedConfig, s.store, s.svc, log.With("component", "feed")); err != nil {
 		return nil, err
 	}
 	if s.pages, err = web.New(); err != nil {
@@ -153,6 +165,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if cfg.MetricsListen != "" {
+		if s.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return nil, fmt.Errorf("--metrics-listen: %w", err)
+		}
+		s.metricsHTTP = s.newMetricsServer()
+		s.metricsHTTP.ErrorLog = s.http.ErrorLog
 	}
 	return s, nil
 }
@@ -190,7 +209,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
 	s.started = s.now()
 	s.log.Info("nuttx-feed started", "version", Version, "listen", s.Addr(), "base_url", s.cfg.BaseURL,
-		"actor", s.site.Actor(s.cfg.Username), "handle", "@"+s.site.Handle(s.cfg.Username))
+		"actor", s.site.Actor(s.cfg.Username), "handle", "@"+s.site.Handle(s.cfg.Username), "metrics", s.metricsWhere())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
@@ -198,6 +217,14 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.metricsHTTP != nil {
+		g.Go(func() error {
+			if err := s.metricsHTTP.Serve(s.metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics http: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error { return s.svc.RunDelivery(gctx) })
 	g.Go(func() error { return s.svc.RunPruner(gctx) })
 	g.Go(func() error { return s.feed.Run(gctx) })
@@ -205,6 +232,9 @@ func (s *Server) Run(ctx context.Context) error {
 		<-gctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		if s.metricsHTTP != nil {
+			s.metricsHTTP.Shutdown(shutdownCtx) // scrapes end at once
+		}
 		return s.http.Shutdown(shutdownCtx)
 	})
 	err := g.Wait()
@@ -215,6 +245,9 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) close() {
 	if s.ln != nil {
 		s.ln.Close()
+	}
+	if s.metricsLn != nil {
+		s.metricsLn.Close()
 	}
 	if s.store != nil {
 		s.store.Close()

@@ -143,6 +143,12 @@ var settings = []setting{
 	{name: "log-level", env: "NUTTX_FEED_LOG_LEVEL", meta: "LEVEL", in: cmdServe,
 		help:  "log level: debug (every GET request and more), info, warn or error",
 		value: typed(func(c *Config) *string { return &c.LogLevel }, "info", checkLogLevel)},
+	{name: "metrics-listen", env: "NUTTX_FEED_METRICS_LISTEN", meta: "ADDR", in: cmdServe,
+		help:  "serve /metrics on this address (e.g. 127.0.0.1:9464) and not on --listen; empty: see --metrics-token",
+		value: typed(func(c *Config) *string { return &c.MetricsListen }, "", checkMetricsListen)},
+	{name: "metrics-token", env: "NUTTX_FEED_METRICS_TOKEN", meta: "TOKEN", in: cmdServe,
+		help:  "serve /metrics (on --listen, or on --metrics-listen if set) only to requests with Authorization: Bearer TOKEN; at least 16 characters of A-Z a-z 0-9 - . _ ~ + /. With neither, /metrics is not served",
+		value: typed(func(c *Config) *string { return &c.MetricsToken }, "", checkMetricsToken)},
 	{name: "mastodon-database-url", env: "NUTTX_FEED_MASTODON_DATABASE_URL", meta: "URL", in: cmdImport,
 		help:  "the Mastodon server's PostgreSQL, read only: postgres://USER:PASSWORD@HOST:5432/mastodon_production (the environment keeps the password out of ps)",
 		value: typed(func(c *Config) *string { return &c.MastodonDatabaseURL }, "", nil)},
@@ -300,6 +306,32 @@ func checkBaseURL(v string) error {
 func checkListen(v string) error {
 	if _, _, err := net.SplitHostPort(v); err != nil {
 		return errors.New("want HOST:PORT")
+	}
+	return nil
+}
+
+// checkMetricsListen accepts HOST:PORT, or empty for none.
+func checkMetricsListen(v string) error {
+	if v == "" {
+		return nil
+	}
+	return checkListen(v)
+}
+
+// metricsTokenChars are the characters of a bearer token (RFC 6750's
+// b64token, less its trailing "=": `openssl rand -hex 32` makes one).
+const metricsTokenChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+
+// checkMetricsToken accepts empty (no token), or a token long enough that
+// guessing it over the network is hopeless.
+func checkMetricsToken(v string) error {
+	switch {
+	case v == "":
+		return nil
+	case len(v) < 16:
+		return errors.New("too short: at least 16 characters (e.g. openssl rand -hex 32)")
+	case strings.ContainsFunc(v, func(r rune) bool { return !strings.ContainsRune(metricsTokenChars, r) }):
+		return errors.New("use only A-Z a-z 0-9 - . _ ~ + /")
 	}
 	return nil
 }

@@ -128,7 +128,8 @@ func TestSettingsHelp(t *testing.T) {
 		flags []string
 	}{
 		{[]string{"serve"}, slices.Concat([]string{"base-url", "listen", "data", "username", "display-name", "summary",
-			"allow-private-networks", "trusted-proxies", "rate-limit", "inbox-rate", "retention", "log-format", "log-level"}, feed)},
+			"allow-private-networks", "trusted-proxies", "rate-limit", "inbox-rate", "retention", "log-format", "log-level",
+			"metrics-listen", "metrics-token"}, feed)},
 		{[]string{"post"}, slices.Concat(identity, []string{"in-reply-to"})},
 		{[]string{"feed", "preview"}, slices.Concat(identity, feed)},
 		{[]string{"feed", "status"}, []string{"base-url", "data", "username", "log-format"}},
@@ -191,7 +192,7 @@ var describedDefaults = map[string]string{
 // TestSettingsREADME holds README.md's configuration tables (those headed
 // "| flag | environment | default | meaning |") to the settings: every
 // setting has one row, with its variable and its default as `code` (or the
-// words of describedDefaults), and every row is a setting.
+// words of describedDefaults, or "empty" for ""), and every row is a setting.
 func TestSettingsREADME(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("../README.md")
@@ -224,6 +225,9 @@ func TestSettingsREADME(t *testing.T) {
 			t.Errorf("README.md: %s reads %s, want `%s`", flag, env, s.env)
 		}
 		want := "`" + s.value.defaultText() + "`"
+		if s.value.defaultText() == "" {
+			want = "empty"
+		}
 		if words, ok := describedDefaults[s.name]; ok {
 			if def != words {
 				t.Errorf("README.md: the default of %s is %q, want the words %q", flag, def, words)
