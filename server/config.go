@@ -91,6 +91,12 @@ func (c *command) addString(p *string, name, meta, help string) {
 	c.extra = append(c.extra, extraFlag{name: name, meta: meta, help: help})
 }
 
+// addBool adds a command-specific bool flag, defaulting to false.
+func (c *command) addBool(p *bool, name, help string) {
+	c.fs.BoolVar(p, name, false, help)
+	c.extra = append(c.extra, extraFlag{name: name, help: help})
+}
+
 // errHelp is returned by parse after printing the help text.
 var errHelp = errors.New("help requested")
 
