@@ -132,6 +132,30 @@ func (s *Service) refuseBlocked(ctx context.Context, rawURL string) error {
 	return nil
 }
 
+// dropBlocked tells whether j, claimed already, must not go out because
+// its server is blocked, and what to record of it then. The dispatcher's
+// list may be a poll late either way: a domain it names is looked up
+// again, so that a block lifted a moment ago drops nothing; when the
+// database cannot say, j is released, to be tried later.
+func (d *dispatcher) dropBlocked(ctx context.Context, j *job) (outcome, bool) {
+	if !d.blocked[j.Domain] {
+		return outcome{}, false
+	}
+	var blocked bool
+	err := d.s.store.View(ctx, func(tx *store.Tx) (err error) {
+		blocked, err = tx.IsBlocked(j.Domain)
+		return err
+	})
+	switch {
+	case err != nil:
+		return outcome{job: j, canceled: true}, true
+	case !blocked:
+		delete(d.blocked, j.Domain)
+		return outcome{}, false
+	}
+	return outcome{job: j, err: errBlocked, started: d.s.now()}, true
+}
+
 // refreshBlocked rereads the blocked domains for the dispatcher; when the
 // database fails it keeps what it had, and tries again at the next poll.
 func (d *dispatcher) refreshBlocked(ctx context.Context) {

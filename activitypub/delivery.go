@@ -305,9 +305,9 @@ func (d *dispatcher) run(ctx, reqCtx context.Context, watch <-chan struct{}, don
 				record <- outcome{job: j, canceled: true, held: true}
 				continue
 			}
-			if d.blocked[j.Domain] { // claimed before its server was blocked
+			if out, drop := d.dropBlocked(ctx, j); drop { // claimed before its server was blocked
 				d.finish(outcome{job: j, canceled: true})
-				record <- outcome{job: j, err: errBlocked, started: d.s.now()}
+				record <- out
 				continue
 			}
 			d.running++
