@@ -48,6 +48,26 @@ func queue(t *testing.T, db *storetest.DB, a *store.Actor, iri string) int64 {
 	return act.ID
 }
 
+// attempt claims every due delivery and records what outcome says of
+// each (a zero Outcome: left claimed, never tried).
+func attempt(t *testing.T, db *storetest.DB, outcome func(d store.Delivery, now time.Time) store.Outcome) {
+	t.Helper()
+	update(t, db, func(tx *store.Tx) error {
+		claimed, err := tx.ClaimDeliveries(store.Claim{Limit: 10, PerDomain: 10})
+		if err != nil {
+			return err
+		}
+		var outcomes []store.Outcome
+		for _, d := range claimed {
+			if o := outcome(d, tx.Now); o.State != "" || o.Release {
+				o.Delivery, o.Started = d, tx.Now
+				outcomes = append(outcomes, o)
+			}
+		}
+		return tx.RecordOutcomes(outcomes)
+	})
+}
+
 // states returns "inbox=state/claimed/last_error" of every delivery, in id order.
 func states(t *testing.T, db *storetest.DB) []string {
 	t.Helper()
@@ -312,21 +332,14 @@ func TestFollowerStatuses(t *testing.T) {
 	follow(t, db, a, "https://bad.example/users/b", "", "https://bad.example/users/b/inbox", "")
 	follow(t, db, a, "https://new.example/users/c", "c", "https://new.example/users/c/inbox", "")
 	queue(t, db, a, "https://bot.example/1")
-	update(t, db, func(tx *store.Tx) error {
-		claimed, err := tx.ClaimDeliveries(store.Claim{Limit: 10, PerDomain: 10})
-		if err != nil {
-			return err
+	attempt(t, db, func(d store.Delivery, now time.Time) store.Outcome {
+		switch d.Domain {
+		case "ok.example":
+			return store.Outcome{State: store.Delivered, Status: 202}
+		case "bad.example":
+			return store.Outcome{State: store.Pending, Next: now.Add(time.Hour), Status: 503}
 		}
-		var outcomes []store.Outcome
-		for _, d := range claimed {
-			switch d.Domain {
-			case "ok.example":
-				outcomes = append(outcomes, store.Outcome{Delivery: d, State: store.Delivered, Status: 202, Started: tx.Now})
-			case "bad.example":
-				outcomes = append(outcomes, store.Outcome{Delivery: d, State: store.Pending, Next: tx.Now.Add(time.Hour), Status: 503, Started: tx.Now})
-			}
-		}
-		return tx.RecordOutcomes(outcomes) // new.example's stays claimed, never tried
+		return store.Outcome{} // new.example's stays claimed, never tried
 	})
 	queue(t, db, a, "https://bot.example/2") // queued, not tried: the last tried stays
 	var got []store.FollowerStatus
@@ -360,25 +373,16 @@ func TestHostStatuses(t *testing.T) {
 	follow(t, db, a, "https://sub.down.example/users/b", "b", "https://sub.down.example/users/b/inbox", "")
 	follow(t, db, a, "https://parked.example/users/c", "c", "https://parked.example/users/c/inbox", "")
 	queue(t, db, a, "https://bot.example/1")
+	attempt(t, db, func(d store.Delivery, now time.Time) store.Outcome {
+		switch d.Domain {
+		case "ok.example":
+			return store.Outcome{State: store.Delivered, Status: 202}
+		case "down.example":
+			return store.Outcome{State: store.Pending, Next: now.Add(time.Hour), Error: "connection refused"}
+		}
+		return store.Outcome{Release: true}
+	})
 	update(t, db, func(tx *store.Tx) error {
-		claimed, err := tx.ClaimDeliveries(store.Claim{Limit: 10, PerDomain: 10})
-		if err != nil {
-			return err
-		}
-		var outcomes []store.Outcome
-		for _, d := range claimed {
-			switch d.Domain {
-			case "ok.example":
-				outcomes = append(outcomes, store.Outcome{Delivery: d, State: store.Delivered, Status: 202, Started: tx.Now})
-			case "down.example":
-				outcomes = append(outcomes, store.Outcome{Delivery: d, State: store.Pending, Next: tx.Now.Add(time.Hour), Error: "connection refused", Started: tx.Now})
-			default:
-				outcomes = append(outcomes, store.Outcome{Delivery: d, Release: true})
-			}
-		}
-		if err := tx.RecordOutcomes(outcomes); err != nil {
-			return err
-		}
 		return tx.SaveHost(store.Host{Domain: "parked.example", State: store.HostParked, Failures: 40, FailingSince: tx.Now})
 	})
 	var hosts []store.HostStatus
