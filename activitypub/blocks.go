@@ -118,11 +118,7 @@ var errBlocked = errors.New("server blocked: not sent")
 // blocked domain, and errInternal when the database cannot say.
 func (s *Service) refuseBlocked(ctx context.Context, rawURL string) error {
 	domain := urls.DomainOf(rawURL)
-	var blocked bool
-	err := s.store.View(ctx, func(tx *store.Tx) (err error) {
-		blocked, err = tx.IsBlocked(domain)
-		return err
-	})
+	blocked, err := s.store.IsBlocked(ctx, domain)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %w", errInternal, err)
@@ -141,11 +137,7 @@ func (d *dispatcher) dropBlocked(ctx context.Context, j *job) (outcome, bool) {
 	if !d.blocked[j.Domain] {
 		return outcome{}, false
 	}
-	var blocked bool
-	err := d.s.store.View(ctx, func(tx *store.Tx) (err error) {
-		blocked, err = tx.IsBlocked(j.Domain)
-		return err
-	})
+	blocked, err := d.s.store.IsBlocked(ctx, j.Domain)
 	switch {
 	case err != nil:
 		return outcome{job: j, canceled: true}, true
