@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // activity is an inbound activity, decoded leniently: in JSON-LD a property
@@ -140,6 +143,8 @@ type remoteDocument struct {
 	Inbox        string          `json:"inbox"`
 	SharedInbox  string          `json:"sharedInbox"`
 	Endpoints    json.RawMessage `json:"endpoints"`
+	// PreferredUsername makes, with the id's host, the actor's handle.
+	PreferredUsername string `json:"preferredUsername"`
 }
 
 type publicKeyObject struct {
@@ -168,6 +173,22 @@ func (d *remoteDocument) sharedInbox() string {
 		return ep.SharedInbox
 	}
 	return d.SharedInbox
+}
+
+// username returns the actor's preferredUsername when it is one that can
+// be shown in a handle and a terminal: at most 64 letters, digits and
+// _.-~ (Mastodon allows fewer, others a few more), else "".
+func (d *remoteDocument) username() string {
+	name := d.PreferredUsername
+	if utf8.RuneCountInString(name) > 64 {
+		return ""
+	}
+	for _, r := range name {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("_.-~", r) {
+			return ""
+		}
+	}
+	return name
 }
 
 // key finds the public key keyID in the document: the document itself when

@@ -268,6 +268,7 @@ type dispatcher struct {
 	queued  int // jobs in memory not yet started (ready and waiting)
 	running int // requests started and not yet done
 	bodies  map[int64]activityBody
+	blocked map[string]bool // blocked domains, reread every poll (blocks.go)
 }
 
 // maxQueued caps the claimed rows waiting in memory.
@@ -278,6 +279,7 @@ func (d *dispatcher) run(ctx, reqCtx context.Context, watch <-chan struct{}, don
 	ticker := time.NewTicker(o.Poll)
 	defer ticker.Stop()
 	mayHaveWork, claimFailing := true, false
+	d.refreshBlocked(ctx)
 	for {
 		// Claim more when few jobs are ready and the database may hold due
 		// rows; cap what waits in memory.
@@ -303,6 +305,11 @@ func (d *dispatcher) run(ctx, reqCtx context.Context, watch <-chan struct{}, don
 				record <- outcome{job: j, canceled: true, held: true}
 				continue
 			}
+			if out, drop := d.dropBlocked(ctx, j); drop { // claimed before its server was blocked
+				d.finish(outcome{job: j, canceled: true})
+				record <- out
+				continue
+			}
 			d.running++
 			go func() { done <- d.s.attempt(reqCtx, j) }()
 		}
@@ -316,6 +323,7 @@ func (d *dispatcher) run(ctx, reqCtx context.Context, watch <-chan struct{}, don
 		case <-ticker.C:
 			mayHaveWork = true
 			d.forgetIdle()
+			d.refreshBlocked(ctx)
 		case <-watch:
 			mayHaveWork = true
 		case <-d.s.wake:

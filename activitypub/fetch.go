@@ -265,12 +265,16 @@ func hostFault(err error) bool {
 }
 
 // fetchDocument GETs an ActivityPub document, signed by our fetch actor,
-// within the fetch limits. Redirects stay on target's scheme and host.
+// within the fetch limits, unless target's server is blocked. Redirects
+// stay on target's scheme and host.
 func (s *Service) fetchDocument(ctx context.Context, target string) (_ *remoteDocument, err error) {
 	defer func() { s.metrics.RemoteFetch(fetchResult(err)) }()
 	u, err := url.Parse(target)
 	if err != nil || u.Host == "" {
 		return nil, docErrorf("%q is not a URL we can fetch", truncate(target, 80))
+	}
+	if err := s.refuseBlocked(ctx, target); err != nil { // blocked: no request at all
+		return nil, err
 	}
 	t := fetchTarget{domain: urls.Domain(u.Host), authority: authority(u), client: clientOf(ctx)}
 	release, err := s.fetches.acquire(ctx, t, s.now())

@@ -72,6 +72,10 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 			return retryLater(ErrTooManyRequests, wait, "%s sends more than we take; slow down", client)
 		}
 	}
+	// A blocked server gets 401 before anything is fetched or stored.
+	if err := s.refuseBlocked(ctx, p.KeyID); err != nil {
+		return s.rejected(ctx, err, log)
+	}
 	if actorDeleted {
 		return s.handleActorDelete(ctx, act, p, candidates, log)
 	}
@@ -306,14 +310,8 @@ func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remot
 // queueAccept queues an Accept of act from a to inbox, the follower's
 // personal inbox, and wakes delivery once the transaction commits.
 func (s *Service) queueAccept(tx *store.Tx, a *store.Actor, act *activity, inbox string) error {
-	acceptID := s.site.Actor(a.Username) + "#accepts/follows/" + randomID()
-	body := marshal(acceptDocument(s.site, a.Username, acceptID, followRef{ID: act.ID, Actor: act.Actor, Object: s.site.Actor(a.Username)}))
-	accept := &store.Activity{IRI: acceptID, ActorID: a.ID, Type: "Accept", Body: body}
-	if err := tx.InsertActivity(accept); err != nil {
-		return err
-	}
-	tx.AfterCommit(s.kick)
-	return tx.QueueDelivery(accept.ID, inbox, act.Actor)
+	f := followRef{ID: act.ID, Actor: act.Actor, Object: s.site.Actor(a.Username)}
+	return s.queueAnswer(tx, a, "Accept", f, inbox, act.Actor)
 }
 
 // checkInboxes applies the rules for a follower's inboxes (docs/FEDERATION.md,

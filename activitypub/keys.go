@@ -31,6 +31,7 @@ type remoteKey struct {
 	pub         *rsa.PublicKey
 	inbox       string // "" until known (GoToSocial's key stub has none)
 	sharedInbox string
+	username    string // the owner's preferredUsername, "" until known
 	fetchedAt   time.Time
 }
 
@@ -175,7 +176,7 @@ func (s *Service) storedKey(ctx context.Context, keyID string) (*remoteKey, erro
 		return nil, nil // unusable: fetch it again
 	}
 	return &remoteKey{keyID: keyID, owner: r.IRI, pem: r.PublicKeyPEM, pub: pub, inbox: r.Inbox,
-		sharedInbox: r.SharedInbox, fetchedAt: r.FetchedAt}, nil
+		sharedInbox: r.SharedInbox, username: r.Username, fetchedAt: r.FetchedAt}, nil
 }
 
 // fetchKey dereferences keyID (without its fragment) and returns the key,
@@ -222,7 +223,7 @@ func (s *Service) fetchKey(ctx context.Context, keyID string) (*remoteKey, error
 		}
 	}
 	k := &remoteKey{keyID: keyID, owner: owner, pem: pk.PublicKeyPem, pub: pub, fetchedAt: s.now()}
-	k.inbox, k.sharedInbox = actor.Inbox, actor.sharedInbox()
+	k.inbox, k.sharedInbox, k.username = actor.Inbox, actor.sharedInbox(), actor.username()
 	return k, nil
 }
 
@@ -256,7 +257,7 @@ func (s *Service) withInboxes(ctx context.Context, k *remoteKey) (*remoteKey, er
 		return nil, err
 	}
 	c := *k
-	c.inbox, c.sharedInbox = doc.Inbox, doc.sharedInbox()
+	c.inbox, c.sharedInbox, c.username = doc.Inbox, doc.sharedInbox(), doc.username()
 	s.keys.put(&c)
 	return &c, nil
 }
@@ -273,5 +274,5 @@ func sameHost(a, b string) bool {
 // record returns k as the store keeps an accepted signer.
 func (k *remoteKey) record() *store.RemoteActor {
 	return &store.RemoteActor{IRI: k.owner, KeyID: k.keyID, PublicKeyPEM: k.pem, Inbox: k.inbox,
-		SharedInbox: k.sharedInbox, FetchedAt: k.fetchedAt}
+		SharedInbox: k.sharedInbox, Username: k.username, FetchedAt: k.fetchedAt}
 }

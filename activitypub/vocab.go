@@ -312,14 +312,33 @@ type followRef struct {
 	ID, Actor, Object string
 }
 
+// followAnswer is an Accept or a Reject of a Follow, as the go-fed types
+// of both can be built.
+type followAnswer interface {
+	vocab.Type
+	SetJSONLDId(vocab.JSONLDIdProperty)
+	SetActivityStreamsActor(vocab.ActivityStreamsActorProperty)
+	SetActivityStreamsTo(vocab.ActivityStreamsToProperty)
+}
+
 // acceptDocument accepts a Follow: signed by the followed actor, addressed
 // to the follower, embedding the Follow with its exact id (docs/FEDERATION.md, "Incoming activities").
 func acceptDocument(u urls.Site, username, acceptID string, f followRef) map[string]any {
-	accept := streams.NewActivityStreamsAccept()
-	accept.SetJSONLDId(idProp(acceptID))
-	accept.SetActivityStreamsActor(actorProp(u.Actor(username)))
-	accept.SetActivityStreamsTo(toProp(f.Actor))
-	m := addressAsArrays(serialize(accept))
+	return answerDocument(streams.NewActivityStreamsAccept(), u, username, acceptID, f)
+}
+
+// rejectDocument rejects a Follow the way acceptDocument accepts it: the
+// operator removed the follower (docs/FEDERATION.md, "Removed followers").
+func rejectDocument(u urls.Site, username, rejectID string, f followRef) map[string]any {
+	return answerDocument(streams.NewActivityStreamsReject(), u, username, rejectID, f)
+}
+
+// answerDocument fills answer (an Accept or a Reject) of the Follow f.
+func answerDocument(answer followAnswer, u urls.Site, username, id string, f followRef) map[string]any {
+	answer.SetJSONLDId(idProp(id))
+	answer.SetActivityStreamsActor(actorProp(u.Actor(username)))
+	answer.SetActivityStreamsTo(toProp(f.Actor))
+	m := addressAsArrays(serialize(answer))
 	m["@context"] = asContext
 	m["object"] = map[string]any{"id": f.ID, "type": "Follow", "actor": f.Actor, "object": f.Object}
 	return m

@@ -118,6 +118,12 @@ func postFrom(t *testing.T, client, url string, activity any, keyID string, key 
 	if err := fedtest.SignAs(req, body, fedtest.Mastodon, keyID, signWith); err != nil {
 		t.Fatal(err)
 	}
+	return send(t, req)
+}
+
+// send makes req and returns the answer.
+func send(t *testing.T, req *http.Request) answer {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

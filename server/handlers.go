@@ -18,11 +18,16 @@ import (
 
 // activityJSON writes an ActivityPub document (docs/FEDERATION.md, "Media types and content negotiation").
 func activityJSON(c echo.Context, body []byte) error {
+	return activityJSONStatus(c, http.StatusOK, body)
+}
+
+// activityJSONStatus writes an ActivityPub document with status.
+func activityJSONStatus(c echo.Context, status int, body []byte) error {
 	h := c.Response().Header()
 	h.Set("Vary", "Accept")
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Cache-Control", "public, max-age=60")
-	return c.Blob(http.StatusOK, activitypub.ContentType+"; charset=utf-8", body)
+	return c.Blob(status, activitypub.ContentType+"; charset=utf-8", body)
 }
 
 // plainJSON writes a document served as application/json (NodeInfo).
@@ -164,7 +169,8 @@ func (s *Server) note(c echo.Context) (n *store.Note, err error) {
 }
 
 // handleNote serves a note (or, with create, its Create) as JSON, and the
-// note's page to a browser.
+// note's page to a browser. A deleted note answers 410 Gone with its
+// Tombstone.
 func (s *Server) handleNote(create bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !wantsJSON(c) {
@@ -173,6 +179,9 @@ func (s *Server) handleNote(create bool) echo.HandlerFunc {
 		n, err := s.note(c)
 		if err != nil {
 			return err
+		}
+		if !n.Deleted.IsZero() {
+			return activityJSONStatus(c, http.StatusGone, activitypub.TombstoneDocument(s.site, n, create))
 		}
 		if create {
 			return activityJSON(c, activitypub.CreateDocument(s.site, n))

@@ -34,12 +34,22 @@ Commands:
   post           publish a note from the command line and print its URL
   feed preview   run the feed's query now and print what it would post (changes nothing)
   feed status    list the targets failing now, since when, and their threads
+  followers list|remove ACTOR
+                 list the followers (handle, server, last delivery), or remove one: a
+                 Reject of their Follow goes to their server
+  block add|remove|list DOMAIN
+                 block a server and its subdomains: followers removed, requests refused
+  delete NOTE    delete a post: a Delete goes to every follower's server; its URL answers 410
+  deliveries [--failed]
+                 the delivery queue per server: pending, next attempt, breaker, last error
   deliveries retry HOST
                  send again what is held for a server whose deliveries kept failing
   profile show|set
                  print or change the bot's profile (name, bio, links, images, visibility)
   import mastodon
                  take over a Mastodon account: key, profile, followers, posts
+  token create|list|revoke NAME
+                 tokens for the API and the webhooks to come (printed once, stored hashed)
   backup FILE    write a consistent copy of the database, while the server runs
   healthcheck    ask the local server for /health; exit 0 when it is healthy
   version        print the version
@@ -67,6 +77,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runProfile(args[1:], stdin, stdout, stderr)
 	case "import":
 		return runImport(args[1:], stdout, stderr)
+	case "followers":
+		return runFollowers(args[1:], stdout, stderr)
+	case "block":
+		return runBlock(args[1:], stdout, stderr)
+	case "delete":
+		return runDelete(args[1:], stdout, stderr)
+	case "token":
+		return runToken(args[1:], stdout, stderr)
 	case "backup":
 		return runBackup(args[1:], stdout, stderr)
 	case "healthcheck":

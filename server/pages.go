@@ -106,14 +106,20 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 }
 
 // handleNotePage serves /@user/id: the note with its parent and the replies
-// in its thread, or the Note document to an ActivityPub client.
+// in its thread, or the Note document to an ActivityPub client. A deleted
+// note's page says so, with 410 Gone (its Tombstone to a client), and
+// keeps its thread.
 func (s *Server) handleNotePage(c echo.Context) error {
 	n, err := s.note(c)
 	if err != nil {
 		return err
 	}
 	u := s.site
-	if wantsJSON(c) {
+	deleted := !n.Deleted.IsZero()
+	switch {
+	case wantsJSON(c) && deleted:
+		return activityJSONStatus(c, http.StatusGone, activitypub.TombstoneDocument(u, n, false))
+	case wantsJSON(c):
 		return activityJSON(c, activitypub.NoteDocument(u, n))
 	}
 	a, err := s.svc.Actor(c.Request().Context(), n.Username)
@@ -142,6 +148,10 @@ func (s *Server) handleNotePage(c echo.Context) error {
 	data.Page = s.page(a.DisplayName+": "+firstLine(n.Source), n.Source, s.svc.NoteIRI(n), u.NoteURL(n.Username, n.PublicID))
 	data.Note.Focus = true
 	data.Note.ReplyCount = len(data.Replies)
+	if deleted {
+		data.Page = s.page(a.DisplayName+": a deleted post", "", "", u.NoteURL(n.Username, n.PublicID))
+		return s.renderPage(c, http.StatusGone, "note", data)
+	}
 	return s.renderPage(c, http.StatusOK, "note", data)
 }
 

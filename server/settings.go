@@ -62,6 +62,36 @@ var commands = []commandDef{
 	{name: "deliveries retry", is: cmdDeliveriesRetry, args: " HOST", about: "Closes the delivery breaker of HOST's server (a host name, or an inbox URL): the deliveries\n" +
 		"held or parked after its repeated failures go out again, and it is judged afresh. A server that\n" +
 		"signs a request to us is revived the same way. It works while the server runs (same database)."},
+	{name: "deliveries list", is: cmdAdmin, about: "Shows the delivery queue per server (registrable domain): deliveries pending, the next attempt,\n" +
+		"the breaker's state (closed; failing, with the failures in a row; held, with its next probe; or\n" +
+		"parked) and the last error. With --failed, only the servers whose deliveries fail now (an open\n" +
+		"breaker, a failed last attempt, or deliveries waiting for a retry). \"nuttx-feed deliveries\" alone\n" +
+		"is this command. It works while the server runs (same database)."},
+	{name: "followers list", is: cmdAdmin, about: "Lists the bot's followers: their handle (@user@host; the actor id when their username is\n" +
+		"not known), actor id, server, since when they follow, and the last delivery tried to them\n" +
+		"(delivered, failing with its error, failed, or none). It works while the server runs (same\n" +
+		"database)."},
+	{name: "followers remove", is: cmdAdmin, args: " ACTOR", about: "Removes the follower ACTOR (an actor id, or a handle @user@host as followers list shows\n" +
+		"it): a Reject of their Follow goes to their server, nothing more is delivered to them, and\n" +
+		"what was queued to inboxes no other follower uses is given up. They may follow again: block\n" +
+		"their server to stop that. It works while the server runs (same database): the server sends\n" +
+		"the Reject within a second."},
+	{name: "block add", is: cmdAdmin, args: " DOMAIN", about: "Blocks the server DOMAIN (a host name, an IP address or a URL) with its whole registrable\n" +
+		"domain: social.example.org blocks example.org and every subdomain. Its followers are\n" +
+		"removed (without a Reject: nothing is sent to a blocked server), what was queued to it is\n" +
+		"given up, its signed requests get 401 before anything is fetched, and nothing is fetched\n" +
+		"from it. A running server applies it at once."},
+	{name: "block remove", is: cmdAdmin, args: " DOMAIN", about: "Lifts the block of DOMAIN. The followers the block removed must follow again."},
+	{name: "block list", is: cmdAdmin, about: "Lists the blocked servers: the domain, since when, and how many followers the block removed."},
+	{name: "delete", is: cmdAdmin, args: " NOTE", about: "Deletes the note NOTE (its id, or its URL): a Delete with a Tombstone goes to every\n" +
+		"follower's server, as its Create did, and what was still queued of the note is given up.\n" +
+		"Its URL then answers 410 Gone, its page says it was deleted, the outbox leaves it out, and\n" +
+		"replies to it stay. Deleting a note again sends nothing. It works while the server runs\n" +
+		"(same database)."},
+	{name: "token create", is: cmdAdmin, args: " NAME", about: "Makes a token for the API and the webhooks to come, named NAME (lower-case letters,\n" +
+		"digits, ., _ and -; a new name), and prints it once: only its SHA-256 is stored."},
+	{name: "token list", is: cmdAdmin, about: "Lists the tokens: name, when made and when last used (never the tokens themselves)."},
+	{name: "token revoke", is: cmdAdmin, args: " NAME", about: "Deletes the token NAME: it works no more."},
 	{name: "backup", is: cmdBackup, args: " FILE", about: "Writes a consistent copy of the database to FILE (a new file, readable by you only: it holds\n" +
 		"the bot's private key), while the server runs. To restore: stop serve, put the copy in the data\n" +
 		"folder as nuttx-feed.db (removing any nuttx-feed.db-wal and nuttx-feed.db-shm), start serve."},
@@ -110,7 +140,7 @@ var settings = []setting{
 	{name: "listen", env: "NUTTX_FEED_LISTEN", meta: "ADDR", in: cmdServe | cmdHealthcheck,
 		help:  "address to listen on",
 		value: typed(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080", checkListen)},
-	{name: "data", env: "NUTTX_FEED_DATA", meta: "DIR", in: cmdAll | cmdBackup | cmdProfileSet | cmdImport,
+	{name: "data", env: "NUTTX_FEED_DATA", meta: "DIR", in: cmdAll | cmdBackup | cmdProfileSet | cmdImport | cmdAdmin,
 		help:  "folder holding the SQLite database (serve creates it; other commands need it)",
 		value: typed(func(c *Config) *string { return &c.DataDir }, "./data", checkNotEmpty)},
 	{name: "username", env: "NUTTX_FEED_USERNAME", meta: "NAME", in: cmdAll | cmdImport,
@@ -137,7 +167,7 @@ var settings = []setting{
 	{name: "retention", env: "NUTTX_FEED_RETENTION", meta: "DURATION", in: cmdServe,
 		help:  "how long finished deliveries and their attempts, and Accepts, are kept (posts are kept for ever)",
 		value: typed(func(c *Config) *time.Duration { return &c.Retention }, activitypub.DefaultRetention, checkRetention)},
-	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll | cmdBackup | cmdProfileSet | cmdImport,
+	{name: "log-format", env: "NUTTX_FEED_LOG_FORMAT", meta: "FORMAT", in: cmdAll | cmdBackup | cmdProfileSet | cmdImport | cmdAdmin,
 		help:  "log format: text or json",
 		value: typed(func(c *Config) *string { return &c.LogFormat }, "text", checkLogFormat)},
 	{name: "log-level", env: "NUTTX_FEED_LOG_LEVEL", meta: "LEVEL", in: cmdServe,

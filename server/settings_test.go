@@ -123,6 +123,7 @@ func TestSettingsHelp(t *testing.T) {
 	identity := []string{"base-url", "data", "username", "log-format"}
 	feed := []string{"prometheus-url", "poll-interval", "query", "post-recoveries", "burst-threshold",
 		"dashboard-url", "history-url-template", "max-chars"}
+	admin := []string{"data", "log-format", "json"}
 	for _, c := range []struct {
 		cmd   []string
 		flags []string
@@ -135,6 +136,16 @@ func TestSettingsHelp(t *testing.T) {
 		{[]string{"feed", "status"}, []string{"base-url", "data", "username", "log-format"}},
 		{[]string{"deliveries", "retry"}, []string{"base-url", "data", "username", "log-format"}},
 		{[]string{"backup"}, []string{"data", "log-format"}},
+		{[]string{"followers", "list"}, admin},
+		{[]string{"followers", "remove"}, admin},
+		{[]string{"block", "add"}, admin},
+		{[]string{"block", "remove"}, admin},
+		{[]string{"block", "list"}, admin},
+		{[]string{"delete"}, admin},
+		{[]string{"deliveries", "list"}, slices.Concat(admin, []string{"failed"})},
+		{[]string{"token", "create"}, admin},
+		{[]string{"token", "list"}, admin},
+		{[]string{"token", "revoke"}, admin},
 		{[]string{"healthcheck"}, []string{"listen"}},
 		{[]string{"profile", "show"}, []string{"data", "log-format", "json"}},
 		{[]string{"import", "mastodon"}, []string{"base-url", "data", "username", "log-format", "mastodon-database-url", "apply", "statuses"}},

@@ -121,7 +121,8 @@ type NoteView struct {
 	InReplyToURL   string // where to read the parent
 	InReplyToLocal bool
 	ReplyCount     int
-	Focus          bool // the note a note page is about
+	Focus          bool      // the note a note page is about
+	Deleted        time.Time // when it was deleted: the page says so instead of its text; zero while it stands
 }
 
 // NewNoteView describes note n.
@@ -132,6 +133,7 @@ func NewNoteView(u urls.Site, n *store.Note) NoteView {
 		Content:   template.HTML(n.Content), // built by richtext.Content: escaped
 		Published: n.Published,
 		InReplyTo: n.InReplyTo,
+		Deleted:   n.Deleted,
 	}
 	if n.InReplyTo != "" {
 		v.InReplyToURL = n.InReplyTo

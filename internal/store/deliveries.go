@@ -71,13 +71,27 @@ func (tx *Tx) QueueDelivery(activityID int64, inbox, follower string) error {
 // activity is matched by its key: a scan of either table would make every
 // Undo cost time in proportion to all deliveries or activities ever made.
 func (tx *Tx) cancelPersonalDeliveries(actorID int64, follower string) error {
-	if _, err := tx.exec(`UPDATE deliveries SET state = 'failed', last_error = 'follower removed', finished_at = ?
-		WHERE follower = ? AND follower <> '' AND state = 'pending' AND claimed <> 1
+	if _, err := tx.cancelPending("follower removed", `follower = ? AND follower <> ''
 		AND EXISTS (SELECT 1 FROM activities a WHERE a.id = deliveries.activity_id AND a.actor_id = ?)`,
-		ms(tx.Now), follower, actorID); err != nil {
+		follower, actorID); err != nil {
 		return fmt.Errorf("cancel deliveries of a removed follower: %w", err)
 	}
 	return nil
+}
+
+// cancelPending gives up the pending deliveries that cond (a condition on
+// deliveries, written in this package) selects, with reason as their last
+// error, and returns how many. Rows a running server has claimed are left
+// to it; rows the breaker set aside leave its hold (claimed 0), or it would
+// probe with them.
+func (tx *Tx) cancelPending(reason, cond string, args ...any) (int, error) {
+	res, err := tx.exec(`UPDATE deliveries SET state = 'failed', claimed = 0, last_error = ?, finished_at = ?
+		WHERE state = 'pending' AND claimed <> 1 AND `+cond, append([]any{reason, ms(tx.Now)}, args...)...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // Delivery is a claimed row of the queue.

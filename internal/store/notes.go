@@ -22,6 +22,7 @@ type Note struct {
 	Published time.Time
 	// Visibility is Public or Unlisted ("" is stored as Public).
 	Visibility string
+	Deleted    time.Time // when the note was deleted (DeleteNote); zero while it stands
 }
 
 // InsertNote stores n and its tags (names as shown; they are matched in
@@ -49,21 +50,26 @@ func (tx *Tx) InsertNote(n *Note) error {
 
 // noteColumns selects a Note; scanNote reads them.
 const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at, n.visibility,
-	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), '')`
+	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), ''), n.deleted_at`
 
 func scanNote(row rowScanner) (*Note, error) {
 	n := &Note{}
 	var published int64
 	var tags string
-	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &tags); err != nil {
+	var deleted sql.NullInt64
+	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &tags, &deleted); err != nil {
 		return nil, err
 	}
 	n.Published = fromMS(published)
+	if deleted.Valid {
+		n.Deleted = fromMS(deleted.Int64)
+	}
 	n.Tags = strings.Fields(tags)
 	return n, nil
 }
 
-// Note returns the note publicID of the actor username.
+// Note returns the note publicID of the actor username, deleted or not
+// (Note.Deleted tells).
 func (tx *Tx) Note(username, publicID string) (*Note, error) {
 	n, err := scanNote(tx.queryRow(`SELECT `+noteColumns+` FROM notes n JOIN actors a ON a.id = n.actor_id
 		WHERE a.username = ? AND n.public_id = ?`, username, publicID))
@@ -76,7 +82,8 @@ func (tx *Tx) Note(username, publicID string) (*Note, error) {
 	return n, nil
 }
 
-// NoteByPublicID returns the note publicID, whoever wrote it.
+// NoteByPublicID returns the note publicID, whoever wrote it, deleted or
+// not.
 func (tx *Tx) NoteByPublicID(publicID string) (*Note, error) {
 	n, err := scanNote(tx.queryRow(`SELECT `+noteColumns+` FROM notes n JOIN actors a ON a.id = n.actor_id
 		WHERE n.public_id = ?`, publicID))
@@ -89,15 +96,15 @@ func (tx *Tx) NoteByPublicID(publicID string) (*Note, error) {
 	return n, nil
 }
 
-// NoteCount returns how many notes the actor published; all actors' notes
-// when actorID is 0.
+// NoteCount returns how many notes the actor published and did not
+// delete; all actors' notes when actorID is 0.
 func (tx *Tx) NoteCount(actorID int64) (int, error) {
 	var n int
 	var err error
 	if actorID == 0 {
-		err = tx.queryRow(`SELECT COUNT(*) FROM notes`).Scan(&n)
+		err = tx.queryRow(`SELECT COUNT(*) FROM notes WHERE deleted_at IS NULL`).Scan(&n)
 	} else {
-		err = tx.queryRow(`SELECT COUNT(*) FROM notes WHERE actor_id = ?`, actorID).Scan(&n)
+		err = tx.queryRow(`SELECT COUNT(*) FROM notes WHERE actor_id = ? AND deleted_at IS NULL`, actorID).Scan(&n)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("count notes: %w", err)
@@ -135,23 +142,21 @@ type NotePage struct {
 	Newer bool // notes newer than the first one exist: previous page min_id = Notes[0].Seq
 }
 
-// NoteFilter selects whose notes a page lists. Zero fields do not filter.
+// NoteFilter selects whose notes a page lists. Zero fields do not filter;
+// deleted notes are never listed.
 type NoteFilter struct {
 	ActorID int64
 	Tag     string // a hashtag, any case, without '#'
 }
 
 func (f NoteFilter) where() (string, []any) {
-	var conds []string
+	conds := []string{`n.deleted_at IS NULL`}
 	var args []any
 	if f.ActorID != 0 {
 		conds, args = append(conds, `n.actor_id = ?`), append(args, f.ActorID)
 	}
 	if f.Tag != "" {
 		conds, args = append(conds, `n.id IN (SELECT note_id FROM note_tags WHERE name = ?)`), append(args, strings.ToLower(f.Tag))
-	}
-	if len(conds) == 0 {
-		return `1`, nil
 	}
 	return strings.Join(conds, ` AND `), args
 }
@@ -218,17 +223,18 @@ func (tx *Tx) notesBeyond(f NoteFilter, d direction, seq int64) (bool, error) {
 }
 
 // Replies returns the local notes that reply to iri, oldest first (at most
-// 100).
+// 100), deleted ones left out.
 func (tx *Tx) Replies(iri string) ([]*Note, error) {
 	notes, err := queryList(tx, func(rows *sql.Rows) (*Note, error) { return scanNote(rows) },
-		`SELECT `+noteColumns+` FROM notes n JOIN actors a ON a.id = n.actor_id WHERE n.in_reply_to = ? ORDER BY n.id LIMIT 100`, iri)
+		`SELECT `+noteColumns+` FROM notes n JOIN actors a ON a.id = n.actor_id WHERE n.in_reply_to = ? AND n.deleted_at IS NULL ORDER BY n.id LIMIT 100`, iri)
 	if err != nil {
 		return nil, fmt.Errorf("list replies: %w", err)
 	}
 	return notes, nil
 }
 
-// ReplyCounts returns how many local replies each of the given IRIs has.
+// ReplyCounts returns how many local replies (deleted ones left out) each
+// of the given IRIs has.
 func (tx *Tx) ReplyCounts(iris []string) (map[string]int, error) {
 	counts := map[string]int{}
 	if len(iris) == 0 {
@@ -239,7 +245,7 @@ func (tx *Tx) ReplyCounts(iris []string) (map[string]int, error) {
 		args[i] = s
 	}
 	rows, err := tx.query(`SELECT in_reply_to, COUNT(*) FROM notes WHERE in_reply_to IN (?`+
-		strings.Repeat(",?", len(iris)-1)+`) GROUP BY in_reply_to`, args...)
+		strings.Repeat(",?", len(iris)-1)+`) AND deleted_at IS NULL GROUP BY in_reply_to`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count replies: %w", err)
 	}

@@ -15,6 +15,7 @@ type RemoteActor struct {
 	PublicKeyPEM string
 	Inbox        string // "" until known
 	SharedInbox  string
+	Username     string // its preferredUsername; "" until known
 	FetchedAt    time.Time
 }
 
@@ -32,8 +33,8 @@ func (tx *Tx) RemoteActor(iri string) (*RemoteActor, error) {
 func (tx *Tx) remoteActor(column, value string) (*RemoteActor, error) {
 	r := &RemoteActor{}
 	var fetched int64
-	err := tx.queryRow(`SELECT iri, key_id, public_key_pem, inbox, shared_inbox, fetched_at FROM remote_actors WHERE `+column+` = ?`,
-		value).Scan(&r.IRI, &r.KeyID, &r.PublicKeyPEM, &r.Inbox, &r.SharedInbox, &fetched)
+	err := tx.queryRow(`SELECT iri, key_id, public_key_pem, inbox, shared_inbox, username, fetched_at FROM remote_actors WHERE `+column+` = ?`,
+		value).Scan(&r.IRI, &r.KeyID, &r.PublicKeyPEM, &r.Inbox, &r.SharedInbox, &r.Username, &fetched)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: no remote actor with %s %s", ErrNotFound, column, value)
 	}
@@ -44,16 +45,17 @@ func (tx *Tx) remoteActor(column, value string) (*RemoteActor, error) {
 	return r, nil
 }
 
-// SaveRemoteActor records an accepted signer. Known inboxes are kept when r
-// brings none (a key stub names no inbox).
+// SaveRemoteActor records an accepted signer. Known inboxes and username
+// are kept when r brings none (a key stub names no inbox).
 func (tx *Tx) SaveRemoteActor(r *RemoteActor) error {
-	_, err := tx.exec(`INSERT INTO remote_actors (iri, key_id, public_key_pem, inbox, shared_inbox, fetched_at)
-		VALUES (?, ?, ?, ?, ?, ?)
+	_, err := tx.exec(`INSERT INTO remote_actors (iri, key_id, public_key_pem, inbox, shared_inbox, username, fetched_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (iri) DO UPDATE SET key_id = excluded.key_id, public_key_pem = excluded.public_key_pem,
 			inbox = CASE WHEN excluded.inbox <> '' THEN excluded.inbox ELSE remote_actors.inbox END,
 			shared_inbox = CASE WHEN excluded.inbox <> '' THEN excluded.shared_inbox ELSE remote_actors.shared_inbox END,
+			username = CASE WHEN excluded.username <> '' THEN excluded.username ELSE remote_actors.username END,
 			fetched_at = excluded.fetched_at`,
-		r.IRI, r.KeyID, r.PublicKeyPEM, r.Inbox, r.SharedInbox, ms(r.FetchedAt))
+		r.IRI, r.KeyID, r.PublicKeyPEM, r.Inbox, r.SharedInbox, r.Username, ms(r.FetchedAt))
 	if err != nil {
 		return fmt.Errorf("save remote actor: %w", err)
 	}

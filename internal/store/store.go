@@ -49,6 +49,7 @@ type Store struct {
 	now       func() time.Time
 	keptMu    sync.Mutex
 	kept      map[string]*sql.Stmt // statements prepared on the write connection, for every write transaction
+	isBlocked *sql.Stmt            // prepared on the read connections (blocks.go)
 }
 
 // Options configure Open.
@@ -121,6 +122,10 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.isBlocked, err = rdb.PrepareContext(ctx, isBlockedSQL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
 	return s, nil
 }
 
@@ -159,6 +164,9 @@ func (s *Store) keep(ctx context.Context, queries []string) error {
 func (s *Store) Close() error {
 	for _, st := range s.kept {
 		st.Close()
+	}
+	if s.isBlocked != nil {
+		s.isBlocked.Close()
 	}
 	return errors.Join(s.rdb.Close(), s.db.Close())
 }
