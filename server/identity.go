@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/urls"
@@ -38,10 +39,21 @@ func adoptIdentity(ctx context.Context, st *store.Store, cfg *Config, create boo
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		err = st.Update(ctx, func(tx *store.Tx) (err error) {
-			id, err = storeIdentity(tx, site, cfg.Username, create)
-			return err
-		})
+		given := cfg.isGiven("base-url")
+		if create {
+			err = st.Update(ctx, func(tx *store.Tx) (err error) {
+				if id, err = formerIdentity(tx, site, given, cfg.Username); err != nil {
+					return err
+				}
+				id, err = tx.SetIdentity(id.BaseURL, id.Username)
+				return err
+			})
+		} else {
+			err = st.View(ctx, func(tx *store.Tx) (err error) {
+				id, err = formerIdentity(tx, site, given, "")
+				return err
+			})
+		}
 	}
 	if err != nil {
 		return err
@@ -59,21 +71,27 @@ func adoptIdentity(ctx context.Context, st *store.Store, cfg *Config, create boo
 	return nil
 }
 
-// storeIdentity stores the identity of a database that has none, in tx:
-// see adoptIdentity.
-func storeIdentity(tx *store.Tx, site urls.Site, cfgUsername string, create bool) (*store.Identity, error) {
-	base, username, err := tx.FormerIdentity()
+// formerIdentity is the identity of a database that has none stored: an
+// older one, whose activities tell the base URL it published under (the
+// given one when some of them used it, as a post without --base-url could
+// mint an id under the default; else the most used), or a new one, which
+// takes cfg's (username "" means that a new database is an error). Only
+// serve and import store it: another command's defaults never become an
+// identity.
+func formerIdentity(tx *store.Tx, site urls.Site, given bool, username string) (*store.Identity, error) {
+	bases, former, err := tx.FormerIdentity()
 	if err != nil {
 		return nil, err
 	}
-	if username == "" && !create {
-		return nil, errors.New("this database has no bot yet; run serve first")
-	}
-	if base == "" {
-		base = site.Base()
+	if former != "" {
+		username = former
 	}
 	if username == "" {
-		username = cfgUsername
+		return nil, errors.New("this database has no bot yet; run serve first")
 	}
-	return tx.SetIdentity(base, username)
+	base := site.Base()
+	if len(bases) > 0 && (!given || !slices.Contains(bases, base)) {
+		base = bases[0]
+	}
+	return &store.Identity{BaseURL: base, Username: username}, nil
 }

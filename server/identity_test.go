@@ -64,28 +64,85 @@ func TestIdentityKept(t *testing.T) {
 }
 
 // TestIdentityOfAnOlderDatabase: a database made before identities were
-// stored keeps the base URL its activities were minted under.
+// stored keeps the base URL its activities were minted under; a command
+// other than serve never stores a guess.
 func TestIdentityOfAnOlderDatabase(t *testing.T) {
 	clearSettingsEnv(t)
-	dir := newData(t)
-	if code, _, stderr := run("post", "--data", dir, "before the upgrade"); code != 0 {
-		t.Fatal(stderr)
+	older := func(t *testing.T) string { // a bot, with no identity stored
+		dir := newData(t)
+		db := storetest.OpenAt(t, filepath.Join(dir, store.FileName))
+		if _, err := db.SQL.Exec(`DELETE FROM identity`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		return dir
 	}
-	db := storetest.OpenAt(t, filepath.Join(dir, store.FileName))
-	if _, err := db.SQL.Exec(`DELETE FROM identity`); err != nil {
-		t.Fatal(err)
+	identityOf := func(t *testing.T, dir string) string {
+		db := storetest.OpenAt(t, filepath.Join(dir, store.FileName))
+		defer db.Close()
+		var base string
+		db.SQL.QueryRow(`SELECT base_url FROM identity`).Scan(&base)
+		return base
 	}
-	db.Close()
-	cfg := defaultConfig()
-	cfg.DataDir, cfg.PrometheusURL, cfg.BaseURL = dir, "", "https://nuttx-feed.org"
-	cfg.given = 1 << settingIndex("base-url")
-	if _, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), WithListener(listen(t))); err == nil ||
-		!strings.Contains(err.Error(), "belongs to http://localhost:8080") {
-		t.Errorf("serve of an older database on another base URL: %v; want it refused", err)
+	serveOn := func(dir, base string) error {
+		cfg := defaultConfig()
+		cfg.DataDir, cfg.PrometheusURL, cfg.BaseURL = dir, "", base
+		cfg.given = 1 << settingIndex("base-url")
+		s, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), WithListener(listen(t)))
+		if err == nil {
+			s.close()
+		}
+		return err
 	}
-	if code, out, stderr := run("post", "--data", dir, "after"); code != 0 || !strings.HasPrefix(out, "http://localhost:8080/") {
-		t.Errorf("post after the upgrade: exit %d, %q %q", code, out, stderr)
-	}
+
+	t.Run("published under one base URL", func(t *testing.T) {
+		dir := older(t)
+		if code, _, stderr := run("post", "--data", dir, "before the upgrade"); code != 0 {
+			t.Fatal(stderr)
+		}
+		if err := serveOn(dir, "https://nuttx-feed.org"); err == nil || !strings.Contains(err.Error(), "belongs to http://localhost:8080") {
+			t.Errorf("serve on another base URL: %v; want it refused", err)
+		}
+		if code, out, stderr := run("post", "--data", dir, "after"); code != 0 || !strings.HasPrefix(out, "http://localhost:8080/") {
+			t.Errorf("post after the upgrade: exit %d, %q %q", code, out, stderr)
+		}
+	})
+	t.Run("nothing published: a command stores no guess", func(t *testing.T) {
+		dir := older(t)
+		if code, _, stderr := run("profile", "show", "--data", dir); code != 0 {
+			t.Fatal(stderr)
+		}
+		if base := identityOf(t, dir); base != "" {
+			t.Fatalf("profile show stored the identity %q", base)
+		}
+		if err := serveOn(dir, "https://nuttx-feed.org"); err != nil {
+			t.Fatalf("serve of a bot that published nothing: %v", err)
+		}
+		if base := identityOf(t, dir); base != "https://nuttx-feed.org" {
+			t.Errorf("serve stored %q, want its --base-url", base)
+		}
+	})
+	t.Run("one stray id under the default", func(t *testing.T) {
+		dir := older(t)
+		db := storetest.OpenAt(t, filepath.Join(dir, store.FileName))
+		for _, iri := range []string{"http://localhost:8080/users/nuttx_build/statuses/a/activity",
+			"https://nuttx-feed.org/users/nuttx_build/statuses/b/activity", "https://nuttx-feed.org/users/nuttx_build/statuses/c/activity"} {
+			if _, err := db.SQL.Exec(`INSERT INTO activities (iri, actor_id, type, body, created_at) VALUES (?, 1, 'Create', '{}', 0)`, iri); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.Close()
+		if err := serveOn(dir, "http://localhost:8080"); err != nil { // given, and used by one activity
+			t.Errorf("serve on the base URL of one activity: %v", err)
+		}
+		dir = older(t)
+		db = storetest.OpenAt(t, filepath.Join(dir, store.FileName))
+		db.SQL.Exec(`INSERT INTO activities (iri, actor_id, type, body, created_at) VALUES ('https://nuttx-feed.org/users/nuttx_build#updates/x', 1, 'Update', '{}', 0)`)
+		db.Close()
+		if code, out, stderr := run("post", "--data", dir, "x"); code != 0 || !strings.HasPrefix(out, "https://nuttx-feed.org/") {
+			t.Errorf("post without --base-url: exit %d, %q %q; want the base URL its activities used", code, out, stderr)
+		}
+	})
 }
 
 // pngOf returns a small PNG of one colour.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -43,21 +44,28 @@ func (tx *Tx) SetIdentity(baseURL, username string) (*Identity, error) {
 }
 
 // FormerIdentity reads the identity that a database made before identities
-// were stored used: the first actor's username, and the scheme and host of
-// the first activity it sent (every activity id starts with the base URL).
-// Either is "" when the database holds none.
-func (tx *Tx) FormerIdentity() (baseURL, username string, err error) {
+// were stored used: the first actor's username (or "" when it has none),
+// and the base URLs (scheme and host) that its activities' ids start with,
+// the most used first (none when it sent nothing).
+func (tx *Tx) FormerIdentity() (bases []string, username string, err error) {
 	err = tx.queryRow(`SELECT username FROM actors ORDER BY id LIMIT 1`).Scan(&username)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", "", fmt.Errorf("read first actor: %w", err)
+		return nil, "", fmt.Errorf("read first actor: %w", err)
 	}
-	var iri string
-	err = tx.queryRow(`SELECT iri FROM activities ORDER BY id LIMIT 1`).Scan(&iri)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", "", fmt.Errorf("read first activity: %w", err)
+	// An id is scheme://host/users/...: its base ends before the third slash.
+	bases, err = queryList(tx, func(rows *sql.Rows) (string, error) {
+		var base string
+		err := rows.Scan(&base)
+		return base, err
+	}, `SELECT substr(iri, 1, instr(substr(iri, instr(iri, '://') + 3), '/') + instr(iri, '://') + 1) AS base
+		FROM activities WHERE iri LIKE 'http%://%/%' GROUP BY base ORDER BY COUNT(*) DESC, MIN(id)`)
+	if err != nil {
+		return nil, "", fmt.Errorf("read the base URLs of activities: %w", err)
 	}
-	if u, perr := url.Parse(iri); perr == nil && u.Scheme != "" && u.Host != "" {
-		baseURL = u.Scheme + "://" + u.Host
+	for i, b := range bases {
+		if u, perr := url.Parse(b); perr == nil {
+			bases[i] = u.Scheme + "://" + strings.ToLower(u.Host)
+		}
 	}
-	return baseURL, username, nil
+	return bases, username, nil
 }
