@@ -38,6 +38,10 @@ type ImportResult struct {
 	ActorCreated, KeyReplaced, ProfileChanged bool
 	FollowersAdded, FollowersKept             int
 	NotesAdded, NotesKept                     int
+	// UpdateQueued counts the inboxes an Update of the actor was queued to:
+	// an existing actor's changed key or profile is announced to its
+	// followers (the imported ones included, who lose nothing by it).
+	UpdateQueued int
 }
 
 // importedID is the form of an imported note's id: Mastodon's snowflake
@@ -49,8 +53,9 @@ var errDryRun = errors.New("dry run")
 
 // ImportAccount writes im into the database in one transaction: the actor
 // (created, or given the imported key and profile), the followers and
-// notes it does not hold yet. Nothing is sent: the followers' servers know
-// this account already. Without apply it does the same work and rolls it
+// notes it does not hold yet. The imported followers' servers know this
+// account already: only when an existing actor's key or profile changed
+// is an Update queued, so that the servers of its own followers learn them. Without apply it does the same work and rolls it
 // back, so the result it reports is exactly what apply would do. Running
 // it twice changes nothing the second time.
 func (s *Service) ImportAccount(ctx context.Context, im Import, apply bool) (ImportResult, error) {
@@ -84,12 +89,28 @@ func (s *Service) ImportAccount(ctx context.Context, im Import, apply bool) (Imp
 			}
 			count(added, &r.FollowersAdded, &r.FollowersKept)
 		}
+		latest, err := tx.LatestPublished(a.ID)
+		if err != nil {
+			return err
+		}
 		for _, in := range im.Notes {
 			added, err := tx.ImportNote(s.importedNote(a, in))
 			if err != nil {
 				return err
 			}
+			if added && in.Published.Before(latest) {
+				return fmt.Errorf("%w: the bot has posts newer than the imported post %s; posts are listed in the order they were stored, "+
+					"so import the posts before the bot's first post (or leave them out)", ErrInvalid, in.ID)
+			}
 			count(added, &r.NotesAdded, &r.NotesKept)
+		}
+		if !r.ActorCreated && (r.KeyReplaced || r.ProfileChanged) {
+			if a, err = tx.Actor(a.Username); err != nil {
+				return err
+			}
+			if r.UpdateQueued, err = s.announceProfile(tx, a); err != nil {
+				return err
+			}
 		}
 		tx.AfterCommit(func() { s.actors.forget(a.Username); s.actors.signers.Remove(a.ID) })
 		if !apply {

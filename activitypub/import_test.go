@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,7 +49,9 @@ func TestImportAccount(t *testing.T) {
 			{ID: "113180000000000002", Text: "fixed", Published: published.Add(time.Hour), InReplyTo: testBase + "/users/nuttx_build/statuses/113180000000000001", Visibility: store.Unlisted},
 		},
 	}
-	want := ImportResult{KeyReplaced: true, ProfileChanged: true, FollowersAdded: 2, NotesAdded: 2}
+	// The bot existed: its new key and profile are announced to every
+	// follower's inbox (alice's shared one, bob's personal one).
+	want := ImportResult{KeyReplaced: true, ProfileChanged: true, FollowersAdded: 2, NotesAdded: 2, UpdateQueued: 2}
 	got, err := e.s.ImportAccount(e.ctx, im, false)
 	if err != nil || got != want {
 		t.Fatalf("dry run: %+v %v; want %+v", got, err, want)
@@ -84,12 +87,43 @@ func TestImportAccount(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	d := r.WaitDeliveries(t, 1, 10*time.Second)[0]
+	got2 := r.WaitDeliveries(t, 2, 10*time.Second)
+	if u := got2[0]; u.VerifyErr != nil || u.Activity["type"] != "Update" {
+		t.Fatalf("first delivery to an imported follower: %v %v; want the Update", u.VerifyErr, u.Activity["type"])
+	}
+	d := got2[1]
 	if d.VerifyErr != nil || d.Activity["type"] != "Create" {
 		t.Fatalf("delivery to an imported follower: %v %v", d.VerifyErr, d.Activity["type"])
 	}
 	if obj, _ := d.Activity["object"].(map[string]any); obj["inReplyTo"] != testBase+"/users/nuttx_build/statuses/113180000000000001" {
 		t.Errorf("a reply to an imported note by its id: inReplyTo %v", obj["inReplyTo"])
+	}
+}
+
+// TestImportKeepsOrder: posts older than the bot's own are refused, as
+// they would be listed among the newest.
+func TestImportKeepsOrder(t *testing.T) {
+	e := newEnv(t)
+	if err := e.db.Update(e.ctx, func(tx *store.Tx) error {
+		_, err := e.s.Publish(tx, "nuttx_build", Post{Content: richtext.Parse("a post of nuttx-feed")})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	priv, pub, _ := importedKey(t)
+	im := Import{Profile: Profile{Username: "nuttx_build", DisplayName: "x"}, PrivateKeyPEM: priv, PublicKeyPEM: pub,
+		Notes: []ImportedNote{{ID: "1", Text: "older", Published: time.Now().Add(-time.Hour)}}}
+	if _, err := e.s.ImportAccount(e.ctx, im, true); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "posts newer than the imported post 1") {
+		t.Fatalf("import of an older post after a post: %v", err)
+	}
+	var notes int
+	e.db.SQL.QueryRow(`SELECT COUNT(*) FROM notes`).Scan(&notes)
+	if notes != 1 {
+		t.Errorf("%d notes after a refused import, want 1", notes)
+	}
+	im.Notes = nil // without posts it goes through
+	if _, err := e.s.ImportAccount(e.ctx, im, true); err != nil {
+		t.Errorf("import without posts: %v", err)
 	}
 }
 

@@ -2,7 +2,11 @@ package server
 
 import (
 	"crypto/rsa"
+	"crypto/sha256"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +86,13 @@ func TestImportMastodon(t *testing.T) {
 		!strings.Contains(out, "posts:      2 added") {
 		t.Fatalf("import: exit %d\n%s%s", code, out, stderr)
 	}
+	before := filesOf(t, cfg.DataDir)
+	if code, out, stderr := run(args...); code != 0 || !strings.Contains(out, "followers:  0 added, 2 already here") {
+		t.Fatalf("dry run after the import: exit %d\n%s%s", code, out, stderr)
+	}
+	if after := filesOf(t, cfg.DataDir); after != before {
+		t.Fatalf("a dry run changed the data folder's files:\n%s\nthen\n%s", before, after)
+	}
 	code, out, stderr = run(append(args, "--apply")...)
 	if code != 0 || !strings.Contains(out, "already imported") || !strings.Contains(out, "followers:  0 added, 2 already here") ||
 		!strings.Contains(out, "posts:      0 added, 2 already here") {
@@ -119,6 +130,24 @@ func TestImportMastodon(t *testing.T) {
 	}
 }
 
+// filesOf is the names, sizes and SHA-256 of the files in dir.
+func filesOf(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %d %x\n", e.Name(), len(data), sha256.Sum256(data))
+	}
+	return b.String()
+}
+
 // TestImportMastodonRefusals: what the import cannot carry is refused
 // with the reason, and leaves no database behind.
 func TestImportMastodonRefusals(t *testing.T) {
@@ -149,9 +178,15 @@ func TestImportMastodonRefusals(t *testing.T) {
 		t.Errorf("a refused import left a database in %s", dir)
 	}
 
-	// While serve runs, the import waits for it to stop.
+	// While serve runs, a dry run works (on a snapshot) and the import
+	// waits for serve to stop.
 	ts := startServer(t)
-	code, _, stderr := run("import", "mastodon", "--data", ts.Dir, "--mastodon-database-url", numeric.url)
+	m := newMastodonServer(t, 0)
+	t.Setenv("NUTTX_FEED_MASTODON_DATABASE_URL", m.url)
+	if code, out, stderr := run("import", "mastodon", "--data", ts.Dir); code != 0 || !strings.Contains(out, "its key and profile replaced by Mastodon's") {
+		t.Errorf("dry run beside serve: exit %d, %q %q", code, out, stderr)
+	}
+	code, _, stderr := run("import", "mastodon", "--data", ts.Dir, "--apply")
 	if code != 1 || !strings.Contains(stderr, "another nuttx-feed serve is using") {
 		t.Errorf("import beside serve: exit %d, %q", code, stderr)
 	}

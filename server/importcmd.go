@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
@@ -48,60 +51,70 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "import mastodon", errors.New("--base-url is required for a new database: the https://WEB_DOMAIN of the Mastodon server, under which its followers know the account"))
 	}
 	log := newLogger(cfg.LogFormat, stderr, slog.LevelWarn)
-	if err := importMastodon(context.Background(), cfg, apply, statuses, stdout); err != nil {
+	// Interrupted, it still removes its scratch copy, which holds the key.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := importMastodon(ctx, cfg, apply, statuses, stdout); err != nil {
 		log.Error("import failed", "err", err)
 		return 1
 	}
 	return 0
 }
 
-// importMastodon reads the account from Mastodon, then writes it into
-// the database, or with apply false reports what it would write. A
-// database is made only once Mastodon's account was read (a refused import
-// leaves nothing), and a dry run without one works on a scratch copy that
-// it removes.
+// importMastodon reads the account from Mastodon and imports it first
+// into a scratch copy of the database (a snapshot, read without touching
+// the database, or a new one): what it reports is exactly what an import
+// does, and whatever is refused is refused before the database is touched.
+// With apply it then imports into the database, holding serve's lock.
 func importMastodon(ctx context.Context, cfg Config, apply, statuses bool, out io.Writer) error {
-	var t *importTarget
-	if databaseExists(cfg.DataDir) { // its stored base URL is the one to check Mastodon's against
-		var err error
-		if t, err = openImportTarget(ctx, cfg.DataDir, &cfg); err != nil {
-			return err
-		}
-		defer t.close()
-	}
-	ex, err := readMastodon(ctx, cfg, statuses)
+	scratch, err := os.MkdirTemp("", "nuttx-feed-import-")
 	if err != nil {
 		return err
 	}
-	im, skipped, err := importOf(ex, cfg.Username)
+	defer os.RemoveAll(scratch) // it holds the imported key
+	if databaseExists(cfg.DataDir) {
+		if err := store.Snapshot(ctx, dbFile(cfg.DataDir), dbFile(scratch)); err != nil {
+			return err
+		}
+	}
+	trial := cfg
+	r, ex, im, report, err := importInto(ctx, scratch, &trial, statuses, nil)
 	if err != nil {
 		return err
 	}
-	if t == nil {
-		dir := cfg.DataDir
-		if !apply {
-			scratch, err := os.MkdirTemp("", "nuttx-feed-import-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(scratch)
-			dir = scratch
-		}
-		if t, err = openImportTarget(ctx, dir, &cfg); err != nil {
+	if apply {
+		if r, _, _, _, err = importInto(ctx, cfg.DataDir, &cfg, statuses, ex); err != nil {
 			return err
 		}
-		defer t.close()
+	}
+	printImport(out, cfg.DataDir, trial, ex, im, report, r, apply)
+	return nil
+}
+
+// importInto imports the account into the database in dir, which it
+// locks (and creates if needed), settling cfg's identity with it. It
+// reads Mastodon's export unless ex is given.
+func importInto(ctx context.Context, dir string, cfg *Config, statuses bool, ex *mastodon.Export) (
+	r activitypub.ImportResult, _ *mastodon.Export, im activitypub.Import, report importReport, err error) {
+	t, err := openImportTarget(ctx, dir, cfg)
+	if err != nil {
+		return r, nil, im, report, err
+	}
+	defer t.close()
+	if ex == nil {
+		if ex, err = readMastodon(ctx, *cfg, statuses); err != nil {
+			return r, nil, im, report, err
+		}
+	}
+	if im, report, err = importOf(ex, cfg.Username); err != nil {
+		return r, nil, im, report, err
 	}
 	svc, err := activitypub.New(activitypub.Options{BaseURL: cfg.BaseURL, Store: t.st, Version: Version})
 	if err != nil {
-		return err
+		return r, nil, im, report, err
 	}
-	r, err := svc.ImportAccount(ctx, im, apply)
-	if err != nil {
-		return err
-	}
-	printImport(out, svc.Site(), cfg.DataDir, ex, im, skipped, r, apply)
-	return nil
+	r, err = svc.ImportAccount(ctx, im, true)
+	return r, ex, im, report, err
 }
 
 // importTarget is the database an import writes into, locked as serve
@@ -153,46 +166,61 @@ func readMastodon(ctx context.Context, cfg Config, statuses bool) (*mastodon.Exp
 	return db.Read(ctx, mastodon.Request{Username: cfg.Username, BaseURL: cfg.BaseURL, Statuses: statuses})
 }
 
-// skippedField is a profile field of Mastodon that nuttx-feed cannot
-// show: its links are name=URL.
+// importReport is what importOf changed or left out of Mastodon's
+// account, for the operator to know.
+type importReport struct {
+	fields     []skippedField // profile fields that are not NAME=URL links, or beyond the fourth
+	nameCut    bool           // the display name was cut to MaxDisplayName
+	bioCut     bool           // the bio was cut to MaxSummary
+	badInboxes int            // followers whose inbox is no http(s) URL
+	mediaOnly  int            // posts without text (their media stay behind)
+}
+
+// skippedField is a profile field of Mastodon that nuttx-feed cannot show.
 type skippedField struct{ name, value string }
 
-// importOf is what ex becomes in nuttx-feed, with the profile fields left
-// out.
-func importOf(ex *mastodon.Export, username string) (activitypub.Import, []skippedField, error) {
+// importOf is what ex becomes in nuttx-feed, and what had to give.
+func importOf(ex *mastodon.Export, username string) (activitypub.Import, importReport, error) {
+	var rep importReport
 	a := ex.Account
 	if a.Username != username {
-		return activitypub.Import{}, nil, fmt.Errorf("the Mastodon account is %q: its followers know /users/%s, and nuttx-feed's usernames are lower case", a.Username, a.Username)
+		return activitypub.Import{}, rep, fmt.Errorf("the Mastodon account is %q: its followers know /users/%s, and nuttx-feed's usernames are lower case", a.Username, a.Username)
 	}
 	priv, pub, err := a.KeyPair()
 	if err != nil {
-		return activitypub.Import{}, nil, err
+		return activitypub.Import{}, rep, err
 	}
 	name := strings.TrimSpace(a.DisplayName)
 	if name == "" {
 		name = a.Username
 	}
-	if utf8.RuneCountInString(name) > activitypub.MaxDisplayName {
-		name = string([]rune(name)[:activitypub.MaxDisplayName])
-	}
+	name, rep.nameCut = cut(name, activitypub.MaxDisplayName)
+	bio, bioCut := cut(a.Note, activitypub.MaxSummary)
+	rep.bioCut = bioCut
 	im := activitypub.Import{
-		Profile:       activitypub.Profile{Username: username, DisplayName: name, Summary: a.Note, Fields: []store.Field{}},
+		Profile:       activitypub.Profile{Username: username, DisplayName: name, Summary: bio, Fields: []store.Field{}},
 		PrivateKeyPEM: priv,
 		PublicKeyPEM:  pub,
 	}
-	var skipped []skippedField
 	for _, f := range a.Fields {
-		if v := strings.TrimSpace(f.Value); f.Name != "" && (strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "http://")) &&
-			len(im.Profile.Fields) < activitypub.MaxFields {
+		if v := strings.TrimSpace(f.Value); f.Name != "" && isHTTP(v) && len(im.Profile.Fields) < activitypub.MaxFields {
 			im.Profile.Fields = append(im.Profile.Fields, store.Field{Name: f.Name, URL: v})
 		} else {
-			skipped = append(skipped, skippedField{f.Name, f.Value})
+			rep.fields = append(rep.fields, skippedField{f.Name, f.Value})
 		}
 	}
 	for _, f := range ex.Followers {
+		if !isHTTP(f.Inbox) || (f.SharedInbox != "" && !isHTTP(f.SharedInbox)) {
+			rep.badInboxes++
+			continue
+		}
 		im.Followers = append(im.Followers, store.Follower{IRI: f.ActorURI, Inbox: f.Inbox, SharedInbox: f.SharedInbox, FollowID: f.FollowURI, CreatedAt: f.CreatedAt})
 	}
 	for _, s := range ex.Statuses {
+		if strings.TrimSpace(s.Text) == "" {
+			rep.mediaOnly++
+			continue
+		}
 		text := s.Text
 		if s.SpoilerText != "" { // nuttx-feed's notes have no content warning: it heads the text
 			text = "CW: " + s.SpoilerText + "\n\n" + text
@@ -204,45 +232,69 @@ func importOf(ex *mastodon.Export, username string) (activitypub.Import, []skipp
 		im.Notes = append(im.Notes, activitypub.ImportedNote{ID: strconv.FormatInt(s.ID, 10), Text: text, Published: s.CreatedAt,
 			InReplyTo: s.InReplyTo, Visibility: visibility})
 	}
-	return im, skipped, nil
+	return im, rep, nil
 }
 
-// printImport reports what the import did (or, without apply, would do).
-func printImport(w io.Writer, site urls.Site, dir string, ex *mastodon.Export, im activitypub.Import, skipped []skippedField, r activitypub.ImportResult, apply bool) {
+// cut returns s cut to at most n characters, and whether it was cut.
+func cut(s string, n int) (string, bool) {
+	if utf8.RuneCountInString(s) <= n {
+		return s, false
+	}
+	return string([]rune(s)[:n]), true
+}
+
+// isHTTP reports whether s is an http(s) URL with a host.
+func isHTTP(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+// printImport reports what the import did (with apply) or would do.
+func printImport(w io.Writer, dir string, cfg Config, ex *mastodon.Export, im activitypub.Import, rep importReport, r activitypub.ImportResult, apply bool) {
+	site, _ := urls.New(cfg.BaseURL) // valid: the import went through
 	a := ex.Account
 	servers := map[string]bool{}
-	for _, f := range ex.Followers {
-		servers[urls.DomainOf(f.ActorURI)] = true
+	for _, f := range im.Followers {
+		servers[urls.DomainOf(f.IRI)] = true
 	}
 	fmt.Fprintf(w, "Mastodon account @%s (id %d, schema %s):\n", a.Username, a.ID, orNone(ex.SchemaVersion))
 	fmt.Fprintf(w, "  key:        RSA, SHA-256 %s, signing as %s\n", keyFingerprint(im.PublicKeyPEM), site.KeyID(im.Profile.Username))
 	fmt.Fprintf(w, "  profile:    %q, %d profile links\n", im.Profile.DisplayName, len(im.Profile.Fields))
-	for _, f := range skipped {
+	if rep.nameCut || rep.bioCut {
+		fmt.Fprintf(w, "              cut to Mastodon's limits: display name %v, bio %v\n", rep.nameCut, rep.bioCut)
+	}
+	for _, f := range rep.fields {
 		fmt.Fprintf(w, "              left out: field %q = %q (nuttx-feed's profile links are NAME=URL, at most %d)\n", f.name, f.value, activitypub.MaxFields)
 	}
-	fmt.Fprintf(w, "  followers:  %d on %d servers (left out: %d local, %d suspended, %d OStatus, %d incomplete)\n",
-		len(ex.Followers), len(servers), ex.Skipped.Local, ex.Skipped.Suspended, ex.Skipped.OStatus, ex.Skipped.Incomplete)
+	fmt.Fprintf(w, "  followers:  %d on %d servers (left out: %d local, %d suspended, %d OStatus, %d incomplete, %d without an http(s) inbox)\n",
+		len(im.Followers), len(servers), ex.Skipped.Local, ex.Skipped.Suspended, ex.Skipped.OStatus, ex.Skipped.Incomplete, rep.badInboxes)
 	if ex.Statuses != nil {
-		fmt.Fprintf(w, "  posts:      %d public and unlisted\n", len(ex.Statuses))
+		fmt.Fprintf(w, "  posts:      %d public and unlisted (left out: %d without text, whose media stay behind)\n", len(im.Notes), rep.mediaOnly)
 	}
-	bot := "updated"
+	if ex.LocalDomain != "" && ex.LocalDomain != site.Hostname() {
+		fmt.Fprintf(w, "  warning:    Mastodon's handles end in @%s, nuttx-feed's in @%s: followers keep following (they follow %s), "+
+			"but the handle changes unless %s answers WebFinger for nuttx-feed\n", ex.LocalDomain, site.Hostname(), site.Actor(im.Profile.Username), ex.LocalDomain)
+	}
+	bot := "key and profile already imported"
 	switch {
 	case r.ActorCreated:
-		bot = "created with the imported key"
+		bot = "created with the imported key and profile"
+	case r.KeyReplaced && r.ProfileChanged:
+		bot = "its key and profile replaced by Mastodon's"
 	case r.KeyReplaced:
 		bot = "its key replaced by the imported one"
-	case !r.ProfileChanged:
-		bot = "already imported: key and profile unchanged"
+	case r.ProfileChanged:
+		bot = "its profile replaced by Mastodon's"
 	}
 	verb := "Into"
 	if !apply {
 		verb = "Would write into"
 	}
-	fmt.Fprintf(w, "%s nuttx-feed (%s, %s):\n  the bot:    %s", verb, dir, site.Actor(im.Profile.Username), bot)
-	if r.ProfileChanged && !r.ActorCreated {
-		fmt.Fprint(w, ", profile taken from Mastodon")
+	fmt.Fprintf(w, "%s nuttx-feed (%s, %s):\n  the bot:    %s\n", verb, dir, site.Actor(im.Profile.Username), bot)
+	if r.UpdateQueued > 0 {
+		fmt.Fprintf(w, "              an Update of it to %d follower inboxes\n", r.UpdateQueued)
 	}
-	fmt.Fprintf(w, "\n  followers:  %d added, %d already here\n", r.FollowersAdded, r.FollowersKept)
+	fmt.Fprintf(w, "  followers:  %d added, %d already here\n", r.FollowersAdded, r.FollowersKept)
 	if ex.Statuses != nil {
 		fmt.Fprintf(w, "  posts:      %d added, %d already here\n", r.NotesAdded, r.NotesKept)
 	}

@@ -164,17 +164,16 @@ func parseFields(raw []byte) ([]Field, error) {
 	if s := strings.TrimSpace(string(raw)); !strings.HasPrefix(s, "[") {
 		return nil, nil
 	}
-	var list []struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
+	var list []map[string]any // any shape: a field that is not two strings is left out
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return nil, err
 	}
 	var fields []Field
 	for _, f := range list {
-		if f.Name != "" || f.Value != "" {
-			fields = append(fields, Field{Name: f.Name, Value: f.Value})
+		name, _ := f["name"].(string)
+		value, _ := f["value"].(string)
+		if name != "" || value != "" {
+			fields = append(fields, Field{Name: name, Value: value})
 		}
 	}
 	return fields, nil

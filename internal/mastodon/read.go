@@ -2,6 +2,7 @@ package mastodon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type Request struct {
 // Export is what Read took from Mastodon.
 type Export struct {
 	SchemaVersion string // the newest of schema_migrations, "" if none
+	LocalDomain   string // the server's LOCAL_DOMAIN, which handles end in; "" if unknown
 	Account       Account
 	Followers     []Follower // remote ActivityPub followers, in follow order
 	Skipped       Skipped    // followers that cannot be carried over
@@ -102,6 +104,9 @@ func (db *DB) Read(ctx context.Context, req Request) (*Export, error) {
 			return err
 		}
 		e.SchemaVersion = l.version
+		if e.LocalDomain, err = localDomain(ctx, tx); err != nil {
+			return err
+		}
 		a, err := findAccount(ctx, tx, l, req.Username)
 		if err != nil {
 			return err
@@ -125,6 +130,20 @@ func (db *DB) Read(ctx context.Context, req Request) (*Export, error) {
 		return nil, err
 	}
 	return &e, nil
+}
+
+// localDomain is the server's LOCAL_DOMAIN: the username of its instance
+// actor (id -99), or "" when it has none.
+func localDomain(ctx context.Context, tx pgx.Tx) (string, error) {
+	var name string
+	err := tx.QueryRow(ctx, `SELECT username FROM accounts WHERE id = -99`).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("the instance actor: %w", err)
+	}
+	return name, nil
 }
 
 // checkBaseURL refuses a base URL other than the host the account's

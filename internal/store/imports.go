@@ -1,6 +1,10 @@
 package store
 
-import "fmt"
+import (
+	"database/sql"
+	"fmt"
+	"time"
+)
 
 // The writes of an import from another server (nuttx-feed import
 // mastodon): each adds what is missing and leaves what is there alone, so
@@ -31,4 +35,17 @@ func (tx *Tx) ImportNote(n *Note) (bool, error) {
 		return false, nil
 	}
 	return true, tx.InsertNote(n)
+}
+
+// LatestPublished returns when the newest note of the actor was
+// published (zero when it has none).
+func (tx *Tx) LatestPublished(actorID int64) (time.Time, error) {
+	var latest sql.NullInt64
+	if err := tx.queryRow(`SELECT MAX(published_at) FROM notes WHERE actor_id = ?`, actorID).Scan(&latest); err != nil {
+		return time.Time{}, fmt.Errorf("latest note: %w", err)
+	}
+	if !latest.Valid {
+		return time.Time{}, nil
+	}
+	return fromMS(latest.Int64), nil
 }
