@@ -4,6 +4,7 @@
 #   chromium                  browser tests of the web pages
 #   prometheus, pushgateway   the feed's tests run a real Prometheus
 #   openssl                   checks the published key with a second parser
+#   systemd                   systemd-analyze verifies the deployment units (docs/deploy)
 # It changes nothing when everything is there already.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v git >/dev/null 2>&1 || need+=(git)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 
