@@ -5,6 +5,7 @@
 #   prometheus, pushgateway   the feed's tests run a real Prometheus
 #   openssl                   checks the published key with a second parser
 #   postgresql                the Mastodon import's tests run a real PostgreSQL
+#   systemd                   systemd-analyze verifies the deployment units (docs/deploy)
 # It changes nothing when everything is there already.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v git >/dev/null 2>&1 || need+=(git)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 
