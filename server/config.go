@@ -34,7 +34,7 @@ type Config struct {
 	LogLevel             string
 	MetricsListen        string
 	MetricsToken         string
-	MastodonDatabaseURL  string
+	DatabaseURL          string
 
 	// The Prometheus feed.
 	PrometheusURL      string

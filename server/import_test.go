@@ -72,7 +72,7 @@ func TestImportMastodon(t *testing.T) {
 		Text: "followers only", CreatedAt: published, Visibility: 2})
 
 	args := []string{"import", "mastodon", "--data", cfg.DataDir, "--base-url", base, "--statuses"}
-	t.Setenv("NUTTX_FEED_MASTODON_DATABASE_URL", m.url)
+	t.Setenv("NUTTX_FEED_DATABASE_URL", m.url)
 	code, out, stderr := run(args...)
 	if code != 0 || !strings.Contains(out, "followers:  2 on 1 servers") || !strings.Contains(out, "posts:      2 public and unlisted") ||
 		!strings.Contains(out, "Would write into") || !strings.Contains(out, `left out: field "Mail"`) || !strings.Contains(out, "Dry run") {
@@ -160,11 +160,11 @@ func TestImportMastodonRefusals(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no database URL", []string{"--base-url", "https://nuttx-feed.org"}, 2, "--mastodon-database-url (or NUTTX_FEED_MASTODON_DATABASE_URL) is required"},
-		{"no base URL", []string{"--mastodon-database-url", numeric.url}, 2, "--base-url is required for a new database"},
-		{"numeric ids", []string{"--mastodon-database-url", numeric.url, "--base-url", "https://nuttx-feed.org", "--apply"}, 1, "/ap/users/1001"},
-		{"unknown account", []string{"--mastodon-database-url", numeric.url, "--base-url", "https://nuttx-feed.org", "--username", "nobody"}, 1, "nuttx_build"},
-		{"nothing listening", []string{"--mastodon-database-url", "postgres://mastodon:s3cret@" + closedPort(t, "127.0.0.1") + "/mastodon_production",
+		{"no database URL", []string{"--base-url", "https://nuttx-feed.org"}, 2, "--database-url (or NUTTX_FEED_DATABASE_URL) is required"},
+		{"no base URL", []string{"--database-url", numeric.url}, 2, "--base-url is required for a new database"},
+		{"numeric ids", []string{"--database-url", numeric.url, "--base-url", "https://nuttx-feed.org", "--apply"}, 1, "/ap/users/1001"},
+		{"unknown account", []string{"--database-url", numeric.url, "--base-url", "https://nuttx-feed.org", "--username", "nobody"}, 1, "nuttx_build"},
+		{"nothing listening", []string{"--database-url", "postgres://mastodon:s3cret@" + closedPort(t, "127.0.0.1") + "/mastodon_production",
 			"--base-url", "https://nuttx-feed.org"}, 1, "xxxxx"},
 	} {
 		code, _, stderr := run(append([]string{"import", "mastodon", "--data", dir}, c.args...)...)
@@ -182,7 +182,7 @@ func TestImportMastodonRefusals(t *testing.T) {
 	// waits for serve to stop.
 	ts := startServer(t)
 	m := newMastodonServer(t, 0)
-	t.Setenv("NUTTX_FEED_MASTODON_DATABASE_URL", m.url)
+	t.Setenv("NUTTX_FEED_DATABASE_URL", m.url)
 	if code, out, stderr := run("import", "mastodon", "--data", ts.Dir); code != 0 || !strings.Contains(out, "its key and profile replaced by Mastodon's") {
 		t.Errorf("dry run beside serve: exit %d, %q %q", code, out, stderr)
 	}

@@ -45,8 +45,8 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "import mastodon", err)
 	}
 	switch {
-	case cfg.MastodonDatabaseURL == "":
-		return usageError(stderr, "import mastodon", errors.New("--mastodon-database-url (or NUTTX_FEED_MASTODON_DATABASE_URL) is required: postgres://USER:PASSWORD@HOST/mastodon_production"))
+	case cfg.DatabaseURL == "":
+		return usageError(stderr, "import mastodon", errors.New("--database-url (or NUTTX_FEED_DATABASE_URL) is required: postgres://USER:PASSWORD@HOST/mastodon_production"))
 	case !databaseExists(cfg.DataDir) && !cfg.isGiven("base-url"):
 		return usageError(stderr, "import mastodon", errors.New("--base-url is required for a new database: the https://WEB_DOMAIN of the Mastodon server, under which its followers know the account"))
 	}
@@ -158,7 +158,7 @@ func (t *importTarget) close() {
 
 // readMastodon reads the account from Mastodon's database.
 func readMastodon(ctx context.Context, cfg Config, statuses bool) (*mastodon.Export, error) {
-	db, err := mastodon.Open(ctx, cfg.MastodonDatabaseURL)
+	db, err := mastodon.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}

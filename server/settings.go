@@ -179,9 +179,9 @@ var settings = []setting{
 	{name: "metrics-token", env: "NUTTX_FEED_METRICS_TOKEN", meta: "TOKEN", in: cmdServe,
 		help:  "serve /metrics (on --listen, or on --metrics-listen if set) only to requests with Authorization: Bearer TOKEN; at least 16 characters of A-Z a-z 0-9 - . _ ~ + /. With neither, /metrics is not served",
 		value: typed(func(c *Config) *string { return &c.MetricsToken }, "", checkMetricsToken)},
-	{name: "mastodon-database-url", env: "NUTTX_FEED_MASTODON_DATABASE_URL", meta: "URL", in: cmdImport,
+	{name: "database-url", env: "NUTTX_FEED_DATABASE_URL", meta: "URL", in: cmdImport,
 		help:  "the Mastodon server's PostgreSQL, read only: postgres://USER:PASSWORD@HOST:5432/mastodon_production (the environment keeps the password out of ps)",
-		value: typed(func(c *Config) *string { return &c.MastodonDatabaseURL }, "", nil)},
+		value: typed(func(c *Config) *string { return &c.DatabaseURL }, "", nil)},
 
 	// The Prometheus feed.
 	{name: "prometheus-url", env: "NUTTX_FEED_PROMETHEUS_URL", meta: "URL", in: cmdFeed,

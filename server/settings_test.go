@@ -148,7 +148,7 @@ func TestSettingsHelp(t *testing.T) {
 		{[]string{"token", "revoke"}, admin},
 		{[]string{"healthcheck"}, []string{"listen"}},
 		{[]string{"profile", "show"}, []string{"data", "log-format", "json"}},
-		{[]string{"import", "mastodon"}, []string{"base-url", "data", "username", "log-format", "mastodon-database-url", "apply", "statuses"}},
+		{[]string{"import", "mastodon"}, []string{"base-url", "data", "username", "log-format", "database-url", "apply", "statuses"}},
 		{[]string{"profile", "set"}, []string{"data", "log-format", "display-name", "summary", "field", "no-fields", "avatar", "header", "visibility"}},
 	} {
 		name := strings.Join(c.cmd, " ")
