@@ -10,6 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"image"
+	_ "image/gif"  // avatars and headers
+	_ "image/jpeg" // avatars and headers
+	_ "image/png"  // avatars and headers
 	"net/http"
 	"regexp"
 	"slices"
@@ -19,6 +23,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
+	_ "golang.org/x/image/webp" // avatars and headers
 
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -27,6 +32,23 @@ import (
 
 // SummaryHTML renders an actor's plain-text bio as note-style HTML.
 func SummaryHTML(u urls.Site, a *store.Actor) string { return richtext.Parse(a.Summary).HTML(u.Tag) }
+
+// Avatar returns the URL and media type of a's avatar: its own image, or
+// the bot's default one.
+func Avatar(u urls.Site, a *store.Actor) (url, mediaType string) {
+	if a.Avatar.ContentType == "" {
+		return u.Avatar(), "image/png"
+	}
+	return u.ImageURL(a.Username, store.Avatar, a.Avatar.UpdatedAt.UnixMilli()), a.Avatar.ContentType
+}
+
+// Header returns the URL and media type of a's header image ("" for none).
+func Header(u urls.Site, a *store.Actor) (url, mediaType string) {
+	if a.Header.ContentType == "" {
+		return "", ""
+	}
+	return u.ImageURL(a.Username, store.Header, a.Header.UpdatedAt.UnixMilli()), a.Header.ContentType
+}
 
 func fieldHTML(f store.Field) string {
 	shown := strings.TrimPrefix(strings.TrimPrefix(f.URL, "https://"), "http://")
@@ -107,20 +129,36 @@ type ImageEdit struct{ Data []byte }
 // limit for remote avatars is 2 MB).
 const MaxImageBytes = 2 << 20
 
-// imageTypes are the image types every Fediverse server shows.
-var imageTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp"}
+// imageTypes are the image types every Fediverse server shows, by the
+// name of their Go decoder.
+var imageTypes = map[string]string{"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 
-// imageType returns the content type of an avatar or header, sniffed from
-// its bytes, or why it is refused.
+// Bounds of an avatar's or header's size: Mastodon's own limit on the
+// pixels of an image it processes, and a side that every server scales.
+const (
+	maxImageSide   = 8192
+	maxImagePixels = 33_177_600
+)
+
+// imageType returns the media type of an avatar or header, or why it is
+// refused: it must decode whole as one of imageTypes, within the bounds,
+// so that every follower's server can show it.
 func imageType(data []byte) (string, error) {
 	if len(data) > MaxImageBytes {
-		return "", fmt.Errorf("%w: the image has %d bytes, at most %d", ErrInvalid, len(data), MaxImageBytes)
+		return "", fmt.Errorf("%w: the image has more than %d bytes", ErrInvalid, MaxImageBytes)
 	}
-	t := http.DetectContentType(data)
-	if !slices.Contains(imageTypes, t) {
-		return "", fmt.Errorf("%w: the image is %s; want PNG, JPEG, GIF or WebP", ErrInvalid, t)
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	typ, known := imageTypes[format]
+	switch {
+	case err != nil || !known:
+		return "", fmt.Errorf("%w: the image is %s; want PNG, JPEG, GIF or WebP", ErrInvalid, http.DetectContentType(data))
+	case cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxImageSide || cfg.Height > maxImageSide || cfg.Width*cfg.Height > maxImagePixels:
+		return "", fmt.Errorf("%w: the image is %dx%d pixels; at most %d on a side and %d in all", ErrInvalid, cfg.Width, cfg.Height, maxImageSide, maxImagePixels)
 	}
-	return t, nil
+	if _, _, err := image.Decode(bytes.NewReader(data)); err != nil {
+		return "", fmt.Errorf("%w: the %s image does not decode: %v", ErrInvalid, format, err)
+	}
+	return typ, nil
 }
 
 // EnsureActor makes sure the actor of p exists and carries p's profile

@@ -183,16 +183,13 @@ func actorDocument(u urls.Site, a *store.Actor) map[string]any {
 	svc.SetActivityStreamsPublished(publishedProp(a.CreatedAt))
 
 	icon := streams.NewActivityStreamsIconProperty()
-	if a.Avatar.ContentType != "" {
-		icon.AppendActivityStreamsImage(imageObject(a.Avatar.ContentType, u.ImageURL(a.Username, store.Avatar, a.Avatar.UpdatedAt.UnixMilli())))
-	} else {
-		icon.AppendActivityStreamsImage(imageObject("image/png", u.Avatar()))
-	}
+	avatar, avatarType := Avatar(u, a)
+	icon.AppendActivityStreamsImage(imageObject(avatarType, avatar))
 	svc.SetActivityStreamsIcon(icon)
-	if a.Header.ContentType != "" {
-		header := streams.NewActivityStreamsImageProperty()
-		header.AppendActivityStreamsImage(imageObject(a.Header.ContentType, u.ImageURL(a.Username, store.Header, a.Header.UpdatedAt.UnixMilli())))
-		svc.SetActivityStreamsImage(header)
+	if header, headerType := Header(u, a); header != "" {
+		image := streams.NewActivityStreamsImageProperty()
+		image.AppendActivityStreamsImage(imageObject(headerType, header))
+		svc.SetActivityStreamsImage(image)
 	}
 
 	key := streams.NewW3IDSecurityV1PublicKey()

@@ -209,6 +209,7 @@ func (s *Server) handleImage(c echo.Context) error {
 	h.Set("Cache-Control", "public, max-age=604800")
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("X-Content-Type-Options", "nosniff")
 	return c.Blob(http.StatusOK, img.ContentType, img.Data)
 }
 
@@ -242,15 +243,16 @@ func (s *Server) handleInbox(c echo.Context) error {
 func (s *Server) newWebFinger() *webfinger.Server {
 	return &webfinger.Server{
 		Site: s.site,
-		Lookup: func(ctx context.Context, name string) (string, bool, error) {
+		Lookup: func(ctx context.Context, name string) (webfinger.Account, bool, error) {
 			a, err := s.svc.Actor(ctx, name)
 			if errors.Is(err, activitypub.ErrNotFound) {
-				return "", false, nil
+				return webfinger.Account{}, false, nil
 			}
 			if err != nil {
-				return "", false, err
+				return webfinger.Account{}, false, err
 			}
-			return a.Username, true, nil
+			avatar, avatarType := activitypub.Avatar(s.site, a)
+			return webfinger.Account{Username: a.Username, Avatar: avatar, AvatarType: avatarType}, true, nil
 		},
 	}
 }

@@ -3,6 +3,9 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -204,6 +207,16 @@ func TestProfileSet(t *testing.T) {
 		return getJSON(t, actorURL)["name"] == "NuttX CI"
 	})
 
+	// The web page and WebFinger show the new avatar too.
+	eventually.True(t, 15*time.Second, "the profile page shows the new avatar", func() bool {
+		_, page := get(t, ts.URL+"/@nuttx_build", "text/html")
+		return strings.Contains(string(page), `<img src="`+iconURL+`"`) && strings.Contains(string(page), `og:image" content="`+iconURL+`"`)
+	})
+	jrd := getJSON(t, ts.URL+"/.well-known/webfinger?resource=acct:nuttx_build@127.0.0.1")
+	if !strings.Contains(fmt.Sprint(jrd["links"]), iconURL) {
+		t.Errorf("WebFinger links %v; want the avatar %s", jrd["links"], iconURL)
+	}
+
 	// The same change again: nothing saved, nothing sent.
 	if code, out, stderr := run(args...); code != 0 || !strings.Contains(out, "Nothing changed") {
 		t.Errorf("profile set again: exit %d, %q %q", code, out, stderr)
@@ -285,7 +298,7 @@ func TestProfileSetRefusals(t *testing.T) {
 		{"five fields", []string{"--field", "a=https://a", "--field", "b=https://b", "--field", "c=https://c", "--field", "d=https://d", "--field", "e=https://e"}, "at most 4"},
 		{"fields and none", []string{"--field", "a=https://a", "--no-fields"}, "contradict"},
 		{"text avatar", []string{"--avatar", text}, "want PNG, JPEG, GIF or WebP"},
-		{"big header", []string{"--header", big}, "at most 2097152"},
+		{"big header", []string{"--header", big}, "more than 2097152 bytes"},
 		{"missing file", []string{"--avatar", filepath.Join(dir, "nope.png")}, "no such file"},
 	} {
 		code, _, stderr := run(append([]string{"profile", "set", "--data", dir}, c.args...)...)
@@ -296,5 +309,40 @@ func TestProfileSetRefusals(t *testing.T) {
 	code, out, _ := run("profile", "show", "--data", dir)
 	if code != 0 || !strings.Contains(out, "display name:  "+defaultDisplayName) || !strings.Contains(out, "avatar:        (none)") {
 		t.Errorf("profile after the refusals: exit %d\n%s", code, out)
+	}
+}
+
+// TestProfileImageChecks: an image must decode whole, within bounds.
+func TestProfileImageChecks(t *testing.T) {
+	clearSettingsEnv(t)
+	dir := newData(t)
+	write := func(name string, data []byte) string {
+		p := filepath.Join(t.TempDir(), name)
+		os.WriteFile(p, data, 0o600)
+		return p
+	}
+	good := pngOf(t, color.White)
+	var huge bytes.Buffer // a valid PNG header announcing 100000x100000 pixels
+	png.Encode(&huge, image.NewGray(image.Rect(0, 0, 1, 1)))
+	b := huge.Bytes()
+	copy(b[16:24], []byte{0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0})
+	binary.BigEndian.PutUint32(b[29:33], crc32.ChecksumIEEE(b[12:29])) // the IHDR chunk's checksum
+	for _, c := range []struct {
+		name string
+		file string
+		want string
+	}{
+		{"PNG signature before HTML", write("polyglot.png", append(good[:16:16], []byte("<html><script>alert(1)</script>")...)), "want PNG, JPEG, GIF or WebP"},
+		{"truncated PNG", write("cut.png", good[:len(good)-20]), "does not decode"},
+		{"100000x100000", write("huge.png", b), "100000x100000 pixels"},
+		{"SVG", write("logo.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)), "want PNG, JPEG, GIF or WebP"},
+	} {
+		code, _, stderr := run("profile", "set", "--data", dir, "--avatar", c.file)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, %q; want exit 2 and %q", c.name, code, stderr, c.want)
+		}
+	}
+	if code, out, stderr := run("profile", "set", "--data", dir, "--avatar", write("ok.png", good)); code != 0 || !strings.Contains(out, "Profile saved") {
+		t.Errorf("a good PNG: exit %d %q %q", code, out, stderr)
 	}
 }

@@ -99,6 +99,7 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 		return err
 	}
 	data.Page = s.page(a.DisplayName+" ("+data.Profile.Handle+")", a.Summary, u.Actor(a.Username), u.Profile(a.Username))
+	data.Page.Image = data.Profile.AvatarURL
 	for _, f := range a.Fields {
 		data.Me = append(data.Me, f.URL)
 	}
@@ -150,6 +151,9 @@ func (s *Server) handleNotePage(c echo.Context) error {
 	data.Note.ReplyCount = len(data.Replies)
 	if deleted {
 		data.Page = s.page(a.DisplayName+": a deleted post", "", "", u.NoteURL(n.Username, n.PublicID))
+	}
+	data.Page.Image = data.Profile.AvatarURL
+	if deleted {
 		return s.renderPage(c, http.StatusGone, "note", data)
 	}
 	return s.renderPage(c, http.StatusOK, "note", data)

@@ -76,7 +76,16 @@ type Page struct {
 	Alternate   string    // the ActivityPub id of what the page shows
 	Canonical   string    // the page's own URL, however it was reached
 	Me          []string  // rel="me" links
+	Image       string    // the icon and preview image: the actor's avatar ("" for the default)
 	Version     string
+}
+
+// Icon returns the URL of the page's icon and preview image.
+func (p Page) Icon() string {
+	if p.Image != "" {
+		return p.Image
+	}
+	return p.Static("avatar.png")
 }
 
 // Static returns the URL of the static file name.
@@ -91,6 +100,7 @@ type ProfileView struct {
 	Handle      string // @user@host
 	ProfileURL  string
 	AvatarURL   string
+	HeaderURL   string // "" for none
 	Summary     template.HTML
 	Fields      []store.Field
 	Posts       int
@@ -99,11 +109,14 @@ type ProfileView struct {
 
 // NewProfileView describes actor a.
 func NewProfileView(u urls.Site, a *store.Actor, posts, followers int) ProfileView {
+	avatar, _ := activitypub.Avatar(u, a)
+	header, _ := activitypub.Header(u, a)
 	return ProfileView{
 		DisplayName: a.DisplayName,
 		Handle:      "@" + u.Handle(a.Username),
 		ProfileURL:  u.Profile(a.Username),
-		AvatarURL:   u.Avatar(),
+		AvatarURL:   avatar,
+		HeaderURL:   header,
 		Summary:     template.HTML(activitypub.SummaryHTML(u, a)), // built by richtext.Content: escaped
 		Fields:      a.Fields,
 		Posts:       posts,

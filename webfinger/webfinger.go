@@ -134,8 +134,15 @@ type Server struct {
 	// Site is the URL space of the accounts: its host, with and without its
 	// port, is the only one answered for.
 	Site urls.Site
-	// Lookup returns the canonical username for name (any case), or false.
-	Lookup func(ctx context.Context, name string) (canonical string, ok bool, err error)
+	// Lookup returns the account called name (any case), or false.
+	Lookup func(ctx context.Context, name string) (a Account, ok bool, err error)
+}
+
+// Account is what an answer says of an account.
+type Account struct {
+	Username   string // canonical
+	Avatar     string // its avatar's URL
+	AvatarType string // and media type
 }
 
 // Resolve answers a resource query. Errors wrap ErrMalformed or ErrNotFound,
@@ -148,21 +155,21 @@ func (s *Server) Resolve(ctx context.Context, resource string) (*JRD, error) {
 	if !s.ours(r.Host) {
 		return nil, fmt.Errorf("%w: %s is not served here", ErrNotFound, r.Host)
 	}
-	name, ok, err := s.Lookup(ctx, r.Username)
+	a, ok, err := s.Lookup(ctx, r.Username)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: no account %q", ErrNotFound, r.Username)
 	}
-	actor, profile := s.Site.Actor(name), s.Site.Profile(name)
+	actor, profile := s.Site.Actor(a.Username), s.Site.Profile(a.Username)
 	return &JRD{
-		Subject: "acct:" + s.Site.Handle(name),
+		Subject: "acct:" + s.Site.Handle(a.Username),
 		Aliases: []string{profile, actor},
 		Links: []Link{ // the ActivityPub self link first, and the only self link (docs/FEDERATION.md, "WebFinger")
 			{Rel: "self", Type: "application/activity+json", Href: actor},
 			{Rel: "http://webfinger.net/rel/profile-page", Type: "text/html", Href: profile},
-			{Rel: "http://webfinger.net/rel/avatar", Type: "image/png", Href: s.Site.Avatar()},
+			{Rel: "http://webfinger.net/rel/avatar", Type: a.AvatarType, Href: a.Avatar},
 		},
 	}, nil
 }

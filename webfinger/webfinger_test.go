@@ -67,11 +67,11 @@ func testServer() *webfinger.Server {
 	}
 	return &webfinger.Server{
 		Site: site,
-		Lookup: func(_ context.Context, name string) (string, bool, error) {
+		Lookup: func(_ context.Context, name string) (webfinger.Account, bool, error) {
 			if strings.EqualFold(name, "nuttx_build") {
-				return "nuttx_build", true, nil
+				return webfinger.Account{Username: "nuttx_build", Avatar: site.Avatar(), AvatarType: "image/png"}, true, nil
 			}
-			return "", false, nil
+			return webfinger.Account{}, false, nil
 		},
 	}
 }
