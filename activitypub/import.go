@@ -31,6 +31,8 @@ type ImportedNote struct {
 	Published  time.Time
 	InReplyTo  string // the parent's IRI, or ""
 	Visibility string // store.Public or store.Unlisted
+	Summary    string // its content warning, "" for none
+	Sensitive  bool
 }
 
 // ImportResult says what an import did, or would do.
@@ -183,5 +185,7 @@ func (s *Service) importedNote(a *store.Actor, in ImportedNote) *store.Note {
 		Tags:       c.Tags(),
 		Published:  in.Published,
 		Visibility: in.Visibility,
+		Summary:    in.Summary,
+		Sensitive:  in.Sensitive,
 	}
 }

@@ -262,7 +262,10 @@ func noteObject(u urls.Site, n *store.Note) map[string]any {
 	m := addressAsArrays(embedded(serialize(note)))
 	m["contentMap"] = map[string]any{"en": n.Content}
 	m["summary"] = nil
-	m["sensitive"] = false
+	if n.Summary != "" {
+		m["summary"] = n.Summary
+	}
+	m["sensitive"] = n.Sensitive || n.Summary != ""
 	if n.InReplyTo != "" {
 		m["inReplyTo"] = n.InReplyTo
 	} else {

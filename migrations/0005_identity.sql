@@ -18,6 +18,11 @@ CREATE TABLE identity (
 ALTER TABLE actors ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public' CHECK (visibility IN ('public', 'unlisted'));
 ALTER TABLE notes ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public' CHECK (visibility IN ('public', 'unlisted'));
 
+-- A note's content warning (plain text; '' for none) and whether its content
+-- is sensitive: posts imported from Mastodon keep theirs.
+ALTER TABLE notes ADD COLUMN summary TEXT NOT NULL DEFAULT '';
+ALTER TABLE notes ADD COLUMN sensitive INTEGER NOT NULL DEFAULT 0;
+
 -- An actor's avatar and header images, served by the server itself.
 CREATE TABLE actor_images (
     actor_id     INTEGER NOT NULL REFERENCES actors (id) ON DELETE CASCADE,

@@ -67,7 +67,7 @@ func TestImportMastodon(t *testing.T) {
 	m.pg.AddStatus(t, m.db, mastodontest.Status{ID: 114000000000000001, Account: 1001, URI: old + "114000000000000001",
 		Text: "rv-virt:citest - Build Failed #NuttX", CreatedAt: published})
 	m.pg.AddStatus(t, m.db, mastodontest.Status{ID: 114000000000000002, Account: 1001, URI: old + "114000000000000002",
-		Text: "fixed", CreatedAt: published.Add(time.Hour), Visibility: 1, InReplyTo: 114000000000000001})
+		Text: "fixed", CreatedAt: published.Add(time.Hour), Visibility: 1, InReplyTo: 114000000000000001, SpoilerText: "a long log"})
 	m.pg.AddStatus(t, m.db, mastodontest.Status{ID: 114000000000000003, Account: 1001, URI: old + "114000000000000003",
 		Text: "followers only", CreatedAt: published, Visibility: 2})
 
@@ -119,11 +119,15 @@ func TestImportMastodon(t *testing.T) {
 	}
 	// The old posts answer at their old URLs, as a note and as a page.
 	note := getJSON(t, old+"114000000000000002")
-	if note["id"] != old+"114000000000000002" || note["inReplyTo"] != old+"114000000000000001" || !sameList(note["cc"], "https://www.w3.org/ns/activitystreams#Public") {
+	if note["id"] != old+"114000000000000002" || note["inReplyTo"] != old+"114000000000000001" || !sameList(note["cc"], "https://www.w3.org/ns/activitystreams#Public") ||
+		note["summary"] != "a long log" || note["sensitive"] != true {
 		t.Errorf("imported reply: %v", note)
 	}
 	if resp, body := get(t, base+"/@nuttx_build/114000000000000001", "text/html"); resp.StatusCode != 200 || !strings.Contains(string(body), "rv-virt:citest") {
 		t.Errorf("page of an imported post: %d", resp.StatusCode)
+	}
+	if _, body := get(t, base+"/@nuttx_build/114000000000000002", "text/html"); !strings.Contains(string(body), `<details class="content"><summary>a long log</summary><p>fixed</p></details>`) {
+		t.Errorf("page of an imported post behind a content warning:\n%s", body)
 	}
 	if resp, _ := get(t, old+"114000000000000003", "application/activity+json"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("a followers-only post was imported: %d", resp.StatusCode)

@@ -221,16 +221,12 @@ func importOf(ex *mastodon.Export, username string) (activitypub.Import, importR
 			rep.mediaOnly++
 			continue
 		}
-		text := s.Text
-		if s.SpoilerText != "" { // nuttx-feed's notes have no content warning: it heads the text
-			text = "CW: " + s.SpoilerText + "\n\n" + text
-		}
 		visibility := store.Public
 		if s.Visibility == mastodon.Unlisted {
 			visibility = store.Unlisted
 		}
-		im.Notes = append(im.Notes, activitypub.ImportedNote{ID: strconv.FormatInt(s.ID, 10), Text: text, Published: s.CreatedAt,
-			InReplyTo: s.InReplyTo, Visibility: visibility})
+		im.Notes = append(im.Notes, activitypub.ImportedNote{ID: strconv.FormatInt(s.ID, 10), Text: s.Text, Published: s.CreatedAt,
+			InReplyTo: s.InReplyTo, Visibility: visibility, Summary: s.SpoilerText, Sensitive: s.Sensitive})
 	}
 	return im, rep, nil
 }

@@ -129,6 +129,7 @@ type NoteView struct {
 	PublicID       string
 	URL            string // its HTML page
 	Content        template.HTML
+	Warning        string // content warning: the content hides behind it
 	Published      time.Time
 	InReplyTo      string // parent IRI
 	InReplyToURL   string // where to read the parent
@@ -144,6 +145,7 @@ func NewNoteView(u urls.Site, n *store.Note) NoteView {
 		PublicID:  n.PublicID,
 		URL:       u.NoteURL(n.Username, n.PublicID),
 		Content:   template.HTML(n.Content), // built by richtext.Content: escaped
+		Warning:   n.Summary,
 		Published: n.Published,
 		InReplyTo: n.InReplyTo,
 		Deleted:   n.Deleted,

@@ -22,6 +22,8 @@ type Note struct {
 	Published time.Time
 	// Visibility is Public or Unlisted ("" is stored as Public).
 	Visibility string
+	Summary    string // content warning, plain text; "" for none
+	Sensitive  bool
 	Deleted    time.Time // when the note was deleted (DeleteNote); zero while it stands
 }
 
@@ -31,8 +33,8 @@ func (tx *Tx) InsertNote(n *Note) error {
 	if n.Visibility == "" {
 		n.Visibility = Public
 	}
-	res, err := tx.exec(`INSERT INTO notes (public_id, actor_id, content, source, in_reply_to, published_at, visibility)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, n.PublicID, n.ActorID, n.Content, n.Source, n.InReplyTo, ms(n.Published), n.Visibility)
+	res, err := tx.exec(`INSERT INTO notes (public_id, actor_id, content, source, in_reply_to, published_at, visibility, summary, sensitive)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.PublicID, n.ActorID, n.Content, n.Source, n.InReplyTo, ms(n.Published), n.Visibility, n.Summary, n.Sensitive)
 	if err != nil {
 		return fmt.Errorf("store note: %w", err)
 	}
@@ -49,7 +51,7 @@ func (tx *Tx) InsertNote(n *Note) error {
 }
 
 // noteColumns selects a Note; scanNote reads them.
-const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at, n.visibility,
+const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at, n.visibility, n.summary, n.sensitive,
 	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), ''), n.deleted_at`
 
 func scanNote(row rowScanner) (*Note, error) {
@@ -57,7 +59,7 @@ func scanNote(row rowScanner) (*Note, error) {
 	var published int64
 	var tags string
 	var deleted sql.NullInt64
-	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &tags, &deleted); err != nil {
+	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &n.Summary, &n.Sensitive, &tags, &deleted); err != nil {
 		return nil, err
 	}
 	n.Published = fromMS(published)
