@@ -146,11 +146,10 @@ func New(o Options) (*Service, error) {
 	}, nil
 }
 
-// kick wakes the delivery queue so that work committed a moment ago goes
-
 // Site returns the site the service mints its URLs on.
 func (s *Service) Site() urls.Site { return s.site }
 
+// kick wakes the delivery queue so that work committed a moment ago goes
 // out now rather than at the next poll. It never blocks.
 func (s *Service) kick() {
 	select {

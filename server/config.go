@@ -63,12 +63,15 @@ const (
 	defaultSummary     = "Failed builds of Apache #NuttX from the NuttX build farm, one thread per board:config target. A bot: follow it to get build failures in your timeline."
 )
 
+// dashboardField names the profile link that follows --dashboard-url.
+const dashboardField = "NuttX Dashboard"
+
 // profileFields are the links on a new bot's profile: the dashboard that
 // --dashboard-url names (when it names one) and the sources.
 func (cfg *Config) profileFields() []store.Field {
 	var fields []store.Field
 	if cfg.DashboardURL != "" {
-		fields = append(fields, store.Field{Name: "NuttX Dashboard", URL: cfg.DashboardURL})
+		fields = append(fields, store.Field{Name: dashboardField, URL: cfg.DashboardURL})
 	}
 	return append(fields,
 		store.Field{Name: "Source", URL: "https://github.com/apache/nuttx"},

@@ -346,3 +346,49 @@ func TestProfileImageChecks(t *testing.T) {
 		t.Errorf("a good PNG: exit %d %q %q", code, out, stderr)
 	}
 }
+
+// TestDashboardLinkFollows: the profile's dashboard link follows a given
+// --dashboard-url, announced with one Update; the default changes nothing.
+func TestDashboardLinkFollows(t *testing.T) {
+	clearSettingsEnv(t)
+	dir := newData(t) // seeded with the default dashboard
+	restart := func(dashboard string, given bool) {
+		cfg := defaultConfig()
+		cfg.DataDir, cfg.PrometheusURL, cfg.DashboardURL = dir, "", dashboard
+		if given {
+			cfg.given = 1 << settingIndex("dashboard-url")
+		}
+		s, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), WithListener(listen(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.close()
+	}
+	dashboard := func() string {
+		_, out, _ := run("profile", "show", "--data", dir)
+		for _, line := range strings.Split(out, "\n") {
+			if v, ok := strings.CutPrefix(line, "  NuttX Dashboard = "); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	if d := dashboard(); d != "https://nuttx-dashboard.org" {
+		t.Fatalf("seeded dashboard link %q", d)
+	}
+	restart("https://dash.example/nuttx", true)
+	if d := dashboard(); d != "https://dash.example/nuttx" {
+		t.Errorf("after --dashboard-url: %q", d)
+	}
+	restart("https://nuttx-dashboard.org", false) // the default, not given
+	if d := dashboard(); d != "https://dash.example/nuttx" {
+		t.Errorf("after a restart on the default: %q, want the link kept", d)
+	}
+	db := storetest.OpenAt(t, filepath.Join(dir, store.FileName))
+	defer db.Close()
+	var updates int
+	db.SQL.QueryRow(`SELECT COUNT(*) FROM activities WHERE type = 'Update'`).Scan(&updates)
+	if updates != 1 {
+		t.Errorf("%d Updates, want 1", updates)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -194,6 +195,26 @@ func (s *Server) seedProfile(ctx context.Context) error {
 				"setting", f.setting)
 		}
 	}
+	return s.followDashboard(ctx, a)
+}
+
+// followDashboard points the profile's dashboard link at --dashboard-url
+// when it is given and the link points elsewhere, so that the profile
+// links the dashboard the posts link (one Update tells the followers).
+func (s *Server) followDashboard(ctx context.Context, a *store.Actor) error {
+	if !s.cfg.isGiven("dashboard-url") || s.cfg.DashboardURL == "" {
+		return nil
+	}
+	fields := slices.Clone(a.Fields)
+	i := slices.IndexFunc(fields, func(f store.Field) bool { return f.Name == dashboardField })
+	if i < 0 || fields[i].URL == s.cfg.DashboardURL {
+		return nil
+	}
+	fields[i].URL = s.cfg.DashboardURL
+	if _, err := s.svc.EditProfile(ctx, a.Username, activitypub.ProfileEdit{Fields: &fields}); err != nil {
+		return err
+	}
+	s.log.Info("the profile's dashboard link follows --dashboard-url", "url", s.cfg.DashboardURL)
 	return nil
 }
 
