@@ -150,7 +150,10 @@ func New(base string) (Site, error) {
 		// their specifications), so ids under a path would lead nowhere.
 		return Site{}, fmt.Errorf("base URL %q: a path (/%s) is not supported: nuttx-feed answers at the root of its host, so give it a host of its own", base, p)
 	}
-	u.Host = strings.ToLower(u.Host)
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		u.Host = strings.TrimSuffix(u.Host, ":"+port) // the default port is no part of an id
+	}
 	return Site{base: u.Scheme + "://" + u.Host, host: u.Host}, nil
 }
 

@@ -119,3 +119,23 @@ func FuzzSiteParse(f *testing.F) {
 		}
 	})
 }
+
+// TestNewNormalises: spellings of one base URL make one site, whose ids
+// are the same byte for byte.
+func TestNewNormalises(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://nuttx-feed.org":      "https://nuttx-feed.org",
+		"HTTPS://Nuttx-Feed.ORG/":     "https://nuttx-feed.org",
+		"https://nuttx-feed.org:443":  "https://nuttx-feed.org",
+		"http://localhost:80/":        "http://localhost",
+		"http://localhost:8080":       "http://localhost:8080",
+		"https://nuttx-feed.org:8443": "https://nuttx-feed.org:8443",
+		"http://[::1]:80":             "http://[::1]",
+		"https://[::1]:443":           "https://[::1]",
+	} {
+		s, err := New(in)
+		if err != nil || s.Base() != want {
+			t.Errorf("New(%q) = %q, %v; want %q", in, s.Base(), err, want)
+		}
+	}
+}
