@@ -127,9 +127,3 @@ func keysIn(body string) []string {
 	}
 	return keys
 }
-
-func run(bin string, args ...string) {
-	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-		log.Fatalf("%s %v: %v\n%s", bin, args, err, out)
-	}
-}
