@@ -106,7 +106,7 @@ var commands = []commandDef{
 		"(they get the next post without following again) and, with --statuses, its public and\n" +
 		"unlisted posts, which keep their URLs. Give the --base-url (https://WEB_DOMAIN) and --username\n" +
 		"of the Mastodon account. Without --apply it prints what it would do and changes nothing;\n" +
-		"twice changes nothing more. serve must not run meanwhile. docs/deploy.md has the switch-over."},
+		"twice changes nothing more. With --apply, serve must not run. docs/deploy.md has the switch-over."},
 	{name: "healthcheck", is: cmdHealthcheck, about: "Asks the server listening on --listen (on this machine) for /health, prints its answer and\n" +
 		"exits 0 when it is healthy, 1 otherwise: a HEALTHCHECK for images without curl (distroless)."},
 }
@@ -141,7 +141,7 @@ var settings = []setting{
 		help:  "address to listen on",
 		value: typed(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080", checkListen)},
 	{name: "data", env: "NUTTX_FEED_DATA", meta: "DIR", in: cmdAll | cmdBackup | cmdProfileSet | cmdImport | cmdAdmin,
-		help:  "folder holding the SQLite database (serve creates it; other commands need it)",
+		help:  "folder holding the SQLite database (serve and import create it; other commands need it)",
 		value: typed(func(c *Config) *string { return &c.DataDir }, "./data", checkNotEmpty)},
 	{name: "username", env: "NUTTX_FEED_USERNAME", meta: "NAME", in: cmdAll | cmdImport,
 		help:  "the bot's username (the first serve stores it, later commands keep it)",
