@@ -169,10 +169,10 @@ type Deletion struct {
 // malformed ref or ErrNotFound for no such note.
 func (s *Service) DeleteNote(ctx context.Context, ref string) (Deletion, error) {
 	ref = strings.TrimSpace(ref)
-	publicID := ref
-	if _, id, ok := s.site.ParseLocalNote(ref); ok {
-		publicID = id
-	} else if !hexID.MatchString(ref) {
+	publicID, username := ref, ""
+	if user, id, ok := s.site.ParseLocalNote(ref); ok {
+		publicID, username = id, user
+	} else if !hexID.MatchString(ref) && !importedID.MatchString(ref) {
 		return Deletion{}, fmt.Errorf("%w: %q is neither a note id nor the URL of a note of %s", ErrInvalid, ref, s.site.Base())
 	}
 	var d Deletion
@@ -181,22 +181,31 @@ func (s *Service) DeleteNote(ctx context.Context, ref string) (Deletion, error) 
 		if err != nil {
 			return err
 		}
+		if username != "" && !strings.EqualFold(username, n.Username) { // the URL names another actor's note
+			return fmt.Errorf("%w: no note %s of %s", ErrNotFound, publicID, username)
+		}
 		d = Deletion{Note: n, IRI: s.NoteIRI(n), Before: !n.Deleted.IsZero()}
 		if d.Before {
 			return nil
 		}
-		if d.Cancelled, err = tx.DeleteNote(n.Seq); err != nil {
+		n.Deleted = tx.Now
+		tombstone := marshal(deleteDocument(s.site, n))
+		var inFlight int
+		if d.Cancelled, inFlight, err = tx.DeleteNote(n.Seq, tombstone); err != nil {
 			return err
 		}
-		n.Deleted = tx.Now
-		del := &store.Activity{IRI: d.IRI + "#delete", ActorID: n.ActorID, Type: "Delete", NoteSeq: n.Seq,
-			Body: marshal(deleteDocument(s.site, n))}
+		del := &store.Activity{IRI: d.IRI + "#delete", ActorID: n.ActorID, Type: "Delete", NoteSeq: n.Seq, Body: tombstone}
 		if err := tx.InsertActivity(del); err != nil {
 			return err
 		}
 		tx.AfterCommit(s.kick)
-		d.Queued, err = tx.QueueToFollowers(del.ID, n.ActorID)
-		return err
+		if d.Queued, err = tx.QueueToFollowers(del.ID, n.ActorID); err != nil {
+			return err
+		}
+		if inFlight > 0 { // a Create under way must not arrive after its Delete
+			return tx.DelayDeliveries(del.ID, tx.Now.Add(inFlightGrace))
+		}
+		return nil
 	})
 	if err != nil {
 		return Deletion{}, err
@@ -206,6 +215,10 @@ func (s *Service) DeleteNote(ctx context.Context, ref string) (Deletion, error) 
 	}
 	return d, nil
 }
+
+// inFlightGrace is how long a delivery already sent may take to finish:
+// the delivery client's timeout (safehttp's 30 s) and some.
+const inFlightGrace = 35 * time.Second
 
 // deleteDocument deletes the note n: a Delete addressed as its Create was,
 // whose object is the note's Tombstone.

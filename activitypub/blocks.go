@@ -148,6 +148,15 @@ func (d *dispatcher) dropBlocked(ctx context.Context, j *job) (outcome, bool) {
 	return outcome{job: j, err: errBlocked, started: d.s.now()}, true
 }
 
+// withdrawn tells whether j, claimed a while ago, was given up since (its
+// note deleted, its follower removed), so that it must not go out. When the
+// database cannot say, it is not sent either: released, it is claimed
+// again later.
+func (d *dispatcher) withdrawn(ctx context.Context, j *job) bool {
+	pending, err := d.s.store.DeliveryPending(ctx, j.ID)
+	return err != nil || !pending
+}
+
 // refreshBlocked rereads the blocked domains for the dispatcher; when the
 // database fails it keeps what it had, and tries again at the next poll.
 func (d *dispatcher) refreshBlocked(ctx context.Context) {

@@ -310,6 +310,11 @@ func (d *dispatcher) run(ctx, reqCtx context.Context, watch <-chan struct{}, don
 				record <- out
 				continue
 			}
+			if d.withdrawn(ctx, j) { // given up since it was claimed (a note deleted, a follower removed)
+				d.finish(outcome{job: j, canceled: true})
+				record <- outcome{job: j, canceled: true}
+				continue
+			}
 			d.running++
 			go func() { done <- d.s.attempt(reqCtx, j) }()
 		}

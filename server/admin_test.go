@@ -434,6 +434,8 @@ func TestDeleteNote(t *testing.T) {
 	}
 
 	failsWith(t, 2, "no local note", "delete", "--data", s.dir, "0123456789abcdef0123456789abcdef")
+	failsWith(t, 2, "no note "+id+" of someone_else", "delete", "--data", s.dir, adminBase+"/users/someone_else/statuses/"+id)
+	failsWith(t, 2, "no local note", "delete", "--data", s.dir, "109876543210987654") // a Mastodon id: imported posts have those
 	failsWith(t, 2, "neither a note id nor the URL", "delete", "--data", s.dir, "https://example.org/users/nuttx_build/statuses/"+id)
 	failsWith(t, 2, "neither a note id nor the URL", "delete", "--data", s.dir, "last one")
 	failsWith(t, 2, "exactly one NOTE", "delete", "--data", s.dir)
@@ -563,4 +565,55 @@ func TestAdminCommandsNeedADatabase(t *testing.T) {
 	if databaseExists(empty) {
 		t.Error("a command created a database")
 	}
+}
+
+// TestWithdrawnWhileInFlight: a note deleted, and a follower removed,
+// while a delivery of the note's Create to them is under way: the failed
+// request is not retried, and the Delete waits until a request under way
+// must have ended, so that the Create never arrives after it.
+func TestWithdrawnWhileInFlight(t *testing.T) {
+	t.Parallel()
+	s := startAdminServer(t)
+	alice := s.remote(t, "alice", fedtest.Mastodon, false)
+	bob := s.remote(t, "bob", fedtest.GoToSocial, true)
+	s.follow(t, alice)
+	s.follow(t, bob)
+	slowFailure := func(n int) (int, http.Header) { // the Create: answered late, "retry in a second"
+		if n == 2 {
+			time.Sleep(2 * time.Second)
+			return http.StatusServiceUnavailable, http.Header{"Retry-After": {"1"}}
+		}
+		return http.StatusAccepted, nil
+	}
+	alice.Answer(slowFailure)
+	bob.Answer(slowFailure)
+	note := s.publish(t, "in flight")
+	alice.WaitDeliveries(t, 2, 10*time.Second) // the Create has arrived: its answer is on its way
+	bob.WaitDeliveries(t, 2, 10*time.Second)
+	start := time.Now()
+	s.admin(t, "delete", note)
+	s.admin(t, "followers remove", bob.ActorID())
+	time.Sleep(5 * time.Second) // the Creates' 503 and a second of Retry-After, and more
+	if got := deliveryTypes(alice.Deliveries()); strings.Join(got, " ") != "Accept Create" {
+		t.Errorf("alice got %v; want the Create once, not retried after its note was deleted", got)
+	}
+	if got := deliveryTypes(bob.Deliveries()); strings.Join(got, " ") != "Accept Create Reject" {
+		t.Errorf("bob got %v; want no Create after his removal", got)
+	}
+	var due int64
+	db := s.db(t)
+	db.SQL.QueryRow(`SELECT MIN(next_attempt_at) FROM deliveries d JOIN activities a ON a.id = d.activity_id
+		WHERE a.type = 'Delete' AND d.state = 'pending'`).Scan(&due)
+	if wait := time.UnixMilli(due).Sub(start); wait < 30*time.Second {
+		t.Errorf("the Delete is due %v after the delete command; want it to wait for the Create under way (30 s at least)", wait)
+	}
+}
+
+// deliveryTypes lists the types of what a remote received, in order.
+func deliveryTypes(ds []fedtest.Delivery) []string {
+	var types []string
+	for _, d := range ds {
+		types = append(types, fmt.Sprint(d.Activity["type"]))
+	}
+	return types
 }

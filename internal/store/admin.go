@@ -110,22 +110,37 @@ func (tx *Tx) CancelUnusedInbox(inbox string) (int, error) {
 	return n, nil
 }
 
-// DeleteNote marks the note seq deleted as of tx.Now, empties its text and
-// tags, and gives up the deliveries of its Create still queued. It returns
-// how many it gave up.
-func (tx *Tx) DeleteNote(seq int64) (int, error) {
-	if _, err := tx.exec(`UPDATE notes SET deleted_at = ?, content = '', source = '' WHERE id = ? AND deleted_at IS NULL`,
-		ms(tx.Now), seq); err != nil {
-		return 0, fmt.Errorf("delete note: %w", err)
+// DeleteNote marks the note seq deleted as of tx.Now and erases its text:
+// its content, content warning and tags, and the note inside its Create,
+// whose body becomes tombstone. It gives up the deliveries of that Create
+// still queued, and returns how many, and how many of those a running
+// server had claimed (their requests may be under way).
+func (tx *Tx) DeleteNote(seq int64, tombstone []byte) (cancelled, inFlight int, err error) {
+	if _, err := tx.exec(`UPDATE notes SET deleted_at = ?, content = '', source = '', summary = '', sensitive = 0
+		WHERE id = ? AND deleted_at IS NULL`, ms(tx.Now), seq); err != nil {
+		return 0, 0, fmt.Errorf("delete note: %w", err)
 	}
 	if _, err := tx.exec(`DELETE FROM note_tags WHERE note_id = ?`, seq); err != nil {
-		return 0, fmt.Errorf("delete note: %w", err)
+		return 0, 0, fmt.Errorf("delete note: %w", err)
 	}
-	n, err := tx.cancelPending("note deleted", `activity_id IN (SELECT id FROM activities WHERE note_id = ? AND type = 'Create')`, seq)
+	if _, err := tx.exec(`UPDATE activities SET body = ? WHERE note_id = ? AND type = 'Create'`, tombstone, seq); err != nil {
+		return 0, 0, fmt.Errorf("delete note: %w", err)
+	}
+	cancelled, inFlight, err = tx.withdraw("note deleted", `activity_id IN (SELECT id FROM activities WHERE note_id = ? AND type = 'Create')`, seq)
 	if err != nil {
-		return 0, fmt.Errorf("delete note: %w", err)
+		return 0, 0, fmt.Errorf("delete note: %w", err)
 	}
-	return n, nil
+	return cancelled, inFlight, nil
+}
+
+// DelayDeliveries makes the deliveries of the activity id due at until
+// at the earliest.
+func (tx *Tx) DelayDeliveries(activityID int64, until time.Time) error {
+	if _, err := tx.exec(`UPDATE deliveries SET next_attempt_at = ? WHERE activity_id = ? AND state = 'pending' AND next_attempt_at < ?`,
+		ms(until), activityID, ms(until)); err != nil {
+		return fmt.Errorf("delay deliveries: %w", err)
+	}
+	return nil
 }
 
 // HostStatus is the delivery queue of one server (registrable domain), as

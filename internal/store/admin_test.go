@@ -280,11 +280,16 @@ func TestDeleteNote(t *testing.T) {
 	var deleted time.Time
 	update(t, db, func(tx *store.Tx) (err error) {
 		deleted = tx.Now
-		cancelled, err = tx.DeleteNote(reply.Seq)
+		cancelled, _, err = tx.DeleteNote(reply.Seq, []byte(`{"type":"Delete"}`))
 		return err
 	})
 	if cancelled != 1 {
 		t.Errorf("%d deliveries of the Create given up, want 1", cancelled)
+	}
+	var body string
+	db.SQL.QueryRow(`SELECT body FROM activities WHERE note_id = ? AND type = 'Create'`, reply.Seq).Scan(&body)
+	if body != `{"type":"Delete"}` {
+		t.Errorf("the Create's body after the delete: %s; want its text erased", body)
 	}
 	err := db.View(context.Background(), func(tx *store.Tx) error {
 		n, err := tx.Note("bot", "reply")
@@ -313,7 +318,7 @@ func TestDeleteNote(t *testing.T) {
 	}
 	time.Sleep(2 * time.Millisecond)
 	update(t, db, func(tx *store.Tx) error { // a second time changes nothing
-		_, err := tx.DeleteNote(reply.Seq)
+		_, _, err := tx.DeleteNote(reply.Seq, []byte(`{}`))
 		if n, _ := tx.Note("bot", "reply"); !n.Deleted.Equal(deleted) {
 			t.Errorf("deleted again: at %v, want %v still", n.Deleted, deleted)
 		}
@@ -404,5 +409,34 @@ func TestHostStatuses(t *testing.T) {
 	}
 	if h := byDomain["parked.example"]; h.Pending != 1 || h.Retrying != 0 || !h.Failing() || h.Breaker != store.HostParked || h.Failures != 40 {
 		t.Errorf("parked.example: %+v", h)
+	}
+}
+
+// TestGivenUpWhileClaimed: a delivery given up while a server holds it
+// (its request under way) is not pending any more, and the outcome of that
+// request, a failure to retry, does not make it pending again.
+func TestGivenUpWhileClaimed(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	a := actor(t, db, "bot")
+	follow(t, db, a, "https://one.example/users/x", "x", "https://one.example/users/x/inbox", "")
+	queue(t, db, a, "https://bot.example/1")
+	var claimed []store.Delivery
+	update(t, db, func(tx *store.Tx) (err error) {
+		claimed, err = tx.ClaimDeliveries(store.Claim{Limit: 10, PerDomain: 10})
+		return err
+	})
+	if len(claimed) != 1 {
+		t.Fatalf("claimed %d deliveries, want 1", len(claimed))
+	}
+	update(t, db, func(tx *store.Tx) error { _, err := tx.RemoveFollower(a.ID, "https://one.example/users/x"); return err })
+	if pending, err := db.DeliveryPending(context.Background(), claimed[0].ID); err != nil || pending {
+		t.Fatalf("DeliveryPending after the removal = %v, %v; want false", pending, err)
+	}
+	update(t, db, func(tx *store.Tx) error {
+		return tx.RecordOutcomes([]store.Outcome{{Delivery: claimed[0], State: store.Pending, Next: tx.Now, Status: 503, Error: "HTTP 503", Started: tx.Now}})
+	})
+	if got := states(t, db); len(got) != 1 || got[0] != "https://one.example/users/x/inbox=failed/0/follower removed" {
+		t.Errorf("after the outcome of the request under way: %v; want it given up, unclaimed", got)
 	}
 }

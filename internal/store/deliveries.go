@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
@@ -81,17 +82,41 @@ func (tx *Tx) cancelPersonalDeliveries(actorID int64, follower string) error {
 
 // cancelPending gives up the pending deliveries that cond (a condition on
 // deliveries, written in this package) selects, with reason as their last
-// error, and returns how many. Rows a running server has claimed are left
-// to it; rows the breaker set aside leave its hold (claimed 0), or it would
-// probe with them.
+// error, and returns how many. Rows the breaker set aside leave its hold
+// (claimed 0), or it would probe with them. Rows a running server has
+// claimed are given up too but stay claimed: the server checks a row is
+// still pending before it sends it (DeliveryPending), and the outcome of a
+// request already under way no longer makes it pending (RecordOutcomes).
 func (tx *Tx) cancelPending(reason, cond string, args ...any) (int, error) {
-	res, err := tx.exec(`UPDATE deliveries SET state = 'failed', claimed = 0, last_error = ?, finished_at = ?
-		WHERE state = 'pending' AND claimed <> 1 AND `+cond, append([]any{reason, ms(tx.Now)}, args...)...)
-	if err != nil {
-		return 0, err
+	n, _, err := tx.withdraw(reason, cond, args...)
+	return n, err
+}
+
+// withdraw is cancelPending, also telling how many of the rows given up
+// were claimed by a running server: requests of those may be under way.
+func (tx *Tx) withdraw(reason, cond string, args ...any) (n, claimed int, err error) {
+	if err := tx.queryRow(`SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND claimed = 1 AND `+cond, args...).Scan(&claimed); err != nil {
+		return 0, 0, err
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	res, err := tx.exec(`UPDATE deliveries SET state = 'failed', claimed = CASE WHEN claimed = 1 THEN 1 ELSE 0 END, last_error = ?, finished_at = ?
+		WHERE state = 'pending' AND `+cond, append([]any{reason, ms(tx.Now)}, args...)...)
+	if err != nil {
+		return 0, 0, err
+	}
+	rows, err := res.RowsAffected()
+	return int(rows), claimed, err
+}
+
+// DeliveryPending reports whether the delivery id is still pending: a
+// running server asks before it sends a delivery it claimed a while ago,
+// which a command may have given up since.
+func (s *Store) DeliveryPending(ctx context.Context, id int64) (bool, error) {
+	var pending bool
+	err := s.rdb.QueryRowContext(ctx, `SELECT state = 'pending' FROM deliveries WHERE id = ?`, id).Scan(&pending)
+	if err != nil {
+		return false, fmt.Errorf("delivery %d: %w", id, err)
+	}
+	return pending, nil
 }
 
 // Delivery is a claimed row of the queue.
@@ -230,7 +255,7 @@ func (tx *Tx) RecordOutcomes(batch []Outcome) error {
 			if o.Hold {
 				claimed = 2
 			}
-			if _, err := tx.exec(`UPDATE deliveries SET claimed = ? WHERE id = ?`, claimed, d.ID); err != nil {
+			if _, err := tx.exec(`UPDATE deliveries SET claimed = CASE WHEN state = 'pending' THEN ? ELSE 0 END WHERE id = ?`, claimed, d.ID); err != nil {
 				return fmt.Errorf("release delivery: %w", err)
 			}
 			continue
@@ -244,8 +269,17 @@ func (tx *Tx) RecordOutcomes(batch []Outcome) error {
 		if o.Hold {
 			claimed = 2
 		}
-		if _, err := tx.exec(`UPDATE deliveries SET state = ?, claimed = ?, attempts = ?, next_attempt_at = ?,
-			last_status = ?, last_error = ?, finished_at = ? WHERE id = ?`, o.State, claimed, d.Attempts+1, next, o.Status, o.Error, finished, d.ID); err != nil {
+		// A row given up while its request was under way stays given up;
+		// only its claim goes.
+		if _, err := tx.exec(`UPDATE deliveries SET
+			state = CASE WHEN state = 'pending' THEN ? ELSE state END,
+			claimed = CASE WHEN state = 'pending' THEN ? ELSE 0 END,
+			attempts = ?,
+			next_attempt_at = CASE WHEN state = 'pending' THEN ? ELSE next_attempt_at END,
+			last_status = ?,
+			last_error = CASE WHEN state = 'pending' THEN ? ELSE last_error END,
+			finished_at = CASE WHEN state = 'pending' THEN ? ELSE finished_at END
+			WHERE id = ?`, o.State, claimed, d.Attempts+1, next, o.Status, o.Error, finished, d.ID); err != nil {
 			return fmt.Errorf("record outcome: %w", err)
 		}
 		if _, err := tx.exec(`INSERT INTO delivery_attempts (delivery_id, attempted_at, status, error, duration_ms)
