@@ -27,6 +27,7 @@ func TestParseDomain(t *testing.T) {
 		"127.0.0.1":                       "127.0.0.1",
 		"127.0.0.1:8080":                  "127.0.0.1",
 		"[2001:db8:1:2::5]:443":           "2001:db8:1:2::/64",
+		"2001:db8:1:2::/64":               "2001:db8:1:2::/64", // as block list shows it
 		" example.org ":                   "example.org",
 	} {
 		if got, err := ParseDomain(name); err != nil || got != want {
@@ -34,7 +35,8 @@ func TestParseDomain(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"", "com", "co.uk", "github.io", "localhost", "exa mple.org", "example.org/x", "_x.example.org",
-		"https://", "-example.org", "ex\x1bample.org", strings.Repeat("a.", 130) + "org"} {
+		"https://", "-example.org", "ex\x1bample.org", strings.Repeat("a.", 130) + "org",
+		"127.1", "0x7f000001", "2130706433", "2001:db8::/48"} {
 		if got, err := ParseDomain(name); !errors.Is(err, ErrInvalid) {
 			t.Errorf("ParseDomain(%q) = %q, %v; want ErrInvalid", name, got, err)
 		}
@@ -55,6 +57,11 @@ func TestBlockedServerIsNeitherFetchedNorHeard(t *testing.T) {
 	err := e.s.HandleInbox(e.ctx, "", inbound(t, r, "/inbox", r.FollowActivity(testBase+"/users/nuttx_build")))
 	if !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "127.0.0.1 is blocked here") {
 		t.Errorf("a Follow from a blocked server: %v, want 401", err)
+	}
+	deleteSelf := map[string]any{"@context": "https://www.w3.org/ns/activitystreams", "id": r.ActorID() + "#delete",
+		"type": "Delete", "actor": r.ActorID(), "object": r.ActorID()}
+	if err := e.s.HandleInbox(e.ctx, "", inbound(t, r, "/inbox", deleteSelf)); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("a Delete of an unknown actor from a blocked server: %v, want 401", err)
 	}
 	if _, err := e.s.fetchDocument(e.ctx, r.ActorID()); err == nil || !strings.Contains(err.Error(), "blocked") {
 		t.Errorf("fetching from a blocked server: %v", err)

@@ -35,6 +35,11 @@ var hostnameRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]
 // without a port, an IP address, or a URL) and returns the registrable
 // domain a block of it covers. A public suffix (com, co.uk, github.io) or
 // a single-label name is refused: unrelated servers share it. Errors wrap
+
+// numericHost matches a host of digits, dots and hex digits after 0x
+// only: no server's name, but shorthands of IPv4 addresses.
+var numericHost = regexp.MustCompile(`^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+))*$`)
+
 // ErrInvalid.
 func ParseDomain(name string) (string, error) {
 	host := strings.TrimSpace(name)
@@ -51,6 +56,12 @@ func ParseDomain(name string) (string, error) {
 	host = strings.Trim(host, "[]")
 	if _, err := netip.ParseAddr(host); err == nil {
 		return urls.Domain(host), nil
+	}
+	if p, err := netip.ParsePrefix(host); err == nil && p.Addr().Is6() && p.Bits() == 64 { // as block list shows an IPv6 server
+		return urls.Domain(p.Addr().String()), nil
+	}
+	if numericHost.MatchString(host) { // 127.1, 0x7f000001: spellings of addresses a URL parser may read otherwise
+		return "", fmt.Errorf("%w: %q is neither a host name nor an IP address written in full (a.b.c.d, or IPv6)", ErrInvalid, name)
 	}
 	host = urls.CanonicalHost(host)
 	if len(host) > 253 || !hostnameRE.MatchString(host) {

@@ -53,6 +53,9 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 			return err
 		}
 		if !known {
+			if err := s.refuseBlocked(ctx, act.Actor); err != nil { // a blocked server gets 401, whatever it sends
+				return s.rejected(ctx, err, log)
+			}
 			log.Debug("ignored Delete of an unknown actor")
 			return nil
 		}
