@@ -118,10 +118,16 @@ func TestDeliveriesClaimedBeforeABlockAreDropped(t *testing.T) {
 	}
 	time.Sleep(10 * e.s.delivery.Poll) // the queue rereads the blocks
 	close(release)
-	eventually.True(t, 5*time.Second, "nothing pending", func() bool {
-		st, _ := e.db.Stats(e.ctx)
-		return st.Pending == 0
+	eventually.True(t, 5*time.Second, "nothing pending or claimed", func() bool {
+		var busy int
+		e.db.SQL.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE state = 'pending' OR claimed <> 0`).Scan(&busy)
+		return busy == 0
 	})
+	var delivered int
+	e.db.SQL.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'`).Scan(&delivered)
+	if delivered != 1 {
+		t.Errorf("%d deliveries recorded delivered, want the one in flight when its server was blocked", delivered)
+	}
 	if n := len(r.Deliveries()); n != 1 {
 		t.Errorf("the blocked server got %d deliveries, want only the one in flight when it was blocked", n)
 	}

@@ -19,9 +19,7 @@ func deliveryOutcome(out outcome, row store.Outcome) metrics.DeliveryOutcome {
 		return metrics.Delivered
 	case row.RemoveFollower:
 		return metrics.DeliveryGone
-	case row.State == store.Pending && row.Hold:
-		return metrics.DeliveryHeld
-	case row.State == store.Pending:
+	case row.State == store.Pending: // now, or after its host's breaker lets it (as the fan-out's log line counts it)
 		return metrics.DeliveryRetry
 	case classify(out) == retry:
 		return metrics.DeliveryGivenUp

@@ -46,7 +46,7 @@ func TestDeliveryOutcome(t *testing.T) {
 	}{
 		{outcome{job: j, status: 202}, store.Outcome{State: store.Delivered}, metrics.Delivered},
 		{outcome{job: j, status: 410}, store.Outcome{State: store.Failed, RemoveFollower: true}, metrics.DeliveryGone},
-		{outcome{job: j, status: 503}, store.Outcome{State: store.Pending, Hold: true}, metrics.DeliveryHeld},
+		{outcome{job: j, status: 503}, store.Outcome{State: store.Pending, Hold: true}, metrics.DeliveryRetry},
 		{outcome{job: j, status: 503}, store.Outcome{State: store.Pending}, metrics.DeliveryRetry},
 		{outcome{job: j, status: 503}, store.Outcome{State: store.Failed}, metrics.DeliveryGivenUp},
 		{outcome{job: j, status: 403}, store.Outcome{State: store.Failed}, metrics.DeliveryFailed},

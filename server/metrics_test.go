@@ -402,7 +402,8 @@ func promtool(t *testing.T) string {
 	return p
 }
 
-// TestAlertRules: promtool accepts docs/alerts.yml, and it has the alerts
+// TestAlertRules: promtool accepts docs/alerts.yml and passes its unit
+// tests (docs/alerts_test.yml), and it has the alerts
 // README.md promises, each with a severity, a summary and (but the one
 // that must fire at once) a for: clause.
 func TestAlertRules(t *testing.T) {
@@ -410,6 +411,12 @@ func TestAlertRules(t *testing.T) {
 	out, err := exec.Command(promtool(t), "check", "rules", "../docs/alerts.yml").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "SUCCESS") {
 		t.Fatalf("promtool check rules docs/alerts.yml: %v\n%s", err, out)
+	}
+	// docs/alerts_test.yml: when each alert fires, on series shaped as
+	// nuttx-feed exports them, and what it then says.
+	out, err = exec.Command(promtool(t), "test", "rules", "../docs/alerts_test.yml").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SUCCESS") {
+		t.Fatalf("promtool test rules docs/alerts_test.yml: %v\n%s", err, out)
 	}
 	var names []string
 	for _, r := range alertRules(t) {

@@ -39,13 +39,12 @@ type DeliveryOutcome string
 const (
 	Delivered       DeliveryOutcome = "delivered" // 2xx
 	DeliveryRetry   DeliveryOutcome = "retry"     // failed; tried again later
-	DeliveryHeld    DeliveryOutcome = "held"      // failed; the breaker holds its host, it waits for a probe
 	DeliveryFailed  DeliveryOutcome = "failed"    // refused for good (a 4xx, a bad URL, a private address)
 	DeliveryGone    DeliveryOutcome = "gone"      // 410 from a personal inbox: the follower was removed
 	DeliveryGivenUp DeliveryOutcome = "given_up"  // failed after the last retry
 )
 
-var deliveryOutcomes = []DeliveryOutcome{Delivered, DeliveryRetry, DeliveryHeld, DeliveryFailed, DeliveryGone, DeliveryGivenUp}
+var deliveryOutcomes = []DeliveryOutcome{Delivered, DeliveryRetry, DeliveryFailed, DeliveryGone, DeliveryGivenUp}
 
 // InboxResult is what a POST to an inbox was answered: accepted, or the
 // class of its rejection.
@@ -125,7 +124,7 @@ func New(o Options) *Metrics {
 		reg: prometheus.NewRegistry(),
 		log: o.Logger,
 		deliveries: counterVec("delivery_attempts_total",
-			"Delivery attempts, by outcome: delivered, retry, held (waits for its host's breaker), failed (refused for good), gone (the follower was removed), given_up (after the last retry).",
+			"Delivery attempts, by outcome: delivered, retry (to be tried again, also when its host's breaker holds it), failed (refused for good), gone (the follower was removed), given_up (after the last retry).",
 			"outcome", deliveryOutcomes),
 		retries: counter("delivery_retries_total", "Delivery attempts that were retries of an earlier failed one."),
 		inbox: counterVec("inbox_requests_total",

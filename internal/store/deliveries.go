@@ -269,17 +269,19 @@ func (tx *Tx) RecordOutcomes(batch []Outcome) error {
 		if o.Hold {
 			claimed = 2
 		}
-		// A row given up while its request was under way stays given up;
-		// only its claim goes.
+		// A row given up while its request was under way is not retried:
+		// a retry leaves it given up (only its claim goes), while what
+		// happened for good (delivered, refused) is recorded.
+		withdrawn := `?1 AND state <> 'pending'`
 		if _, err := tx.exec(`UPDATE deliveries SET
-			state = CASE WHEN state = 'pending' THEN ? ELSE state END,
-			claimed = CASE WHEN state = 'pending' THEN ? ELSE 0 END,
-			attempts = ?,
-			next_attempt_at = CASE WHEN state = 'pending' THEN ? ELSE next_attempt_at END,
-			last_status = ?,
-			last_error = CASE WHEN state = 'pending' THEN ? ELSE last_error END,
-			finished_at = CASE WHEN state = 'pending' THEN ? ELSE finished_at END
-			WHERE id = ?`, o.State, claimed, d.Attempts+1, next, o.Status, o.Error, finished, d.ID); err != nil {
+			state = CASE WHEN `+withdrawn+` THEN state ELSE ?2 END,
+			claimed = CASE WHEN `+withdrawn+` THEN 0 ELSE ?3 END,
+			attempts = ?4,
+			next_attempt_at = CASE WHEN `+withdrawn+` THEN next_attempt_at ELSE ?5 END,
+			last_status = ?6,
+			last_error = CASE WHEN `+withdrawn+` THEN last_error ELSE ?7 END,
+			finished_at = CASE WHEN `+withdrawn+` THEN finished_at ELSE ?8 END
+			WHERE id = ?9`, o.State == Pending, o.State, claimed, d.Attempts+1, next, o.Status, o.Error, finished, d.ID); err != nil {
 			return fmt.Errorf("record outcome: %w", err)
 		}
 		if _, err := tx.exec(`INSERT INTO delivery_attempts (delivery_id, attempted_at, status, error, duration_ms)
