@@ -9,8 +9,6 @@ command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 base=https://nuttx-feed.org
-for i in $(seq 1 25); do "$bin" post --data "$dir" --base-url $base "post $i: rv-virt:citest failed #NuttX" >/dev/null; done
-note=$("$bin" post --data "$dir" --base-url $base "the note we fetch" | sed "s|$base||")
 # --rate-limit 0: wrk is one client, far past the default per-client limit
 "$bin" serve --data "$dir" --base-url $base --listen 127.0.0.1:0 --rate-limit 0 --log-format text 2>"$dir/serve.log" &
 pid=$!
@@ -24,6 +22,9 @@ for _ in $(seq 1 100); do
 done
 [ -n "$port" ] || { echo "bench: serve did not start:" >&2; cat "$dir/serve.log" >&2; exit 1; }
 curl -sf http://127.0.0.1:$port/health >/dev/null
+# The posts, made while it runs (post needs the database serve made).
+for i in $(seq 1 25); do "$bin" post --data "$dir" "post $i: rv-virt:citest failed #NuttX" >/dev/null; done
+note=$("$bin" post --data "$dir" "the note we fetch" | sed "s|$base||")
 rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' /proc/$pid/status; }
 sleep 3
 for u in /users/nuttx_build "/.well-known/webfinger?resource=acct:nuttx_build@nuttx-feed.org"; do curl -s -o /dev/null -H 'Accept: application/activity+json' "http://127.0.0.1:$port$u"; done

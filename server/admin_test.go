@@ -488,6 +488,11 @@ func TestDeliveriesList(t *testing.T) {
 	if out := s.admin(t, "deliveries list"); !strings.Contains(out, "held (probe ") {
 		t.Errorf("deliveries list with a held server:\n%s", out)
 	}
+	// What waits for the breaker is due at its probe, not at its own time.
+	held := s.adminJSON(t, keys, "deliveries list", "--failed")
+	if len(held) != 1 || held[0]["next_attempt"] != held[0]["next_probe"] {
+		t.Errorf("a held server's next attempt: %v; want its probe", held)
+	}
 	failsWith(t, 2, "flag provided but not defined", "deliveries", "--data", s.dir, "--broken")
 	failsWith(t, 2, "unexpected argument", "deliveries", "list", "--data", s.dir, "now")
 }

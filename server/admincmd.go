@@ -272,6 +272,9 @@ func (r followerRow) lastDelivery() string {
 	case "delivered":
 		return "delivered " + shownTime(*r.LastDeliveryAt)
 	case "failing":
+		if r.NextAttempt == nil { // its server's breaker parked it: it waits for deliveries retry, or for a sign of life
+			return "failing: " + truncated(r.LastError) + " (its server is parked)"
+		}
 		return "failing: " + truncated(r.LastError) + " (next try " + shownTime(*r.NextAttempt) + ")"
 	case "failed":
 		return "failed " + shownTime(*r.LastDeliveryAt) + ": " + truncated(r.LastError)

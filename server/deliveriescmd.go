@@ -85,6 +85,9 @@ func newHostRow(h store.HostStatus) hostRow {
 	if h.Breaker != "" {
 		r.Breaker = h.Breaker
 	}
+	if h.Breaker == store.HostHeld || h.Breaker == store.HostParked { // they wait for the breaker, not for their time
+		r.NextAttempt = timeOrNil(h.NextProbe)
+	}
 	return r
 }
 

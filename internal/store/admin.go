@@ -24,7 +24,7 @@ type FollowerStatus struct {
 type LastDelivery struct {
 	State    string    // Delivered, Pending (failing: tried again at Next) or Failed (given up); "" for none
 	At       time.Time // when it was delivered or given up
-	Next     time.Time // its next attempt, while Pending
+	Next     time.Time // its next attempt, while Pending (its host's probe when the breaker holds it; zero when parked)
 	Status   int       // the last HTTP status; 0 when none came
 	Error    string
 	Attempts int
@@ -44,13 +44,17 @@ func (tx *Tx) FollowerStatuses() ([]FollowerStatus, error) {
 		if finished.Valid {
 			f.Last.At = fromMS(finished.Int64)
 		}
-		if f.Last.State == Pending {
+		if f.Last.State == Pending && next > 0 { // 0: set aside by a parked breaker, no time
 			f.Last.Next = fromMS(next)
 		}
 		return f, err
 	}, `WITH tried AS (SELECT inbox, MAX(id) AS id FROM deliveries WHERE attempts > 0 GROUP BY inbox)
 		SELECT f.actor_id, a.username, f.follower, f.inbox, f.shared_inbox, f.follow_id, f.created_at, COALESCE(r.username, ''),
-		       COALESCE(d.state, ''), d.finished_at, COALESCE(d.next_attempt_at, 0), COALESCE(d.last_status, 0),
+		       COALESCE(d.state, ''), d.finished_at,
+		       CASE WHEN d.claimed = 2 -- set aside by the breaker: it goes when its host is probed
+		            THEN COALESCE((SELECT h.next_probe_at FROM delivery_hosts h WHERE h.domain = d.domain), 0)
+		            ELSE COALESCE(d.next_attempt_at, 0) END,
+		       COALESCE(d.last_status, 0),
 		       COALESCE(d.last_error, ''), COALESCE(d.attempts, 0)
 		FROM followers f JOIN actors a ON a.id = f.actor_id
 		LEFT JOIN remote_actors r ON r.iri = f.follower

@@ -177,17 +177,21 @@ type Claim struct {
 	Room map[string]int
 }
 
-const claimDeliveriesSQL = `UPDATE deliveries SET claimed = 1 WHERE id IN (
+// claimDeliveriesSQL reads the room of each domain (?3, a JSON list of
+// [domain, room]) once, into a table of its own: read inside the query,
+// SQLite parsed the JSON again for every row it looked at.
+const claimDeliveriesSQL = `WITH room AS MATERIALIZED (SELECT value->>0 AS domain, value->>1 AS n FROM json_each(?3))
+		UPDATE deliveries SET claimed = 1 WHERE id IN (
 		SELECT id FROM (
 			SELECT w.id, w.next_attempt_at,
 			       ROW_NUMBER() OVER (PARTITION BY w.domain ORDER BY w.next_attempt_at, w.id) AS nth,
-			       COALESCE(r.room, ?1) AS room
+			       COALESCE(r.n, ?1) AS room
 			FROM (SELECT id, domain, next_attempt_at FROM deliveries
 			      WHERE state = 'pending' AND claimed = 0 AND next_attempt_at <= ?2
-			        AND domain NOT IN (SELECT value->>0 FROM json_each(?3) WHERE value->>1 <= 0)
+			        AND domain NOT IN (SELECT domain FROM room WHERE n <= 0)
 			        AND domain NOT IN (SELECT domain FROM delivery_hosts WHERE state <> 'failing')
 			      ORDER BY next_attempt_at, id LIMIT ?4) w
-			LEFT JOIN (SELECT value->>0 AS domain, value->>1 AS room FROM json_each(?3)) r ON r.domain = w.domain)
+			LEFT JOIN room r ON r.domain = w.domain)
 		WHERE nth <= room ORDER BY nth, next_attempt_at, id LIMIT ?5)
 		RETURNING ` + deliveryColumns
 
