@@ -22,12 +22,10 @@ func errNoDatabase(dir string) error {
 }
 
 // adoptIdentity settles cfg's base URL and username with the identity
-// stored in st. When none is stored, a database made before identities
-// were kept gives its own (its first actor and the host of its first
-// activity); otherwise, with create (serve, import), cfg's is stored, and
-// without it the database has no bot yet: an error. A base URL or username
-// given on the command line or in the environment that differs from the
-// stored one is refused with the reason.
+// stored in st. When none is stored, formerIdentity makes one (serve and
+// import, with create, store it). A base URL or username given on the
+// command line or in the environment that differs from the stored one is
+// refused with the reason.
 func adoptIdentity(ctx context.Context, st *store.Store, cfg *Config, create bool) error {
 	site, err := urls.New(cfg.BaseURL)
 	if err != nil {
