@@ -140,14 +140,21 @@ func (s *Service) recordHosts(tx *store.Tx, batch []outcome) (map[string]string,
 			}
 			states[j.Domain] = h.State
 		case hostUnknown:
-			if !j.Probe || out.canceled { // a canceled probe is due again at the next start
+			if !j.Probe || (out.canceled && !out.withdrawn) { // a probe cut off by shutdown is due again at the next start
 				continue
 			}
 			h, ok, err := tx.Host(j.Domain)
-			if err != nil || !ok {
+			if err != nil {
 				return nil, err
 			}
-			h.NextProbe = tx.Now.Add(s.probeDelay(h.Probes))
+			if !ok { // forgotten meanwhile (a block, a revival)
+				continue
+			}
+			if out.withdrawn { // it tested nothing: another row probes the host now
+				h.NextProbe = tx.Now
+			} else {
+				h.NextProbe = tx.Now.Add(s.probeDelay(h.Probes))
+			}
 			if err := tx.SaveHost(h); err != nil {
 				return nil, err
 			}

@@ -142,6 +142,7 @@ type outcome struct {
 	started    time.Time
 	elapsed    time.Duration
 	canceled   bool // interrupted by shutdown: release the row, count nothing
+	withdrawn  bool // with canceled: not sent because it was given up since its claim
 	held       bool // not sent, the breaker holds its domain: set the row aside
 }
 
@@ -305,14 +306,14 @@ func (d *dispatcher) run(ctx, reqCtx context.Context, watch <-chan struct{}, don
 				record <- outcome{job: j, canceled: true, held: true}
 				continue
 			}
+			if d.withdrawn(ctx, j) { // given up since it was claimed (a note deleted, a follower removed, a block)
+				d.finish(outcome{job: j, canceled: true})
+				record <- outcome{job: j, canceled: true, withdrawn: true}
+				continue
+			}
 			if out, drop := d.dropBlocked(ctx, j); drop { // claimed before its server was blocked
 				d.finish(outcome{job: j, canceled: true})
 				record <- out
-				continue
-			}
-			if d.withdrawn(ctx, j) { // given up since it was claimed (a note deleted, a follower removed)
-				d.finish(outcome{job: j, canceled: true})
-				record <- outcome{job: j, canceled: true}
 				continue
 			}
 			d.running++

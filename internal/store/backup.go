@@ -37,10 +37,11 @@ func (s *Store) Backup(ctx context.Context, path string) (int64, error) {
 // Snapshot writes a consistent copy of the database at path to dst (a new
 // file, readable by its owner only), only reading path: it neither
 // migrates it nor waits for a server that writes to it. A dry run works on
-// such a copy, so that it leaves the database exactly as it was. (It opens
+// such a copy, so that it leaves the database's content as it was. It opens
 // path for writing all the same: read only, SQLite could not remove the
-// -wal and -shm files it makes, and files left by another user, root
-// say, would lock the server out.)
+// -wal and -shm files it makes, and files left by another user, root say,
+// would lock the server out. So, when no server runs, closing it may fold a
+// write-ahead log left by a crash into the file, as any open of it would.
 func Snapshot(ctx context.Context, path, dst string) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
