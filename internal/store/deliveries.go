@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"modernc.org/sqlite"
@@ -177,40 +179,57 @@ type Claim struct {
 	Room map[string]int
 }
 
-// claimDeliveriesSQL reads the room of each domain (?3, a JSON list of
-// [domain, room]) once, into a table of its own: read inside the query,
-// SQLite parsed the JSON again for every row it looked at.
-const claimDeliveriesSQL = `WITH room AS MATERIALIZED (SELECT value->>0 AS domain, value->>1 AS n FROM json_each(?3))
-		UPDATE deliveries SET claimed = 1 WHERE id IN (
-		SELECT id FROM (
-			SELECT w.id, w.next_attempt_at,
-			       ROW_NUMBER() OVER (PARTITION BY w.domain ORDER BY w.next_attempt_at, w.id) AS nth,
-			       COALESCE(r.n, ?1) AS room
-			FROM (SELECT id, domain, next_attempt_at FROM deliveries
-			      WHERE state = 'pending' AND claimed = 0 AND next_attempt_at <= ?2
-			        AND domain NOT IN (SELECT domain FROM room WHERE n <= 0)
-			        AND domain NOT IN (SELECT domain FROM delivery_hosts WHERE state <> 'failing')
-			      ORDER BY next_attempt_at, id LIMIT ?4) w
-			LEFT JOIN room r ON r.domain = w.domain)
-		WHERE nth <= room ORDER BY nth, next_attempt_at, id LIMIT ?5)
-		RETURNING ` + deliveryColumns
+// claimCandidatesSQL reads the rows a claim chooses from: the 4*Limit
+// pending rows due the longest (?3), among the domains with room (?2 lists
+// those without) and not held by the breaker.
+const claimCandidatesSQL = `SELECT id, domain FROM deliveries
+	WHERE state = 'pending' AND claimed = 0 AND next_attempt_at <= ?1
+	  AND domain NOT IN (SELECT value FROM json_each(?2))
+	  AND domain NOT IN (SELECT domain FROM delivery_hosts WHERE state <> 'failing')
+	ORDER BY next_attempt_at, id LIMIT ?3`
+
+// claimByIDSQL claims the rows a claim picked (?1, a JSON list of ids).
+const claimByIDSQL = `UPDATE deliveries SET claimed = 1 WHERE id IN (SELECT value FROM json_each(?1)) RETURNING ` + deliveryColumns
 
 // ClaimDeliveries marks pending deliveries due by tx.Now as taken and
 // returns them, in no order. It hands them out round-robin over domains
 // (the first due row of each domain, then the second...), within each
 // domain's room, looking at the 4*Limit rows due the longest among the
 // domains with room: a domain's backlog cannot fill a claim, and domains
-// without room cost nothing. Held and parked domains are left alone.
+// without room cost nothing. Held and parked domains are left alone. The
+// rooms are applied here rather than in SQL, where looking a domain's room
+// up cost a scan of them all for every row.
 func (tx *Tx) ClaimDeliveries(c Claim) ([]Delivery, error) {
-	rooms := make([][2]any, 0, len(c.Room))
+	var full []string // domains without room
 	for d, n := range c.Room {
-		rooms = append(rooms, [2]any{d, n})
+		if n <= 0 {
+			full = append(full, d)
+		}
 	}
-	roomJSON, err := json.Marshal(rooms)
+	type candidate struct {
+		id     int64
+		domain string
+	}
+	rows, err := tx.queryHot(claimCandidatesSQL, ms(tx.Now), jsonList(full), 4*c.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	candidates, err := scanAll(rows, func(rows *sql.Rows) (candidate, error) {
+		var k candidate
+		return k, rows.Scan(&k.id, &k.domain)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	ids := roundRobin(len(candidates), c, func(i int) (int64, string) { return candidates[i].id, candidates[i].domain })
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.queryHot(claimDeliveriesSQL, c.PerDomain, ms(tx.Now), string(roomJSON), 4*c.Limit, c.Limit)
+	rows, err = tx.queryHot(claimByIDSQL, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -219,6 +238,36 @@ func (tx *Tx) ClaimDeliveries(c Claim) ([]Delivery, error) {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	return out, nil
+}
+
+// roundRobin picks up to c.Limit of n candidates, given in the order they
+// came due (row i has id and domain of i): each domain's first, then each
+// one's second..., within its room (c.Room, else c.PerDomain), earliest
+// due first within a round.
+func roundRobin(n int, c Claim, row func(i int) (int64, string)) []int64 {
+	type pick struct {
+		id       int64
+		nth, due int
+	}
+	taken := map[string]int{}
+	var picks []pick
+	for i := range n {
+		id, domain := row(i)
+		room, ok := c.Room[domain]
+		if !ok {
+			room = c.PerDomain
+		}
+		if taken[domain] < room {
+			taken[domain]++
+			picks = append(picks, pick{id: id, nth: taken[domain], due: i})
+		}
+	}
+	slices.SortFunc(picks, func(a, b pick) int { return cmp.Or(cmp.Compare(a.nth, b.nth), cmp.Compare(a.due, b.due)) })
+	ids := make([]int64, 0, min(len(picks), c.Limit))
+	for _, p := range picks[:min(len(picks), c.Limit)] {
+		ids = append(ids, p.id)
+	}
+	return ids
 }
 
 // Delivery states.

@@ -131,7 +131,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 
 // hotQueries run on every claim of the delivery queue, many times a second
 // while it is busy: they are prepared at once (queryHot).
-var hotQueries = []string{claimDeliveriesSQL, dueProbesSQL}
+var hotQueries = []string{claimCandidatesSQL, claimByIDSQL, dueProbesSQL}
 
 // maxKept bounds the statements kept prepared. The store's SQL is written
 // in the code, so there are fewer than this; a query built with a varying
