@@ -199,6 +199,16 @@ func (s Site) ImageURL(username, kind string, version int64) string {
 	return s.URL(Image, username, kind) + "?v=" + strconv.FormatInt(version, 10)
 }
 
+// Local returns the path (with query) of an absolute URL of this site,
+// so that a page links its own assets whatever name it was opened by;
+// any other URL comes back unchanged.
+func (s Site) Local(abs string) string {
+	if rest, ok := strings.CutPrefix(abs, s.base); ok && strings.HasPrefix(rest, "/") {
+		return rest
+	}
+	return abs
+}
+
 // Handle returns the WebFinger handle user@host (without a leading @).
 func (s Site) Handle(username string) string { return username + "@" + s.Hostname() }
 

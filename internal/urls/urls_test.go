@@ -139,3 +139,23 @@ func TestNewNormalises(t *testing.T) {
 		}
 	}
 }
+
+// TestLocal: our own URLs become paths (with their query), others stay.
+func TestLocal(t *testing.T) {
+	t.Parallel()
+	s, err := New("https://nuttx-feed.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		s.Avatar():                             "/static/avatar.png",
+		s.ImageURL("nuttx_build", "avatar", 7): "/users/nuttx_build/images/avatar?v=7",
+		"https://nuttx-feed.org.evil/x.png":    "https://nuttx-feed.org.evil/x.png",
+		"https://cdn.example/a.png":            "https://cdn.example/a.png",
+		"https://nuttx-feed.org":               "https://nuttx-feed.org",
+	} {
+		if got := s.Local(in); got != want {
+			t.Errorf("Local(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
