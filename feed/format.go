@@ -68,11 +68,17 @@ func tags(c *richtext.Content, arches ...string) {
 
 // messageLines splits a build message into its lines: real newlines (the
 // farm joins log lines with " \n ") and, in older series, a literal "\n".
+// Indentation stays (gcc's caret lines up with the code it points at),
+// less the one space the join put before each line; blank lines and
+// trailing spaces go.
 func messageLines(msg string) []string {
 	msg = strings.ReplaceAll(strings.ReplaceAll(msg, `\n`, "\n"), "\r", "")
 	var lines []string
-	for _, l := range strings.Split(msg, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
+	for i, l := range strings.Split(msg, "\n") {
+		if i > 0 {
+			l = strings.TrimPrefix(l, " ")
+		}
+		if l = strings.TrimRight(l, " \t"); strings.TrimSpace(l) != "" {
 			lines = append(lines, l)
 		}
 	}
@@ -80,7 +86,7 @@ func messageLines(msg string) []string {
 }
 
 // Failure is the post for a failed build: title, dashboard, history and log
-// links, the build message, hashtags; the message is cut to fit MaxChars.
+// links, the build message (a <pre><code> block), hashtags; the message is cut to fit MaxChars.
 // regressed adds the news that a recovered target fails again.
 func (f Formatter) Failure(b Build, regressed bool) *richtext.Content {
 	dashboard, history := f.DashboardURL, f.History(b)
@@ -99,9 +105,7 @@ func (f Formatter) Failure(b Build, regressed bool) *richtext.Content {
 		if b.URL != "" {
 			c.Text("Build Log: ").Link(b.URL, b.URLDisplay).LineBreak()
 		}
-		if msg != "" {
-			c.Text(msg).LineBreak()
-		}
+		c.Code(msg) // compiler output keeps its lines and indentation
 		tags(c, b.Arch)
 		return c
 	}
