@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/natsort"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 )
 
@@ -269,10 +270,11 @@ func (f Formatter) Digest(builds []Build) *richtext.Content {
 }
 
 // targetLinks writes the targets of bs in order, comma-separated, each
-// linked to its build log (else its history), while fewer than
+// linked to its build log (else its history), in natural order (board2
+// before board10), while fewer than
 // digestListed targets are listed; listed counts them.
 func (f Formatter) targetLinks(c *richtext.Content, bs []Build, listed *int) {
-	sort.Slice(bs, func(i, j int) bool { return bs[i].Target < bs[j].Target })
+	sort.Slice(bs, func(i, j int) bool { return natsort.Less(bs[i].Target, bs[j].Target) })
 	for i, b := range bs {
 		if *listed == digestListed {
 			return
@@ -291,12 +293,13 @@ func (f Formatter) targetLinks(c *richtext.Content, bs []Build, listed *int) {
 	}
 }
 
+// sortedKeys returns the keys of m in natural order.
 func sortedKeys(m map[string]bool) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	sort.Slice(keys, func(i, j int) bool { return natsort.Less(keys[i], keys[j]) })
 	return keys
 }
 

@@ -144,3 +144,19 @@ func FuzzFailurePost(f *testing.F) {
 		testFormat.Digest([]Build{b, b})
 	})
 }
+
+// TestDigestsSortNaturally: digests name board2 before board10, in
+// failures and recoveries alike.
+func TestDigestsSortNaturally(t *testing.T) {
+	var builds []Build
+	for _, board := range []string{"board10", "board2", "board1"} {
+		builds = append(builds, Build{Target: board + ":nsh", Board: board, Config: "nsh", Arch: "arm", NuttxHash: "abc"})
+	}
+	want := "arm: board1:nsh, board2:nsh, board10:nsh\n"
+	if text := testFormat.Digest(builds).PlainText(); !strings.Contains(text, want) {
+		t.Errorf("digest:\n%s\nwant the line %q", text, want)
+	}
+	if text := testFormat.RecoveryDigest(builds).PlainText(); !strings.Contains(text, want) {
+		t.Errorf("recovery digest:\n%s\nwant the line %q", text, want)
+	}
+}
