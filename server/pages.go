@@ -159,7 +159,8 @@ func (s *Server) handleNotePage(c echo.Context) error {
 	return s.renderPage(c, http.StatusOK, "note", data)
 }
 
-// handleTagPage lists the notes carrying a hashtag.
+// handleTagPage lists the notes carrying a hashtag, under the header of
+// the profile the home page leads to.
 func (s *Server) handleTagPage(c echo.Context) error {
 	tag := c.Param("tag")
 	if !richtext.ValidHashtag(tag) {
@@ -169,11 +170,18 @@ func (s *Server) handleTagPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	a, err := s.svc.Actor(c.Request().Context(), s.cfg.Username)
+	if err != nil {
+		return err
+	}
 	u := s.site
 	data := web.TagPage{Page: s.page("#"+tag, "Posts tagged #"+tag, "", u.Tag(lower(tag))), Tag: tag}
 	err = s.view(c, func(tx *store.Tx) error {
 		notes, err := tx.Notes(store.NoteFilter{Tag: tag}, page)
 		if err != nil {
+			return err
+		}
+		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
 		}
 		data.Notes = web.NoteViews(u, notes.Notes)

@@ -202,9 +202,11 @@ type NotePage struct {
 	Replies []NoteView
 }
 
-// TagPage lists the notes with one hashtag.
+// TagPage lists the notes with one hashtag, under the header of the
+// profile the site's home shows, with a way back to it.
 type TagPage struct {
 	Page
+	Profile  ProfileView
 	Tag      string
 	Notes    []NoteView
 	NewerURL string
