@@ -10,6 +10,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
@@ -66,8 +67,12 @@ func (s *Server) noteViews(tx *store.Tx, notes []*store.Note) ([]web.NoteView, e
 }
 
 // handleProfilePage serves /@user: the profile and its latest posts, or the
-// actor document to an ActivityPub client.
+// actor document to an ActivityPub client; and /@user.atom, its Atom feed,
+// which echo routes here (urls.ProfileFeed).
 func (s *Server) handleProfilePage(c echo.Context) error {
+	if username, ok := strings.CutSuffix(c.Param("username"), urls.FeedSuffix); ok {
+		return s.handleProfileFeed(c, username)
+	}
 	a, err := s.actor(c)
 	if err != nil {
 		return err
@@ -100,6 +105,7 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 	}
 	data.Page = s.page(a.DisplayName+" ("+data.Profile.Handle+")", a.Summary, u.Actor(a.Username), u.Profile(a.Username))
 	data.Page.Image = data.Profile.AvatarURL
+	data.Page.Feed = u.ProfileFeed(a.Username)
 	for _, f := range a.Fields {
 		data.Me = append(data.Me, f.URL)
 	}

@@ -75,6 +75,7 @@ type Page struct {
 	Site        urls.Site // builds the links to static files and home
 	Alternate   string    // the ActivityPub id of what the page shows
 	Canonical   string    // the page's own URL, however it was reached
+	Feed        string    // its Atom feed, "" for none
 	Me          []string  // rel="me" links
 	Image       string    // the icon and preview image, absolute: the actor's avatar ("" for the default)
 	Version     string
