@@ -35,9 +35,9 @@ func TestFailureReachesFollower(t *testing.T) {
 	wantHTML := `<p>rv-virt : CITEST - Build Failed (nuttxpr)<br>` +
 		`NuttX Dashboard: <a href="https://nuttx-dashboard.org" rel="nofollow noopener noreferrer" target="_blank">https://nuttx-dashboard.org</a><br>` +
 		`Build History: <a href="https://nuttx-dashboard.org/d/fe2q876wubc3kc/nuttx-build-history?var-board=rv-virt&amp;var-config=citest" rel="nofollow noopener noreferrer" target="_blank">https://nuttx-dashboard.org/d/fe2q876wubc3kc/nuttx-build-history?var-board=rv-virt&amp;var-config=citest</a><br>` +
-		`Build Log: <a href="https://gist.github.com/nuttxpr/abc123#file-ci-risc-v-01-log-L123" rel="nofollow noopener noreferrer" target="_blank">gist.github.com/nuttxpr/abc123#file-ci-risc-v-01-log-L123</a><br>` +
-		`virtio/virtio-mmio.c:346:14: error: cast from pointer to integer of different size<br>346 |   return (uintptr_t)addr;<br>` +
-		`<a href="https://nuttx-feed.org/tags/nuttx" class="mention hashtag" rel="tag">#<span>NuttX</span></a> ` +
+		`Build Log: <a href="https://gist.github.com/nuttxpr/abc123#file-ci-risc-v-01-log-L123" rel="nofollow noopener noreferrer" target="_blank">gist.github.com/nuttxpr/abc123#file-ci-risc-v-01-log-L123</a></p>` +
+		"<pre><code>virtio/virtio-mmio.c:346:14: error: cast from pointer to integer of different size\n  346 |   return (uintptr_t)addr;</code></pre>" +
+		`<p><a href="https://nuttx-feed.org/tags/nuttx" class="mention hashtag" rel="tag">#<span>NuttX</span></a> ` +
 		`<a href="https://nuttx-feed.org/tags/risc_v" class="mention hashtag" rel="tag">#<span>risc_v</span></a></p>`
 	if obj["content"] != wantHTML {
 		t.Errorf("content\n got %s\nwant %s", obj["content"], wantHTML)
@@ -315,7 +315,7 @@ func TestLabelsAndMessages(t *testing.T) {
 		{"UTF-8, HTML and both newline forms", promtest.Labels{"target": "esp32:nsh", "user": "nuttxpr", "nuttx_hash": "e5e5e5e5",
 			"msg": "chip/esp32_gpio.c:12: error: ‘GPIO’ undeclared <b>here</b> & there \n second line\\nthird line from an older series"},
 			func(t *testing.T, n note) {
-				if !strings.Contains(n.Content, "error: ‘GPIO’ undeclared &lt;b&gt;here&lt;/b&gt; &amp; there<br>second line<br>third line from an older series<br>") {
+				if !strings.Contains(n.Content, "<pre><code>chip/esp32_gpio.c:12: error: ‘GPIO’ undeclared &lt;b&gt;here&lt;/b&gt; &amp; there\nsecond line\nthird line from an older series</code></pre>") {
 					t.Errorf("content %s", n.Content)
 				}
 			}},
@@ -327,7 +327,7 @@ func TestLabelsAndMessages(t *testing.T) {
 				if count > 500 || count < 490 {
 					t.Errorf("counted as Mastodon does, the post is %d characters, want at most 500 and close to it", count)
 				}
-				if !strings.Contains(n.Source, "…\n#NuttX #risc_v") || !strings.Contains(n.Source, "Build Log: gist.github.com/nuttxpr/long#L1") {
+				if !strings.Contains(n.Source, "…\n\n#NuttX #risc_v") || !strings.Contains(n.Source, "Build Log: gist.github.com/nuttxpr/long#L1") {
 					t.Errorf("cut post:\n%s", n.Source)
 				}
 				if !strings.Contains(n.Content, `<a href="https://gist.github.com/nuttxpr/long#L1"`) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/natsort"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 )
 
@@ -68,11 +69,17 @@ func tags(c *richtext.Content, arches ...string) {
 
 // messageLines splits a build message into its lines: real newlines (the
 // farm joins log lines with " \n ") and, in older series, a literal "\n".
+// Indentation stays (gcc's caret lines up with the code it points at),
+// less the one space the join put before each line; blank lines and
+// trailing spaces go.
 func messageLines(msg string) []string {
 	msg = strings.ReplaceAll(strings.ReplaceAll(msg, `\n`, "\n"), "\r", "")
 	var lines []string
-	for _, l := range strings.Split(msg, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
+	for i, l := range strings.Split(msg, "\n") {
+		if i > 0 {
+			l = strings.TrimPrefix(l, " ")
+		}
+		if l = strings.TrimRight(l, " \t"); strings.TrimSpace(l) != "" {
 			lines = append(lines, l)
 		}
 	}
@@ -80,7 +87,7 @@ func messageLines(msg string) []string {
 }
 
 // Failure is the post for a failed build: title, dashboard, history and log
-// links, the build message, hashtags; the message is cut to fit MaxChars.
+// links, the build message (a <pre><code> block), hashtags; the message is cut to fit MaxChars.
 // regressed adds the news that a recovered target fails again.
 func (f Formatter) Failure(b Build, regressed bool) *richtext.Content {
 	dashboard, history := f.DashboardURL, f.History(b)
@@ -99,9 +106,7 @@ func (f Formatter) Failure(b Build, regressed bool) *richtext.Content {
 		if b.URL != "" {
 			c.Text("Build Log: ").Link(b.URL, b.URLDisplay).LineBreak()
 		}
-		if msg != "" {
-			c.Text(msg).LineBreak()
-		}
+		c.Code(msg) // compiler output keeps its lines and indentation
 		tags(c, b.Arch)
 		return c
 	}
@@ -265,10 +270,11 @@ func (f Formatter) Digest(builds []Build) *richtext.Content {
 }
 
 // targetLinks writes the targets of bs in order, comma-separated, each
-// linked to its build log (else its history), while fewer than
+// linked to its build log (else its history), in natural order (board2
+// before board10), while fewer than
 // digestListed targets are listed; listed counts them.
 func (f Formatter) targetLinks(c *richtext.Content, bs []Build, listed *int) {
-	sort.Slice(bs, func(i, j int) bool { return bs[i].Target < bs[j].Target })
+	sort.Slice(bs, func(i, j int) bool { return natsort.Less(bs[i].Target, bs[j].Target) })
 	for i, b := range bs {
 		if *listed == digestListed {
 			return
@@ -287,12 +293,13 @@ func (f Formatter) targetLinks(c *richtext.Content, bs []Build, listed *int) {
 	}
 }
 
+// sortedKeys returns the keys of m in natural order.
 func sortedKeys(m map[string]bool) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	sort.Slice(keys, func(i, j int) bool { return natsort.Less(keys[i], keys[j]) })
 	return keys
 }
 

@@ -45,12 +45,12 @@ func TestCutAtCharacterBoundary(t *testing.T) {
 			t.Errorf("MaxChars %d: post counts %d", max, n)
 		}
 		text := c.PlainText()
-		if !utf8.ValidString(text) || !strings.Contains(text, "…\n#NuttX #arm") || !strings.Contains(text, "Build Log: gist.github.com/u/1") {
+		if !utf8.ValidString(text) || !strings.Contains(text, "…\n\n#NuttX #arm") || !strings.Contains(text, "Build Log: gist.github.com/u/1") {
 			t.Errorf("MaxChars %d: %q", max, text)
 		}
 		before, _, _ := strings.Cut(text, "…")
 		last, _ := utf8.DecodeLastRuneInString(before)
-		if last == '\u0301' || last == '\U0001F3FD' && !strings.HasSuffix(before, "\U0001F44D\U0001F3FD") {
+		if last == '\u0301' && !strings.HasSuffix(before, "e\u0301") || last == '\U0001F3FD' && !strings.HasSuffix(before, "\U0001F44D\U0001F3FD") {
 			t.Errorf("MaxChars %d: cut inside a character: %q", max, before[len(before)-12:])
 		}
 		if strings.HasSuffix(before, "e") {
@@ -70,7 +70,7 @@ func TestCutAtCharacterBoundary(t *testing.T) {
 
 func TestMessageLines(t *testing.T) {
 	got := messageLines("a.c:1: error: x \n   12 |  y\\nfrom an older series\r\n\n  ")
-	want := []string{"a.c:1: error: x", "12 |  y", "from an older series"}
+	want := []string{"a.c:1: error: x", "  12 |  y", "from an older series"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("messageLines = %q, want %q", got, want)
 	}
@@ -143,4 +143,20 @@ func FuzzFailurePost(f *testing.F) {
 		testFormat.Recovery(b)
 		testFormat.Digest([]Build{b, b})
 	})
+}
+
+// TestDigestsSortNaturally: digests name board2 before board10, in
+// failures and recoveries alike.
+func TestDigestsSortNaturally(t *testing.T) {
+	var builds []Build
+	for _, board := range []string{"board10", "board2", "board1"} {
+		builds = append(builds, Build{Target: board + ":nsh", Board: board, Config: "nsh", Arch: "arm", NuttxHash: "abc"})
+	}
+	want := "arm: board1:nsh, board2:nsh, board10:nsh\n"
+	if text := testFormat.Digest(builds).PlainText(); !strings.Contains(text, want) {
+		t.Errorf("digest:\n%s\nwant the line %q", text, want)
+	}
+	if text := testFormat.RecoveryDigest(builds).PlainText(); !strings.Contains(text, want) {
+		t.Errorf("recovery digest:\n%s\nwant the line %q", text, want)
+	}
 }

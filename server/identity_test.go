@@ -210,7 +210,8 @@ func TestProfileSet(t *testing.T) {
 	// The web page and WebFinger show the new avatar too.
 	eventually.True(t, 15*time.Second, "the profile page shows the new avatar", func() bool {
 		_, page := get(t, ts.URL+"/@nuttx_build", "text/html")
-		return strings.Contains(string(page), `<img src="`+iconURL+`"`) && strings.Contains(string(page), `og:image" content="`+iconURL+`"`)
+		iconPath := strings.TrimPrefix(iconURL, ts.URL) // the page shows it by path
+		return strings.Contains(string(page), `<img src="`+iconPath+`"`) && strings.Contains(string(page), `og:image" content="`+iconURL+`"`)
 	})
 	jrd := getJSON(t, ts.URL+"/.well-known/webfinger?resource=acct:nuttx_build@127.0.0.1")
 	if !strings.Contains(fmt.Sprint(jrd["links"]), iconURL) {

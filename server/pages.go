@@ -10,6 +10,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
@@ -66,8 +67,12 @@ func (s *Server) noteViews(tx *store.Tx, notes []*store.Note) ([]web.NoteView, e
 }
 
 // handleProfilePage serves /@user: the profile and its latest posts, or the
-// actor document to an ActivityPub client.
+// actor document to an ActivityPub client; and /@user.atom, its Atom feed,
+// which echo routes here (urls.ProfileFeed).
 func (s *Server) handleProfilePage(c echo.Context) error {
+	if username, ok := strings.CutSuffix(c.Param("username"), urls.FeedSuffix); ok {
+		return s.handleProfileFeed(c, username)
+	}
 	a, err := s.actor(c)
 	if err != nil {
 		return err
@@ -100,6 +105,7 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 	}
 	data.Page = s.page(a.DisplayName+" ("+data.Profile.Handle+")", a.Summary, u.Actor(a.Username), u.Profile(a.Username))
 	data.Page.Image = data.Profile.AvatarURL
+	data.Page.Feed = u.ProfileFeed(a.Username)
 	for _, f := range a.Fields {
 		data.Me = append(data.Me, f.URL)
 	}
@@ -159,7 +165,8 @@ func (s *Server) handleNotePage(c echo.Context) error {
 	return s.renderPage(c, http.StatusOK, "note", data)
 }
 
-// handleTagPage lists the notes carrying a hashtag.
+// handleTagPage lists the notes carrying a hashtag, under the header of
+// the profile the home page leads to.
 func (s *Server) handleTagPage(c echo.Context) error {
 	tag := c.Param("tag")
 	if !richtext.ValidHashtag(tag) {
@@ -169,11 +176,18 @@ func (s *Server) handleTagPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	a, err := s.svc.Actor(c.Request().Context(), s.cfg.Username)
+	if err != nil {
+		return err
+	}
 	u := s.site
 	data := web.TagPage{Page: s.page("#"+tag, "Posts tagged #"+tag, "", u.Tag(lower(tag))), Tag: tag}
 	err = s.view(c, func(tx *store.Tx) error {
 		notes, err := tx.Notes(store.NoteFilter{Tag: tag}, page)
 		if err != nil {
+			return err
+		}
+		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
 		}
 		data.Notes = web.NoteViews(u, notes.Notes)

@@ -75,21 +75,28 @@ type Page struct {
 	Site        urls.Site // builds the links to static files and home
 	Alternate   string    // the ActivityPub id of what the page shows
 	Canonical   string    // the page's own URL, however it was reached
+	Feed        string    // its Atom feed, "" for none
 	Me          []string  // rel="me" links
-	Image       string    // the icon and preview image: the actor's avatar ("" for the default)
+	Image       string    // the icon and preview image, absolute: the actor's avatar ("" for the default)
 	Version     string
 }
 
-// Icon returns the URL of the page's icon and preview image.
-func (p Page) Icon() string {
+// Icon returns the page's icon by path when it is ours, so that a page
+// opened by any name shows it.
+func (p Page) Icon() string { return p.Site.Local(p.PreviewImage()) }
+
+// PreviewImage returns the absolute URL of the page's preview image, as
+// Open Graph requires for og:image.
+func (p Page) PreviewImage() string {
 	if p.Image != "" {
 		return p.Image
 	}
-	return p.Static("avatar.png")
+	return p.Site.Avatar()
 }
 
-// Static returns the URL of the static file name.
-func (p Page) Static(name string) string { return p.Site.URL(urls.Static, name) }
+// Static returns the path of the static file name: assets are linked by
+// path, not by base URL, so a page opened by any name is styled.
+func (p Page) Static(name string) string { return urls.Static.Path(name) }
 
 // Home returns the URL of the home page.
 func (p Page) Home() string { return p.Site.URL(urls.Home) }
@@ -99,8 +106,9 @@ type ProfileView struct {
 	DisplayName string
 	Handle      string // @user@host
 	ProfileURL  string
-	AvatarURL   string
-	HeaderURL   string // "" for none
+	AvatarURL   string // absolute, for the preview image
+	AvatarSrc   string // AvatarURL by path when it is ours, for the page
+	HeaderSrc   string // the header image by path when it is ours; "" for none
 	Summary     template.HTML
 	Fields      []store.Field
 	Posts       int
@@ -116,12 +124,21 @@ func NewProfileView(u urls.Site, a *store.Actor, posts, followers int) ProfileVi
 		Handle:      "@" + u.Handle(a.Username),
 		ProfileURL:  u.Profile(a.Username),
 		AvatarURL:   avatar,
-		HeaderURL:   header,
+		AvatarSrc:   u.Local(avatar),
+		HeaderSrc:   localOrEmpty(u, header),
 		Summary:     template.HTML(activitypub.SummaryHTML(u, a)), // built by richtext.Content: escaped
 		Fields:      a.Fields,
 		Posts:       posts,
 		Followers:   followers,
 	}
+}
+
+// localOrEmpty is u.Local(abs), and "" for "".
+func localOrEmpty(u urls.Site, abs string) string {
+	if abs == "" {
+		return ""
+	}
+	return u.Local(abs)
 }
 
 // NoteView is one note as shown.
@@ -186,9 +203,11 @@ type NotePage struct {
 	Replies []NoteView
 }
 
-// TagPage lists the notes with one hashtag.
+// TagPage lists the notes with one hashtag, under the header of the
+// profile the site's home shows, with a way back to it.
 type TagPage struct {
 	Page
+	Profile  ProfileView
 	Tag      string
 	Notes    []NoteView
 	NewerURL string

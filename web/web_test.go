@@ -27,7 +27,7 @@ func TestPagesRenderAndEscape(t *testing.T) {
 		"profile": web.ProfilePage{Page: web.Page{Title: a.DisplayName, Site: u, Alternate: u.Actor("nuttx_build")}, Profile: profile,
 			Notes: web.NoteViews(u, []*store.Note{note})},
 		"note":  web.NotePage{Page: web.Page{Title: "n", Site: u}, Profile: profile, Note: web.NewNoteView(u, note)},
-		"tag":   web.TagPage{Page: web.Page{Title: "#NuttX", Site: u}, Tag: "NuttX", Notes: web.NoteViews(u, []*store.Note{note})},
+		"tag":   web.TagPage{Page: web.Page{Title: "#NuttX", Site: u}, Profile: profile, Tag: "NuttX", Notes: web.NoteViews(u, []*store.Note{note})},
 		"error": web.ErrorPage{Page: web.Page{Title: "Not found", Site: u}, Heading: "Not found", Message: "<b>no</b>"},
 	}
 	for name, data := range pages {

@@ -13,7 +13,8 @@ import (
 
 // Content is the body of a note under construction. It only produces HTML
 // that Mastodon keeps (docs/FEDERATION.md, "Notes"): paragraphs, <br>, http(s)
-// anchors and hashtag anchors, with every piece of text escaped. It renders
+// anchors, hashtag anchors and <pre><code> blocks, with every piece of text
+// escaped. It renders
 // to HTML once the base URL is known (hashtag links point at our tag pages),
 // and to a plain-text twin for logs, previews and the web page's summary.
 //
@@ -31,6 +32,7 @@ const (
 	segTag
 	segBreak
 	segPara
+	segCode // preformatted text, a paragraph of its own
 )
 
 type segment struct {
@@ -87,6 +89,20 @@ func (c *Content) Hashtag(name string) *Content {
 	return c
 }
 
+// Code appends s as a block of preformatted text, such as compiler
+// output: in <pre><code>, escaped, with its lines and indentation kept
+// (Mastodon and GoToSocial keep both). It stands as a paragraph of its
+// own; blank lines around s and "\r" are dropped, and blank s adds nothing.
+func (c *Content) Code(s string) *Content {
+	s = strings.Trim(strings.ReplaceAll(s, "\r", ""), "\n")
+	if strings.TrimSpace(s) == "" {
+		return c
+	}
+	c.Paragraph()
+	c.segs = append(c.segs, segment{kind: segCode, text: s})
+	return c.Paragraph()
+}
+
 // LineBreak appends a <br>.
 func (c *Content) LineBreak() *Content {
 	c.segs = append(c.segs, segment{kind: segBreak})
@@ -140,6 +156,10 @@ func (c *Content) paragraphs() [][]segment {
 		switch {
 		case s.kind == segPara:
 			flush()
+		case s.kind == segCode:
+			flush()
+			cur = []segment{s}
+			flush()
 		case s.kind == segBreak && len(cur) == 0:
 		default:
 			cur = append(cur, s)
@@ -153,6 +173,10 @@ func (c *Content) paragraphs() [][]segment {
 func (c *Content) HTML(tagURL func(name string) string) string {
 	var b strings.Builder
 	for _, para := range c.paragraphs() {
+		if para[0].kind == segCode {
+			b.WriteString("<pre><code>" + html.EscapeString(para[0].text) + "</code></pre>")
+			continue
+		}
 		b.WriteString("<p>")
 		for _, s := range para {
 			switch s.kind {
@@ -183,7 +207,7 @@ func (c *Content) PlainText() string {
 		}
 		for _, s := range para {
 			switch s.kind {
-			case segText, segLink:
+			case segText, segLink, segCode:
 				b.WriteString(s.text)
 			case segBreak:
 				b.WriteString("\n")
@@ -205,7 +229,7 @@ func (c *Content) Length() int {
 		}
 		for _, s := range para {
 			switch s.kind {
-			case segText:
+			case segText, segCode:
 				n += utf8.RuneCountInString(s.text)
 			case segLink:
 				n += linkLength

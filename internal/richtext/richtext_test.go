@@ -80,3 +80,31 @@ func TestValidHashtag(t *testing.T) {
 		}
 	}
 }
+
+// TestCode: compiler output keeps its lines and indentation, escaped, in a
+// <pre><code> block of its own, in the HTML and the plain text alike; it
+// counts as its characters.
+func TestCode(t *testing.T) {
+	t.Parallel()
+	out := "a.c:3:5: error: 'x' undeclared\n    3 |   x = <y> & 1;\n      |   ^"
+	c := (&Content{}).Text("Build Failed").LineBreak().Code("\n" + out + "\r\n\n").Hashtag("NuttX")
+	want := `<p>Build Failed</p><pre><code>a.c:3:5: error: &#39;x&#39; undeclared` + "\n" +
+		`    3 |   x = &lt;y&gt; &amp; 1;` + "\n" + `      |   ^</code></pre>` +
+		`<p><a href="https://nuttx-feed.org/tags/nuttx" class="mention hashtag" rel="tag">#<span>NuttX</span></a></p>`
+	if got := c.HTML(tagURL); got != want {
+		t.Errorf("HTML\n got %s\nwant %s", got, want)
+	}
+	text := "Build Failed\n\n" + out + "\n\n#NuttX"
+	if got := c.PlainText(); got != text {
+		t.Errorf("PlainText = %q, want %q", got, text)
+	}
+	if got := c.Length(); got != len([]rune(text)) {
+		t.Errorf("Length = %d, want %d", got, len([]rune(text)))
+	}
+	if !(&Content{}).Code(" \n\t\n").IsEmpty() || (&Content{}).Code("x").IsEmpty() {
+		t.Error("IsEmpty is wrong for code")
+	}
+	if got := (&Content{}).Text("a").Code("  \n").Text("b").HTML(tagURL); got != "<p>ab</p>" { // adds nothing
+		t.Errorf("blank code: %s", got)
+	}
+}

@@ -17,7 +17,10 @@ import (
 
 // Route is one path of the site, in echo's syntax: ":name" matches one
 // segment (possibly after a literal prefix, as in "/@:username"), and a
-// final "*" matches the rest.
+// final "*" matches the rest. A parameter may also end in a literal suffix
+// beginning with a dot ("/@:username.atom"); echo cannot route those, so
+// such a route is served by the route of its RouterPattern, whose handler
+// tells them apart.
 type Route struct {
 	Name    string
 	Pattern string
@@ -44,18 +47,35 @@ var (
 	Activity    = Route{"activity", "/users/:username/statuses/:id/activity"}
 	SharedInbox = Route{"shared-inbox", "/inbox"}
 
-	Home     = Route{"home", "/"}
-	Profile  = Route{"profile", "/@:username"}
-	NotePage = Route{"note-page", "/@:username/:id"}
-	Tag      = Route{"tag", "/tags/:tag"}
-	Static   = Route{"static", "/static/*"}
+	Home        = Route{"home", "/"}
+	ProfileFeed = Route{"profile-feed", "/@:username" + FeedSuffix} // served by Profile's handler
+	Profile     = Route{"profile", "/@:username"}
+	NotePage    = Route{"note-page", "/@:username/:id"}
+	Tag         = Route{"tag", "/tags/:tag"}
+	Static      = Route{"static", "/static/*"}
 )
 
-// All is every route, in the order server registers them.
+// FeedSuffix ends the path of an Atom feed.
+const FeedSuffix = ".atom"
+
+// All is every route, in the order server registers them; a route with a
+// suffix comes before the one that serves it, so that Site.Parse finds it.
 var All = []Route{
 	WebFinger, HostMeta, NodeInfoLinks, NodeInfo20, NodeInfo21, Health,
 	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Image, SharedInbox,
-	Home, Profile, NotePage, Tag, Static,
+	Home, ProfileFeed, Profile, NotePage, Tag, Static,
+}
+
+// RouterPattern is the pattern echo routes r by: Pattern without the
+// suffixes of its parameters.
+func (r Route) RouterPattern() string {
+	segs := strings.Split(r.Pattern, "/")
+	for i, seg := range segs {
+		if prefix, param, _, ok := cutParam(seg); ok && param != "*" {
+			segs[i] = prefix + ":" + param
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
 // Path fills the route's parameters, in order, with path-escaped values.
@@ -64,7 +84,7 @@ func (r Route) Path(values ...string) string {
 	segs := strings.Split(r.Pattern, "/")
 	n := 0
 	for i, seg := range segs {
-		prefix, param, ok := cutParam(seg)
+		prefix, param, suffix, ok := cutParam(seg)
 		if !ok {
 			continue
 		}
@@ -75,7 +95,7 @@ func (r Route) Path(values ...string) string {
 		if param == "*" {
 			v = values[n] // the rest of a path: its slashes stay
 		}
-		segs[i] = prefix + v
+		segs[i] = prefix + v + suffix
 		n++
 	}
 	if n != len(values) {
@@ -91,7 +111,7 @@ func (r Route) Match(path string) ([]string, bool) {
 	got := strings.Split(path, "/")
 	var values []string
 	for i, seg := range pat {
-		prefix, param, isParam := cutParam(seg)
+		prefix, param, suffix, isParam := cutParam(seg)
 		if param == "*" {
 			if i >= len(got) {
 				return nil, false
@@ -107,8 +127,9 @@ func (r Route) Match(path string) ([]string, bool) {
 			}
 			continue
 		}
-		v, ok := strings.CutPrefix(got[i], prefix)
-		if !ok || v == "" {
+		v, hasPrefix := strings.CutPrefix(got[i], prefix)
+		v, hasSuffix := strings.CutSuffix(v, suffix)
+		if !hasPrefix || !hasSuffix || v == "" {
 			return nil, false
 		}
 		values = append(values, v)
@@ -116,13 +137,17 @@ func (r Route) Match(path string) ([]string, bool) {
 	return values, len(got) == len(pat)
 }
 
-// cutParam splits a pattern segment into its literal prefix and parameter.
-func cutParam(seg string) (prefix, param string, ok bool) {
+// cutParam splits a pattern segment into its literal prefix, parameter
+// and literal suffix: "@:username.atom" is "@", "username", ".atom".
+func cutParam(seg string) (prefix, param, suffix string, ok bool) {
 	if strings.HasSuffix(seg, "*") {
-		return strings.TrimSuffix(seg, "*"), "*", true
+		return strings.TrimSuffix(seg, "*"), "*", "", true
 	}
 	prefix, param, ok = strings.Cut(seg, ":")
-	return prefix, param, ok
+	if dot := strings.IndexByte(param, '.'); dot >= 0 {
+		param, suffix = param[:dot], param[dot:]
+	}
+	return prefix, param, suffix, ok
 }
 
 // Site builds every public URL from the configured base URL. The zero value
@@ -185,7 +210,10 @@ func (s Site) Following(username string) string { return s.URL(Following, userna
 func (s Site) Featured(username string) string  { return s.URL(Featured, username) }
 func (s Site) SharedInbox() string              { return s.URL(SharedInbox) }
 func (s Site) Profile(username string) string   { return s.URL(Profile, username) }
-func (s Site) Note(username, id string) string  { return s.URL(Note, username, id) }
+func (s Site) ProfileFeed(username string) string {
+	return s.URL(ProfileFeed, username)
+}
+func (s Site) Note(username, id string) string { return s.URL(Note, username, id) }
 func (s Site) NoteURL(username, id string) string {
 	return s.URL(NotePage, username, id)
 }
@@ -197,6 +225,16 @@ func (s Site) Avatar() string                      { return s.URL(Static, "avata
 // "header"), versioned by its time so that a new image gets a new URL.
 func (s Site) ImageURL(username, kind string, version int64) string {
 	return s.URL(Image, username, kind) + "?v=" + strconv.FormatInt(version, 10)
+}
+
+// Local returns the path (with query) of an absolute URL of this site,
+// so that a page links its own assets whatever name it was opened by;
+// any other URL comes back unchanged.
+func (s Site) Local(abs string) string {
+	if rest, ok := strings.CutPrefix(abs, s.base); ok && strings.HasPrefix(rest, "/") {
+		return rest
+	}
+	return abs
 }
 
 // Handle returns the WebFinger handle user@host (without a leading @).

@@ -12,6 +12,7 @@ func TestPathAndMatchAgree(t *testing.T) {
 		{Actor, []string{"nuttx_build"}, "/users/nuttx_build"},
 		{Note, []string{"nuttx_build", "60cece9b"}, "/users/nuttx_build/statuses/60cece9b"},
 		{Profile, []string{"rv-virt.citest"}, "/@rv-virt.citest"},
+		{ProfileFeed, []string{"rv-virt.citest"}, "/@rv-virt.citest.atom"},
 		{NotePage, []string{"nuttx_build", "abc"}, "/@nuttx_build/abc"},
 		{Tag, []string{"risc_v"}, "/tags/risc_v"},
 		{Static, []string{"css/style.css"}, "/static/css/style.css"},
@@ -45,6 +46,7 @@ func TestMatchRefuses(t *testing.T) {
 	}{
 		{Actor, "/users/"}, {Actor, "/users/a/b"}, {Actor, "/user/a"}, {Profile, "/a"}, {Profile, "/@"},
 		{Note, "/users/a/statuses"}, {NotePage, "/@a"}, {Home, "/x"},
+		{ProfileFeed, "/@a"}, {ProfileFeed, "/@.atom"}, {ProfileFeed, "/@a.atom/x"}, {ProfileFeed, "/a.atom"},
 	} {
 		if v, ok := c.r.Match(c.path); ok {
 			t.Errorf("%s.Match(%q) = %q, want no match", c.r.Name, c.path, v)
@@ -136,6 +138,37 @@ func TestNewNormalises(t *testing.T) {
 		s, err := New(in)
 		if err != nil || s.Base() != want {
 			t.Errorf("New(%q) = %q, %v; want %q", in, s.Base(), err, want)
+		}
+	}
+}
+
+// TestRouterPattern: echo routes a feed by its profile's pattern; other
+// patterns are their own.
+func TestRouterPattern(t *testing.T) {
+	t.Parallel()
+	for r, want := range map[Route]string{ProfileFeed: "/@:username", Profile: "/@:username", Note: Note.Pattern, Static: "/static/*", Home: "/"} {
+		if got := r.RouterPattern(); got != want {
+			t.Errorf("%s.RouterPattern() = %q, want %q", r.Name, got, want)
+		}
+	}
+}
+
+// TestLocal: our own URLs become paths (with their query), others stay.
+func TestLocal(t *testing.T) {
+	t.Parallel()
+	s, err := New("https://nuttx-feed.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		s.Avatar():                             "/static/avatar.png",
+		s.ImageURL("nuttx_build", "avatar", 7): "/users/nuttx_build/images/avatar?v=7",
+		"https://nuttx-feed.org.evil/x.png":    "https://nuttx-feed.org.evil/x.png",
+		"https://cdn.example/a.png":            "https://cdn.example/a.png",
+		"https://nuttx-feed.org":               "https://nuttx-feed.org",
+	} {
+		if got := s.Local(in); got != want {
+			t.Errorf("Local(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
