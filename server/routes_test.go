@@ -45,6 +45,8 @@ func TestEveryURLRoutesToItsHandler(t *testing.T) {
 		{http.MethodGet, site.ProfileFeed("rv-virt.citest"), urls.ProfileFeed},
 		{http.MethodGet, site.NoteURL("nuttx_build", "60cece9b"), urls.NotePage},
 		{http.MethodGet, site.Tag("risc_v"), urls.Tag},
+		{http.MethodGet, site.Target("rv-virt:citest"), urls.Target},
+		{http.MethodGet, site.TargetFeed("rv-virt:citest"), urls.TargetFeed},
 		{http.MethodGet, site.Avatar(), urls.Static},
 		{http.MethodGet, site.URL(urls.WebFinger) + "?resource=acct:nuttx_build@nuttx-feed.org", urls.WebFinger},
 		{http.MethodGet, site.URL(urls.HostMeta), urls.HostMeta},

@@ -52,6 +52,8 @@ var (
 	Profile     = Route{"profile", "/@:username"}
 	NotePage    = Route{"note-page", "/@:username/:id"}
 	Tag         = Route{"tag", "/tags/:tag"}
+	TargetFeed  = Route{"target-feed", "/targets/:target" + FeedSuffix} // served by Target's handler
+	Target      = Route{"target", "/targets/:target"}                   // a build target, "board:config"
 	Static      = Route{"static", "/static/*"}
 )
 
@@ -63,7 +65,7 @@ const FeedSuffix = ".atom"
 var All = []Route{
 	WebFinger, HostMeta, NodeInfoLinks, NodeInfo20, NodeInfo21, Health,
 	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Image, SharedInbox,
-	Home, ProfileFeed, Profile, NotePage, Tag, Static,
+	Home, ProfileFeed, Profile, NotePage, Tag, TargetFeed, Target, Static,
 }
 
 // RouterPattern is the pattern echo routes r by: Pattern without the
@@ -220,6 +222,12 @@ func (s Site) NoteURL(username, id string) string {
 func (s Site) Activity(username, id string) string { return s.URL(Activity, username, id) }
 func (s Site) Tag(name string) string              { return s.URL(Tag, name) }
 func (s Site) Avatar() string                      { return s.URL(Static, "avatar.png") }
+
+// Target returns the page of a build target ("board:config").
+func (s Site) Target(target string) string { return s.URL(Target, target) }
+
+// TargetFeed returns the Atom feed of a build target.
+func (s Site) TargetFeed(target string) string { return s.URL(TargetFeed, target) }
 
 // ImageURL returns the URL of an actor's image of this kind ("avatar" or
 // "header"), versioned by its time so that a new image gets a new URL.

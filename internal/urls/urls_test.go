@@ -15,6 +15,8 @@ func TestPathAndMatchAgree(t *testing.T) {
 		{ProfileFeed, []string{"rv-virt.citest"}, "/@rv-virt.citest.atom"},
 		{NotePage, []string{"nuttx_build", "abc"}, "/@nuttx_build/abc"},
 		{Tag, []string{"risc_v"}, "/tags/risc_v"},
+		{Target, []string{"rv-virt:citest"}, "/targets/rv-virt:citest"},
+		{TargetFeed, []string{"rv-virt:citest"}, "/targets/rv-virt:citest.atom"},
 		{Static, []string{"css/style.css"}, "/static/css/style.css"},
 		{SharedInbox, nil, "/inbox"},
 		{Home, nil, "/"},
@@ -47,6 +49,7 @@ func TestMatchRefuses(t *testing.T) {
 		{Actor, "/users/"}, {Actor, "/users/a/b"}, {Actor, "/user/a"}, {Profile, "/a"}, {Profile, "/@"},
 		{Note, "/users/a/statuses"}, {NotePage, "/@a"}, {Home, "/x"},
 		{ProfileFeed, "/@a"}, {ProfileFeed, "/@.atom"}, {ProfileFeed, "/@a.atom/x"}, {ProfileFeed, "/a.atom"},
+		{Target, "/targets"}, {Target, "/targets/"}, {Target, "/targets/a/b"}, {TargetFeed, "/targets/a:b"}, {TargetFeed, "/targets/.atom"},
 	} {
 		if v, ok := c.r.Match(c.path); ok {
 			t.Errorf("%s.Match(%q) = %q, want no match", c.r.Name, c.path, v)
@@ -146,7 +149,7 @@ func TestNewNormalises(t *testing.T) {
 // patterns are their own.
 func TestRouterPattern(t *testing.T) {
 	t.Parallel()
-	for r, want := range map[Route]string{ProfileFeed: "/@:username", Profile: "/@:username", Note: Note.Pattern, Static: "/static/*", Home: "/"} {
+	for r, want := range map[Route]string{ProfileFeed: "/@:username", Profile: "/@:username", TargetFeed: "/targets/:target", Note: Note.Pattern, Static: "/static/*", Home: "/"} {
 		if got := r.RouterPattern(); got != want {
 			t.Errorf("%s.RouterPattern() = %q, want %q", r.Name, got, want)
 		}
