@@ -42,7 +42,7 @@ func TestTargetHistory(t *testing.T) {
 	fail(20, "other:c", "a", "x")
 	recovered(60, "b:c") // 60 s
 	fail(100, "b:c", "a", "3")
-	recovered(130, "b:c") // 30 s
+	recovered(130, "b:c")      // 30 s
 	fail(200, "b:c", "a", "4") // ongoing: not an ended incident
 	at(210, func(tx *store.Tx) error {
 		_, err := tx.ClaimBreak(store.BreakID{Target: "b:c", BadNuttx: "bad"}, "good", "", "note-break")
