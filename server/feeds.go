@@ -1,7 +1,9 @@
 package server
 
 import (
+	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/gorilla/feeds"
 	"github.com/labstack/echo/v4"
@@ -36,7 +38,12 @@ func (s *Server) handleProfileFeed(c echo.Context, username string) error {
 		Description: a.Summary,
 		Author:      &feeds.Author{Name: a.DisplayName},
 	}
-	for _, n := range notes.Notes {
+	return s.writeFeed(c, f, notes.Notes)
+}
+
+// writeFeed answers with feed f, its entries the notes (newest first).
+func (s *Server) writeFeed(c echo.Context, f *feeds.Feed, notes []*store.Note) error {
+	for _, n := range notes {
 		f.Items = append(f.Items, s.feedItem(n))
 	}
 	if len(f.Items) > 0 {
@@ -66,4 +73,68 @@ func (s *Server) feedItem(n *store.Note) *feeds.Item {
 		Created: n.Published,
 		Content: n.Content,
 	}
+}
+
+// handleTargetFeed serves /targets/board:config.atom: the latest posts
+// about a target (its failures, recoveries and breaking commits,
+// store.PageSize of them, newest first, deleted ones left out).
+func (s *Server) handleTargetFeed(c echo.Context, name string) error {
+	var t *store.FeedTarget
+	var notes []*store.Note
+	err := s.view(c, func(tx *store.Tx) error {
+		var err error
+		if t, err = s.feedTarget(tx, name); err != nil {
+			return err
+		}
+		notes, err = s.targetNotes(tx, t.Target)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	u := s.site
+	f := &feeds.Feed{
+		Title:       t.Target + " builds",
+		Link:        &feeds.Link{Href: u.Target(t.Target)},
+		Description: "Failures, recoveries and breaking commits of the NuttX build target " + t.Target,
+		Author:      &feeds.Author{Name: s.cfg.Username},
+	}
+	return s.writeFeed(c, f, notes)
+}
+
+// targetNotes returns the latest notes about target that stand, newest
+// first: those of its latest failures, recoveries and breaks.
+func (s *Server) targetNotes(tx *store.Tx, target string) ([]*store.Note, error) {
+	h, err := tx.TargetHistory(target, store.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	iris := failureNotes(h.Failures)
+	for _, r := range h.Recoveries {
+		iris = append(iris, r.Note)
+	}
+	for _, b := range h.Breaks {
+		iris = append(iris, b.Note)
+	}
+	seen := map[string]bool{}
+	var notes []*store.Note
+	for _, iri := range iris {
+		user, id, ok := s.site.ParseLocalNote(iri)
+		if !ok || seen[id] {
+			continue
+		}
+		seen[id] = true
+		n, err := tx.Note(user, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n.Deleted.IsZero() {
+			notes = append(notes, n)
+		}
+	}
+	slices.SortFunc(notes, func(a, b *store.Note) int { return b.Published.Compare(a.Published) })
+	return notes[:min(len(notes), store.PageSize)], nil
 }

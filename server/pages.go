@@ -98,7 +98,10 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 			return err
 		}
 		data.OlderURL, data.NewerURL = pageLinks(u.Profile(a.Username), notes)
-		return nil
+		if a.Username == s.cfg.Username { // the bot that runs the feed
+			data.Failing, err = s.failingTable(tx)
+		}
+		return err
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,189 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/feed"
+	"github.com/nuttx-feed/nuttx-feed/internal/natsort"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
+	"github.com/nuttx-feed/nuttx-feed/web"
+)
+
+// Bounds that keep the pages about targets under 100 KB.
+const (
+	failingRows     = 50 // rows of the profile's failing table
+	targetListLimit = 50 // failures, recoveries and breaks on a target page
+)
+
+// failingTable builds the profile's table of the targets failing now, in
+// natural order (board2 before board10), with the first lines of each
+// one's latest error.
+func (s *Server) failingTable(tx *store.Tx) (*web.FailingTable, error) {
+	now, err := tx.FailingNow()
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(now, func(a, b *store.FeedTarget) int { return natsort.Compare(a.Target, b.Target) })
+	table := &web.FailingTable{}
+	if len(now) > failingRows {
+		now, table.More = now[:failingRows], len(now)-failingRows
+	}
+	names := make([]string, len(now))
+	for i, t := range now {
+		names[i] = t.Target
+	}
+	last, err := tx.LastFailures(names)
+	if err != nil {
+		return nil, err
+	}
+	notes := make([]string, 0, len(last))
+	for _, f := range last {
+		notes = append(notes, f.Note)
+	}
+	contents, err := s.noteContents(tx, notes)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range now {
+		f := last[t.Target]
+		table.Rows = append(table.Rows, web.FailingRow{
+			Target: t.Target, Arch: t.Arch, Since: t.FailingSince, Hosts: t.FailingUsers,
+			Excerpt:    web.CodeExcerpt(contents[f.Note], 3, 240),
+			PageURL:    s.site.Target(t.Target),
+			LogURL:     f.URL,
+			HistoryURL: s.historyURL(t),
+			ThreadURL:  s.notePageURL(t.Thread),
+		})
+	}
+	return table, nil
+}
+
+// noteContents returns the HTML of the local notes among iris, by IRI.
+func (s *Server) noteContents(tx *store.Tx, iris []string) (map[string]string, error) {
+	ids := map[string]string{} // public id: IRI
+	for _, iri := range iris {
+		if _, id, ok := s.site.ParseLocalNote(iri); ok {
+			ids[id] = iri
+		}
+	}
+	byID, err := tx.NoteContents(slices.Collect(maps.Keys(ids)))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(byID))
+	for id, content := range byID {
+		out[ids[id]] = content
+	}
+	return out, nil
+}
+
+// notePageURL is the page of a local note given its IRI; "" for another.
+func (s *Server) notePageURL(iri string) string {
+	if user, id, ok := s.site.ParseLocalNote(iri); ok {
+		return s.site.NoteURL(user, id)
+	}
+	return ""
+}
+
+// historyURL is t's build history page (--history-url-template), "" when
+// none is configured.
+func (s *Server) historyURL(t *store.FeedTarget) string {
+	return s.cfg.feedConfig().Format.History(feed.Build{Board: t.Board, Config: t.Config})
+}
+
+// feedTarget loads the target named by the request's path, or fails with
+// a not-found error.
+func (s *Server) feedTarget(tx *store.Tx, name string) (*store.FeedTarget, error) {
+	t, err := tx.FeedTarget(name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no build target %q", activitypub.ErrNotFound, name)
+	}
+	return t, err
+}
+
+// handleTargetPage serves /targets/board:config: what the feed recorded of
+// a target; and /targets/board:config.atom, its Atom feed, which echo
+// routes here (urls.TargetFeed).
+func (s *Server) handleTargetPage(c echo.Context) error {
+	name, isFeed := strings.CutSuffix(c.Param("target"), urls.FeedSuffix)
+	if isFeed {
+		return s.handleTargetFeed(c, name)
+	}
+	a, err := s.svc.Actor(c.Request().Context(), s.cfg.Username)
+	if err != nil {
+		return err
+	}
+	u := s.site
+	var data web.TargetPage
+	err = s.view(c, func(tx *store.Tx) error {
+		t, err := s.feedTarget(tx, name)
+		if err != nil {
+			return err
+		}
+		h, err := tx.TargetHistory(t.Target, targetListLimit)
+		if err != nil {
+			return err
+		}
+		if data.Profile, err = s.profileView(tx, a); err != nil {
+			return err
+		}
+		data = s.targetView(t, h, data.Profile, tx.Now)
+		contents, err := s.noteContents(tx, failureNotes(h.Failures))
+		for i, f := range h.Failures {
+			data.Failures[i].Excerpt = web.CodeExcerpt(contents[f.Note], 8, 800)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	data.Page = s.page(data.Target+" builds", "Failures, recoveries and breaking commits of the NuttX build target "+data.Target, "", u.Target(data.Target))
+	data.Page.Feed = data.FeedURL
+	return s.renderPage(c, http.StatusOK, "target", data)
+}
+
+// failureNotes lists the notes of failures.
+func failureNotes(fs []store.TargetFailure) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Note
+	}
+	return out
+}
+
+// targetView describes target t and its history h as of now, without the
+// failures' excerpts.
+func (s *Server) targetView(t *store.FeedTarget, h *store.TargetHistory, p web.ProfileView, now time.Time) web.TargetPage {
+	v := web.TargetPage{
+		Profile: p, Target: t.Target, Arch: t.Arch, Failing: t.Failing, Since: t.FailingSince, FailingHosts: t.FailingUsers,
+		ThreadURL: s.notePageURL(t.Thread), HistoryURL: s.historyURL(t), FeedURL: s.site.TargetFeed(t.Target),
+		FailureCount: h.FailureCount, Hosts: h.Hosts, Incidents: h.Incidents, FailedFor: h.FailedFor,
+	}
+	if t.Failing { // the incident under way counts too
+		v.Incidents++
+		v.FailedFor += now.Sub(t.FailingSince)
+	}
+	for _, f := range h.Failures {
+		v.Failures = append(v.Failures, web.FailureRow{Seen: f.Seen, User: f.User, Commits: web.CommitLinks(f.NuttxHash, f.AppsHash),
+			Build: f.Build, LogURL: f.URL, NoteURL: s.notePageURL(f.Note)})
+	}
+	for _, r := range h.Recoveries {
+		v.Recoveries = append(v.Recoveries, web.RecoveryRow{Seen: r.Seen, User: r.User, Commits: web.CommitLinks(r.NuttxHash, r.AppsHash),
+			NoteURL: s.notePageURL(r.Note)})
+	}
+	for _, b := range h.Breaks {
+		v.Breaks = append(v.Breaks, web.BreakRow{Seen: b.Seen, Bad: web.CommitLinks(b.BadNuttx, b.BadApps),
+			Good: web.CommitLinks(b.GoodNuttx, b.GoodApps), NoteURL: s.notePageURL(b.Note)})
+	}
+	return v
+}

@@ -1,0 +1,236 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/mmcdole/gofeed"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/feed"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+)
+
+// failTarget records, as the feed does, that user fails board:config at
+// commit hash: it posts the failure (in the target's thread when there is
+// one) and records it in the feed's state. It returns the note.
+func (ts *testServer) failTarget(t *testing.T, board, config, user, hash, msg string) *store.Note {
+	t.Helper()
+	b := feed.Build{Target: board + ":" + config, Board: board, Config: config, Arch: "risc-v", User: user,
+		NuttxHash: hash, URL: "https://logs.example/" + hash, Msg: msg}
+	var n *store.Note
+	err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
+		thread := ""
+		if old, err := tx.FeedTarget(b.Target); err == nil {
+			thread = old.Thread
+		}
+		f := feed.Formatter{HistoryTemplate: feed.DefaultHistoryTemplate, MaxChars: 500}
+		var err error
+		if n, err = ts.svc.Publish(tx, "nuttx_build", activitypub.Post{Content: f.Failure(b, false), InReplyTo: thread}); err != nil {
+			return err
+		}
+		iri := ts.svc.NoteIRI(n)
+		if thread == "" {
+			thread = iri
+		}
+		if _, err := tx.ClaimFailure(store.FailureID{Target: b.Target, User: user, NuttxHash: hash}, 1, b.URL, iri); err != nil {
+			return err
+		}
+		return tx.MarkFailing(store.FeedTarget{Target: b.Target, Board: board, Config: config, Arch: b.Arch, Thread: thread, LastNote: iri}, user)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// recoverTarget records, as the feed does, that target builds again
+// everywhere, with a recovery post in its thread.
+func (ts *testServer) recoverTarget(t *testing.T, target, user, hash string) {
+	t.Helper()
+	err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
+		ft, err := tx.FeedTarget(target)
+		if err != nil {
+			return err
+		}
+		n, err := ts.svc.Publish(tx, "nuttx_build", activitypub.Post{Content: richtext.Parse(target + " builds again"), InReplyTo: ft.Thread})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.RemoveFailingUsers(target, ft.FailingUsers); err != nil {
+			return err
+		}
+		return tx.EndIncident(store.Recovery{Target: target, User: user, NuttxHash: hash, Note: ts.svc.NoteIRI(n)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProfileShowsNothingFailing: with no target failing, the profile
+// says so.
+func TestProfileShowsNothingFailing(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	doc := getPage(t, ts.URL+"/@nuttx_build", http.StatusOK)
+	if got := strings.TrimSpace(doc.Find("section.failing p.none").Text()); got != "Nothing is failing." {
+		t.Errorf("the empty failing section reads %q", got)
+	}
+	if n := doc.Find("section.failing table").Length(); n != 0 {
+		t.Errorf("%d tables with nothing failing", n)
+	}
+}
+
+// TestProfileListsFailingTargets: the profile's table lists the targets
+// failing now in natural order (board2 before board10), with arch, build
+// hosts, the first lines of the last error with its indentation, and
+// links to the target page, the build log, the history and the thread; a
+// recovered target is not listed.
+func TestProfileListsFailingTargets(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) { c.HistoryURLTemplate = feed.DefaultHistoryTemplate })
+	ts.failTarget(t, "board10", "nsh", "hostA", "aaaa", "old error")
+	root := ts.failTarget(t, "board2", "nsh", "hostA", "bbbb", "first")
+	ts.failTarget(t, "board2", "nsh", "hostB", "cccc", "a.c:3:1: error: <x>\n   3 |   int y\n     |   ^\nfourth line")
+	ts.failTarget(t, "board1", "nsh", "hostA", "dddd", "gone")
+	ts.recoverTarget(t, "board1:nsh", "hostA", "eeee")
+
+	doc := getPage(t, ts.URL+"/@nuttx_build", http.StatusOK)
+	rows := doc.Find("section.failing table.targets tbody tr")
+	var names []string
+	rows.Each(func(_ int, r *goquery.Selection) { names = append(names, r.Find("a.target").Text()) })
+	if strings.Join(names, " ") != "board2:nsh board10:nsh" {
+		t.Fatalf("failing rows %q, want board2:nsh board10:nsh", names)
+	}
+	row := rows.First()
+	if got := row.Find("a.target").AttrOr("href", ""); got != ts.URL+"/targets/board2:nsh" {
+		t.Errorf("target link %q", got)
+	}
+	if got := row.Find("td.hosts").Text(); got != "hostA, hostB" {
+		t.Errorf("hosts %q", got)
+	}
+	if got, want := row.Find("pre > code").Text(), "a.c:3:1: error: <x>\n  3 |   int y\n    |   ^…"; got != want {
+		t.Errorf("excerpt %q, want %q", got, want)
+	}
+	for sel, want := range map[string]string{
+		"a.log":     "https://logs.example/cccc",
+		"a.history": "https://nuttx-dashboard.org/d/fe2q876wubc3kc/nuttx-build-history?var-board=board2&var-config=nsh",
+		"a.thread":  ts.URL + "/@nuttx_build/" + root.PublicID,
+	} {
+		if got := row.Find(sel).AttrOr("href", ""); got != want {
+			t.Errorf("%s = %q, want %q", sel, got, want)
+		}
+	}
+	if got := row.Find("td").First().Text(); got != "risc-v" {
+		t.Errorf("arch %q", got)
+	}
+}
+
+// TestTargetPage: a target's page shows its status, time spent failing,
+// build hosts, failures with their commits and error (indentation kept),
+// recoveries and breaking commits, links its thread and its Atom feed;
+// it stays under 100 KB with many long failures.
+func TestTargetPage(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	root := ts.failTarget(t, "rv-virt", "citest", "hostA", "1111111111", "first")
+	ts.recoverTarget(t, "rv-virt:citest", "hostA", "2222222222")
+	long := strings.Repeat("chip/x.c:1:1: error: something long went wrong here\n    |   ^~~~~~\n", 40)
+	for i := range targetListLimit + 10 {
+		ts.failTarget(t, "rv-virt", "citest", "hostB", fmt.Sprintf("3333%06d", i), long)
+	}
+	ts.failTarget(t, "rv-virt", "citest", "hostB", "4444444444", "x.c:9: error: bad\n   9 |   indented")
+	if err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
+		_, err := tx.ClaimBreak(store.BreakID{Target: "rv-virt:citest", BadNuttx: "5555555555"}, "6666666666", "", "")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, body := get(t, ts.URL+"/targets/rv-virt:citest", "text/html")
+	if resp.StatusCode != http.StatusOK || len(body) >= 100_000 {
+		t.Fatalf("target page: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	doc := getPage(t, ts.URL+"/targets/rv-virt:citest", http.StatusOK)
+	if got := doc.Find("h2.target-name .handle").Text(); got != "rv-virt:citest" {
+		t.Errorf("heading %q", got)
+	}
+	if got := doc.Find("p.status").Text(); !strings.Contains(got, "Failing") || !strings.Contains(got, "hostB") {
+		t.Errorf("status %q", got)
+	}
+	if got := attr(t, doc, "a.thread", "href"); got != ts.URL+"/@nuttx_build/"+root.PublicID {
+		t.Errorf("thread link %q", got)
+	}
+	if got := attr(t, doc, `link[rel="alternate"][type="application/atom+xml"]`, "href"); got != ts.URL+"/targets/rv-virt:citest.atom" {
+		t.Errorf("feed link %q", got)
+	}
+	if got := doc.Find("section.time-failing").Text(); !strings.Contains(got, "2 incidents") {
+		t.Errorf("time spent failing: %q", got)
+	}
+	if got := doc.Find("section.hosts li .host").Text(); got != "hostAhostB" {
+		t.Errorf("hosts %q", got)
+	}
+	failures := doc.Find("section.failures article.failure")
+	if failures.Length() != targetListLimit || !strings.Contains(doc.Find("section.failures h2").Text(), fmt.Sprint(targetListLimit+12)) {
+		t.Errorf("%d failures listed under %q, want %d of %d", failures.Length(), doc.Find("section.failures h2").Text(), targetListLimit, targetListLimit+12)
+	}
+	first := failures.First()
+	if got := first.Find("pre > code").Text(); got != "x.c:9: error: bad\n  9 |   indented" {
+		t.Errorf("the latest failure's error %q", got)
+	}
+	if got := first.Find("a.commit").AttrOr("href", ""); got != "https://github.com/apache/nuttx/commit/4444444444" {
+		t.Errorf("the latest failure's commit %q", got)
+	}
+	if got := first.Find("a.log").AttrOr("href", ""); got != "https://logs.example/4444444444" {
+		t.Errorf("the latest failure's log %q", got)
+	}
+	if n := doc.Find("section.recoveries li.recovery").Length(); n != 1 {
+		t.Errorf("%d recoveries", n)
+	}
+	if got := doc.Find("section.breaks li.break a.commit").First().Text(); got != "5555555" {
+		t.Errorf("breaking commit %q", got)
+	}
+}
+
+// TestTargetPageUnknown: an unknown target is 404, page and feed.
+func TestTargetPageUnknown(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	getPage(t, ts.URL+"/targets/nope:nsh", http.StatusNotFound)
+	if resp, _ := get(t, ts.URL+"/targets/nope:nsh.atom", ""); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown target's feed: %d", resp.StatusCode)
+	}
+}
+
+// TestTargetFeed: a target's Atom feed parses and holds the posts about it
+// (failures and recovery), newest first, and not another target's.
+func TestTargetFeed(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	a := ts.failTarget(t, "sim", "nsh", "hostA", "1111", "err one")
+	ts.failTarget(t, "other", "nsh", "hostA", "9999", "elsewhere")
+	ts.recoverTarget(t, "sim:nsh", "hostA", "2222")
+	b := ts.failTarget(t, "sim", "nsh", "hostA", "3333", "err two")
+
+	resp, body := get(t, ts.URL+"/targets/sim:nsh.atom", "")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != atomContentType {
+		t.Fatalf("feed: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	f, err := gofeed.NewParser().ParseString(string(body))
+	if err != nil {
+		t.Fatalf("the feed does not parse: %v\n%s", err, body)
+	}
+	if f.FeedType != "atom" || f.Link != ts.URL+"/targets/sim:nsh" || !strings.Contains(f.Title, "sim:nsh") {
+		t.Errorf("feed: type %s, link %q, title %q", f.FeedType, f.Link, f.Title)
+	}
+	if len(f.Items) != 3 || f.Items[0].GUID != ts.svc.NoteIRI(b) || f.Items[2].GUID != ts.svc.NoteIRI(a) {
+		t.Fatalf("%d entries, want 3 from the latest failure to the first", len(f.Items))
+	}
+	if !strings.Contains(f.Items[1].Content, "builds again") {
+		t.Errorf("the middle entry is not the recovery: %q", f.Items[1].Content)
+	}
+}

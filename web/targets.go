@@ -1,0 +1,149 @@
+package web
+
+import (
+	"fmt"
+	"html"
+	"strings"
+	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+)
+
+// The views of the pages about build targets: the table of targets failing
+// now on the profile page, and the target page.
+
+// FailingRow is a target failing now, as the profile page lists it.
+type FailingRow struct {
+	Target, Arch string
+	Since        time.Time
+	Hosts        []string
+	Excerpt      string // the first lines of its latest build error
+	PageURL      string // its target page
+	LogURL       string // the latest failure's build log; "" for none
+	HistoryURL   string // its build history elsewhere; "" for none
+	ThreadURL    string // its thread here; "" for none
+}
+
+// FailingTable is the profile page's table of targets failing now, in
+// natural order; More counts those left out to bound the page.
+type FailingTable struct {
+	Rows []FailingRow
+	More int
+}
+
+// CommitLink is a commit linked to its page on GitHub.
+type CommitLink struct {
+	Repo, Short, URL string
+}
+
+// CommitLinks links the nuttx and nuttx-apps commits that are known.
+func CommitLinks(nuttx, apps string) []CommitLink {
+	var out []CommitLink
+	for _, c := range []struct{ repo, hash, base string }{
+		{"nuttx", nuttx, "https://github.com/apache/nuttx/commit/"},
+		{"apps", apps, "https://github.com/apache/nuttx-apps/commit/"},
+	} {
+		if c.hash != "" {
+			out = append(out, CommitLink{Repo: c.repo, Short: shortHash(c.hash), URL: c.base + c.hash})
+		}
+	}
+	return out
+}
+
+// shortHash is a commit's first 7 characters, as git shows it.
+func shortHash(h string) string {
+	if len(h) > 7 {
+		return h[:7]
+	}
+	return h
+}
+
+// FailureRow is one failure on a target page.
+type FailureRow struct {
+	Seen    time.Time
+	User    string
+	Commits []CommitLink
+	Build   string // the build's label when both commits are unknown
+	Excerpt string
+	LogURL  string
+	NoteURL string // "" when no note of its own announced it
+}
+
+// RecoveryRow is one recovery on a target page.
+type RecoveryRow struct {
+	Seen    time.Time
+	User    string
+	Commits []CommitLink
+	NoteURL string
+}
+
+// BreakRow is one breaking commit on a target page.
+type BreakRow struct {
+	Seen      time.Time
+	Bad, Good []CommitLink
+	NoteURL   string
+}
+
+// TargetPage is /targets/{board}:{config}.
+type TargetPage struct {
+	Page
+	Profile      ProfileView
+	Target, Arch string
+	Failing      bool
+	Since        time.Time
+	FailingHosts []string
+	ThreadURL    string
+	HistoryURL   string
+	FeedURL      string
+	Failures     []FailureRow
+	FailureCount int // all failures, listed or not
+	Recoveries   []RecoveryRow
+	Breaks       []BreakRow
+	Hosts        []store.TargetHost
+	Incidents    int // ended and ongoing
+	FailedFor    time.Duration
+}
+
+// FailedForText is the time the target spent failing, in words.
+func (p TargetPage) FailedForText() string { return HumanDuration(p.FailedFor) }
+
+// HumanDuration writes d as "3d 4h 5m", to the minute ("0m" under one).
+func HumanDuration(d time.Duration) string {
+	m := int64(d / time.Minute)
+	days, hours, mins := m/(24*60), m/60%24, m%60
+	var parts []string
+	if days > 0 {
+		parts = append(parts, fmt.Sprintf("%dd", days))
+	}
+	if hours > 0 {
+		parts = append(parts, fmt.Sprintf("%dh", hours))
+	}
+	if mins > 0 || len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("%dm", mins))
+	}
+	return strings.Join(parts, " ")
+}
+
+// CodeExcerpt returns the first code block of a note's HTML as text, at
+// most maxLines lines of at most maxChars characters in all, ending in
+// "…" when cut; indentation stays. "" when the note has no code block.
+func CodeExcerpt(content string, maxLines, maxChars int) string {
+	_, rest, ok := strings.Cut(content, "<pre><code>")
+	if !ok {
+		return ""
+	}
+	code, _, _ := strings.Cut(rest, "</code></pre>")
+	lines := strings.Split(html.UnescapeString(code), "\n")
+	cut := len(lines) > maxLines
+	if cut {
+		lines = lines[:maxLines]
+	}
+	text := []rune(strings.Join(lines, "\n"))
+	if len(text) > maxChars {
+		text, cut = text[:maxChars], true
+	}
+	if cut {
+		return strings.TrimRight(string(text), " \n") + "…"
+	}
+	return string(text)
+}
