@@ -27,17 +27,7 @@ func TestProfileFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	resp, body := get(t, ts.URL+"/@nuttx_build.atom", "")
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/atom+xml; charset=utf-8" {
-		t.Fatalf("feed: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	f, err := gofeed.NewParser().ParseString(string(body))
-	if err != nil {
-		t.Fatalf("the feed does not parse: %v\n%s", err, body)
-	}
-	if f.FeedType != "atom" || f.Link != ts.URL+"/@nuttx_build" || !strings.Contains(f.Title, "@nuttx_build@127.0.0.1") {
-		t.Errorf("feed: type %s, link %q, title %q", f.FeedType, f.Link, f.Title)
-	}
+	f := getFeed(t, ts.URL+"/@nuttx_build.atom", ts.URL+"/@nuttx_build", "@nuttx_build@127.0.0.1")
 	// Newest first, the deleted one left out: posts 21, 19, 18, ..., 1.
 	var want []*store.Note
 	for i := len(notes) - 1; i >= 0 && len(want) < store.PageSize; i-- {
@@ -62,6 +52,24 @@ func TestProfileFeed(t *testing.T) {
 			t.Error("the deleted note is in the feed")
 		}
 	}
+}
+
+// getFeed fetches url, checks that it is an Atom feed a real parser reads,
+// linking to link, its title holding title, and returns it.
+func getFeed(t *testing.T, url, link, title string) *gofeed.Feed {
+	t.Helper()
+	resp, body := get(t, url, "")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/atom+xml; charset=utf-8" {
+		t.Fatalf("feed: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	f, err := gofeed.NewParser().ParseString(string(body))
+	if err != nil {
+		t.Fatalf("the feed does not parse: %v\n%s", err, body)
+	}
+	if f.FeedType != "atom" || f.Link != link || !strings.Contains(f.Title, title) {
+		t.Errorf("feed: type %s, link %q, title %q", f.FeedType, f.Link, f.Title)
+	}
+	return f
 }
 
 // TestProfileFeedFailures: an unknown user has no feed, and the feed is

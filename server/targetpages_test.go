@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/mmcdole/gofeed"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/feed"
@@ -216,21 +215,31 @@ func TestTargetFeed(t *testing.T) {
 	ts.recoverTarget(t, "sim:nsh", "hostA", "2222")
 	b := ts.failTarget(t, "sim", "nsh", "hostA", "3333", "err two")
 
-	resp, body := get(t, ts.URL+"/targets/sim:nsh.atom", "")
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != atomContentType {
-		t.Fatalf("feed: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	f, err := gofeed.NewParser().ParseString(string(body))
-	if err != nil {
-		t.Fatalf("the feed does not parse: %v\n%s", err, body)
-	}
-	if f.FeedType != "atom" || f.Link != ts.URL+"/targets/sim:nsh" || !strings.Contains(f.Title, "sim:nsh") {
-		t.Errorf("feed: type %s, link %q, title %q", f.FeedType, f.Link, f.Title)
-	}
+	f := getFeed(t, ts.URL+"/targets/sim:nsh.atom", ts.URL+"/targets/sim:nsh", "sim:nsh")
 	if len(f.Items) != 3 || f.Items[0].GUID != ts.svc.NoteIRI(b) || f.Items[2].GUID != ts.svc.NoteIRI(a) {
 		t.Fatalf("%d entries, want 3 from the latest failure to the first", len(f.Items))
 	}
 	if !strings.Contains(f.Items[1].Content, "builds again") {
 		t.Errorf("the middle entry is not the recovery: %q", f.Items[1].Content)
+	}
+}
+
+// TestTargetPageIsRateLimited: the target page and its feed share the
+// pages' rate limit.
+func TestTargetPageIsRateLimited(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) { c.RateLimit = 2 })
+	ts.failTarget(t, "sim", "nsh", "hostA", "1111", "err")
+	for _, url := range []string{ts.URL + "/targets/sim:nsh", ts.URL + "/targets/sim:nsh.atom"} {
+		limited := false
+		for range 10 {
+			if resp, _ := get(t, url, ""); resp.StatusCode == http.StatusTooManyRequests {
+				limited = true
+				break
+			}
+		}
+		if !limited {
+			t.Errorf("10 quick requests for %s were never limited", url)
+		}
 	}
 }
