@@ -243,3 +243,26 @@ func TestTargetPageIsRateLimited(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileFailingTableIsBounded: with more targets failing than the
+// table lists, it shows the first ones, says how many more, and the
+// profile stays under 100 KB.
+func TestProfileFailingTableIsBounded(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) { c.HistoryURLTemplate = feed.DefaultHistoryTemplate })
+	long := strings.Repeat("arch/risc-v/src/common/riscv_exit.c:123:45: error: implicit declaration of function\n      |   ^~~~~~~~~~\n", 20)
+	for i := range failingRows + 10 {
+		ts.failTarget(t, fmt.Sprintf("some-long-board-name-%d", i), "some_long_config", "nuttx-build-host", fmt.Sprintf("%040d", i), long)
+	}
+	resp, body := get(t, ts.URL+"/@nuttx_build", "text/html")
+	if resp.StatusCode != http.StatusOK || len(body) >= 100_000 {
+		t.Fatalf("profile: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	doc := getPage(t, ts.URL+"/@nuttx_build", http.StatusOK)
+	if n := doc.Find("section.failing tbody tr").Length(); n != failingRows {
+		t.Errorf("%d rows, want %d", n, failingRows)
+	}
+	if got := doc.Find("section.failing p.more").Text(); got != "And 10 more failing targets." {
+		t.Errorf("more: %q", got)
+	}
+}
