@@ -19,6 +19,9 @@ type activity struct {
 	Type   string
 	Actor  string
 	Object object
+	// rawObject is the object as sent (the first of an array): an
+	// embedded Note is read from it (replies.go).
+	rawObject json.RawMessage
 }
 
 // object is the part of an activity's object we act on. For an IRI, only ID
@@ -62,6 +65,7 @@ func decodeActivity(body []byte) (*activity, error) {
 		return nil, err
 	}
 	a.Object = objectOf(raw["object"])
+	a.rawObject = first(raw["object"])
 	return a, nil
 }
 
@@ -145,6 +149,11 @@ type remoteDocument struct {
 	Endpoints    json.RawMessage `json:"endpoints"`
 	// PreferredUsername makes, with the id's host, the actor's handle.
 	PreferredUsername string `json:"preferredUsername"`
+	// Name, Icon and URL are what a reply shows of its author
+	// (profile). Raw: peers send strings, objects and arrays.
+	Name json.RawMessage `json:"name"`
+	Icon json.RawMessage `json:"icon"`
+	URL  json.RawMessage `json:"url"`
 }
 
 type publicKeyObject struct {

@@ -106,9 +106,12 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 		return s.handleFollow(ctx, act, signer, log)
 	case "Undo":
 		return s.handleUndo(ctx, act, signer)
+	case "Create":
+		return s.handleCreate(ctx, act, signer, log)
+	case "Update":
+		return s.handleUpdate(ctx, act, signer, log)
 	case "Delete":
-		log.Debug("ignored Delete of an object")
-		return nil
+		return s.handleDelete(ctx, act, log)
 	default:
 		log.Debug("ignored activity")
 		return nil
@@ -368,10 +371,7 @@ func (s *Service) handleUndo(ctx context.Context, act *activity, signer *remoteK
 		}
 		followed = a
 	}
-	signed := signer.record()
-	if s.checkInboxes(act.Actor, signed.Inbox, signed.SharedInbox) != nil {
-		signed.Inbox, signed.SharedInbox = "", "" // never kept
-	}
+	signed := s.signerRecord(act.Actor, signer)
 	var removed int
 	err := s.update(ctx, func(tx *store.Tx) error {
 		var err error
@@ -394,10 +394,13 @@ func (s *Service) handleUndo(ctx context.Context, act *activity, signer *remoteK
 }
 
 // removeActorEverywhere forgets a deleted remote actor: its follows, its
-// pending personal deliveries and its cached key.
+// pending personal deliveries, its replies and its cached key.
 func (s *Service) removeActorEverywhere(ctx context.Context, iri string) error {
 	err := s.update(ctx, func(tx *store.Tx) error {
 		if _, err := tx.RemoveFollowerEverywhere(iri); err != nil {
+			return err
+		}
+		if _, err := tx.DeleteRemoteRepliesBy(iri); err != nil {
 			return err
 		}
 		return tx.DeleteRemoteActor(iri)

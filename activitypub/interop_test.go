@@ -111,11 +111,19 @@ type stepKind int
 
 const (
 	stepFollow stepKind = iota // stores the follower, queues one Accept
-	stepReply                  // Create, Update or Delete of a reply: accepted, nothing stored
+	stepCreate                 // Create of a reply to the bot's note: stored, nothing queued
+	stepUpdate                 // Update of that reply: replaces it
+	stepDelete                 // Delete of that reply: removes it
 	stepUndo                   // removes the follower (a repeated Undo is a no-op)
 )
 
-func (k stepKind) String() string { return [...]string{"follow", "reply", "undo"}[k] }
+func (k stepKind) String() string {
+	return [...]string{"follow", "create reply", "update reply", "delete reply", "undo"}[k]
+}
+
+// authorWant is what a stored reply must show of its author, from the
+// actor document fetched for the key.
+type authorWant struct{ name, handle, avatar, url string }
 
 type interopStep struct {
 	file string
@@ -140,6 +148,7 @@ type interopPeer struct {
 	// undoOtherID: the Undo embeds a Follow whose id is not the one sent
 	// (Misskey), so it must be matched by actor and object.
 	undoOtherID bool
+	author      authorWant         // what a stored reply shows of the sender
 	docs        map[string]peerDoc // by URL, without fragment
 	gets        []signedGET
 	script      []interopStep // every captured POST, in the order sent
@@ -156,6 +165,7 @@ var interopPeers = []interopPeer{
 		postHeaders: "(request-target) host date digest",
 		getHeaders:  "(request-target) host date",
 		inbox:       "https://gts.test/users/alice/inbox",
+		author:      authorWant{"alice", "@alice@gts.test", "", "https://gts.test/@alice"},
 		docs: map[string]peerDoc{
 			"https://gts.test/users/alice/main-key": {file: "alice-main-key.json", contentType: "application/activity+json"},
 			"https://gts.test/users/alice":          {file: "alice-actor.json", contentType: "application/activity+json", signedOnly: true},
@@ -164,9 +174,9 @@ var interopPeers = []interopPeer{
 		script: []interopStep{
 			{"follow-to-shared-inbox.json", stepFollow},
 			{"follow-to-shared-inbox-2.json", stepFollow}, // a new Follow id after an unfollow
-			{"create-reply.json", stepReply},
-			{"update-reply.json", stepReply},
-			{"delete-reply.json", stepReply},
+			{"create-reply.json", stepCreate},
+			{"update-reply.json", stepUpdate},
+			{"delete-reply.json", stepDelete},
 			{"undo-follow.json", stepUndo},
 		},
 	},
@@ -178,6 +188,7 @@ var interopPeers = []interopPeer{
 		postHeaders: "(request-target) host digest date",
 		getHeaders:  "(request-target) host digest date", // a Digest of the empty body
 		inbox:       "https://snac.test/bob/inbox",
+		author:      authorWant{"bob", "@bob@snac.test", "https://snac.test/susie.png", "https://snac.test/bob"},
 		docs: map[string]peerDoc{
 			"https://snac.test/bob": {file: "bob-actor.json", contentType: ldJSON},
 		},
@@ -187,9 +198,9 @@ var interopPeers = []interopPeer{
 		},
 		script: []interopStep{
 			{"follow-to-shared-inbox.json", stepFollow},
-			{"create-reply.json", stepReply},
-			{"update-reply.json", stepReply},
-			{"delete-reply.json", stepReply},
+			{"create-reply.json", stepCreate},
+			{"update-reply.json", stepUpdate},
+			{"delete-reply.json", stepDelete},
 			{"undo-follow.json", stepUndo},
 		},
 	},
@@ -201,6 +212,7 @@ var interopPeers = []interopPeer{
 		postHeaders: "(request-target) date host content-type digest",
 		getHeaders:  "(request-target) date host",
 		inbox:       "https://honk.test/u/bob/inbox",
+		author:      authorWant{"bob", "@bob@honk.test", "https://honk.test/a?a=https%3A%2F%2Fhonk.test%2Fu%2Fbob", "https://honk.test/u/bob"},
 		docs: map[string]peerDoc{
 			"https://honk.test/u/bob": {file: "bob-actor.json", contentType: ldJSON},
 		},
@@ -210,9 +222,9 @@ var interopPeers = []interopPeer{
 		},
 		script: []interopStep{
 			{"follow-to-personal-inbox.json", stepFollow},
-			{"create-reply.json", stepReply},
-			{"update-reply.json", stepReply},
-			{"delete-reply.json", stepReply},
+			{"create-reply.json", stepCreate},
+			{"update-reply.json", stepUpdate},
+			{"delete-reply.json", stepDelete},
 			{"undo-follow.json", stepUndo},
 			{"undo-follow-again.json", stepUndo}, // the same Undo again: a no-op
 		},
@@ -225,6 +237,7 @@ var interopPeers = []interopPeer{
 		postHeaders: "(request-target) date host digest",
 		getHeaders:  "(request-target) date host accept",
 		inbox:       "https://misskey.test/users/au583b1f75dc0002/inbox",
+		author:      authorWant{"@bob@misskey.test", "@bob@misskey.test", "", "https://misskey.test/@bob"},
 		sharedInbox: "https://misskey.test/inbox",
 		undoOtherID: true,
 		docs: map[string]peerDoc{
@@ -234,8 +247,8 @@ var interopPeers = []interopPeer{
 		gets: []signedGET{{"signed-get-actor.json", "https://misskey.test/users/au583bf475dc0003#main-key", "https://misskey.test/users/au583bf475dc0003"}},
 		script: []interopStep{
 			{"follow-to-personal-inbox.json", stepFollow},
-			{"create-reply.json", stepReply},
-			{"delete-reply.json", stepReply},
+			{"create-reply.json", stepCreate},
+			{"delete-reply.json", stepDelete},
 			{"undo-follow.json", stepUndo},
 		},
 	},
@@ -636,6 +649,81 @@ func bodyOf(t *testing.T, c capture) map[string]any {
 	return m
 }
 
+// holdRepliedNote stores the bot's note that the peer's captured reply
+// answers, and returns its IRI.
+func (in *interopInbox) holdRepliedNote() string {
+	in.t.Helper()
+	obj, _ := bodyOf(in.t, loadCaptureFrom(in.t, in.peer.server, "create-reply.json"))["object"].(map[string]any)
+	iri, _ := obj["inReplyTo"].(string)
+	username, id, ok := in.s.site.ParseLocalNote(iri)
+	if !ok || username != "nuttx_build" {
+		in.t.Fatalf("the captured reply answers %q, not a note of the bot", iri)
+	}
+	err := in.s.update(context.Background(), func(tx *store.Tx) error {
+		a, err := tx.Actor(username)
+		if err != nil {
+			return err
+		}
+		return tx.InsertNote(&store.Note{PublicID: id, ActorID: a.ID, Content: "<p>build failed</p>", Source: "build failed", Published: in.clock.Now()})
+	})
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	return iri
+}
+
+// replies returns the remote replies the page of the note thread shows.
+func (in *interopInbox) replies(thread string) []*store.RemoteReply {
+	in.t.Helper()
+	var out []*store.RemoteReply
+	err := in.s.store.View(context.Background(), func(tx *store.Tx) (err error) {
+		out, err = tx.ThreadReplies(thread)
+		return err
+	})
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	return out
+}
+
+// checkReplies checks the replies of thread after a Create, Update or
+// Delete step whose body is body: the reply it names stored, replaced or
+// gone, with its author as the peer's actor shows it and its content
+// sanitized.
+func (in *interopInbox) checkReplies(step interopStep, body map[string]any, thread string) {
+	in.t.Helper()
+	replies := in.replies(thread)
+	if step.kind == stepDelete {
+		if len(replies) != 0 {
+			in.t.Errorf("%s: replies %+v left, want none", step.file, replies[0])
+		}
+		return
+	}
+	obj, _ := body["object"].(map[string]any)
+	if len(replies) != 1 {
+		in.t.Fatalf("%s: %d replies stored, want 1", step.file, len(replies))
+	}
+	r, a := replies[0], in.peer.author
+	if r.NoteID != obj["id"] || r.Author != in.peer.actor || r.InReplyTo != thread || r.Thread != thread {
+		in.t.Errorf("%s: stored %s by %s answering %s (thread %s); want %s by %s answering %s", step.file,
+			r.NoteID, r.Author, r.InReplyTo, r.Thread, obj["id"], in.peer.actor, thread)
+	}
+	if r.AuthorName != a.name || r.AuthorHandle != a.handle || r.AuthorAvatar != a.avatar || r.AuthorURL != a.url {
+		in.t.Errorf("%s: author %q %q %q %q, want %q %q %q %q", step.file, r.AuthorName, r.AuthorHandle, r.AuthorAvatar, r.AuthorURL,
+			a.name, a.handle, a.avatar, a.url)
+	}
+	if published, _ := time.Parse(time.RFC3339Nano, obj["published"].(string)); !r.Published.Equal(published) {
+		in.t.Errorf("%s: published %v, want %v", step.file, r.Published, published)
+	}
+	want := "looking into it"
+	if step.kind == stepUpdate {
+		want = "edited"
+	}
+	if !strings.Contains(r.Content, want) || strings.Contains(r.Content, "<script") || strings.Contains(r.Content, "class=") {
+		in.t.Errorf("%s: content %q, want it sanitized and saying %q", step.file, r.Content, want)
+	}
+}
+
 func TestInteropCapturesThroughInbox(t *testing.T) {
 	t.Parallel()
 	for _, peer := range interopPeers {
@@ -643,6 +731,7 @@ func TestInteropCapturesThroughInbox(t *testing.T) {
 			t.Parallel()
 			in := newInteropInbox(t, peer)
 			bot := peer.baseURL() + "/users/nuttx_build"
+			thread := in.holdRepliedNote()
 			var last time.Time
 			for _, step := range peer.script {
 				c := loadCaptureFrom(t, peer.server, step.file)
@@ -682,13 +771,14 @@ func TestInteropCapturesThroughInbox(t *testing.T) {
 					if to, _ := a.body["to"].([]any); len(to) != 1 || to[0] != peer.actor {
 						t.Errorf("%s: Accept to %v, want the follower", step.file, a.body["to"])
 					}
-				case stepReply:
+				case stepCreate, stepUpdate, stepDelete:
 					if !slices.Equal(after, before) {
 						t.Errorf("%s: followers went from %+v to %+v, want no change", step.file, before, after)
 					}
 					if len(queued) != 0 || in.count("deliveries") != deliveries {
 						t.Errorf("%s: queued %+v, want nothing", step.file, queued)
 					}
+					in.checkReplies(step, body, thread)
 				case stepUndo:
 					if peer.undoOtherID && len(before) == 1 {
 						obj, _ := body["object"].(map[string]any)
@@ -762,15 +852,15 @@ func TestInteropKeysFetchedVerify(t *testing.T) {
 	}
 }
 
-// Replies, and an Undo, from someone who never followed: accepted, and
-// nothing stored.
+// Replies to a note we do not hold, and an Undo, from someone who never
+// followed: accepted, and nothing stored.
 func TestInteropRepliesFromStrangers(t *testing.T) {
 	t.Parallel()
 	for _, peer := range interopPeers {
 		t.Run(peer.server, func(t *testing.T) {
 			t.Parallel()
 			in := newInteropInbox(t, peer)
-			tables := []string{"followers", "activities", "deliveries", "notes"}
+			tables := []string{"followers", "activities", "deliveries", "notes", "remote_replies"}
 			counts := map[string]int{}
 			for _, table := range tables {
 				counts[table] = in.count(table)

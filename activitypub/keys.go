@@ -32,6 +32,7 @@ type remoteKey struct {
 	inbox       string // "" until known (GoToSocial's key stub has none)
 	sharedInbox string
 	username    string // the owner's preferredUsername, "" until known
+	profile     authorProfile
 	fetchedAt   time.Time
 }
 
@@ -176,7 +177,8 @@ func (s *Service) storedKey(ctx context.Context, keyID string) (*remoteKey, erro
 		return nil, nil // unusable: fetch it again
 	}
 	return &remoteKey{keyID: keyID, owner: r.IRI, pem: r.PublicKeyPEM, pub: pub, inbox: r.Inbox,
-		sharedInbox: r.SharedInbox, username: r.Username, fetchedAt: r.FetchedAt}, nil
+		sharedInbox: r.SharedInbox, username: r.Username, fetchedAt: r.FetchedAt,
+		profile: authorProfile{name: r.Name, avatar: r.Avatar, url: r.ProfileURL}}, nil
 }
 
 // fetchKey dereferences keyID (without its fragment) and returns the key,
@@ -224,6 +226,7 @@ func (s *Service) fetchKey(ctx context.Context, keyID string) (*remoteKey, error
 	}
 	k := &remoteKey{keyID: keyID, owner: owner, pem: pk.PublicKeyPem, pub: pub, fetchedAt: s.now()}
 	k.inbox, k.sharedInbox, k.username = actor.Inbox, actor.sharedInbox(), actor.username()
+	k.profile = actor.profile()
 	return k, nil
 }
 
@@ -247,10 +250,11 @@ func (s *Service) ownerDocument(ctx context.Context, owner, keyID string, pub *r
 	return doc, nil
 }
 
-// withInboxes returns a copy of k carrying the inboxes of its owner, read
-// from the actor, which must answer with its own id and name k. k itself is
-// shared (cached) and never changes. Keys fetched since the owner binding
-// carry their inboxes already; this serves keys stored without them.
+// withInboxes returns a copy of k carrying the inboxes and profile of its
+// owner, read from the actor, which must answer with its own id and name k.
+// k itself is shared (cached) and never changes. Keys fetched since the
+// owner binding carry their inboxes already (and since replies, their
+// profile); this serves keys stored without them.
 func (s *Service) withInboxes(ctx context.Context, k *remoteKey) (*remoteKey, error) {
 	doc, err := s.ownerDocument(ctx, k.owner, k.keyID, k.pub)
 	if err != nil {
@@ -258,6 +262,7 @@ func (s *Service) withInboxes(ctx context.Context, k *remoteKey) (*remoteKey, er
 	}
 	c := *k
 	c.inbox, c.sharedInbox, c.username = doc.Inbox, doc.sharedInbox(), doc.username()
+	c.profile = doc.profile()
 	s.keys.put(&c)
 	return &c, nil
 }
@@ -274,5 +279,6 @@ func sameHost(a, b string) bool {
 // record returns k as the store keeps an accepted signer.
 func (k *remoteKey) record() *store.RemoteActor {
 	return &store.RemoteActor{IRI: k.owner, KeyID: k.keyID, PublicKeyPEM: k.pem, Inbox: k.inbox,
-		SharedInbox: k.sharedInbox, Username: k.username, FetchedAt: k.fetchedAt}
+		SharedInbox: k.sharedInbox, Username: k.username, FetchedAt: k.fetchedAt,
+		Name: k.profile.name, Avatar: k.profile.avatar, ProfileURL: k.profile.url}
 }

@@ -14,9 +14,10 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
-// contentSecurityPolicy allows our own styles and images and nothing else:
-// note content is ours, but defence in depth costs nothing.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// contentSecurityPolicy allows our own styles and images, and https images
+// (the avatars of those who reply), and nothing else: replies are
+// sanitized on the way in, but defence in depth costs nothing.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' https:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 func (s *Server) page(title, description, alternate, canonical string) web.Page {
 	u := s.site
@@ -49,7 +50,8 @@ func (s *Server) profileView(tx *store.Tx, a *store.Actor) (web.ProfileView, err
 	return web.NewProfileView(s.site, a, posts, followers), nil
 }
 
-// noteViews describes notes with how many local replies each has.
+// noteViews describes notes with how many replies each thread page shows:
+// local ones and those from the Fediverse.
 func (s *Server) noteViews(tx *store.Tx, notes []*store.Note) ([]web.NoteView, error) {
 	iris := make([]string, len(notes))
 	for i, n := range notes {
@@ -59,9 +61,13 @@ func (s *Server) noteViews(tx *store.Tx, notes []*store.Note) ([]web.NoteView, e
 	if err != nil {
 		return nil, err
 	}
+	remote, err := tx.RemoteReplyCounts(iris)
+	if err != nil {
+		return nil, err
+	}
 	views := web.NoteViews(s.site, notes)
 	for i := range views {
-		views[i].ReplyCount = counts[iris[i]]
+		views[i].ReplyCount = counts[iris[i]] + remote[iris[i]]
 	}
 	return views, nil
 }
@@ -149,7 +155,12 @@ func (s *Server) handleNotePage(c echo.Context) error {
 			}
 		}
 		replies, err := tx.Replies(s.svc.NoteIRI(n))
+		if err != nil {
+			return err
+		}
 		data.Replies = web.NoteViews(u, replies)
+		remote, err := tx.ThreadReplies(s.svc.NoteIRI(n))
+		data.RemoteReplies = web.RemoteReplyViews(remote)
 		return err
 	})
 	if err != nil {
@@ -157,7 +168,7 @@ func (s *Server) handleNotePage(c echo.Context) error {
 	}
 	data.Page = s.page(a.DisplayName+": "+firstLine(n.Source), n.Source, s.svc.NoteIRI(n), u.NoteURL(n.Username, n.PublicID))
 	data.Note.Focus = true
-	data.Note.ReplyCount = len(data.Replies)
+	data.Note.ReplyCount = len(data.Replies) + len(data.RemoteReplies)
 	if deleted {
 		data.Page = s.page(a.DisplayName+": a deleted post", "", "", u.NoteURL(n.Username, n.PublicID))
 	}

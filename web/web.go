@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
@@ -195,13 +196,47 @@ type ProfilePage struct {
 	OlderURL string
 }
 
-// NotePage shows one note, its parent and its replies.
+// NotePage shows one note, its parent and its replies: ours, then those
+// from the Fediverse.
 type NotePage struct {
 	Page
-	Profile ProfileView
-	Parent  *NoteView
-	Note    NoteView
-	Replies []NoteView
+	Profile       ProfileView
+	Parent        *NoteView
+	Note          NoteView
+	Replies       []NoteView
+	RemoteReplies []RemoteReplyView
+}
+
+// RemoteReplyView is a reply from the Fediverse as a thread page shows it.
+type RemoteReplyView struct {
+	Anchor       string // its element id
+	AuthorName   string
+	AuthorHandle string // @user@host
+	AuthorURL    string // the author's profile page
+	AvatarURL    string // https only (the page's CSP allows no other remote image); "" shows none
+	Content      template.HTML
+	URL          string // the reply's own page
+	Published    time.Time
+}
+
+// RemoteReplyViews describes stored remote replies.
+func RemoteReplyViews(replies []*store.RemoteReply) []RemoteReplyView {
+	out := make([]RemoteReplyView, len(replies))
+	for i, r := range replies {
+		out[i] = RemoteReplyView{
+			Anchor:       fmt.Sprintf("r-%d", r.Seq),
+			AuthorName:   r.AuthorName,
+			AuthorHandle: r.AuthorHandle,
+			AuthorURL:    r.AuthorURL,
+			Content:      template.HTML(r.Content), // sanitized on the way in (activitypub/replies.go)
+			URL:          r.URL,
+			Published:    r.Published,
+		}
+		if strings.HasPrefix(r.AuthorAvatar, "https://") {
+			out[i].AvatarURL = r.AuthorAvatar
+		}
+	}
+	return out
 }
 
 // TagPage lists the notes with one hashtag, under the header of the

@@ -75,6 +75,9 @@ type Remote struct {
 	// SharedInbox, when set, makes the actor advertise /inbox as its shared
 	// inbox (GoToSocial has none).
 	SharedInbox bool
+	// DisplayName and AvatarURL, when set, are the actor's name and icon.
+	DisplayName string
+	AvatarURL   string
 
 	mu         sync.Mutex
 	deliveries []Delivery
@@ -171,6 +174,12 @@ func (r *Remote) actorDocument() map[string]any {
 	}
 	if r.SharedInbox {
 		doc["endpoints"] = map[string]any{"sharedInbox": r.SharedInboxURL()}
+	}
+	if r.DisplayName != "" {
+		doc["name"] = r.DisplayName
+	}
+	if r.AvatarURL != "" {
+		doc["icon"] = map[string]any{"type": "Image", "url": r.AvatarURL}
 	}
 	return doc
 }
@@ -358,6 +367,31 @@ func (r *Remote) UndoActivity(follow map[string]any) map[string]any {
 		"type":     "Undo",
 		"actor":    r.ActorID(),
 		"object":   inner,
+	}
+}
+
+// NoteActivity returns a Create or Update (typ) by the remote actor of
+// its note noteID answering inReplyTo with content.
+func (r *Remote) NoteActivity(typ, noteID, inReplyTo, content string) map[string]any {
+	return map[string]any{
+		"@context": "https://www.w3.org/ns/activitystreams",
+		"id":       noteID + "/" + typ + "/" + RandomHex(),
+		"type":     typ,
+		"actor":    r.ActorID(),
+		"object": map[string]any{"id": noteID, "type": "Note", "attributedTo": r.ActorID(), "inReplyTo": inReplyTo,
+			"content": content, "published": "2026-11-29T10:00:00Z", "url": noteID + "/page",
+			"to": "https://www.w3.org/ns/activitystreams#Public"},
+	}
+}
+
+// DeleteActivity returns a Delete by the remote actor of object.
+func (r *Remote) DeleteActivity(object any) map[string]any {
+	return map[string]any{
+		"@context": "https://www.w3.org/ns/activitystreams",
+		"id":       r.ActorID() + "/delete/" + RandomHex(),
+		"type":     "Delete",
+		"actor":    r.ActorID(),
+		"object":   object,
 	}
 }
 

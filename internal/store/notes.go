@@ -238,27 +238,36 @@ func (tx *Tx) Replies(iri string) ([]*Note, error) {
 // ReplyCounts returns how many local replies (deleted ones left out) each
 // of the given IRIs has.
 func (tx *Tx) ReplyCounts(iris []string) (map[string]int, error) {
+	return countByKey(tx, "replies", `SELECT in_reply_to, COUNT(*) FROM notes WHERE in_reply_to IN (%s) AND deleted_at IS NULL GROUP BY in_reply_to`, iris)
+}
+
+// countByKey runs query, which selects (key, count) rows for the keys in
+// its IN (%s) list, and returns the counts by key (absent keys count 0);
+// what names the count in errors.
+func countByKey(tx *Tx, what, query string, keys []string) (map[string]int, error) {
 	counts := map[string]int{}
-	if len(iris) == 0 {
+	if len(keys) == 0 {
 		return counts, nil
 	}
-	args := make([]any, len(iris))
-	for i, s := range iris {
+	args := make([]any, len(keys))
+	for i, s := range keys {
 		args[i] = s
 	}
-	rows, err := tx.query(`SELECT in_reply_to, COUNT(*) FROM notes WHERE in_reply_to IN (?`+
-		strings.Repeat(",?", len(iris)-1)+`) AND deleted_at IS NULL GROUP BY in_reply_to`, args...)
+	rows, err := tx.query(fmt.Sprintf(query, "?"+strings.Repeat(",?", len(keys)-1)), args...)
 	if err != nil {
-		return nil, fmt.Errorf("count replies: %w", err)
+		return nil, fmt.Errorf("count %s: %w", what, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var iri string
+		var key string
 		var n int
-		if err := rows.Scan(&iri, &n); err != nil {
-			return nil, fmt.Errorf("count replies: %w", err)
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, fmt.Errorf("count %s: %w", what, err)
 		}
-		counts[iri] = n
+		counts[key] = n
 	}
-	return counts, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count %s: %w", what, err)
+	}
+	return counts, nil
 }

@@ -1,0 +1,98 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+)
+
+// postReply POSTs activity from r to the server's shared inbox over HTTP
+// and wants 202.
+func postReply(t *testing.T, ts *testServer, r *fedtest.Remote, activity map[string]any) {
+	t.Helper()
+	resp, err := r.Post(ts.URL+"/inbox", activity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("%s from %s: HTTP %d, want 202", activity["type"], r.Username, resp.StatusCode)
+	}
+}
+
+// A simulated server posts signed replies to a note over HTTP: the thread
+// page shows them in order with the author's name, handle (linking to
+// their profile), avatar and time, the content sanitized; the reply count
+// includes them on the thread and on the profile; the CSP lets https
+// avatars load and no script run.
+func TestThreadPageShowsFediverseReplies(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	root := ts.publish(t, "Build failed: sim:nsh")
+	alice := fedtest.New(t, "alice", fedtest.Mastodon, fedtest.FetchKeys)
+	alice.DisplayName, alice.AvatarURL = "Alice", "https://cdn.example/alice.png"
+	iri := ts.svc.NoteIRI(root)
+	first := alice.ActorID() + "/statuses/1"
+	postReply(t, ts, alice, alice.NoteActivity("Create", first, iri, `<p>looking <a href="https://github.com/apache/nuttx/pull/1">#1</a></p>`))
+	postReply(t, ts, alice, alice.NoteActivity("Create", alice.ActorID()+"/statuses/2", first,
+		`<p onmouseover="alert(1)">fixed<script>document.title='owned'</script><img src=x onerror="alert(2)"><a href="javascript:alert(3)">x</a></p>`))
+
+	resp, _ := get(t, ts.site.NoteURL(root.Username, root.PublicID), "text/html")
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' https:;") || strings.Contains(csp, "script-src") ||
+		!strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("CSP %q: want https images and no script", csp)
+	}
+	doc := getPage(t, ts.site.NoteURL(root.Username, root.PublicID), http.StatusOK)
+	replies := doc.Find("article.remote-reply")
+	if replies.Length() != 2 {
+		t.Fatalf("%d remote replies shown, want 2", replies.Length())
+	}
+	host := strings.TrimPrefix(alice.Server.URL, "http://")
+	one := replies.First()
+	if name := one.Find(".name").Text(); name != "Alice" {
+		t.Errorf("author name %q, want Alice", name)
+	}
+	if h := one.Find("a.handle"); h.Text() != "@alice@"+host || h.AttrOr("href", "") != alice.ActorID() || h.AttrOr("rel", "") != "nofollow noopener ugc" {
+		t.Errorf("handle %q linking to %q (rel %q), want @alice@%s linking to %s", h.Text(), h.AttrOr("href", ""), h.AttrOr("rel", ""), host, alice.ActorID())
+	}
+	if img := one.Find("header.author img"); img.AttrOr("src", "") != alice.AvatarURL || img.AttrOr("alt", "") != "Avatar of Alice" {
+		t.Errorf("avatar src %q alt %q, want %s with alt text", img.AttrOr("src", ""), img.AttrOr("alt", ""), alice.AvatarURL)
+	}
+	if tm := one.Find(".meta time").AttrOr("datetime", ""); tm != "2026-11-29T10:00:00Z" {
+		t.Errorf("time %q, want the reply's published", tm)
+	}
+	if a := one.Find(".content a"); a.AttrOr("href", "") != "https://github.com/apache/nuttx/pull/1" || a.AttrOr("rel", "") != "nofollow noopener ugc" {
+		t.Errorf("link in the reply: href %q rel %q", a.AttrOr("href", ""), a.AttrOr("rel", ""))
+	}
+	two := replies.Eq(1)
+	if !strings.Contains(two.Find(".content").Text(), "fixed") {
+		t.Errorf("second reply reads %q, want it shown in order", two.Find(".content").Text())
+	}
+	html, _ := goquery.OuterHtml(two.Find(".content"))
+	checkInertPage(t, html)
+	if doc.Find("script").Length() != 0 || doc.Find("[onmouseover], [onerror]").Length() != 0 {
+		t.Error("the page has a script or an event handler")
+	}
+	if c := doc.Find("article.focus .meta span").Text(); c != "2 replies" {
+		t.Errorf("thread reply count %q, want 2 replies", c)
+	}
+	profile := getPage(t, ts.site.Profile("nuttx_build"), http.StatusOK)
+	if c := profile.Find("article.note .meta span").First().Text(); c != "2 replies" {
+		t.Errorf("profile reply count %q, want 2 replies", c)
+	}
+}
+
+// checkInertPage fails when a reply's HTML on the page holds anything but
+// text, kept elements and links with an http(s) href.
+func checkInertPage(t *testing.T, html string) {
+	t.Helper()
+	for _, bad := range []string{"<script", "<img", "onmouseover", "onerror", "javascript:", "owned"} {
+		if strings.Contains(html, bad) {
+			t.Errorf("reply HTML %q contains %q", html, bad)
+		}
+	}
+}
