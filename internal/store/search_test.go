@@ -1,0 +1,202 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
+)
+
+// postNotes stores a note of a for each text, and returns their row ids.
+func postNotes(t *testing.T, db *storetest.DB, a *store.Actor, texts ...string) []int64 {
+	t.Helper()
+	seqs := make([]int64, len(texts))
+	update(t, db, func(tx *store.Tx) error {
+		for i, text := range texts {
+			n := store.Note{PublicID: "n" + string(rune('a'+i)), ActorID: a.ID, Content: "<p>x</p>", Source: text, Published: tx.Now}
+			if err := tx.InsertNote(&n); err != nil {
+				return err
+			}
+			seqs[i] = n.Seq
+		}
+		return nil
+	})
+	return seqs
+}
+
+// search runs SearchNotes on db, failing the test on error.
+func search(t *testing.T, db *storetest.DB, input string) store.SearchResults {
+	t.Helper()
+	var res store.SearchResults
+	err := db.View(context.Background(), func(tx *store.Tx) (err error) {
+		res, err = tx.SearchNotes(input)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("search %.40q: %v", input, err)
+	}
+	return res
+}
+
+// found lists the public ids of what a search found, in order.
+func found(res store.SearchResults) []string {
+	var ids []string
+	for _, r := range res.Results {
+		ids = append(ids, r.Note.PublicID)
+	}
+	return ids
+}
+
+// marked lists the matched runs of a result's snippet.
+func marked(r store.SearchResult) []string {
+	var out []string
+	for _, p := range r.Snippet {
+		if p.Match {
+			out = append(out, p.Text)
+		}
+	}
+	return out
+}
+
+const compilerError = "esp32c3-devkit:nsh failed (risc-v)\narch/risc-v/src/common/riscv_exit.c:42: error: implicit declaration of function 'up_exit'"
+
+// TestSearchFindsBuildWords: file names, compiler messages and board names
+// are found whole and by their parts, with the matching words marked.
+func TestSearchFindsBuildWords(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	a := actor(t, db, "bot")
+	postNotes(t, db, a, compilerError, "sim:nsh recovered, nothing implicit here")
+	for query, want := range map[string][]string{
+		"riscv_exit.c":                    {"riscv_exit.c"},
+		"implicit declaration":            {"implicit", "declaration"},
+		"esp32c3":                         {"esp32c3"},
+		"esp32c3-devkit:nsh":              {"esp32c3-devkit:nsh"},
+		"RISCV_EXIT":                      {"riscv_exit"},
+		`up_exit riscv_exit.c:42: error:`: {"riscv_exit.c:42", "error", "up_exit"},
+	} {
+		res := search(t, db, query)
+		if got := found(res); len(got) != 1 || got[0] != "na" {
+			t.Errorf("%q found %v, want the compiler error only", query, got)
+			continue
+		}
+		if got := marked(res.Results[0]); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%q marked %q, want %q", query, got, want)
+		}
+	}
+	if got := found(search(t, db, "implicit")); len(got) != 2 {
+		t.Errorf("implicit found %v, want both notes", got)
+	}
+	// The snippet, put back together without its marks, is the note's text.
+	var text strings.Builder
+	for _, p := range search(t, db, "esp32c3").Results[0].Snippet {
+		text.WriteString(p.Text)
+	}
+	if text.String() != compilerError {
+		t.Errorf("snippet text %q, want the note's text", text.String())
+	}
+}
+
+// TestSearchRanksByRelevance: a note with the word twice in a short text
+// ranks above one with it once in a long text, whichever is newer.
+func TestSearchRanksByRelevance(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	a := actor(t, db, "bot")
+	long := "rv-virt:nsh failed: undefined reference to up_putc" + strings.Repeat(" while linking the kernel image", 40)
+	postNotes(t, db, a, "up_putc undefined in up_putc.c", long)
+	res := search(t, db, "up_putc")
+	if got := found(res); len(got) != 2 || got[0] != "na" || got[1] != "nb" {
+		t.Errorf("found %v, want the short note with two matches first", got)
+	}
+	if len(res.Results) == 2 {
+		if s := res.Results[1].Snippet; len(s) == 0 || len([]rune(s[len(s)-1].Text)) > 400 || !strings.HasSuffix(s[len(s)-1].Text, "…") {
+			t.Errorf("long note's snippet %+v, want an excerpt ending in …", s)
+		}
+	}
+	for i := 0; i < store.MaxSearchResults+1; i++ {
+		update(t, db, func(tx *store.Tx) error {
+			n := store.Note{PublicID: "bulk" + strings.Repeat("x", i+1), ActorID: a.ID, Content: "x", Source: "flood " + strings.Repeat("filler ", i), Published: tx.Now}
+			return tx.InsertNote(&n)
+		})
+	}
+	if res := search(t, db, "flood"); len(res.Results) != store.MaxSearchResults || !res.More || res.Results[0].Note.PublicID != "bulkx" {
+		t.Errorf("flood: %d results, more %v, first %s; want %d, more, the shortest first", len(res.Results), res.More, res.Results[0].Note.PublicID, store.MaxSearchResults)
+	}
+}
+
+// TestSearchLeavesOutDeletedAndUnlisted: a deleted note (text blanked by
+// DeleteNote) and an unlisted one are never found, and the index stays
+// consistent with the notes table through the delete.
+func TestSearchLeavesOutDeletedAndUnlisted(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	a := actor(t, db, "bot")
+	seqs := postNotes(t, db, a, "qemu-armv7a:nsh broke", "qemu-armv7a:knsh broke")
+	update(t, db, func(tx *store.Tx) error {
+		n := store.Note{PublicID: "quiet", ActorID: a.ID, Content: "x", Source: "qemu-armv7a:smp broke", Visibility: store.Unlisted, Published: tx.Now}
+		if err := tx.InsertNote(&n); err != nil {
+			return err
+		}
+		_, _, err := tx.DeleteNote(seqs[0], []byte(`{}`))
+		return err
+	})
+	if got := found(search(t, db, "qemu-armv7a broke")); len(got) != 1 || got[0] != "nb" {
+		t.Errorf("found %v, want only the standing public note", got)
+	}
+	// FTS5's own check of an external-content index against its table.
+	if _, err := db.SQL.Exec(`INSERT INTO notes_fts (notes_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
+		t.Errorf("index integrity: %v", err)
+	}
+	if got := found(search(t, db, "knsh")); len(got) != 1 {
+		t.Errorf("knsh found %v", got)
+	}
+}
+
+// TestSearchHostileInput: FTS5 syntax, quotes, punctuation alone and 10 KB
+// of text are searched as words, never as syntax, and never fail.
+func TestSearchHostileInput(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	a := actor(t, db, "bot")
+	postNotes(t, db, a, `sim:nsh said "NEAR" (twice) -x ^y col:umn *`)
+	for _, q := range []string{`"`, `""`, `"sim`, `*`, `(`, `)`, `NEAR`, `NEAR(sim nsh)`, `sim:nsh`, `source:sim`, `^sim`, `-x`, `sim OR zz`, `sim NOT nsh`,
+		`sim AND`, `{source}: sim`, `NEAR/2`, "\x00", "\x02sim\x03", `' OR 1=1 --`, strings.Repeat(`"(*^:-NEAR `, 1000), strings.Repeat("a", 10240)} {
+		search(t, db, q)
+	}
+	// Operators are words: "sim OR zz" needs zz, which no note holds.
+	if got := found(search(t, db, "sim OR zz")); len(got) != 0 {
+		t.Errorf("sim OR zz found %v: OR was taken as an operator", got)
+	}
+	if got := found(search(t, db, `NEAR "twice"`)); len(got) != 1 {
+		t.Errorf(`NEAR "twice" found %v, want the note that says both`, got)
+	}
+	for _, q := range []string{"", "   ", `* ( ) ^ - :`} {
+		if res := search(t, db, q); len(res.Results) != 0 || len(res.Words) != 0 {
+			t.Errorf("%q: %+v, want no words and no results", q, res)
+		}
+	}
+	_, words, cut := store.SearchQuery(strings.Repeat("word ", 100) + strings.Repeat("y", 500))
+	if len(words) != store.MaxSearchTerms || !cut {
+		t.Errorf("100 words: %d searched, cut %v; want %d, cut", len(words), cut, store.MaxSearchTerms)
+	}
+	if q, _, _ := store.SearchQuery(`a"b c`); q != `"a""b" AND "c"` {
+		t.Errorf(`SearchQuery(a"b c) = %s`, q)
+	}
+}
+
+// TestSearchMarkersInText: a note holding the marker characters is shown
+// whole, unmarked, rather than with marks in the wrong places.
+func TestSearchMarkersInText(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	a := actor(t, db, "bot")
+	postNotes(t, db, a, "weird \x02log\x03 output from arm")
+	res := search(t, db, "arm")
+	if len(res.Results) != 1 || len(res.Results[0].Snippet) != 1 || res.Results[0].Snippet[0].Match ||
+		res.Results[0].Snippet[0].Text != "weird log output from arm" {
+		t.Errorf("snippet %+v, want one unmarked run without markers", res.Results)
+	}
+}
