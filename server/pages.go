@@ -14,10 +14,11 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
-// contentSecurityPolicy allows our own styles and images, and https images
-// (the avatars of those who reply), and nothing else: replies are
+// contentSecurityPolicy allows our own styles and images, https images
+// (the avatars of those who reply) and forms sent to us (search), and
+// nothing else: replies are
 // sanitized on the way in, but defence in depth costs nothing.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' https:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' https:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 func (s *Server) page(title, description, alternate, canonical string) web.Page {
 	u := s.site

@@ -66,6 +66,7 @@ func (s *Server) routes() *echo.Echo {
 	get(urls.NotePage, s.limited(s.handleNotePage))
 	get(urls.Tag, s.limited(s.handleTagPage))
 	get(urls.Target, s.limited(s.handleTargetPage)) // and urls.TargetFeed
+	get(urls.Search, s.limited(s.handleSearchPage))
 	static := http.StripPrefix(strings.TrimSuffix(urls.Static.Pattern, "*"), http.FileServer(http.FS(web.Static())))
 	get(urls.Static, echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")

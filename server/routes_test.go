@@ -47,6 +47,7 @@ func TestEveryURLRoutesToItsHandler(t *testing.T) {
 		{http.MethodGet, site.Tag("risc_v"), urls.Tag},
 		{http.MethodGet, site.Target("rv-virt:citest"), urls.Target},
 		{http.MethodGet, site.TargetFeed("rv-virt:citest"), urls.TargetFeed},
+		{http.MethodGet, site.URL(urls.Search) + "?q=riscv_exit.c", urls.Search},
 		{http.MethodGet, site.Avatar(), urls.Static},
 		{http.MethodGet, site.URL(urls.WebFinger) + "?resource=acct:nuttx_build@nuttx-feed.org", urls.WebFinger},
 		{http.MethodGet, site.URL(urls.HostMeta), urls.HostMeta},

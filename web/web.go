@@ -34,7 +34,7 @@ func Static() fs.FS {
 }
 
 // pageNames are the page templates; each is combined with the layout.
-var pageNames = []string{"profile", "note", "tag", "target", "error"}
+var pageNames = []string{"profile", "note", "tag", "target", "search", "error"}
 
 // Renderer executes the parsed page templates. It is safe for concurrent use.
 type Renderer struct {
@@ -80,6 +80,7 @@ type Page struct {
 	Me          []string  // rel="me" links
 	Image       string    // the icon and preview image, absolute: the actor's avatar ("" for the default)
 	Version     string
+	Query       string // the search its header form shows
 }
 
 // Icon returns the page's icon by path when it is ours, so that a page
@@ -98,6 +99,10 @@ func (p Page) PreviewImage() string {
 // Static returns the path of the static file name: assets are linked by
 // path, not by base URL, so a page opened by any name is styled.
 func (p Page) Static(name string) string { return urls.Static.Path(name) }
+
+// SearchURL returns the path of the search page, which the form in every
+// page's header leads to.
+func (p Page) SearchURL() string { return urls.Search.Path() }
 
 // Home returns the URL of the home page.
 func (p Page) Home() string { return p.Site.URL(urls.Home) }
@@ -248,6 +253,35 @@ type TagPage struct {
 	Notes    []NoteView
 	NewerURL string
 	OlderURL string
+}
+
+// SearchPage is the /search page: the form, and what the query found.
+type SearchPage struct {
+	Page
+	Profile ProfileView
+	Results []SearchResultView
+	Words   []string // the words searched; none for a query without any
+	Cut     bool     // words beyond store.MaxSearchTerms were dropped
+	More    bool     // more notes matched than the page shows
+	Max     int      // how many it shows at most
+}
+
+// SearchResultView is one note a search found: its time, its page and the
+// excerpt of its text around the matches (Match parts are shown marked;
+// html/template escapes every part).
+type SearchResultView struct {
+	URL       string
+	Published time.Time
+	Snippet   []store.TextPart
+}
+
+// SearchResultViews describes what a search found.
+func SearchResultViews(u urls.Site, found []store.SearchResult) []SearchResultView {
+	out := make([]SearchResultView, len(found))
+	for i, r := range found {
+		out[i] = SearchResultView{URL: u.NoteURL(r.Note.Username, r.Note.PublicID), Published: r.Note.Published, Snippet: r.Snippet}
+	}
+	return out
 }
 
 // ErrorPage explains an error to a browser.

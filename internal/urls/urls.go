@@ -54,6 +54,7 @@ var (
 	Tag         = Route{"tag", "/tags/:tag"}
 	TargetFeed  = Route{"target-feed", "/targets/:target" + FeedSuffix} // served by Target's handler
 	Target      = Route{"target", "/targets/:target"}                   // a build target, "board:config"
+	Search      = Route{"search", "/search"}                            // ?q=: full-text search of the posts
 	Static      = Route{"static", "/static/*"}
 )
 
@@ -65,7 +66,7 @@ const FeedSuffix = ".atom"
 var All = []Route{
 	WebFinger, HostMeta, NodeInfoLinks, NodeInfo20, NodeInfo21, Health,
 	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Image, SharedInbox,
-	Home, ProfileFeed, Profile, NotePage, Tag, TargetFeed, Target, Static,
+	Home, ProfileFeed, Profile, NotePage, Tag, TargetFeed, Target, Search, Static,
 }
 
 // RouterPattern is the pattern echo routes r by: Pattern without the

@@ -1,0 +1,57 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
+	"github.com/nuttx-feed/nuttx-feed/web"
+)
+
+// maxSearchBytes bounds the search text: the page shows it back, and a
+// page stays small. Longer text is refused with 400, not cut, so that
+// nobody reads results for a query they did not type.
+const maxSearchBytes = 2048
+
+// handleSearchPage serves /search?q=: the notes whose text holds every word
+// of q, best first, with the matching words marked; without q, the form
+// alone (it is in every page's header).
+func (s *Server) handleSearchPage(c echo.Context) error {
+	q := c.QueryParam("q")
+	if len(q) > maxSearchBytes {
+		return fmt.Errorf("%w: search text too long (%d bytes, at most %d)", activitypub.ErrInvalid, len(q), maxSearchBytes)
+	}
+	a, err := s.svc.Actor(c.Request().Context(), s.cfg.Username)
+	if err != nil {
+		return err
+	}
+	u := s.site
+	data := web.SearchPage{Max: store.MaxSearchResults}
+	err = s.view(c, func(tx *store.Tx) error {
+		var err error
+		if data.Profile, err = s.profileView(tx, a); err != nil {
+			return err
+		}
+		if q == "" {
+			return nil
+		}
+		found, err := tx.SearchNotes(q)
+		data.Results = web.SearchResultViews(u, found.Results)
+		data.Words, data.Cut, data.More = found.Words, found.Cut, found.More
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	title := "Search"
+	if q != "" {
+		title = "Search: " + firstLine(q)
+	}
+	data.Page = s.page(title, "Search the posts of "+data.Profile.Handle, "", u.URL(urls.Search))
+	data.Page.Query = q
+	return s.renderPage(c, http.StatusOK, "search", data)
+}

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestSearchPage: through the real router, a search lists the matching
+// post with its words in <mark>, a note's "<script>" comes out as text,
+// an empty query shows the form alone, hostile FTS5 syntax is 200 and
+// 10 KB of text is a clear 400.
+func TestSearchPage(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.publish(t, "esp32c3-devkit:nsh broke: arch/risc-v/src/common/riscv_exit.c:42: error: implicit declaration <script>alert(1)</script>")
+	ts.publish(t, "sim:nsh is fine")
+	search := func(q string) string { return ts.URL + "/search?q=" + url.QueryEscape(q) }
+	doc := getPage(t, search("riscv_exit.c"), http.StatusOK)
+	if n := doc.Find("article.result").Length(); n != 1 {
+		t.Fatalf("%d results, want 1", n)
+	}
+	if got := doc.Find("article.result pre.snippet mark").Text(); got != "riscv_exit.c" {
+		t.Errorf("marked %q, want riscv_exit.c", got)
+	}
+	if doc.Find("article.result script").Length() != 0 || !strings.Contains(doc.Find("pre.snippet").Text(), "<script>alert(1)</script>") {
+		t.Errorf("the note's <script> is not shown as text: %q", doc.Find("pre.snippet").Text())
+	}
+	if got := attr(t, doc, "form.site-search input[name=q]", "value"); got != "riscv_exit.c" {
+		t.Errorf("the form shows %q", got)
+	}
+	if got := attr(t, doc, "article.result .meta a", "href"); !strings.HasPrefix(got, ts.URL+"/@nuttx_build/") {
+		t.Errorf("result links to %q", got)
+	}
+	doc = getPage(t, search("implicit declaration"), http.StatusOK)
+	if got := doc.Find("mark").Length(); got != 2 {
+		t.Errorf("implicit declaration: %d marks, want 2", got)
+	}
+	doc = getPage(t, ts.URL+"/search", http.StatusOK)
+	if doc.Find("article.result").Length() != 0 || doc.Find("form.site-search").Length() != 1 {
+		t.Errorf("the empty search page shows results or no form")
+	}
+	for _, q := range []string{`"`, `NEAR(sim nsh`, `*`, `^sim -x source:sim`, `(`} {
+		doc = getPage(t, search(q), http.StatusOK)
+		if q == `^sim -x source:sim` && doc.Find("article.result").Length() != 0 {
+			t.Errorf("%q found posts: x and source are words no post holds", q)
+		}
+	}
+	getPage(t, search(strings.Repeat(`"(*^:-NEAR `, 1024)), http.StatusBadRequest)
+}
