@@ -148,11 +148,16 @@ func (s *Server) handleNotePage(c echo.Context) error {
 		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
 		}
+		thread := []string{s.svc.NoteIRI(n), n.InReplyTo}
 		if user, id, ok := u.ParseLocalNote(n.InReplyTo); ok {
 			if parent, err := tx.Note(user, id); err == nil {
 				v := web.NewNoteView(u, parent)
 				data.Parent = &v
+				thread = append(thread, parent.InReplyTo)
 			}
+		}
+		if data.Target, err = tx.ThreadTarget(thread); err != nil {
+			return err
 		}
 		replies, err := tx.Replies(s.svc.NoteIRI(n))
 		if err != nil {
@@ -168,6 +173,9 @@ func (s *Server) handleNotePage(c echo.Context) error {
 	}
 	data.Page = s.page(a.DisplayName+": "+firstLine(n.Source), n.Source, s.svc.NoteIRI(n), u.NoteURL(n.Username, n.PublicID))
 	data.Note.Focus = true
+	if data.Target != "" {
+		data.TargetURL = u.Target(data.Target)
+	}
 	data.Note.ReplyCount = len(data.Replies) + len(data.RemoteReplies)
 	if deleted {
 		data.Page = s.page(a.DisplayName+": a deleted post", "", "", u.NoteURL(n.Username, n.PublicID))

@@ -205,6 +205,10 @@ type NotePage struct {
 	Note          NoteView
 	Replies       []NoteView
 	RemoteReplies []RemoteReplyView
+	// Target is the build target ("board:config") whose thread the note
+	// is in, and TargetURL its page; "" for a note in no target's thread.
+	Target    string
+	TargetURL string
 }
 
 // RemoteReplyView is a reply from the Fediverse as a thread page shows it.
