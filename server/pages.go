@@ -16,8 +16,10 @@ import (
 
 // contentSecurityPolicy allows our own styles and images, and https images
 // (the avatars of those who reply), and nothing else: replies are
-// sanitized on the way in, but defence in depth costs nothing.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' https:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// sanitized on the way in, but defence in depth costs nothing. Forms
+// submit to us only, and the redirects they lead to (remote follow) to
+// https.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' https:; base-uri 'none'; form-action 'self' https:; frame-ancestors 'none'"
 
 func (s *Server) page(title, description, alternate, canonical string) web.Page {
 	u := s.site
