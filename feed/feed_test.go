@@ -488,7 +488,9 @@ func TestPartialAnswerPostsNothing(t *testing.T) {
 // changed nothing.
 func dump(t *testing.T, e *env) string {
 	t.Helper()
-	rows, err := e.db.SQL.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	// The search index (notes_fts and its shadow tables) is derived from
+	// notes, which is dumped.
+	rows, err := e.db.SQL.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'notes_fts%' ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,12 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
-// contentSecurityPolicy allows our own styles and images, https images
-// (the avatars of those who reply) and forms sent to us (search), and
-// nothing else: replies are
-// sanitized on the way in, but defence in depth costs nothing.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' https:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+// contentSecurityPolicy allows our own styles and images, and https images
+// (the avatars of those who reply), and nothing else: replies are
+// sanitized on the way in, but defence in depth costs nothing. Forms
+// (search, remote follow) submit to us only, and the redirects they lead
+// to (remote follow) go to https.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' https:; base-uri 'none'; form-action 'self' https:; frame-ancestors 'none'"
 
 func (s *Server) page(title, description, alternate, canonical string) web.Page {
 	u := s.site
@@ -149,11 +150,16 @@ func (s *Server) handleNotePage(c echo.Context) error {
 		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
 		}
+		thread := []string{s.svc.NoteIRI(n), n.InReplyTo}
 		if user, id, ok := u.ParseLocalNote(n.InReplyTo); ok {
 			if parent, err := tx.Note(user, id); err == nil {
 				v := web.NewNoteView(u, parent)
 				data.Parent = &v
+				thread = append(thread, parent.InReplyTo)
 			}
+		}
+		if data.Target, err = tx.ThreadTarget(thread); err != nil {
+			return err
 		}
 		replies, err := tx.Replies(s.svc.NoteIRI(n))
 		if err != nil {
@@ -169,6 +175,9 @@ func (s *Server) handleNotePage(c echo.Context) error {
 	}
 	data.Page = s.page(a.DisplayName+": "+firstLine(n.Source), n.Source, s.svc.NoteIRI(n), u.NoteURL(n.Username, n.PublicID))
 	data.Note.Focus = true
+	if data.Target != "" {
+		data.TargetURL = u.Target(data.Target)
+	}
 	data.Note.ReplyCount = len(data.Replies) + len(data.RemoteReplies)
 	if deleted {
 		data.Page = s.page(a.DisplayName+": a deleted post", "", "", u.NoteURL(n.Username, n.PublicID))

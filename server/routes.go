@@ -62,6 +62,7 @@ func (s *Server) routes() *echo.Echo {
 
 	// The web face.
 	get(urls.Home, s.handleHome)
+	get(urls.Follow, s.limited(s.handleRemoteFollow))
 	get(urls.Profile, s.limited(s.handleProfilePage)) // and urls.ProfileFeed
 	get(urls.NotePage, s.limited(s.handleNotePage))
 	get(urls.Tag, s.limited(s.handleTagPage))

@@ -56,6 +56,7 @@ func TestEveryURLRoutesToItsHandler(t *testing.T) {
 		{http.MethodGet, site.URL(urls.NodeInfo21), urls.NodeInfo21},
 		{http.MethodGet, site.URL(urls.Health), urls.Health},
 		{http.MethodGet, site.URL(urls.Home), urls.Home},
+		{http.MethodGet, site.RemoteFollow() + "?server=mastodon.social", urls.Follow},
 	} {
 		req := httptest.NewRequest(c.method, c.url, nil)
 		ctx := e.NewContext(req, nil)

@@ -48,6 +48,10 @@ type Server struct {
 	ln      net.Listener
 	http    *http.Server
 	metrics *metrics.Metrics // nil when /metrics is not served
+	client  *http.Client     // every outgoing request (safehttp)
+	// remoteScheme is how remote follow reaches other servers: "https",
+	// "http" in tests (withRemoteScheme).
+	remoteScheme string
 	// metricsLn and metricsHTTP serve --metrics-listen; nil without it.
 	metricsLn   net.Listener
 	metricsHTTP *http.Server
@@ -57,9 +61,10 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	ln        net.Listener
-	now       func() time.Time
-	storeOpts store.Options
+	ln           net.Listener
+	now          func() time.Time
+	storeOpts    store.Options
+	remoteScheme string
 }
 
 // WithListener makes the server serve on ln, a listener the caller opened,
@@ -74,6 +79,12 @@ func WithListener(ln net.Listener) Option {
 // withClock makes the server read the time from now (tests of /health).
 func withClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
+}
+
+// withRemoteScheme makes remote follow reach other servers with scheme
+// (tests: "http", as their simulated servers are plain httptest ones).
+func withRemoteScheme(scheme string) Option {
+	return func(o *options) { o.remoteScheme = scheme }
 }
 
 // withStoreOptions opens the database with o (tests: a read-only one).
@@ -94,7 +105,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	if o.now == nil {
 		o.now = time.Now
 	}
-	s := &Server{cfg: cfg, log: log, ln: o.ln, now: o.now} // close, on failure, closes a given listener too
+	if o.remoteScheme == "" {
+		o.remoteScheme = "https"
+	}
+	s := &Server{cfg: cfg, log: log, ln: o.ln, now: o.now, remoteScheme: o.remoteScheme} // close, on failure, closes a given listener too
 	defer func() {
 		if err != nil {
 			s.close()
@@ -124,11 +138,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		s.metrics = metrics.New(metrics.Options{Version: Version, Store: s.store, Feed: cfg.PrometheusURL != "",
 			Logger: log.With("component", "metrics")})
 	}
+	s.client = safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: cfg.AllowPrivateNetworks})
 	s.svc, err = activitypub.New(activitypub.Options{
 		BaseURL:    cfg.BaseURL,
 		Store:      s.store,
 		Logger:     log.With("component", "activitypub"),
-		Client:     safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: cfg.AllowPrivateNetworks}),
+		Client:     s.client,
 		Version:    Version,
 		FetchActor: cfg.Username,
 

@@ -266,3 +266,37 @@ func TestProfileFailingTableIsBounded(t *testing.T) {
 		t.Errorf("more: %q", got)
 	}
 }
+
+// TestNotePageLinksItsTarget: every note of a target's thread (its root,
+// the failures and recovery replying to it, and a reply to one of those)
+// links to the target's page; a note in no target's thread does not.
+func TestNotePageLinksItsTarget(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	root := ts.failTarget(t, "rv-virt", "citest", "hostA", "1111", "first")
+	failure := ts.failTarget(t, "rv-virt", "citest", "hostB", "2222", "second")
+	other := ts.failTarget(t, "sim", "nsh", "hostA", "3333", "other target")
+	reply, err := ts.publishPost(t, activitypub.Post{Content: richtext.Parse("looking into it"), InReplyTo: ts.svc.NoteIRI(failure)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lone := ts.publish(t, "a post about nothing in particular")
+	for _, n := range []*store.Note{root, failure, reply} {
+		doc := getPage(t, ts.URL+"/@nuttx_build/"+n.PublicID, http.StatusOK)
+		link := doc.Find("p.target-link a")
+		if got := link.AttrOr("href", ""); got != ts.URL+"/targets/rv-virt:citest" {
+			t.Errorf("note %s links the target page %q", n.PublicID, got)
+		}
+		if got := link.Text(); got != "All builds of rv-virt:citest" {
+			t.Errorf("note %s: link text %q", n.PublicID, got)
+		}
+	}
+	doc := getPage(t, ts.URL+"/@nuttx_build/"+other.PublicID, http.StatusOK)
+	if got := doc.Find("p.target-link a").AttrOr("href", ""); got != ts.URL+"/targets/sim:nsh" {
+		t.Errorf("the other target's note links %q", got)
+	}
+	doc = getPage(t, ts.URL+"/@nuttx_build/"+lone.PublicID, http.StatusOK)
+	if n := doc.Find("p.target-link").Length(); n != 0 {
+		t.Errorf("a note in no thread links %d targets", n)
+	}
+}

@@ -110,7 +110,9 @@ func (p Page) Home() string { return p.Site.URL(urls.Home) }
 // ProfileView is the header of a profile or note page.
 type ProfileView struct {
 	DisplayName string
+	Username    string
 	Handle      string // @user@host
+	FollowURL   string // the remote follow form's action, by path
 	ProfileURL  string
 	AvatarURL   string // absolute, for the preview image
 	AvatarSrc   string // AvatarURL by path when it is ours, for the page
@@ -127,7 +129,9 @@ func NewProfileView(u urls.Site, a *store.Actor, posts, followers int) ProfileVi
 	header, _ := activitypub.Header(u, a)
 	return ProfileView{
 		DisplayName: a.DisplayName,
+		Username:    a.Username,
 		Handle:      "@" + u.Handle(a.Username),
+		FollowURL:   u.Local(u.RemoteFollow()),
 		ProfileURL:  u.Profile(a.Username),
 		AvatarURL:   avatar,
 		AvatarSrc:   u.Local(avatar),
@@ -210,6 +214,10 @@ type NotePage struct {
 	Note          NoteView
 	Replies       []NoteView
 	RemoteReplies []RemoteReplyView
+	// Target is the build target ("board:config") whose thread the note
+	// is in, and TargetURL its page; "" for a note in no target's thread.
+	Target    string
+	TargetURL string
 }
 
 // RemoteReplyView is a reply from the Fediverse as a thread page shows it.

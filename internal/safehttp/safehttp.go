@@ -157,6 +157,10 @@ func prefixes(cidrs ...string) []netip.Prefix {
 	return out
 }
 
+// IsPublicAddr reports whether a is an address NewClient connects to when
+// private networks are not allowed: a globally reachable unicast address.
+func IsPublicAddr(a netip.Addr) bool { return isPublicAddr(a) }
+
 // isPublicAddr reports whether a is a globally reachable unicast address
 // by IANA's special-purpose address registries (IPv4 and IPv6). An IPv6
 // address that embeds an IPv4 one a gateway will forward to (IPv4-mapped,

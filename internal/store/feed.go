@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -88,6 +89,23 @@ func (tx *Tx) FeedTargets(targets []string) (map[string]*FeedTarget, error) {
 		return nil, fmt.Errorf("feed state: %w", err)
 	}
 	return out, nil
+}
+
+// ThreadTarget returns the target whose thread is rooted at one of iris
+// (a note and its ancestors: the feed replies to a thread's root), or ""
+// when none is. feed_targets holds one row per target, so the scan is
+// short.
+func (tx *Tx) ThreadTarget(iris []string) (string, error) {
+	var target string
+	err := tx.queryRow(`SELECT target FROM feed_targets WHERE thread IN (SELECT value FROM json_each(?)) LIMIT 1`,
+		jsonList(iris)).Scan(&target)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("feed state: %w", err)
+	}
+	return target, nil
 }
 
 // FeedTarget returns one target's state.

@@ -48,6 +48,7 @@ var (
 	SharedInbox = Route{"shared-inbox", "/inbox"}
 
 	Home        = Route{"home", "/"}
+	Follow      = Route{"remote-follow", "/follow"}                 // ?server=domain or handle: follow from another server
 	ProfileFeed = Route{"profile-feed", "/@:username" + FeedSuffix} // served by Profile's handler
 	Profile     = Route{"profile", "/@:username"}
 	NotePage    = Route{"note-page", "/@:username/:id"}
@@ -66,7 +67,7 @@ const FeedSuffix = ".atom"
 var All = []Route{
 	WebFinger, HostMeta, NodeInfoLinks, NodeInfo20, NodeInfo21, Health,
 	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Image, SharedInbox,
-	Home, ProfileFeed, Profile, NotePage, Tag, TargetFeed, Target, Search, Static,
+	Home, Follow, ProfileFeed, Profile, NotePage, Tag, TargetFeed, Target, Search, Static,
 }
 
 // RouterPattern is the pattern echo routes r by: Pattern without the
@@ -226,6 +227,10 @@ func (s Site) Avatar() string                      { return s.URL(Static, "avata
 
 // Target returns the page of a build target ("board:config").
 func (s Site) Target(target string) string { return s.URL(Target, target) }
+
+// RemoteFollow returns the page that sends a visitor to their own server
+// to follow a local actor.
+func (s Site) RemoteFollow() string { return s.URL(Follow) }
 
 // TargetFeed returns the Atom feed of a build target.
 func (s Site) TargetFeed(target string) string { return s.URL(TargetFeed, target) }
