@@ -160,11 +160,16 @@ func (s *Store) keep(ctx context.Context, queries []string) error {
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database. A writer may still be keeping statements
+// (a server's workers stop after the store in some tests): the lock keeps
+// the two apart.
 func (s *Store) Close() error {
+	s.keptMu.Lock()
 	for _, st := range s.kept {
 		st.Close()
 	}
+	clear(s.kept)
+	s.keptMu.Unlock()
 	if s.isBlocked != nil {
 		s.isBlocked.Close()
 	}
