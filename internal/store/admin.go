@@ -127,6 +127,9 @@ func (tx *Tx) DeleteNote(seq int64, tombstone []byte) (cancelled, inFlight int, 
 	if _, err := tx.exec(`DELETE FROM note_tags WHERE note_id = ?`, seq); err != nil {
 		return 0, 0, fmt.Errorf("delete note: %w", err)
 	}
+	// The Create's deliveries are all given up below and nothing serves
+	// its body, so it may hold the Delete: only the note's text must go.
+	// (Anything that ever resends a given-up Create must skip these.)
 	if _, err := tx.exec(`UPDATE activities SET body = ? WHERE note_id = ? AND type = 'Create'`, tombstone, seq); err != nil {
 		return 0, 0, fmt.Errorf("delete note: %w", err)
 	}
