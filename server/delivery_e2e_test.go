@@ -170,7 +170,10 @@ func TestGracefulShutdown(t *testing.T) {
 				_, _, _, blocked := sink.counts()
 				return blocked > 0
 			})
-			time.Sleep(100 * time.Millisecond) // let the server fill its slots on the held host
+			// Let the server fill its slots on the held host: requests sent
+			// before SIGTERM must all be counted before it, or a loaded
+			// machine shows one arriving late as one started after it.
+			waitSteady(t, 500*time.Millisecond, 30*time.Second, func() int { _, requests, _, _ := sink.counts(); return requests })
 			_, beforeTerm, _, inFlight := sink.counts()
 			serve.cmd.Process.Signal(syscall.SIGTERM)
 			stopped := time.Now()
@@ -231,4 +234,19 @@ func TestGracefulShutdown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitSteady waits until count has not changed for quiet, failing the test
+// after limit.
+func waitSteady(t *testing.T, quiet, limit time.Duration, count func() int) {
+	t.Helper()
+	last, since := count(), time.Now()
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n := count(); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= quiet {
+			return
+		}
+	}
+	t.Fatalf("still changing after %v (%d)", limit, last)
 }

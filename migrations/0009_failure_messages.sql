@@ -1,0 +1,21 @@
+-- Build errors kept whole and searchable (issue 9, the /search page). A
+-- failure post cuts the compiler output to fit the post's length, and a
+-- digest shows none of it; so each recorded failure keeps its whole build
+-- message (its lines, at most 64 KiB: feed/apply.go), and an FTS5 index over
+-- them finds a failure by any word of its error.
+
+ALTER TABLE feed_failures ADD COLUMN msg TEXT NOT NULL DEFAULT '';
+
+-- External content, as notes_fts (0008): the text stays in feed_failures,
+-- the index holds only its tokens. Triggers keep the two equal.
+CREATE VIRTUAL TABLE failures_fts USING fts5(msg, content = 'feed_failures', content_rowid = 'id');
+CREATE TRIGGER failures_fts_insert AFTER INSERT ON feed_failures BEGIN
+    INSERT INTO failures_fts (rowid, msg) VALUES (new.id, new.msg);
+END;
+CREATE TRIGGER failures_fts_delete AFTER DELETE ON feed_failures BEGIN
+    INSERT INTO failures_fts (failures_fts, rowid, msg) VALUES ('delete', old.id, old.msg);
+END;
+CREATE TRIGGER failures_fts_update AFTER UPDATE OF msg ON feed_failures BEGIN
+    INSERT INTO failures_fts (failures_fts, rowid, msg) VALUES ('delete', old.id, old.msg);
+    INSERT INTO failures_fts (rowid, msg) VALUES (new.id, new.msg);
+END;
