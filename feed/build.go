@@ -3,6 +3,7 @@ package feed
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
 
@@ -100,6 +101,25 @@ func (b Build) identity() store.FailureID {
 		}
 	}
 	return id
+}
+
+// maxStoredMsg bounds the build message a failure keeps (bytes): a whole
+// compiler error, not a runaway log pasted into a label.
+const maxStoredMsg = 64 << 10
+
+// record is what the feed stores of b when it announces it: its score,
+// log and whole message (its lines as messageLines keeps them, cut at
+// maxStoredMsg), which makes it searchable by any word of its error.
+func (b Build) record() store.FailureRecord {
+	msg := strings.Join(messageLines(b.Msg), "\n")
+	if len(msg) > maxStoredMsg {
+		cut := maxStoredMsg
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut]
+	}
+	return store.FailureRecord{Score: b.Score, URL: b.URL, Msg: msg}
 }
 
 // commits is a NuttX and nuttx-apps commit pair.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // TestFailureReachesFollower: a failure pushed the way the farm pushes it
@@ -192,6 +193,7 @@ func TestBurstMakesOneDigest(t *testing.T) {
 		arch := []string{"arm", "risc-v", "xtensa"}[i%3]
 		l := failing(fmt.Sprintf("board%02d", i), "nsh", "nuttxpr", "deadbeef0001", "feedface0001")
 		l["arch"] = arch
+		l["msg"] = fmt.Sprintf("board%02d.c:12:3: error: implicit declaration of function 'quux%02d'", i, i)
 		e.stack.Push(t, l, 0)
 	}
 	e.stack.WaitCount(t, `build_score < 0.5`, n)
@@ -199,6 +201,14 @@ func TestBurstMakesOneDigest(t *testing.T) {
 		t.Fatalf("a burst of %d failures made %d posts, want one digest", n, res.Posts)
 	}
 	digest := e.wantNotes(1)[0]
+	// The digest shows no error, yet each failure in it is found by its own.
+	var found store.SearchResults
+	if err := e.db.View(e.ctx, func(tx *store.Tx) (err error) { found, err = tx.SearchNotes("quux07"); return err }); err != nil ||
+		len(found.Results) != 1 || found.Results[0].Note.Seq == 0 || found.Results[0].Target != "board07:nsh" {
+		t.Errorf("search quux07 in the digest's stored errors: %+v (%v), want the digest by board07:nsh", found.Results, err)
+	} else if d := found.Results[0].Note; !strings.HasSuffix(digest.ID, "/"+d.PublicID) {
+		t.Errorf("search quux07 found note %s, want the digest %s", d.PublicID, digest.ID)
+	}
 	if !strings.HasPrefix(digest.Source, "15 NuttX targets failed to build (nuttxpr)\nAt nuttx deadbee, apps feedfac:\narm: board00:nsh, board03:nsh") ||
 		!strings.Contains(digest.Source, "xtensa: board02:nsh") {
 		t.Errorf("digest:\n%s", digest.Source)
@@ -488,9 +498,10 @@ func TestPartialAnswerPostsNothing(t *testing.T) {
 // changed nothing.
 func dump(t *testing.T, e *env) string {
 	t.Helper()
-	// The search index (notes_fts and its shadow tables) is derived from
-	// notes, which is dumped.
-	rows, err := e.db.SQL.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'notes_fts%' ORDER BY name`)
+	// The search indexes (notes_fts, failures_fts and their shadow tables)
+	// are derived from notes and feed_failures, which are dumped.
+	rows, err := e.db.SQL.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+		AND name NOT LIKE 'notes_fts%' AND name NOT LIKE 'failures_fts%' ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}

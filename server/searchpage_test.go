@@ -49,3 +49,29 @@ func TestSearchPage(t *testing.T) {
 	}
 	getPage(t, search(strings.Repeat(`"(*^:-NEAR `, 1024)), http.StatusBadRequest)
 }
+
+// TestSearchPageFindsStoredBuildErrors: a word that only the stored build
+// error holds (its post cut the error to fit) finds the post, labelled with
+// the target whose error matched and a link to the target's page.
+func TestSearchPageFindsStoredBuildErrors(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	msg := "riscv_exit.c:42: error: implicit declaration\n" + strings.Repeat("  | noise from the compiler\n", 40) + "ld: zzdeeplinker: undefined reference to `up_exit'"
+	n := ts.failTarget(t, "esp32c3-devkit", "nsh", "nuttxpr", "deadbeef", msg)
+	if strings.Contains(n.Source, "zzdeeplinker") {
+		t.Fatal("the post holds the whole error: the test needs one cut to fit")
+	}
+	doc := getPage(t, ts.URL+"/search?q=zzdeeplinker", http.StatusOK)
+	if got := doc.Find("article.result").Length(); got != 1 {
+		t.Fatalf("%d results, want the failure's post", got)
+	}
+	if got := doc.Find("article.result pre.snippet mark").Text(); got != "zzdeeplinker" {
+		t.Errorf("marked %q, want zzdeeplinker", got)
+	}
+	if got := attr(t, doc, "article.result .source a", "href"); got != ts.URL+"/targets/esp32c3-devkit:nsh" {
+		t.Errorf("the result's target links to %q", got)
+	}
+	if got := attr(t, doc, "article.result .meta a", "href"); !strings.HasSuffix(got, "/"+n.PublicID) {
+		t.Errorf("the result links to %q, want the post %s", got, n.PublicID)
+	}
+}

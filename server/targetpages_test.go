@@ -36,7 +36,7 @@ func (ts *testServer) failTarget(t *testing.T, board, config, user, hash, msg st
 		if thread == "" {
 			thread = iri
 		}
-		if _, err := tx.ClaimFailure(store.FailureID{Target: b.Target, User: user, NuttxHash: hash}, 1, b.URL, iri); err != nil {
+		if _, err := tx.ClaimFailure(store.FailureID{Target: b.Target, User: user, NuttxHash: hash}, store.FailureRecord{Score: 1, URL: b.URL, Msg: msg, Note: iri}); err != nil {
 			return err
 		}
 		return tx.MarkFailing(store.FeedTarget{Target: b.Target, Board: board, Config: config, Arch: b.Arch, Thread: thread, LastNote: iri}, user)

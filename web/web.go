@@ -275,12 +275,14 @@ type SearchPage struct {
 }
 
 // SearchResultView is one note a search found: its time, its page and the
-// excerpt of its text around the matches (Match parts are shown marked;
-// html/template escapes every part).
+// excerpt around the matches (Match parts are shown marked; html/template
+// escapes every part), of its text or of the stored build error of Target.
 type SearchResultView struct {
 	URL       string
 	Published time.Time
 	Snippet   []store.TextPart
+	Target    string // the failure whose build error matched; "" when the note's text did
+	TargetURL string // that target's page
 }
 
 // SearchResultViews describes what a search found.
@@ -288,6 +290,9 @@ func SearchResultViews(u urls.Site, found []store.SearchResult) []SearchResultVi
 	out := make([]SearchResultView, len(found))
 	for i, r := range found {
 		out[i] = SearchResultView{URL: u.NoteURL(r.Note.Username, r.Note.PublicID), Published: r.Note.Published, Snippet: r.Snippet}
+		if r.Target != "" {
+			out[i].Target, out[i].TargetURL = r.Target, u.Target(r.Target)
+		}
 	}
 	return out
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // update runs fn in a write transaction of db, failing the test on error.
-func update(t *testing.T, db *storetest.DB, fn func(tx *store.Tx) error) {
+func update(t testing.TB, db *storetest.DB, fn func(tx *store.Tx) error) {
 	t.Helper()
 	if err := db.Update(context.Background(), fn); err != nil {
 		t.Fatal(err)

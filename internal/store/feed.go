@@ -184,13 +184,21 @@ func (tx *Tx) PostedBreaks(targets []string) (map[BreakID]bool, error) {
 	return out, nil
 }
 
-// ClaimFailure records a failure as announced by note. It returns false,
-// changing nothing, when the failure was claimed before: the UNIQUE key is
-// what makes each failure post once, whoever races for it.
-func (tx *Tx) ClaimFailure(id FailureID, score float64, url, note string) (bool, error) {
-	res, err := tx.exec(`INSERT INTO feed_failures (target, user, nuttx_hash, apps_hash, build, score, url, note, seen_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		id.Target, id.User, id.NuttxHash, id.AppsHash, id.Build, score, url, note, ms(tx.Now))
+// FailureRecord is what the feed records of a failure it announces.
+type FailureRecord struct {
+	Score float64
+	URL   string // the build log
+	Msg   string // the whole build message, searchable (failures_fts)
+	Note  string // the note announcing it; "" until SetFailureNote
+}
+
+// ClaimFailure records a failure as announced. It returns false, changing
+// nothing, when the failure was claimed before: the UNIQUE key is what
+// makes each failure post once, whoever races for it.
+func (tx *Tx) ClaimFailure(id FailureID, r FailureRecord) (bool, error) {
+	res, err := tx.exec(`INSERT INTO feed_failures (target, user, nuttx_hash, apps_hash, build, score, url, msg, note, seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		id.Target, id.User, id.NuttxHash, id.AppsHash, id.Build, r.Score, r.URL, r.Msg, r.Note, ms(tx.Now))
 	if err != nil {
 		return false, fmt.Errorf("feed state: %w", err)
 	}

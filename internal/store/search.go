@@ -21,14 +21,17 @@ const (
 const markOpen, markClose = "\x02", "\x03"
 
 // SearchQuery turns what a user typed into an FTS5 query that can never be
-// FTS5 syntax: each word (split at white space) becomes a quoted string, with
-// its quotes doubled, and the strings are ANDed. Words without a letter or
+// FTS5 syntax: each word (split at white space and control characters)
+// becomes a quoted string, with its quotes doubled, and the strings are
+// ANDed. Words without a letter or
 // digit (nothing the tokenizer keeps) are left out, and so are the words
 // after MaxSearchTerms. It returns the words searched, and whether any were
 // dropped for the limit; "" when no word remains.
 func SearchQuery(input string) (query string, words []string, cut bool) {
 	var quoted []string
-	for _, w := range strings.Fields(input) {
+	// Control characters split words too: a NUL inside a quoted string
+	// would end the query early for FTS5's parser (it reads C strings).
+	for _, w := range strings.FieldsFunc(input, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		if !strings.ContainsFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
 			continue
 		}
@@ -44,11 +47,13 @@ func SearchQuery(input string) (query string, words []string, cut bool) {
 	return strings.Join(quoted, " AND "), words, false
 }
 
-// SearchResult is one note a search found, with an excerpt of its text
-// around the matches.
+// SearchResult is one note a search found, with an excerpt around the
+// matches: of the note's text, or of the stored build error of one of the
+// failures it announced (Target names that failure's target).
 type SearchResult struct {
 	Note    *Note
 	Snippet []TextPart
+	Target  string // "board:config" when Snippet is a stored build error; else ""
 }
 
 // TextPart is a run of plain text; Match marks the words that matched.
@@ -65,39 +70,83 @@ type SearchResults struct {
 	More    bool     // more than MaxSearchResults notes matched
 }
 
-// SearchNotes finds the public notes still standing whose text holds every
-// word of input, ranked by bm25 (more matches in a shorter text first, then
-// the newest). Input is never FTS5 syntax (SearchQuery); input with no
-// word finds nothing.
+// searchSQL ranks the public notes still standing that match a query (?1),
+// best first, at most ?2: a note matches by its own text (notes_fts) or by
+// the whole build error of a failure it announced (failures_fts, 0009),
+// and ranks by its best match (bm25: more matches in a shorter text first;
+// then the newest). It returns each note with the failure whose error
+// matched best, 0 when its own text did. A failure names its note by IRI,
+// whose last path segment is the note's public id: rtrim(x, y), where y is
+// x with its slashes taken out, is x up to its last slash.
+const searchSQL = `WITH hits (note, rank, failure) AS (
+		SELECT rowid, rank, 0 FROM notes_fts WHERE notes_fts MATCH ?1
+		UNION ALL
+		SELECT n.id, failures_fts.rank, f.id FROM failures_fts
+			JOIN feed_failures f ON f.id = failures_fts.rowid
+			JOIN notes n ON n.public_id = substr(f.note, length(rtrim(f.note, replace(f.note, '/', ''))) + 1)
+			WHERE failures_fts MATCH ?1),
+	best AS (SELECT note, MIN(rank) AS rank, failure FROM hits GROUP BY note)
+	SELECT ` + noteColumns + `, best.failure FROM best JOIN notes n ON n.id = best.note JOIN actors a ON a.id = n.actor_id
+	WHERE n.deleted_at IS NULL AND n.visibility = 'public'
+	ORDER BY best.rank, n.id DESC LIMIT ?2`
+
+// SearchNotes finds the public notes still standing whose text, or the
+// stored build error of a failure they announced, holds every word of
+// input; best first (searchSQL). Input is never FTS5 syntax (SearchQuery);
+// input with no word finds nothing. The excerpts are made for the results
+// alone, after ranking.
 func (tx *Tx) SearchNotes(input string) (SearchResults, error) {
 	query, words, cut := SearchQuery(input)
 	res := SearchResults{Words: words, Cut: cut}
 	if query == "" {
 		return res, nil
 	}
-	q := `SELECT ` + noteColumns + `, snippet(notes_fts, 0, char(2), char(3), '…', 40)
-		FROM notes_fts JOIN notes n ON n.id = notes_fts.rowid JOIN actors a ON a.id = n.actor_id
-		WHERE notes_fts MATCH ? AND n.deleted_at IS NULL AND n.visibility = 'public'
-		ORDER BY notes_fts.rank, n.id DESC LIMIT ?`
-	found, err := queryList(tx, scanSearchResult, q, query, MaxSearchResults+1)
+	type hit struct {
+		note    *Note
+		failure int64
+	}
+	found, err := queryList(tx, func(rows *sql.Rows) (hit, error) {
+		var h hit
+		var err error
+		h.note, err = scanNote(scanWith{rows, &h.failure})
+		return h, err
+	}, searchSQL, query, MaxSearchResults+1)
 	if err != nil {
 		return SearchResults{}, fmt.Errorf("search notes: %w", err)
 	}
 	if len(found) > MaxSearchResults {
 		found, res.More = found[:MaxSearchResults], true
 	}
-	res.Results = found
+	for _, h := range found {
+		r, err := tx.searchSnippet(query, h.note, h.failure)
+		if err != nil {
+			return SearchResults{}, fmt.Errorf("search notes: %w", err)
+		}
+		res.Results = append(res.Results, r)
+	}
 	return res, nil
 }
 
-// scanSearchResult reads a note and its snippet.
-func scanSearchResult(rows *sql.Rows) (SearchResult, error) {
-	var snippet string
-	n, err := scanNote(scanWith{rows, &snippet})
+// searchSnippet makes the excerpt of a result: of the build error of the
+// failure with row id failure, or of the note's text when failure is 0.
+func (tx *Tx) searchSnippet(query string, n *Note, failure int64) (SearchResult, error) {
+	r := SearchResult{Note: n}
+	var snippet, text string
+	var err error
+	if failure == 0 {
+		text = n.Source
+		err = tx.queryRow(`SELECT snippet(notes_fts, 0, char(2), char(3), '…', 40) FROM notes_fts
+			WHERE notes_fts MATCH ? AND rowid = ?`, query, n.Seq).Scan(&snippet)
+	} else {
+		err = tx.queryRow(`SELECT snippet(failures_fts, 0, char(2), char(3), '…', 40), f.target, f.msg
+			FROM failures_fts JOIN feed_failures f ON f.id = failures_fts.rowid
+			WHERE failures_fts MATCH ? AND failures_fts.rowid = ?`, query, failure).Scan(&snippet, &r.Target, &text)
+	}
 	if err != nil {
 		return SearchResult{}, err
 	}
-	return SearchResult{Note: n, Snippet: splitMarks(snippet, n.Source)}, nil
+	r.Snippet = splitMarks(snippet, text)
+	return r, nil
 }
 
 // scanWith scans a row into a note's columns followed by extra.

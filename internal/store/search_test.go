@@ -10,7 +10,7 @@ import (
 )
 
 // postNotes stores a note of a for each text, and returns their row ids.
-func postNotes(t *testing.T, db *storetest.DB, a *store.Actor, texts ...string) []int64 {
+func postNotes(t testing.TB, db *storetest.DB, a *store.Actor, texts ...string) []int64 {
 	t.Helper()
 	seqs := make([]int64, len(texts))
 	update(t, db, func(tx *store.Tx) error {
@@ -27,7 +27,7 @@ func postNotes(t *testing.T, db *storetest.DB, a *store.Actor, texts ...string) 
 }
 
 // search runs SearchNotes on db, failing the test on error.
-func search(t *testing.T, db *storetest.DB, input string) store.SearchResults {
+func search(t testing.TB, db *storetest.DB, input string) store.SearchResults {
 	t.Helper()
 	var res store.SearchResults
 	err := db.View(context.Background(), func(tx *store.Tx) (err error) {
@@ -163,7 +163,7 @@ func TestSearchHostileInput(t *testing.T) {
 	a := actor(t, db, "bot")
 	postNotes(t, db, a, `sim:nsh said "NEAR" (twice) -x ^y col:umn *`)
 	for _, q := range []string{`"`, `""`, `"sim`, `*`, `(`, `)`, `NEAR`, `NEAR(sim nsh)`, `sim:nsh`, `source:sim`, `^sim`, `-x`, `sim OR zz`, `sim NOT nsh`,
-		`sim AND`, `{source}: sim`, `NEAR/2`, "\x00", "\x02sim\x03", `' OR 1=1 --`, strings.Repeat(`"(*^:-NEAR `, 1000), strings.Repeat("a", 10240)} {
+		`sim AND`, `{source}: sim`, `NEAR/2`, "\x00", "\x000", "sim\x00nsh", "\x02sim\x03", `' OR 1=1 --`, strings.Repeat(`"(*^:-NEAR `, 1000), strings.Repeat("a", 10240)} {
 		search(t, db, q)
 	}
 	// Operators are words: "sim OR zz" needs zz, which no note holds.
@@ -199,4 +199,84 @@ func TestSearchMarkersInText(t *testing.T) {
 		res.Results[0].Snippet[0].Text != "weird log output from arm" {
 		t.Errorf("snippet %+v, want one unmarked run without markers", res.Results)
 	}
+}
+
+// claimFailures records a failure of target announced by the note with the
+// given public id, for each msg.
+func claimFailures(t testing.TB, db *storetest.DB, target, noteID string, msgs ...string) {
+	t.Helper()
+	update(t, db, func(tx *store.Tx) error {
+		for i, msg := range msgs {
+			id := store.FailureID{Target: target, User: "host", NuttxHash: noteID + string(rune('a'+i))}
+			r := store.FailureRecord{Score: 0, URL: "https://log/" + id.NuttxHash, Msg: msg, Note: "https://feed.example/users/bot/statuses/" + noteID}
+			if _, err := tx.ClaimFailure(id, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// TestSearchFindsStoredBuildErrors: a failure is found by any word of its
+// whole build error, also when its post cut the error or was a digest
+// showing none of it. The result is the note that announced it, once, with
+// an excerpt of the error and its target; a deleted note's failures are
+// not found, and the index stays consistent with its table.
+func TestSearchFindsStoredBuildErrors(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	a := actor(t, db, "bot")
+	seqs := postNotes(t, db, a, "Build failures: rv-virt:citest, sim:nsh", "rv-virt:nsh failed: up_exit…")
+	claimFailures(t, db, "rv-virt:citest", "na", compilerError)
+	claimFailures(t, db, "sim:nsh", "na", "undefined reference to `foo'")
+	claimFailures(t, db, "rv-virt:nsh", "nb", "error: up_exit\n"+strings.Repeat("  noise line\n", 200)+"ld: zzlinker gave up")
+	claimFailures(t, db, "qemu:nsh", "", "implicit declaration of an unannounced failure")
+
+	res := search(t, db, "implicit declaration")
+	if got := found(res); len(got) != 1 || got[0] != "na" {
+		t.Fatalf("implicit declaration: found %v, want the digest na once", got)
+	}
+	if r := res.Results[0]; r.Target != "rv-virt:citest" || strings.Join(marked(r), " ") != "implicit declaration" {
+		t.Errorf("digest result: target %q, marked %q; want rv-virt:citest and the two words", r.Target, marked(r))
+	}
+	res = search(t, db, "zzlinker")
+	if got := found(res); len(got) != 1 || got[0] != "nb" || res.Results[0].Target != "rv-virt:nsh" {
+		t.Errorf("zzlinker (only deep in the stored log): found %v %+v, want nb by rv-virt:nsh", got, res.Results)
+	}
+	if got := found(search(t, db, "up_exit")); len(got) != 2 {
+		t.Errorf("up_exit: found %v, want each note once (nb matches by its text and by its failure)", got)
+	}
+	if got := found(search(t, db, "sim:nsh")); len(got) != 1 || got[0] != "na" {
+		t.Errorf("sim:nsh: found %v, want na once", got)
+	}
+	update(t, db, func(tx *store.Tx) error {
+		_, _, err := tx.DeleteNote(seqs[1], []byte(`{}`))
+		return err
+	})
+	if got := found(search(t, db, "zzlinker")); len(got) != 0 {
+		t.Errorf("zzlinker after its note was deleted: found %v", got)
+	}
+	if _, err := db.SQL.Exec(`INSERT INTO failures_fts (failures_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
+		t.Errorf("index integrity: %v", err)
+	}
+}
+
+// FuzzSearchQuery: whatever a visitor types, the query made of it is never
+// FTS5 syntax: it runs without error over both indexes, and searches at
+// most MaxSearchTerms words, each with a letter or a digit.
+func FuzzSearchQuery(f *testing.F) {
+	for _, seed := range []string{"riscv_exit.c", `"NEAR(a b)" OR c*`, "^x -y z:w", "\x00\x02\x03", "é€ 字", strings.Repeat("a ", 20)} {
+		f.Add(seed)
+	}
+	db := storetest.Open(f)
+	a := actor(f, db, "bot")
+	postNotes(f, db, a, compilerError)
+	claimFailures(f, db, "rv-virt:nsh", "na", compilerError)
+	f.Fuzz(func(t *testing.T, input string) {
+		_, words, _ := store.SearchQuery(input)
+		if len(words) > store.MaxSearchTerms {
+			t.Fatalf("%d words searched", len(words))
+		}
+		search(t, db, input)
+	})
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
 
-func actor(t *testing.T, db *storetest.DB, name string) *store.Actor {
+func actor(t testing.TB, db *storetest.DB, name string) *store.Actor {
 	t.Helper()
 	var a *store.Actor
 	err := db.Update(context.Background(), func(tx *store.Tx) (err error) {

@@ -28,7 +28,7 @@ func TestTargetHistory(t *testing.T) {
 	}
 	fail := func(sec int, target, user, hash string) {
 		at(sec, func(tx *store.Tx) error {
-			_, err := tx.ClaimFailure(store.FailureID{Target: target, User: user, NuttxHash: hash}, 1, "https://log/"+hash, "note-"+hash)
+			_, err := tx.ClaimFailure(store.FailureID{Target: target, User: user, NuttxHash: hash}, store.FailureRecord{Score: 1, URL: "https://log/" + hash, Note: "note-" + hash})
 			return err
 		})
 	}
