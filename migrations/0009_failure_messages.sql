@@ -6,6 +6,15 @@
 
 ALTER TABLE feed_failures ADD COLUMN msg TEXT NOT NULL DEFAULT '';
 
+-- The row of the note that announced the failure (note holds its IRI), so
+-- that a search joins by integer; NULL until the note is set. Filled for
+-- the failures recorded before: an IRI ends in the note's public id, and
+-- rtrim(x, y), where y is x without its slashes, is x up to its last slash.
+ALTER TABLE feed_failures ADD COLUMN note_id INTEGER REFERENCES notes (id);
+UPDATE feed_failures SET note_id = (SELECT id FROM notes
+    WHERE public_id = substr(feed_failures.note, length(rtrim(feed_failures.note, replace(feed_failures.note, '/', ''))) + 1))
+    WHERE note <> '';
+
 -- External content, as notes_fts (0008): the text stays in feed_failures,
 -- the index holds only its tokens. Triggers keep the two equal.
 CREATE VIRTUAL TABLE failures_fts USING fts5(msg, content = 'feed_failures', content_rowid = 'id');

@@ -41,7 +41,7 @@ func (s *Server) handleSearchPage(c echo.Context) error {
 		}
 		found, err := tx.SearchNotes(q)
 		data.Results = web.SearchResultViews(u, found.Results)
-		data.Words, data.Cut, data.More = found.Words, found.Cut, found.More
+		data.Words, data.Cut, data.More, data.Newest = found.Words, found.Cut, found.More, found.Newest
 		return err
 	})
 	if err != nil {

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // TestSearchPage: through the real router, a search lists the matching
@@ -73,5 +76,38 @@ func TestSearchPageFindsStoredBuildErrors(t *testing.T) {
 	}
 	if got := attr(t, doc, "article.result .meta a", "href"); !strings.HasSuffix(got, "/"+n.PublicID) {
 		t.Errorf("the result links to %q, want the post %s", got, n.PublicID)
+	}
+}
+
+// TestSearchPageTooManyToRank: a word in more than a thousand posts shows
+// the newest, and the page says why they are not ranked.
+func TestSearchPageTooManyToRank(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
+		a, err := tx.Actor("nuttx_build")
+		if err != nil {
+			return err
+		}
+		for i := range 1001 {
+			n := store.Note{PublicID: fmt.Sprintf("%032x", i), ActorID: a.ID, Content: "<p>x</p>", Source: fmt.Sprintf("board%d:nsh error", i), Published: tx.Now}
+			if err := tx.InsertNote(&n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := getPage(t, ts.URL+"/search?q=error", http.StatusOK)
+	if got := doc.Find("article.result").Length(); got != store.MaxSearchResults {
+		t.Errorf("%d results, want %d", got, store.MaxSearchResults)
+	}
+	if notice := doc.Find("p.notice").Text(); !strings.Contains(notice, "showing the newest 50") {
+		t.Errorf("notice %q, want it to say the newest are shown", notice)
+	}
+	if got := attr(t, doc, "article.result .meta a", "href"); !strings.HasSuffix(got, fmt.Sprintf("/%032x", 1000)) {
+		t.Errorf("first result %q, want the newest post", got)
 	}
 }

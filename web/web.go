@@ -271,6 +271,7 @@ type SearchPage struct {
 	Words   []string // the words searched; none for a query without any
 	Cut     bool     // words beyond store.MaxSearchTerms were dropped
 	More    bool     // more notes matched than the page shows
+	Newest  bool     // too many matched to rank: the newest are shown
 	Max     int      // how many it shows at most
 }
 

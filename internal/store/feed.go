@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -196,9 +197,9 @@ type FailureRecord struct {
 // nothing, when the failure was claimed before: the UNIQUE key is what
 // makes each failure post once, whoever races for it.
 func (tx *Tx) ClaimFailure(id FailureID, r FailureRecord) (bool, error) {
-	res, err := tx.exec(`INSERT INTO feed_failures (target, user, nuttx_hash, apps_hash, build, score, url, msg, note, seen_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		id.Target, id.User, id.NuttxHash, id.AppsHash, id.Build, r.Score, r.URL, r.Msg, r.Note, ms(tx.Now))
+	res, err := tx.exec(`INSERT INTO feed_failures (target, user, nuttx_hash, apps_hash, build, score, url, msg, note, note_id, seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM notes WHERE public_id = ?), ?) ON CONFLICT DO NOTHING`,
+		id.Target, id.User, id.NuttxHash, id.AppsHash, id.Build, r.Score, r.URL, r.Msg, r.Note, notePublicID(r.Note), ms(tx.Now))
 	if err != nil {
 		return false, fmt.Errorf("feed state: %w", err)
 	}
@@ -206,10 +207,20 @@ func (tx *Tx) ClaimFailure(id FailureID, r FailureRecord) (bool, error) {
 	return n == 1, err
 }
 
+// notePublicID is the public id of the local note with IRI iri: its last
+// path segment (urls.Site.Note); "" for "".
+func notePublicID(iri string) string {
+	if iri == "" {
+		return ""
+	}
+	return iri[strings.LastIndexByte(iri, '/')+1:]
+}
+
 // SetFailureNote records the note that announced a claimed failure.
 func (tx *Tx) SetFailureNote(id FailureID, note string) error {
-	if _, err := tx.exec(`UPDATE feed_failures SET note = ? WHERE target = ? AND user = ? AND nuttx_hash = ? AND apps_hash = ? AND build = ?`,
-		note, id.Target, id.User, id.NuttxHash, id.AppsHash, id.Build); err != nil {
+	if _, err := tx.exec(`UPDATE feed_failures SET note = ?, note_id = (SELECT id FROM notes WHERE public_id = ?)
+		WHERE target = ? AND user = ? AND nuttx_hash = ? AND apps_hash = ? AND build = ?`,
+		note, notePublicID(note), id.Target, id.User, id.NuttxHash, id.AppsHash, id.Build); err != nil {
 		return fmt.Errorf("feed state: %w", err)
 	}
 	return nil

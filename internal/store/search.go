@@ -68,49 +68,70 @@ type SearchResults struct {
 	Words   []string // the words searched (SearchQuery)
 	Cut     bool     // words beyond MaxSearchTerms were dropped
 	More    bool     // more than MaxSearchResults notes matched
+	Newest  bool     // too many matched to rank (maxRankedMatches): the newest are shown
 }
+
+// maxRankedMatches is how many matches a search ranks by relevance. bm25
+// costs a lookup per match, and a word in every post (say "error", in
+// 10,000) takes about 0.2 s to rank, to find the shortest posts holding it,
+// which is no use to anyone. Past this many, the newest posts are shown.
+const maxRankedMatches = 1000
 
 // searchSQL ranks the public notes still standing that match a query (?1),
 // best first, at most ?2: a note matches by its own text (notes_fts) or by
 // the whole build error of a failure it announced (failures_fts, 0009),
 // and ranks by its best match (bm25: more matches in a shorter text first;
 // then the newest). It returns each note with the failure whose error
-// matched best, 0 when its own text did. A failure names its note by IRI,
-// whose last path segment is the note's public id: rtrim(x, y), where y is
-// x with its slashes taken out, is x up to its last slash.
+// matched best, 0 when its own text did.
 const searchSQL = `WITH hits (note, rank, failure) AS (
 		SELECT rowid, rank, 0 FROM notes_fts WHERE notes_fts MATCH ?1
 		UNION ALL
 		SELECT n.id, failures_fts.rank, f.id FROM failures_fts
 			JOIN feed_failures f ON f.id = failures_fts.rowid
-			JOIN notes n ON n.public_id = substr(f.note, length(rtrim(f.note, replace(f.note, '/', ''))) + 1)
+			JOIN notes n ON n.id = f.note_id
 			WHERE failures_fts MATCH ?1),
 	best AS (SELECT note, MIN(rank) AS rank, failure FROM hits GROUP BY note)
-	SELECT ` + noteColumns + `, best.failure FROM best JOIN notes n ON n.id = best.note JOIN actors a ON a.id = n.actor_id
+	SELECT n.id, best.failure FROM best JOIN notes n ON n.id = best.note
 	WHERE n.deleted_at IS NULL AND n.visibility = 'public'
 	ORDER BY best.rank, n.id DESC LIMIT ?2`
 
+// newestSQL is searchSQL for a query with too many matches to rank: the
+// newest matching notes, each with its newest matching failure.
+const newestSQL = `WITH hits (note, failure) AS (
+		SELECT rowid, 0 FROM notes_fts WHERE notes_fts MATCH ?1
+		UNION ALL
+		SELECT f.note_id, f.id FROM failures_fts JOIN feed_failures f ON f.id = failures_fts.rowid
+			WHERE failures_fts MATCH ?1 AND f.note_id IS NOT NULL),
+	best AS (SELECT note, MAX(failure) AS failure FROM hits GROUP BY note)
+	SELECT n.id, best.failure FROM best JOIN notes n ON n.id = best.note
+	WHERE n.deleted_at IS NULL AND n.visibility = 'public'
+	ORDER BY n.id DESC LIMIT ?2`
+
 // SearchNotes finds the public notes still standing whose text, or the
 // stored build error of a failure they announced, holds every word of
-// input; best first (searchSQL). Input is never FTS5 syntax (SearchQuery);
-// input with no word finds nothing. The excerpts are made for the results
-// alone, after ranking.
+// input: best first (searchSQL), or the newest first when more than
+// maxRankedMatches texts match (newestSQL). Input is never FTS5 syntax
+// (SearchQuery); input with no word finds nothing. The ranking reads row
+// ids alone; the notes and their excerpts are read for the results only.
 func (tx *Tx) SearchNotes(input string) (SearchResults, error) {
 	query, words, cut := SearchQuery(input)
 	res := SearchResults{Words: words, Cut: cut}
 	if query == "" {
 		return res, nil
 	}
-	type hit struct {
-		note    *Note
-		failure int64
+	var matches int
+	if err := tx.queryRow(`SELECT (SELECT COUNT(*) FROM notes_fts WHERE notes_fts MATCH ?1)
+		+ (SELECT COUNT(*) FROM failures_fts WHERE failures_fts MATCH ?1)`, query).Scan(&matches); err != nil {
+		return SearchResults{}, fmt.Errorf("search notes: %w", err)
 	}
-	found, err := queryList(tx, func(rows *sql.Rows) (hit, error) {
-		var h hit
-		var err error
-		h.note, err = scanNote(scanWith{rows, &h.failure})
-		return h, err
-	}, searchSQL, query, MaxSearchResults+1)
+	q := searchSQL
+	if matches > maxRankedMatches {
+		q, res.Newest = newestSQL, true
+	}
+	type hit struct{ note, failure int64 }
+	found, err := queryList(tx, func(rows *sql.Rows) (h hit, err error) {
+		return h, rows.Scan(&h.note, &h.failure)
+	}, q, query, MaxSearchResults+1)
 	if err != nil {
 		return SearchResults{}, fmt.Errorf("search notes: %w", err)
 	}
@@ -118,7 +139,11 @@ func (tx *Tx) SearchNotes(input string) (SearchResults, error) {
 		found, res.More = found[:MaxSearchResults], true
 	}
 	for _, h := range found {
-		r, err := tx.searchSnippet(query, h.note, h.failure)
+		n, err := scanNote(tx.queryRow(`SELECT `+noteColumns+` FROM notes n JOIN actors a ON a.id = n.actor_id WHERE n.id = ?`, h.note))
+		if err != nil {
+			return SearchResults{}, fmt.Errorf("search notes: %w", err)
+		}
+		r, err := tx.searchSnippet(query, n, h.failure)
 		if err != nil {
 			return SearchResults{}, fmt.Errorf("search notes: %w", err)
 		}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -124,6 +125,38 @@ func TestSearchRanksByRelevance(t *testing.T) {
 	}
 	if res := search(t, db, "flood"); len(res.Results) != store.MaxSearchResults || !res.More || res.Results[0].Note.PublicID != "bulkx" {
 		t.Errorf("flood: %d results, more %v, first %s; want %d, more, the shortest first", len(res.Results), res.More, res.Results[0].Note.PublicID, store.MaxSearchResults)
+	}
+}
+
+// TestSearchTooManyToRank: past a thousand matching texts, a search shows
+// the newest posts, says so, and still finds each post once.
+func TestSearchTooManyToRank(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	a := actor(t, db, "bot")
+	update(t, db, func(tx *store.Tx) error {
+		for i := range 700 {
+			n := store.Note{PublicID: fmt.Sprintf("p%04d", i), ActorID: a.ID, Content: "x", Source: fmt.Sprintf("sim:nsh%d error%s", i, strings.Repeat(" filler", i%7)), Published: tx.Now}
+			if err := tx.InsertNote(&n); err != nil {
+				return err
+			}
+			r := store.FailureRecord{Msg: "error: again", Note: "https://feed.example/users/bot/statuses/" + n.PublicID}
+			if _, err := tx.ClaimFailure(store.FailureID{Target: fmt.Sprintf("sim:nsh%d", i), User: "host"}, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	res := search(t, db, "error")
+	got := found(res)
+	if !res.Newest || !res.More || len(got) != store.MaxSearchResults || got[0] != "p0699" || got[1] != "p0698" || got[49] != "p0650" {
+		t.Errorf("1,400 matches: newest %v, more %v, found %d from %v; want the newest 50, p0699 first", res.Newest, res.More, len(got), got[:min(3, len(got))])
+	}
+	if r := res.Results[0]; r.Target != "sim:nsh699" || strings.Join(marked(r), " ") != "error" {
+		t.Errorf("newest result: target %q, marks %q; want its failure's error excerpt", r.Target, marked(r))
+	}
+	if res := search(t, db, "nsh650"); res.Newest || len(res.Results) != 1 {
+		t.Errorf("one match: newest %v, %d results; want it ranked, once", res.Newest, len(res.Results))
 	}
 }
 
@@ -279,4 +312,37 @@ func FuzzSearchQuery(f *testing.F) {
 		}
 		search(t, db, input)
 	})
+}
+
+// BenchmarkSearchNotes: a search over 10,000 failure posts and their
+// 10,000 stored errors, for a word in every one of them ("error"), a word
+// in one in a hundred, and a word in one.
+func BenchmarkSearchNotes(b *testing.B) {
+	db := storetest.Open(b)
+	a := actor(b, db, "bot")
+	const n = 10000
+	update(b, db, func(tx *store.Tx) error {
+		for i := range n {
+			target := fmt.Sprintf("board%d:nsh", i)
+			msg := fmt.Sprintf("arch/risc-v/src/file%d.c:%d:5: error: implicit declaration of function 'fn%d'\n   12 |   fn%d();\n      |   ^~~~\nrare%d", i, i%90, i%100, i, i)
+			note := store.Note{PublicID: fmt.Sprintf("%032x", i), ActorID: a.ID, Content: "<p>x</p>", Source: target + " - Build Failed\n" + msg[:80], Published: tx.Now}
+			if err := tx.InsertNote(&note); err != nil {
+				return err
+			}
+			r := store.FailureRecord{URL: "https://log", Msg: msg, Note: "https://feed.example/users/bot/statuses/" + note.PublicID}
+			if _, err := tx.ClaimFailure(store.FailureID{Target: target, User: "host"}, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, q := range []string{"error", "fn42", "rare4242"} {
+		b.Run(q, func(b *testing.B) {
+			for b.Loop() {
+				if res := search(b, db, q); len(res.Results) == 0 {
+					b.Fatalf("%s found nothing", q)
+				}
+			}
+		})
+	}
 }
