@@ -28,3 +28,6 @@ CREATE TRIGGER failures_fts_update AFTER UPDATE OF msg ON feed_failures BEGIN
     INSERT INTO failures_fts (failures_fts, rowid, msg) VALUES ('delete', old.id, old.msg);
     INSERT INTO failures_fts (rowid, msg) VALUES (new.id, new.msg);
 END;
+-- The failures recorded before this migration (their messages are empty,
+-- but an external-content index must hold a row for each).
+INSERT INTO failures_fts (failures_fts) VALUES ('rebuild');

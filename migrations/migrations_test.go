@@ -139,3 +139,69 @@ func latest(t *testing.T) int {
 	}
 	return all[len(all)-1].Version
 }
+
+// applyUpTo runs the migrations before version stop by hand, recording
+// each as Apply does: a database as an older binary left it.
+func applyUpTo(t *testing.T, db *sql.DB, stop int) {
+	t.Helper()
+	all, err := migrations.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if m.Version >= stop {
+			break
+		}
+		if _, err := db.Exec(m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?, '2026-01-01T00:00:00Z')`, m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestFailureMessagesBackfill: 0009 links the failures recorded before it
+// to their notes by row id, from the note IRI they hold, and indexes their
+// (empty) messages; a failure whose note is not set stays unlinked.
+func TestFailureMessagesBackfill(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openRaw(t, filepath.Join(t.TempDir(), "old.db"))
+	applyUpTo(t, db, 9)
+	for _, q := range []string{
+		`INSERT INTO actors (id, username, display_name, summary, public_key_pem, private_key_pem, created_at, updated_at) VALUES (1, 'bot', 'Bot', '', 'k', 'k', 0, 0)`,
+		`INSERT INTO notes (id, public_id, actor_id, content, source, published_at) VALUES (7, 'abc123', 1, 'x', 'x', 0), (8, 'def456', 1, 'y', 'y', 0)`,
+		`INSERT INTO feed_failures (target, user, nuttx_hash, apps_hash, build, score, url, note, seen_at) VALUES
+			('a:nsh', 'h', '1', '', '', 0, '', 'https://feed.example/users/bot/statuses/def456', 0),
+			('b:nsh', 'h', '2', '', '', 0, '', '', 0)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := migrations.Apply(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]sql.NullInt64{}
+	rows, err := db.Query(`SELECT target, note_id FROM feed_failures`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var target string
+		var id sql.NullInt64
+		rows.Scan(&target, &id)
+		got[target] = id
+	}
+	rows.Close()
+	if got["a:nsh"].Int64 != 8 || got["b:nsh"].Valid {
+		t.Errorf("note ids after 0009: %v, want a:nsh linked to row 8 and b:nsh unlinked", got)
+	}
+	if _, err := db.Exec(`INSERT INTO failures_fts (failures_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
+		t.Errorf("failures_fts integrity: %v", err)
+	}
+}
