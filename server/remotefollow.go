@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 	"github.com/nuttx-feed/nuttx-feed/webfinger"
 )
@@ -40,12 +41,15 @@ type remoteAccount struct {
 	host string // canonical host, with ":port" when one was given
 }
 
-// handleRemoteFollow serves /follow?server=...&user=...: it sends the
-// visitor (303 See Other) to their server's page for following the local
-// actor user (the bot when none is given). With a handle it looks up
-// their server's subscribe template by WebFinger; with only a domain, or
-// when the lookup finds no template or fails, it sends them to Mastodon's
-// /authorize_interaction. Input that is no server name is refused (400).
+// handleRemoteFollow serves /follow?server=...&user=...[&note=ID]: it
+// sends the visitor (303 See Other) to their server's page for following
+// the local actor user (the bot when none is given), or, with note, for
+// replying to that note of the actor (the thread page's form). With a
+// handle it looks up their server's subscribe template by WebFinger
+// (which Mastodon and its kin fill with any object's id); with only a
+// domain, or when the lookup finds no template or fails, it sends them to
+// Mastodon's /authorize_interaction. Input that is no server name is
+// refused (400); an unknown note is 404, a deleted one 410.
 func (s *Server) handleRemoteFollow(c echo.Context) error {
 	username := c.QueryParam("user")
 	if username == "" {
@@ -59,20 +63,40 @@ func (s *Server) handleRemoteFollow(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
-	actor := s.site.Actor(a.Username)
-	target := s.remoteScheme + "://" + acct.host + authorizeInvPath + url.QueryEscape(actor)
+	uri, err := s.interactionURI(c, a)
+	if err != nil {
+		return err
+	}
+	target := s.remoteScheme + "://" + acct.host + authorizeInvPath + url.QueryEscape(uri)
 	if acct.user != "" {
 		// A failed lookup (unreachable, refused by the address guard,
 		// no template) still sends the visitor on: their browser may reach
 		// what we cannot, and Mastodon's page is the likeliest to be there.
 		tmpl, err := s.subscribeTemplate(c.Request().Context(), acct)
-		if u, ok := s.fillTemplate(tmpl, actor); err == nil && ok {
+		if u, ok := s.fillTemplate(tmpl, uri); err == nil && ok {
 			target = u
 		} else {
 			s.log.Info("remote follow: no usable subscribe template, sending to authorize_interaction", "host", acct.host, "template", tmpl, "err", err)
 		}
 	}
 	return c.Redirect(http.StatusSeeOther, target)
+}
+
+// interactionURI is the id the visitor's server is asked to show: the
+// note of a that ?note= names (to reply to it), else a itself (to follow).
+func (s *Server) interactionURI(c echo.Context, a *store.Actor) (string, error) {
+	id := c.QueryParam("note")
+	if id == "" {
+		return s.site.Actor(a.Username), nil
+	}
+	var n *store.Note
+	if err := s.view(c, func(tx *store.Tx) (err error) { n, err = tx.Note(a.Username, id); return err }); err != nil {
+		return "", err
+	}
+	if !n.Deleted.IsZero() {
+		return "", echo.NewHTTPError(http.StatusGone, "this post was deleted")
+	}
+	return s.svc.NoteIRI(n), nil
 }
 
 // parseRemoteAccount reads the form's field: a host name with an optional
@@ -193,14 +217,15 @@ func (s *Server) subscribeTemplate(ctx context.Context, acct remoteAccount) (str
 	return "", errors.New("WebFinger offers no subscribe template")
 }
 
-// fillTemplate puts the escaped actor id in a subscribe template's {uri}
-// and checks that the result is a web address to send a browser to:
-// https (or http when private networks are allowed), with a host.
-func (s *Server) fillTemplate(tmpl, actor string) (string, bool) {
+// fillTemplate puts the escaped id (an actor's or a note's) in a
+// subscribe template's {uri} and checks that the result is a web address
+// to send a browser to: https (or http when private networks are
+// allowed), with a host.
+func (s *Server) fillTemplate(tmpl, id string) (string, bool) {
 	if !strings.Contains(tmpl, "{uri}") {
 		return "", false
 	}
-	filled := strings.ReplaceAll(tmpl, "{uri}", url.QueryEscape(actor))
+	filled := strings.ReplaceAll(tmpl, "{uri}", url.QueryEscape(id))
 	u, err := url.Parse(filled)
 	if err != nil || u.Host == "" || u.User != nil {
 		return "", false

@@ -215,3 +215,37 @@ func TestProfileRemoteFollowForm(t *testing.T) {
 		t.Errorf("CSP %q blocks the form", csp)
 	}
 }
+
+// TestRemoteReplyToNote: with note=ID (the thread page's form), the
+// visitor's server is asked to show that note, through its subscribe
+// template or /authorize_interaction; an unknown note is 404 and a
+// deleted one 410, and no lookup leaves for either.
+func TestRemoteReplyToNote(t *testing.T) {
+	t.Parallel()
+	ts := startFollowServer(t)
+	n := ts.publish(t, "sim:nsh broke")
+	iri := url.QueryEscape(ts.svc.NoteIRI(n))
+	host, lookups := remoteServer(t, "alice", func(host string) []byte { return jrdWith("http://" + host + "/interact?uri={uri}") })
+	replyFrom := func(server, note string) *http.Response {
+		resp, _ := get(t, ts.URL+"/follow?"+url.Values{"server": {server}, "note": {note}}.Encode(), "text/html")
+		return resp
+	}
+	if got := replyFrom("@alice@"+host, n.PublicID).Header.Get("Location"); got != "http://"+host+"/interact?uri="+iri {
+		t.Errorf("reply from a handle: sent to %q, want the template filled with the note's id", got)
+	}
+	if got := replyFrom(host, n.PublicID).Header.Get("Location"); got != "http://"+host+"/authorize_interaction?uri="+iri {
+		t.Errorf("reply from a domain: sent to %q", got)
+	}
+	if resp := replyFrom("@alice@"+host, "0123456789abcdef0123456789abcdef"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("reply to an unknown note: %d, want 404", resp.StatusCode)
+	}
+	if _, err := ts.svc.DeleteNote(t.Context(), n.PublicID); err != nil {
+		t.Fatal(err)
+	}
+	if resp := replyFrom("@alice@"+host, n.PublicID); resp.StatusCode != http.StatusGone {
+		t.Errorf("reply to a deleted note: %d, want 410", resp.StatusCode)
+	}
+	if got := lookups.Load(); got != 1 {
+		t.Errorf("%d WebFinger lookups, want 1 (none for a missing or deleted note)", got)
+	}
+}
