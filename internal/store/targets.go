@@ -15,7 +15,8 @@ type TargetFailure struct {
 	NuttxHash, AppsHash string // the commits built; "" when unknown
 	Build               string // the build's timestamp label (or log URL) when both hashes are missing
 	URL                 string // its build log
-	Note                string // the note announcing it; "" when a digest covered it
+	Note                string // the note announcing it (a digest's for a failure in a burst)
+	Msg                 string // the first 1,024 characters of its build message; "" when none was stored
 	Seen                time.Time
 }
 
@@ -55,12 +56,14 @@ type TargetHistory struct {
 	FailedFor    time.Duration
 }
 
-const targetFailureColumns = `target, user, nuttx_hash, apps_hash, build, url, note, seen_at`
+// targetFailureColumns select a TargetFailure: of its build message, the
+// first 1,024 characters (the pages show its first lines), never 64 KiB.
+const targetFailureColumns = `target, user, nuttx_hash, apps_hash, build, url, note, seen_at, substr(msg, 1, 1024)`
 
 func scanTargetFailure(rows *sql.Rows) (TargetFailure, error) {
 	var f TargetFailure
 	var seen int64
-	err := rows.Scan(&f.Target, &f.User, &f.NuttxHash, &f.AppsHash, &f.Build, &f.URL, &f.Note, &seen)
+	err := rows.Scan(&f.Target, &f.User, &f.NuttxHash, &f.AppsHash, &f.Build, &f.URL, &f.Note, &seen, &f.Msg)
 	f.Seen = fromMS(seen)
 	return f, err
 }

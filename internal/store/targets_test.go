@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
@@ -28,7 +30,7 @@ func TestTargetHistory(t *testing.T) {
 	}
 	fail := func(sec int, target, user, hash string) {
 		at(sec, func(tx *store.Tx) error {
-			_, err := tx.ClaimFailure(store.FailureID{Target: target, User: user, NuttxHash: hash}, store.FailureRecord{Score: 1, URL: "https://log/" + hash, Note: "note-" + hash})
+			_, err := tx.ClaimFailure(store.FailureID{Target: target, User: user, NuttxHash: hash}, store.FailureRecord{Score: 1, URL: "https://log/" + hash, Msg: "error " + hash + strings.Repeat("é", 2000), Note: "note-" + hash})
 			return err
 		})
 	}
@@ -62,7 +64,8 @@ func TestTargetHistory(t *testing.T) {
 	if h.FailureCount != 4 || len(h.Failures) != 3 || h.Failures[0].NuttxHash != "4" || h.Failures[2].NuttxHash != "2" {
 		t.Errorf("failures: %d in all, listed %+v; want 4, the last 3 newest first", h.FailureCount, h.Failures)
 	}
-	if f := h.Failures[0]; f.URL != "https://log/4" || f.Note != "note-4" || !f.Seen.Equal(start.Add(200*time.Second)) {
+	if f := h.Failures[0]; f.URL != "https://log/4" || f.Note != "note-4" || !f.Seen.Equal(start.Add(200*time.Second)) ||
+		!strings.HasPrefix(f.Msg, "error 4é") || utf8.RuneCountInString(f.Msg) != 1024 || !utf8.ValidString(f.Msg) {
 		t.Errorf("the latest failure: %+v", f)
 	}
 	if len(h.Hosts) != 2 || h.Hosts[0].User != "a" || h.Hosts[0].Failures != 3 || h.Hosts[1].User != "b" || h.Hosts[1].Failures != 1 {
