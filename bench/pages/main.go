@@ -179,7 +179,9 @@ type result struct {
 func (r result) rps() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
 
 func (r result) print(baseline float64) {
-	p := func(q int) string { return fmt.Sprintf("%.1f ms", float64(r.lat[len(r.lat)*q/100].Microseconds())/1000) }
+	p := func(q int) string {
+		return fmt.Sprintf("%.1f ms", float64(r.lat[len(r.lat)*q/100].Microseconds())/1000)
+	}
 	errs := ""
 	if r.errors > 0 {
 		errs = fmt.Sprintf(" (ERRORS: %d)", r.errors)
