@@ -19,3 +19,25 @@ CREATE INDEX notes_actor_standing ON notes (actor_id, deleted_at, id);
 -- target's recoveries (its page): both read the whole table.
 CREATE INDEX feed_targets_thread ON feed_targets (thread);
 CREATE INDEX feed_recoveries_target ON feed_recoveries (target, seen_at);
+
+-- How many notes of each actor still stand: the count in every page's
+-- header, the outbox's totalItems and NodeInfo's localPosts
+-- (store.NoteCount). Counted on each view, even from the index above, it
+-- cost about a millisecond at 10,000 posts, a seventh of a profile page's
+-- CPU; the triggers keep it as notes are inserted, marked deleted or
+-- removed.
+ALTER TABLE actors ADD COLUMN note_count INTEGER NOT NULL DEFAULT 0;
+UPDATE actors SET note_count = (SELECT COUNT(*) FROM notes WHERE notes.actor_id = actors.id AND notes.deleted_at IS NULL);
+
+CREATE TRIGGER notes_count_insert AFTER INSERT ON notes WHEN new.deleted_at IS NULL BEGIN
+    UPDATE actors SET note_count = note_count + 1 WHERE id = new.actor_id;
+END;
+
+CREATE TRIGGER notes_count_delete AFTER DELETE ON notes WHEN old.deleted_at IS NULL BEGIN
+    UPDATE actors SET note_count = note_count - 1 WHERE id = old.actor_id;
+END;
+
+CREATE TRIGGER notes_count_update AFTER UPDATE OF actor_id, deleted_at ON notes BEGIN
+    UPDATE actors SET note_count = note_count - 1 WHERE id = old.actor_id AND old.deleted_at IS NULL;
+    UPDATE actors SET note_count = note_count + 1 WHERE id = new.actor_id AND new.deleted_at IS NULL;
+END;
