@@ -4,8 +4,8 @@
 // 250 failing at the end), and 2,000 remote replies. It drives each page
 // with C concurrent clients for a fixed time, one page after the other,
 // between two runs of a baseline (GET /health) in the same run, and prints
-// a Markdown table: requests per second, their ratio to the baseline, p50,
-// p99, bytes per page, and the server's memory.
+// Markdown table rows: requests per second, their ratio to the baseline,
+// p50, p99, bytes per page, and the server's memory.
 //
 //	go run ./bench/pages -bin ./nuttx-feed [-c 8] [-duration 10s] [-data DIR] [-cpuprofile FILE]
 //
@@ -94,10 +94,8 @@ func main() {
 	}
 	idle := proc.StatusKB(pid, "VmRSS")
 
-	fmt.Printf("| pages: %d posts (%d polls of the real feed), %d targets (%d failing now), %d remote replies (%d in the busiest thread); %d clients, %v per page | | | | | |\n",
-		db.Notes, db.Polls, db.Targets, db.FailingNow, db.Replies, db.Busy, *clients, *duration)
-	fmt.Println("| page | requests/s | / baseline | p50 | p99 | bytes |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Printf("| pages: %d posts (%d polls of the real feed), %d targets (%d failing now), %d remote replies; %d clients, %v per page | |\n",
+		db.Notes, db.Polls, db.Targets, db.FailingNow, db.Replies, *clients, *duration)
 	baseline := pages[0]
 	before := ld.run(baseline)
 	var results []result
@@ -106,12 +104,12 @@ func main() {
 	}
 	after := ld.run(baseline)
 	ref := (before.rps() + after.rps()) / 2
-	before.print(ref)
+	fmt.Printf("| %s, before / after the pages | %.0f / %.0f /s; p99 %s / %s |\n", baseline.name, before.rps(), after.rps(), before.p(99), after.p(99))
 	for _, r := range results {
-		r.print(ref)
+		fmt.Printf("| GET %s | %.0f /s%s (%.4f of the baseline); p50 %s, p99 %s; %d bytes |\n",
+			r.page.name, r.rps(), r.failed(), r.rps()/ref, r.p(50), r.p(99), r.page.bytes)
 	}
-	after.print(ref)
-	fmt.Printf("| server RSS idle / after the load / peak | %.1f / %.1f / %.1f MB | | | | |\n",
+	fmt.Printf("| pages: server RSS idle / after the load / peak | %.1f / %.1f / %.1f MB |\n",
 		float64(idle)/1024, float64(proc.StatusKB(pid, "VmRSS"))/1024, float64(proc.StatusKB(pid, "VmHWM"))/1024)
 }
 
@@ -148,15 +146,15 @@ func pagesOf(db *seeded) []page {
 	thread = strings.Replace(thread, "/users/"+username+"/statuses/", "/@"+username+"/", 1)
 	search := func(q string) string { return "/search?q=" + url.QueryEscape(q) }
 	return []page{
-		{name: "baseline: GET /health", path: "/health"},
-		{name: "stylesheet", path: "/static/style.css"},
-		{name: "profile /@" + username + " (20 posts, failing table)", path: "/@" + username},
-		{name: fmt.Sprintf("profile, a page deep in the paging (max_id=%d)", db.MiddleSeq), path: fmt.Sprintf("/@%s?max_id=%d", username, db.MiddleSeq)},
-		{name: fmt.Sprintf("thread with %d remote replies", db.Busy), path: thread},
-		{name: fmt.Sprintf("target %s (%d failures)", db.BusyTarget, db.BusyFailures), path: "/targets/" + db.BusyTarget},
-		{name: "search, a common word: error", path: search("error")},
-		{name: "search, a rare word: tc397", path: search("tc397")},
-		{name: "search, three words: implicit declaration riscv_exit.c", path: search("implicit declaration riscv_exit.c")},
+		{name: "pages: GET /health (the baseline)", path: "/health"},
+		{name: "stylesheet /static/style.css", path: "/static/style.css"},
+		{name: "profile page /@" + username + " (20 posts, the failing table)", path: "/@" + username},
+		{name: fmt.Sprintf("profile page deep in the paging (?max_id=%d)", db.MiddleSeq), path: fmt.Sprintf("/@%s?max_id=%d", username, db.MiddleSeq)},
+		{name: fmt.Sprintf("thread page with %d remote replies", db.Busy), path: thread},
+		{name: fmt.Sprintf("target page %s (%d failures)", db.BusyTarget, db.BusyFailures), path: "/targets/" + db.BusyTarget},
+		{name: "search page, a common word (error)", path: search("error")},
+		{name: "search page, a rare word (tc397)", path: search("tc397")},
+		{name: "search page, three words (implicit declaration riscv_exit.c)", path: search("implicit declaration riscv_exit.c")},
 	}
 }
 
@@ -178,15 +176,17 @@ type result struct {
 
 func (r result) rps() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
 
-func (r result) print(baseline float64) {
-	p := func(q int) string {
-		return fmt.Sprintf("%.1f ms", float64(r.lat[len(r.lat)*q/100].Microseconds())/1000)
+// p is the q-th percentile of the latencies, in milliseconds.
+func (r result) p(q int) string {
+	return fmt.Sprintf("%.1f ms", float64(r.lat[len(r.lat)*q/100].Microseconds())/1000)
+}
+
+// failed says how many requests failed, if any did.
+func (r result) failed() string {
+	if r.errors == 0 {
+		return ""
 	}
-	errs := ""
-	if r.errors > 0 {
-		errs = fmt.Sprintf(" (ERRORS: %d)", r.errors)
-	}
-	fmt.Printf("| %s | %.0f /s%s | %.3f | %s | %s | %d |\n", r.page.name, r.rps(), errs, r.rps()/baseline, p(50), p(99), r.page.bytes)
+	return fmt.Sprintf(" (ERRORS: %d requests failed)", r.errors)
 }
 
 // get fetches path as a browser would and returns the status and the size
