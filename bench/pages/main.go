@@ -16,7 +16,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,74 +42,94 @@ const (
 	infoFile = "bench-pages.json" // what seed built, beside the database
 )
 
+// options are the command's flags.
+type options struct {
+	bin, data, cpuprofile string
+	clients               int
+	duration              time.Duration
+	size                  size
+}
+
 func main() {
-	bin := flag.String("bin", "./nuttx-feed", "nuttx-feed binary")
-	clients := flag.Int("c", 8, "concurrent clients")
-	duration := flag.Duration("duration", 10*time.Second, "how long each page is loaded")
-	data := flag.String("data", "", "data folder: built there once and reused (default: a temporary one)")
-	cpuprofile := flag.String("cpuprofile", "", "write the server's CPU profile of the whole run to this file")
-	sz := size{}
-	flag.IntVar(&sz.posts, "posts", 10000, "posts in the database")
-	flag.IntVar(&sz.targets, "targets", 1600, "build targets of the farm")
-	flag.IntVar(&sz.replies, "replies", 2000, "remote replies")
-	flag.IntVar(&sz.busy, "busy", 150, "remote replies in the busiest thread")
+	var o options
+	flag.StringVar(&o.bin, "bin", "./nuttx-feed", "nuttx-feed binary")
+	flag.IntVar(&o.clients, "c", 8, "concurrent clients")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long each page is loaded")
+	flag.StringVar(&o.data, "data", "", "data folder: built there once and reused (default: a temporary one)")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write the server's CPU profile of the whole run to this file")
+	flag.IntVar(&o.size.posts, "posts", 10000, "posts in the database")
+	flag.IntVar(&o.size.targets, "targets", 1600, "build targets of the farm")
+	flag.IntVar(&o.size.replies, "replies", 2000, "remote replies")
+	flag.IntVar(&o.size.busy, "busy", 150, "remote replies in the busiest thread")
 	flag.Parse()
 	log.SetFlags(0)
-	ctx := context.Background()
+	if err := run(context.Background(), o); err != nil {
+		log.Fatal("pages: ", err)
+	}
+}
 
-	dir := *data
+// run builds or reads the database, starts the server on it, loads each
+// page and prints the rows.
+func run(ctx context.Context, o options) error {
+	dir := o.data
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "nuttx-feed-pages-")
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	db, err := database(ctx, *bin, dir, sz)
+	db, err := database(ctx, o.bin, dir, o.size)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 
-	cmd := exec.Command(*bin, "serve", "--data", dir, "--base-url", base, "--listen", "127.0.0.1:0",
+	cmd := exec.Command(o.bin, "serve", "--data", dir, "--base-url", base, "--listen", "127.0.0.1:0",
 		"--rate-limit", "0", "--prometheus-url", "")
-	if *cpuprofile != "" {
-		abs, _ := filepath.Abs(*cpuprofile)
+	if o.cpuprofile != "" {
+		abs, err := filepath.Abs(o.cpuprofile)
+		if err != nil {
+			return err
+		}
 		cmd.Env = append(os.Environ(), "NUTTX_FEED_CPUPROFILE="+abs)
 	}
 	listen, err := servetest.Start(cmd, 30*time.Second)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
 	pid := cmd.Process.Pid
 
-	ld := &loader{server: "http://" + listen, clients: *clients, duration: *duration}
+	ld := &loader{server: "http://" + listen, clients: o.clients, duration: o.duration}
 	pages := pagesOf(db)
 	for i := range pages { // each answers 200 before the load
 		if err := ld.check(&pages[i]); err != nil {
-			log.Fatal(err)
+			return err
 		}
 	}
 	idle := proc.StatusKB(pid, "VmRSS")
+	var results []result
+	for _, p := range append(pages, pages[0]) { // the baseline before and after the pages
+		r := ld.run(p)
+		if len(r.lat) == 0 {
+			return fmt.Errorf("GET %s: no answer in %v", p.path, o.duration)
+		}
+		results = append(results, r)
+	}
+	before, after := results[0], results[len(results)-1]
+	ref := (before.rps() + after.rps()) / 2
 
 	fmt.Printf("| pages: %d posts (%d polls of the real feed), %d targets (%d failing now), %d remote replies; %d clients, %v per page | |\n",
-		db.Notes, db.Polls, db.Targets, db.FailingNow, db.Replies, *clients, *duration)
-	baseline := pages[0]
-	before := ld.run(baseline)
-	var results []result
-	for _, p := range pages[1:] {
-		results = append(results, ld.run(p))
-	}
-	after := ld.run(baseline)
-	ref := (before.rps() + after.rps()) / 2
-	fmt.Printf("| %s, before / after the pages | %.0f / %.0f /s; p99 %s / %s |\n", baseline.name, before.rps(), after.rps(), before.p(99), after.p(99))
-	for _, r := range results {
+		db.Notes, db.Polls, db.Targets, db.FailingNow, db.Replies, o.clients, o.duration)
+	fmt.Printf("| %s, before / after the pages | %.0f / %.0f /s; p99 %s / %s |\n", before.page.name, before.rps(), after.rps(), before.p(99), after.p(99))
+	for _, r := range results[1 : len(results)-1] {
 		fmt.Printf("| GET %s | %.0f /s%s (%.4f of the baseline); p50 %s, p99 %s; %d bytes |\n",
 			r.page.name, r.rps(), r.failed(), r.rps()/ref, r.p(50), r.p(99), r.page.bytes)
 	}
 	fmt.Printf("| pages: server RSS idle / after the load / peak | %.1f / %.1f / %.1f MB |\n",
 		float64(idle)/1024, float64(proc.StatusKB(pid, "VmRSS"))/1024, float64(proc.StatusKB(pid, "VmHWM"))/1024)
+	return nil
 }
 
 // database builds the database in dir, or reads what an earlier run built
@@ -251,8 +270,5 @@ func (l *loader) run(p page) result {
 	wg.Wait()
 	res.elapsed = time.Since(t0)
 	slices.Sort(res.lat)
-	if len(res.lat) == 0 {
-		log.Fatal(errors.New("pages: no answer to " + p.path))
-	}
 	return res
 }
