@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/nuttx-feed/nuttx-feed/server.Version=$(VERSION)
 FUZZTIME ?= 30s
 
-.PHONY: test deps vet build fuzz bench clean
+.PHONY: test deps vet build fuzz bench bench-pages clean
 
 ## test: install missing test dependencies, then vet, staticcheck, gofmt and the race-enabled tests
 test: deps vet
@@ -43,6 +43,10 @@ fuzz:
 ## bench: the benchmarks behind docs/BENCHMARKS.md
 bench: build
 	./bench/run.sh
+
+## bench-pages: the web pages alone (issue 9), on 10,000 posts, 1,600 targets and 2,000 replies
+bench-pages: build
+	$(GO) run ./bench/pages -bin ./nuttx-feed
 
 clean:
 	rm -rf nuttx-feed bench/out

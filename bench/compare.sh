@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Measures this tree against an earlier commit in one run, alternating the
 # two for each measure so that both see the same machine: the fan-out
-# ratio, GET throughput, inbox Follows and the poll cost of docs/BENCHMARKS.md.
-# Usage: bench/compare.sh OLD_REV (e.g. bench/compare.sh 5c6f182). Writes
-# bench/out/compare.md. Needs what bench/run.sh needs; takes about 15 minutes.
+# ratio, GET throughput, inbox Follows, the poll cost and the web pages of
+# docs/BENCHMARKS.md. Usage: bench/compare.sh OLD_REV (e.g. bench/compare.sh
+# 5c6f182); MEASURES="pages" (a list of fanout gets inbox poll latency pages)
+# runs some only. Writes bench/out/compare.md. Needs what bench/run.sh needs;
+# takes about 25 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:${PATH}"
@@ -34,11 +36,21 @@ poll() {
 		     printf "| feed: one poll with 2,000 targets failing, %s | %.0f ms, %.1f MB and %d allocations per poll |\n", name, $3/1e6, $5/1e6, $7}')
 }
 latency() { (cd "$1" && go run ./bench/feedlatency -bin "$2" -runs 5 -intervals 1s); }
+# The pages are measured on one database: the old tree builds it (with its
+# schema; bench/pages is copied there when it has none), the new binary
+# gets a copy, which it migrates.
+pages() {
+	side=${2##*-}
+	[ -d "$old/bench/pages" ] || cp -r bench/pages "$old/bench/"
+	[ "$side" = old ] || [ -d "$new/bench/out/pages-new" ] || cp -r "$new/bench/out/pages-old" "$new/bench/out/pages-new"
+	(cd "$1" && go run ./bench/pages -bin "$2" -data "$new/bench/out/pages-$side" -duration "${PAGES_DURATION:-10s}")
+}
+rm -rf bench/out/pages-old bench/out/pages-new
 
 out=bench/out/compare.md
 {
 	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(go version | cut -d' ' -f3): old = $(git -C "$old" rev-parse --short HEAD), new = $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')"
-	for m in fanout gets inbox poll latency; do
+	for m in ${MEASURES:-fanout gets inbox poll latency pages}; do
 		echo
 		echo "### $m"
 		echo
@@ -47,7 +59,7 @@ out=bench/out/compare.md
 		# The in-process benchmarks are short and noisy: alternate them
 		# ROUNDS times (3) and compare the medians.
 		rounds=1
-		case $m in inbox | poll) rounds=${ROUNDS:-3} ;; esac
+		case $m in inbox | poll | pages) rounds=${ROUNDS:-3} ;; esac
 		for _ in $(seq "$rounds"); do
 			for side in old new; do
 				if [ $side = old ]; then tree=$old; else tree=$new; fi

@@ -81,7 +81,10 @@ func Start(cmd *exec.Cmd, timeout time.Duration) (string, error) {
 func NewData(bin, dir, baseURL string) error {
 	cmd := exec.Command(bin, "serve", "--data", dir, "--base-url", baseURL, "--listen", "127.0.0.1:0", "--prometheus-url", "")
 	if _, err := Start(cmd, 20*time.Second); err != nil {
-		cmd.Process.Kill()
+		if cmd.Process != nil { // it started, then failed or hung
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
 		return err
 	}
 	cmd.Process.Signal(syscall.SIGTERM)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -60,4 +61,13 @@ while :; do echo 'time=x level=INFO msg=request' >&2; sleep 0.01; done`)
 	}
 	silent.Process.Kill()
 	silent.Wait()
+}
+
+// TestNewDataWithoutBinary fails with the error of the missing binary.
+func TestNewDataWithoutBinary(t *testing.T) {
+	t.Parallel()
+	err := NewData(filepath.Join(t.TempDir(), "no-such-binary"), t.TempDir(), "https://nuttx-feed.test")
+	if err == nil || !strings.Contains(err.Error(), "no-such-binary") {
+		t.Fatalf("NewData of a missing binary: %v, want its error", err)
+	}
 }

@@ -99,14 +99,16 @@ func (tx *Tx) NoteByPublicID(publicID string) (*Note, error) {
 }
 
 // NoteCount returns how many notes the actor published and did not
-// delete; all actors' notes when actorID is 0.
+// delete; all actors' notes when actorID is 0. It reads the count that
+// triggers keep in actors.note_count (migrations/0011_page_indexes.sql):
+// every page shows it.
 func (tx *Tx) NoteCount(actorID int64) (int, error) {
 	var n int
 	var err error
 	if actorID == 0 {
-		err = tx.queryRow(`SELECT COUNT(*) FROM notes WHERE deleted_at IS NULL`).Scan(&n)
+		err = tx.queryRow(`SELECT COALESCE(SUM(note_count), 0) FROM actors`).Scan(&n)
 	} else {
-		err = tx.queryRow(`SELECT COUNT(*) FROM notes WHERE actor_id = ? AND deleted_at IS NULL`, actorID).Scan(&n)
+		err = tx.queryRow(`SELECT COALESCE((SELECT note_count FROM actors WHERE id = ?), 0)`, actorID).Scan(&n)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("count notes: %w", err)
