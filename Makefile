@@ -38,6 +38,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFailurePost$$' -fuzztime $(FUZZTIME) ./feed/
 	$(GO) test -run '^$$' -fuzz '^FuzzSiteParse$$' -fuzztime $(FUZZTIME) ./internal/urls/
 	$(GO) test -run '^$$' -fuzz '^FuzzDomain$$' -fuzztime $(FUZZTIME) ./internal/urls/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMentions$$' -fuzztime $(FUZZTIME) ./internal/richtext/
 
 ## bench: the benchmarks behind docs/BENCHMARKS.md
 bench: build
