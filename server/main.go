@@ -164,7 +164,7 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var cfg Config
 	var inReplyTo string
 	cmd := newCommand("post", &cfg)
-	cmd.addString(&inReplyTo, "in-reply-to", "ID", "reply to this note: a local note's id or URL, or any note URL")
+	cmd.addString(&inReplyTo, "in-reply-to", "ID", "reply to this note: a local note's id or URL, or any note URL (a remote note is fetched and its author mentioned)")
 	if err := cmd.parseAndCheck(args, stdout, &cfg, "TEXT (or - for standard input)"); err != nil {
 		return usageError(stderr, "post", err)
 	}
