@@ -27,17 +27,6 @@ func (e *testEnv) resolveAndPublish(text, inReplyTo string) (*store.Note, error)
 	return publishNow(e.ctx, e.s, "nuttx_build", p)
 }
 
-// deliveredTo returns the activities r received of type typ.
-func deliveredTo(r *fedtest.Remote, typ string) []fedtest.Delivery {
-	var out []fedtest.Delivery
-	for _, d := range r.Deliveries() {
-		if d.Activity["type"] == typ {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 // tagsOf returns the Mention tags of a served note as "href name".
 func tagsOf(t *testing.T, note map[string]any) []string {
 	t.Helper()
