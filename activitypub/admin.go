@@ -165,9 +165,8 @@ type Deletion struct {
 // URL): its text goes, its URL answers 410 Gone from then on, deliveries
 // of its Create still queued are given up, and a Delete with a Tombstone
 // goes to every follower's server and every mentioned actor, as its Create
-// did. A note deleted
-// before is left alone (Deletion.Before). Errors wrap ErrInvalid for a
-// malformed ref or ErrNotFound for no such note.
+// did. A note deleted before is left alone (Deletion.Before). Errors wrap
+// ErrInvalid for a malformed ref or ErrNotFound for no such note.
 func (s *Service) DeleteNote(ctx context.Context, ref string) (Deletion, error) {
 	ref = strings.TrimSpace(ref)
 	publicID, username := ref, ""

@@ -27,8 +27,9 @@ var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // Publish stores a note of the actor username inside tx, with its Create
 // activity and one delivery per distinct inbox of its followers and of the
-// actors it mentions (shared where there is one), and wakes the delivery queue once tx commits: a caller's own
-// state change commits together with the note, or neither does. It returns
+// actors it mentions (shared where there is one), and wakes the delivery
+// queue once tx commits: a caller's own state change commits together with
+// the note, or neither does. It returns
 // ErrNotFound for an unknown actor or local parent, ErrInvalid for an empty
 // or oversized note or a bad parent.
 func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, error) {
