@@ -15,4 +15,4 @@ CREATE TABLE note_mentions (
     name     TEXT    NOT NULL,
     inbox    TEXT    NOT NULL DEFAULT '',
     PRIMARY KEY (note_id, href)
-) WITHOUT ROWID;
+);
