@@ -22,7 +22,7 @@ func TestNoteMentions(t *testing.T) {
 		{Href: "https://a.example/users/amy", Name: "@amy@a.example", Inbox: "https://a.example/inbox"}, // the follower's shared inbox
 		{Href: "https://c.example/users/cy", Name: "@cy@c.example", Inbox: "https://c.example/inbox"},
 		{Href: "https://c.example/users/di", Name: "@di@c.example", Inbox: "https://c.example/inbox"}, // cy's server
-		{Href: "https://bot.example/users/bot", Name: "@bot@bot.example"},                           // one of ours: no inbox
+		{Href: "https://bot.example/users/bot", Name: "@bot@bot.example"},                             // one of ours: no inbox
 	}
 	n := store.Note{PublicID: "n", ActorID: a.ID, Content: "<p>hi</p>", Mentions: append(mentions, mentions[0])}
 	var queued [2]int
