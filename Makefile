@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSiteParse$$' -fuzztime $(FUZZTIME) ./internal/urls/
 	$(GO) test -run '^$$' -fuzz '^FuzzDomain$$' -fuzztime $(FUZZTIME) ./internal/urls/
 	$(GO) test -run '^$$' -fuzz '^FuzzSearchQuery$$' -fuzztime $(FUZZTIME) ./internal/store/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMentions$$' -fuzztime $(FUZZTIME) ./internal/richtext/
 
 ## bench: the benchmarks behind docs/BENCHMARKS.md
 bench: build

@@ -164,9 +164,9 @@ type Deletion struct {
 // DeleteNote deletes the local note ref (its hex id, its id or its page
 // URL): its text goes, its URL answers 410 Gone from then on, deliveries
 // of its Create still queued are given up, and a Delete with a Tombstone
-// goes to every follower's server, as its Create did. A note deleted
-// before is left alone (Deletion.Before). Errors wrap ErrInvalid for a
-// malformed ref or ErrNotFound for no such note.
+// goes to every follower's server and every mentioned actor, as its Create
+// did. A note deleted before is left alone (Deletion.Before). Errors wrap
+// ErrInvalid for a malformed ref or ErrNotFound for no such note.
 func (s *Service) DeleteNote(ctx context.Context, ref string) (Deletion, error) {
 	ref = strings.TrimSpace(ref)
 	publicID, username := ref, ""
@@ -199,7 +199,7 @@ func (s *Service) DeleteNote(ctx context.Context, ref string) (Deletion, error) 
 			return err
 		}
 		tx.AfterCommit(s.kick)
-		if d.Queued, err = tx.QueueToFollowers(del.ID, n.ActorID); err != nil {
+		if d.Queued, err = queueToAudience(tx, del.ID, n); err != nil {
 			return err
 		}
 		if inFlight > 0 { // a Create under way must not arrive after its Delete
@@ -227,7 +227,7 @@ func deleteDocument(u urls.Site, n *store.Note) map[string]any {
 	del.SetJSONLDId(idProp(u.Note(n.Username, n.PublicID) + "#delete"))
 	del.SetActivityStreamsActor(actorProp(u.Actor(n.Username)))
 	del.SetActivityStreamsTo(toProp(publicAddress))
-	del.SetActivityStreamsCc(ccProp(u.Followers(n.Username)))
+	del.SetActivityStreamsCc(ccProp(append([]string{u.Followers(n.Username)}, mentioned(n)...)...))
 	del.SetActivityStreamsPublished(publishedProp(n.Deleted))
 	m := addressAsArrays(serialize(del))
 	m["@context"] = asContext

@@ -154,6 +154,8 @@ type remoteDocument struct {
 	Name json.RawMessage `json:"name"`
 	Icon json.RawMessage `json:"icon"`
 	URL  json.RawMessage `json:"url"`
+	// AttributedTo is a fetched note's author (a note we reply to).
+	AttributedTo json.RawMessage `json:"attributedTo"`
 }
 
 type publicKeyObject struct {

@@ -267,26 +267,37 @@ func hostFault(err error) bool {
 // fetchDocument GETs an ActivityPub document, signed by our fetch actor,
 // within the fetch limits, unless target's server is blocked. Redirects
 // stay on target's scheme and host.
-func (s *Service) fetchDocument(ctx context.Context, target string) (_ *remoteDocument, err error) {
+func (s *Service) fetchDocument(ctx context.Context, target string) (doc *remoteDocument, err error) {
 	defer func() { s.metrics.RemoteFetch(fetchResult(err)) }()
+	err = s.withFetchSlot(ctx, target, func() (err error) {
+		doc, err = s.getDocument(ctx, target)
+		return err
+	})
+	return doc, err
+}
+
+// withFetchSlot runs get, a request to target, within the fetch limits,
+// unless target's server is blocked, and records how target's authority
+// answered.
+func (s *Service) withFetchSlot(ctx context.Context, target string, get func() error) error {
 	u, err := url.Parse(target)
 	if err != nil || u.Host == "" {
-		return nil, docErrorf("%q is not a URL we can fetch", truncate(target, 80))
+		return docErrorf("%q is not a URL we can fetch", truncate(target, 80))
 	}
 	if err := s.refuseBlocked(ctx, target); err != nil { // blocked: no request at all
-		return nil, err
+		return err
 	}
 	t := fetchTarget{domain: urls.Domain(u.Host), authority: authority(u), client: clientOf(ctx)}
 	release, err := s.fetches.acquire(ctx, t, s.now())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer release()
-	doc, err := s.getDocument(ctx, target)
+	err = get()
 	if err == nil || !errors.Is(err, errInternal) {
 		s.fetches.record(t.authority, err != nil && hostFault(err) && ctx.Err() == nil, s.now())
 	}
-	return doc, err
+	return err
 }
 
 // authority is u's lower-case host name and port, the scheme's default

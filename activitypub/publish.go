@@ -15,6 +15,9 @@ type Post struct {
 	Content *richtext.Content
 	// InReplyTo is the parent: a local note's id or URL, or any http(s) IRI.
 	InReplyTo string
+	// Mentions are the actors the note tags and addresses, and whose
+	// inboxes get its Create; ResolveMentions fills them.
+	Mentions []store.Mention
 }
 
 // maxActivityBytes keeps every Create under Misskey's 64 KiB inbox limit.
@@ -23,9 +26,10 @@ const maxActivityBytes = 60 << 10
 var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // Publish stores a note of the actor username inside tx, with its Create
-// activity and one delivery per distinct follower inbox (shared where there
-// is one), and wakes the delivery queue once tx commits: a caller's own
-// state change commits together with the note, or neither does. It returns
+// activity and one delivery per distinct inbox of its followers and of the
+// actors it mentions (shared where there is one), and wakes the delivery
+// queue once tx commits: a caller's own state change commits together with
+// the note, or neither does. It returns
 // ErrNotFound for an unknown actor or local parent, ErrInvalid for an empty
 // or oversized note or a bad parent.
 func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, error) {
@@ -55,6 +59,7 @@ func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, e
 		// An actor cached by a server shows another process's change of
 		// visibility within actorCacheTTL.
 		Visibility: a.Visibility,
+		Mentions:   p.Mentions,
 	}
 	body := marshal(createDocument(s.site, n))
 	if len(body) > maxActivityBytes {
@@ -67,7 +72,7 @@ func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, e
 	if err := tx.InsertActivity(create); err != nil {
 		return nil, err
 	}
-	queued, err := tx.QueueToFollowers(create.ID, a.ID)
+	queued, err := queueToAudience(tx, create.ID, n)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +82,18 @@ func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, e
 			"in_reply_to", n.InReplyTo, "deliveries", queued)
 	})
 	return n, nil
+}
+
+// queueToAudience queues the activity activityID of the note n to every
+// inbox of its audience: its author's followers and the actors it
+// mentions, once per inbox. It returns how many deliveries were queued.
+func queueToAudience(tx *store.Tx, activityID int64, n *store.Note) (int, error) {
+	followers, err := tx.QueueToFollowers(activityID, n.ActorID)
+	if err != nil {
+		return 0, err
+	}
+	mentioned, err := tx.QueueToMentioned(activityID, n.Seq)
+	return followers + mentioned, err
 }
 
 // resolveParent turns a Post.InReplyTo into the parent's IRI. Local forms

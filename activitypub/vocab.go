@@ -232,14 +232,24 @@ func imageObject(mediaType, url string) vocab.ActivityStreamsImage {
 	return img
 }
 
-// audience addresses a note of username: a public one to everyone with a
-// copy to the followers, an unlisted one the other way round (Mastodon's
-// rule: Public in cc keeps it off the public timelines).
-func audience(u urls.Site, username, visibility string) (vocab.ActivityStreamsToProperty, vocab.ActivityStreamsCcProperty) {
-	if visibility == store.Unlisted {
-		return toProp(u.Followers(username)), ccProp(publicAddress)
+// audience addresses the note n: a public one to everyone with a copy to
+// the followers, an unlisted one the other way round (Mastodon's rule:
+// Public in cc keeps it off the public timelines); the actors it mentions
+// are in cc either way.
+func audience(u urls.Site, n *store.Note) (vocab.ActivityStreamsToProperty, vocab.ActivityStreamsCcProperty) {
+	if n.Visibility == store.Unlisted {
+		return toProp(u.Followers(n.Username)), ccProp(append([]string{publicAddress}, mentioned(n)...)...)
 	}
-	return toProp(publicAddress), ccProp(u.Followers(username))
+	return toProp(publicAddress), ccProp(append([]string{u.Followers(n.Username)}, mentioned(n)...)...)
+}
+
+// mentioned returns the ids of the actors n mentions.
+func mentioned(n *store.Note) []string {
+	ids := make([]string, len(n.Mentions))
+	for i, m := range n.Mentions {
+		ids[i] = m.Href
+	}
+	return ids
 }
 
 // noteObject is a Note without @context (docs/FEDERATION.md, "Notes").
@@ -250,7 +260,7 @@ func noteObject(u urls.Site, n *store.Note) map[string]any {
 	attributedTo := streams.NewActivityStreamsAttributedToProperty()
 	attributedTo.AppendIRI(iri(u.Actor(n.Username)))
 	note.SetActivityStreamsAttributedTo(attributedTo)
-	to, cc := audience(u, n.Username, n.Visibility)
+	to, cc := audience(u, n)
 	note.SetActivityStreamsTo(to)
 	note.SetActivityStreamsCc(cc)
 	note.SetActivityStreamsPublished(publishedProp(n.Published))
@@ -275,6 +285,9 @@ func noteObject(u urls.Site, n *store.Note) map[string]any {
 	for _, t := range n.Tags {
 		tags = append(tags, map[string]any{"type": "Hashtag", "name": "#" + t, "href": u.Tag(lower(t))})
 	}
+	for _, mention := range n.Mentions {
+		tags = append(tags, map[string]any{"type": "Mention", "href": mention.Href, "name": mention.Name})
+	}
 	m["tag"] = tags
 	return m
 }
@@ -291,7 +304,7 @@ func createObject(u urls.Site, n *store.Note) map[string]any {
 	create := streams.NewActivityStreamsCreate()
 	create.SetJSONLDId(idProp(u.Activity(n.Username, n.PublicID)))
 	create.SetActivityStreamsActor(actorProp(u.Actor(n.Username)))
-	to, cc := audience(u, n.Username, n.Visibility)
+	to, cc := audience(u, n)
 	create.SetActivityStreamsTo(to)
 	create.SetActivityStreamsCc(cc)
 	create.SetActivityStreamsPublished(publishedProp(n.Published))

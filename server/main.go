@@ -19,6 +19,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
+	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
@@ -163,7 +164,7 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var cfg Config
 	var inReplyTo string
 	cmd := newCommand("post", &cfg)
-	cmd.addString(&inReplyTo, "in-reply-to", "ID", "reply to this note: a local note's id or URL, or any note URL")
+	cmd.addString(&inReplyTo, "in-reply-to", "ID", "reply to this note: a local note's id or URL, or any note URL (a remote note is fetched and its author mentioned)")
 	if err := cmd.parseAndCheck(args, stdout, &cfg, "TEXT (or - for standard input)"); err != nil {
 		return usageError(stderr, "post", err)
 	}
@@ -185,9 +186,17 @@ func runPost(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
+	post := activitypub.Post{Content: richtext.Parse(text), InReplyTo: inReplyTo}
+	if err := svc.ResolveMentions(ctx, &post); err != nil { // network first: no write lock held meanwhile
+		if errors.Is(err, activitypub.ErrInvalid) {
+			return usageError(stderr, "post", err)
+		}
+		fmt.Fprintf(stderr, "nuttx-feed post: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		return 1
+	}
 	var note *store.Note
 	err := st.Update(ctx, func(tx *store.Tx) (err error) {
-		note, err = svc.Publish(tx, cfg.Username, activitypub.Post{Content: richtext.Parse(text), InReplyTo: inReplyTo})
+		note, err = svc.Publish(tx, cfg.Username, post)
 		return err
 	})
 	if err != nil {
@@ -243,7 +252,10 @@ func openForCommand(ctx context.Context, cfg *Config, log *slog.Logger) (*store.
 		st.Close()
 		return nil, nil, err
 	}
-	svc, err := activitypub.New(activitypub.Options{BaseURL: cfg.BaseURL, Store: st, Logger: log, Version: Version})
+	svc, err := activitypub.New(activitypub.Options{BaseURL: cfg.BaseURL, Store: st, Logger: log, Version: Version,
+		// post fetches what it mentions: signed GETs, through the server's kind of client.
+		Client:     safehttp.NewClient(safehttp.Options{AllowPrivateNetworks: cfg.AllowPrivateNetworks}),
+		FetchActor: cfg.Username, AllowPrivateNetworks: cfg.AllowPrivateNetworks})
 	if err != nil {
 		st.Close()
 		return nil, nil, err

@@ -54,8 +54,10 @@ var commands = []commandDef{
 		"delivery of its posts to followers, and the feed that polls Prometheus for failed builds."},
 	{name: "post", is: cmdPost, args: " TEXT", about: "Publishes TEXT (\"-\" reads it from standard input) as a note of the bot, through the\n" +
 		"same path as the server's own posts, and prints its URL. Blank lines separate\n" +
-		"paragraphs; URLs and #hashtags become links. It works while the server runs (same\n" +
-		"database): the server delivers the note within a few seconds."},
+		"paragraphs; URLs and #hashtags become links; @user@host mentions that account, found\n" +
+		"by WebFinger (the post fails, storing nothing, when a handle cannot be found). It works\n" +
+		"while the server runs (same database): the server delivers the note within a few\n" +
+		"seconds, to the followers and to every account mentioned."},
 	{name: "feed preview", is: cmdFeedPreview, about: "Runs the feed's query against Prometheus now and prints the posts that would be\n" +
 		"published, as text. Changes nothing: use it to check a new --query."},
 	{name: "feed status", is: cmdFeedStatus, about: "Lists the targets failing now (from the feed's state), since when, and their thread URL."},
@@ -152,7 +154,7 @@ var settings = []setting{
 	{name: "summary", env: "NUTTX_FEED_SUMMARY", meta: "TEXT", in: cmdServe,
 		help:  "the new bot's bio, plain text with links and #hashtags (seeds the first start only)",
 		value: typed(func(c *Config) *string { return &c.Summary }, defaultSummary, nil)},
-	{name: "allow-private-networks", env: "NUTTX_FEED_ALLOW_PRIVATE_NETWORKS", in: cmdServe,
+	{name: "allow-private-networks", env: "NUTTX_FEED_ALLOW_PRIVATE_NETWORKS", in: cmdServe | cmdPost,
 		help:  "allow outgoing requests to loopback and private addresses, and followers with http inboxes (tests, intranets)",
 		value: typed(func(c *Config) *bool { return &c.AllowPrivateNetworks }, false, nil)},
 	{name: "trusted-proxies", env: "NUTTX_FEED_TRUSTED_PROXIES", meta: "CIDRS", in: cmdServe,

@@ -131,7 +131,7 @@ func TestSettingsHelp(t *testing.T) {
 		{[]string{"serve"}, slices.Concat([]string{"base-url", "listen", "data", "username", "display-name", "summary",
 			"allow-private-networks", "trusted-proxies", "rate-limit", "inbox-rate", "retention", "log-format", "log-level",
 			"metrics-listen", "metrics-token"}, feed)},
-		{[]string{"post"}, slices.Concat(identity, []string{"in-reply-to"})},
+		{[]string{"post"}, []string{"base-url", "data", "username", "allow-private-networks", "log-format", "in-reply-to"}},
 		{[]string{"feed", "preview"}, slices.Concat(identity, feed)},
 		{[]string{"feed", "status"}, []string{"base-url", "data", "username", "log-format"}},
 		{[]string{"deliveries", "retry"}, []string{"base-url", "data", "username", "log-format"}},

@@ -78,6 +78,8 @@ type Remote struct {
 	// DisplayName and AvatarURL, when set, are the actor's name and icon.
 	DisplayName string
 	AvatarURL   string
+	// ProfileURL, when set, is the actor's url (its profile page).
+	ProfileURL string
 
 	mu         sync.Mutex
 	deliveries []Delivery
@@ -86,6 +88,7 @@ type Remote struct {
 	keys       func(keyID string) (*rsa.PublicKey, error)
 	gone       bool
 	newDeliv   chan struct{}
+	notes      map[string]map[string]any // by path, served to signed GETs (AddNote)
 }
 
 // New starts a remote server on 127.0.0.1 with one actor, stopped when the
@@ -137,7 +140,8 @@ func (r *Remote) Deliveries() []Delivery {
 	return append([]Delivery(nil), r.deliveries...)
 }
 
-// Gets returns the GET requests received so far.
+// Gets returns the GET requests received so far for the actor, its key,
+// its notes and WebFinger.
 func (r *Remote) Gets() []*http.Request {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -181,19 +185,65 @@ func (r *Remote) actorDocument() map[string]any {
 	if r.AvatarURL != "" {
 		doc["icon"] = map[string]any{"type": "Image", "url": r.AvatarURL}
 	}
+	if r.ProfileURL != "" {
+		doc["url"] = r.ProfileURL
+	}
 	return doc
+}
+
+// Handle is the remote actor's handle, @username@127.0.0.1:port.
+func (r *Remote) Handle() string {
+	return "@" + r.Username + "@" + strings.TrimPrefix(r.Server.URL, "http://")
+}
+
+// AddNote makes the remote serve a public Note of its actor with content
+// at /users/NAME/statuses/id (to signed GETs only, as GoToSocial does) and
+// returns its id.
+func (r *Remote) AddNote(id, content string) string {
+	path := "/users/" + r.Username + "/statuses/" + id
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.notes == nil {
+		r.notes = map[string]map[string]any{}
+	}
+	r.notes[path] = map[string]any{"@context": "https://www.w3.org/ns/activitystreams", "id": r.Server.URL + path, "type": "Note",
+		"attributedTo": r.ActorID(), "content": content, "to": []any{"https://www.w3.org/ns/activitystreams#Public"},
+		"published": time.Now().UTC().Format(time.RFC3339)}
+	return r.Server.URL + path
+}
+
+// serveWebFinger answers acct:USERNAME@HOST:PORT with the actor's self
+// link, and anything else with 404.
+func (r *Remote) serveWebFinger(w http.ResponseWriter, req *http.Request) {
+	if !strings.EqualFold(req.URL.Query().Get("resource"), "acct:"+strings.TrimPrefix(r.Handle(), "@")) {
+		http.NotFound(w, req)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jrd+json")
+	json.NewEncoder(w).Encode(map[string]any{"subject": "acct:" + strings.TrimPrefix(r.Handle(), "@"),
+		"links": []any{map[string]any{"rel": "self", "type": "application/activity+json", "href": r.ActorID()}}})
 }
 
 func (r *Remote) serve(w http.ResponseWriter, req *http.Request) {
 	id := "/users/" + r.Username
 	r.mu.Lock()
-	gone := r.gone
+	gone, note := r.gone, r.notes[req.URL.Path]
+	known := note != nil || req.URL.Path == id || req.URL.Path == id+"/main-key" || req.URL.Path == "/.well-known/webfinger"
+	if req.Method == http.MethodGet && known {
+		r.gets = append(r.gets, req)
+	}
 	r.mu.Unlock()
 	switch {
+	case req.Method == http.MethodGet && req.URL.Path == "/.well-known/webfinger":
+		r.serveWebFinger(w, req)
+	case req.Method == http.MethodGet && note != nil:
+		if err := r.verifyFromUs(req, nil, false); err != nil {
+			http.Error(w, "signed GET required: "+err.Error(), http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/activity+json")
+		json.NewEncoder(w).Encode(note)
 	case req.Method == http.MethodGet && (req.URL.Path == id || req.URL.Path == id+"/main-key"):
-		r.mu.Lock()
-		r.gets = append(r.gets, req)
-		r.mu.Unlock()
 		if gone {
 			http.Error(w, "gone", http.StatusGone)
 			return

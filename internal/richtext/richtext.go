@@ -1,11 +1,15 @@
 // Package richtext builds the body of a note: HTML that every Fediverse
 // server keeps, and its plain-text twin, with Mastodon's way of counting
-// characters.
+// characters. Mentions of remote accounts (@user@host) are recognised in
+// text; they render as links once their profile page is known
+// (ResolveMention) and as plain text until then.
 package richtext
 
 import (
 	"html"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -32,12 +36,33 @@ const (
 	segTag
 	segBreak
 	segPara
-	segCode // preformatted text, a paragraph of its own
+	segCode    // preformatted text, a paragraph of its own
+	segMention // text is user@host; href its profile page, "" until resolved
 )
 
 type segment struct {
 	kind       segKind
 	text, href string
+}
+
+// Mention is a handle @User@Host written in a note. Both parts compare
+// without regard to case.
+type Mention struct {
+	User, Host string // as written; Host may end in :port
+}
+
+// String returns the handle, @User@Host.
+func (m Mention) String() string { return "@" + m.User + "@" + m.Host }
+
+// Is reports whether m and o name the same account.
+func (m Mention) Is(o Mention) bool {
+	return strings.EqualFold(m.User, o.User) && strings.EqualFold(m.Host, o.Host)
+}
+
+// mentionOf reads the handle a mention segment holds.
+func mentionOf(s segment) Mention {
+	user, host, _ := strings.Cut(s.text, "@")
+	return Mention{User: user, Host: host}
 }
 
 // linkLength is what Mastodon counts for any URL, whatever its length.
@@ -86,6 +111,50 @@ func (c *Content) Hashtag(name string) *Content {
 		return c.Text("#" + name)
 	}
 	c.segs = append(c.segs, segment{kind: segTag, text: name})
+	return c
+}
+
+// Mention appends a mention of @user@host, unresolved: it shows as plain
+// text until ResolveMention gives its profile page. A handle Parse would
+// not recognise is appended as plain text.
+func (c *Content) Mention(user, host string) *Content {
+	handle := "@" + user + "@" + host
+	if m, n := mentionAt(handle); n != len(handle) || m.User != user {
+		return c.Text(handle)
+	}
+	c.segs = append(c.segs, segment{kind: segMention, text: user + "@" + host})
+	return c
+}
+
+// Mentions returns the distinct handles mentioned, in order of first use,
+// as first written.
+func (c *Content) Mentions() []Mention {
+	var out []Mention
+	for _, s := range c.segs {
+		if s.kind != segMention {
+			continue
+		}
+		m := mentionOf(s)
+		if !slices.ContainsFunc(out, m.Is) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// ResolveMention makes every mention of m a link to profileURL, the
+// account's page, in Mastodon's h-card form. A profileURL that is not an
+// absolute http(s) URL leaves the mentions as plain text.
+func (c *Content) ResolveMention(m Mention, profileURL string) *Content {
+	u, err := url.Parse(profileURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c
+	}
+	for i, s := range c.segs {
+		if s.kind == segMention && mentionOf(s).Is(m) {
+			c.segs[i].href = u.String()
+		}
+	}
 	return c
 }
 
@@ -190,6 +259,8 @@ func (c *Content) HTML(tagURL func(name string) string) string {
 			case segTag:
 				b.WriteString(`<a href="` + html.EscapeString(tagURL(strings.ToLower(s.text))) +
 					`" class="mention hashtag" rel="tag">#<span>` + html.EscapeString(s.text) + `</span></a>`)
+			case segMention:
+				writeMention(&b, s)
 			}
 		}
 		b.WriteString("</p>")
@@ -197,8 +268,19 @@ func (c *Content) HTML(tagURL func(name string) string) string {
 	return b.String()
 }
 
+// writeMention renders a mention: Mastodon's h-card link showing @user
+// once resolved, the handle as text before.
+func writeMention(b *strings.Builder, s segment) {
+	if s.href == "" {
+		b.WriteString(html.EscapeString("@" + s.text))
+		return
+	}
+	b.WriteString(`<span class="h-card" translate="no"><a href="` + html.EscapeString(s.href) +
+		`" class="u-url mention">@<span>` + html.EscapeString(mentionOf(s).User) + `</span></a></span>`)
+}
+
 // PlainText renders the body as text: paragraphs separated by a blank line,
-// links as their visible text, hashtags as #name.
+// links as their visible text, hashtags as #name, mentions as @user@host.
 func (c *Content) PlainText() string {
 	var b strings.Builder
 	for i, para := range c.paragraphs() {
@@ -213,6 +295,8 @@ func (c *Content) PlainText() string {
 				b.WriteString("\n")
 			case segTag:
 				b.WriteString("#" + s.text)
+			case segMention:
+				b.WriteString("@" + s.text)
 			}
 		}
 	}
@@ -220,7 +304,8 @@ func (c *Content) PlainText() string {
 }
 
 // Length counts the body as Mastodon counts a status: characters of the
-// plain text, except that every link counts linkLength whatever it shows.
+// plain text, except that every link counts linkLength whatever it shows
+// and a mention counts as @user, without its host.
 func (c *Content) Length() int {
 	n := 0
 	for i, para := range c.paragraphs() {
@@ -237,6 +322,8 @@ func (c *Content) Length() int {
 				n++
 			case segTag:
 				n += 1 + utf8.RuneCountInString(s.text)
+			case segMention:
+				n += 1 + utf8.RuneCountInString(mentionOf(s).User)
 			}
 		}
 	}
@@ -263,8 +350,9 @@ func ValidHashtag(name string) bool {
 }
 
 // Parse turns plain text into Content: blank lines separate paragraphs,
-// newlines become line breaks, http(s) URLs become links and #words become
-// hashtags. This is what `nuttx-feed post` publishes.
+// newlines become line breaks, http(s) URLs become links, #words become
+// hashtags and @user@host handles become (unresolved) mentions. This is
+// what `nuttx-feed post` publishes.
 func Parse(s string) *Content {
 	c := &Content{}
 	s = strings.ReplaceAll(s, "\r", "")
@@ -286,6 +374,14 @@ func Parse(s string) *Content {
 			if n := urlLength(rest); n > 0 {
 				flushText()
 				c.Link(rest[:n], rest[:n])
+				i += n
+				continue
+			}
+		}
+		if boundary && prev != '=' && prev != '@' && rest[0] == '@' {
+			if m, n := mentionAt(rest); n > 0 {
+				flushText()
+				c.Mention(m.User, m.Host)
 				i += n
 				continue
 			}
@@ -339,6 +435,75 @@ func tagLength(s string) int {
 			break
 		}
 		n += utf8.RuneLen(r)
+	}
+	return n
+}
+
+// Limits of a handle: longer parts are not taken for a mention.
+const (
+	maxMentionUser = 64
+	maxMentionHost = 253
+)
+
+// mentionAt reads the handle @user@host at the start of s (which begins
+// with '@') and returns it with its length in bytes, or n 0 when s does
+// not start with one. The grammar is Mastodon's: the user is ASCII
+// letters, digits and _, with . and - inside; the host is letters and
+// digits in labels joined by . or -, and may end in :port (test servers
+// and intranets). A handle followed by another '@' is no mention.
+func mentionAt(s string) (m Mention, n int) {
+	user := wordRun(s[1:], func(r rune) bool { return r < utf8.RuneSelf && isWordRune(r) })
+	if user == "" || len(user) > maxMentionUser || len(s) <= 1+len(user) || s[1+len(user)] != '@' {
+		return Mention{}, 0
+	}
+	rest := s[2+len(user):]
+	host := wordRun(rest, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
+	if host == "" || len(host) > maxMentionHost {
+		return Mention{}, 0
+	}
+	if p := portLength(rest[len(host):]); p > 0 {
+		host = rest[:len(host)+p]
+	}
+	n = 2 + len(user) + len(host)
+	if next, _ := utf8.DecodeRuneInString(s[n:]); next == '@' || isWordRune(next) {
+		return Mention{}, 0
+	}
+	return Mention{User: user, Host: host}, n
+}
+
+// wordRun returns the longest prefix of s made of runs of word runes (as
+// word tells) joined by single or repeated '.' and '-', starting and
+// ending with a word rune.
+func wordRun(s string, word func(rune) bool) string {
+	end := 0 // just past the last word rune
+	for i, r := range s {
+		switch {
+		case word(r):
+			end = i + utf8.RuneLen(r)
+		case (r == '.' || r == '-') && end > 0:
+		default:
+			return s[:end]
+		}
+	}
+	return s[:end]
+}
+
+// portLength returns the length of ":port" at the start of s (1 to 5
+// digits, at most 65535), or 0.
+func portLength(s string) int {
+	if len(s) < 2 || s[0] != ':' {
+		return 0
+	}
+	n := 1
+	for n < len(s) && n <= 6 && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	if n == 1 || n > 6 {
+		return 0
+	}
+	port, err := strconv.Atoi(s[1:n])
+	if err != nil || port < 1 || port > 65535 {
+		return 0
 	}
 	return n
 }

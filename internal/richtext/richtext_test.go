@@ -3,6 +3,7 @@ package richtext
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func tagURL(name string) string { return "https://nuttx-feed.org/tags/" + name }
@@ -107,4 +108,117 @@ func TestCode(t *testing.T) {
 	if got := (&Content{}).Text("a").Code("  \n").Text("b").HTML(tagURL); got != "<p>ab</p>" { // adds nothing
 		t.Errorf("blank code: %s", got)
 	}
+}
+
+// hcard is Mastodon's rendering of a resolved mention of user.
+func hcard(profile, user string) string {
+	return `<span class="h-card" translate="no"><a href="` + profile + `" class="u-url mention">@<span>` + user + `</span></a></span>`
+}
+
+// TestParseMentions: handles in Mastodon's grammar become mentions,
+// wherever a word starts; e-mail addresses, URLs and near misses stay
+// text. Every mention here is resolved to https://HOST/@USER.
+func TestParseMentions(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in, html string
+		mentions []string
+	}{
+		{"@bob@example.org hi", "<p>" + hcard("https://example.org/@bob", "bob") + " hi</p>", []string{"@bob@example.org"}},
+		{"cc @Bob_1@Mastodon.Social.", "<p>cc " + hcard("https://Mastodon.Social/@Bob_1", "Bob_1") + ".</p>", []string{"@Bob_1@Mastodon.Social"}},
+		{"(@a.b-c@x-y.example.org)", "<p>(" + hcard("https://x-y.example.org/@a.b-c", "a.b-c") + ")</p>", []string{"@a.b-c@x-y.example.org"}},
+		{"@a@127.0.0.1:8080, thanks", "<p>" + hcard("https://127.0.0.1:8080/@a", "a") + ", thanks</p>", []string{"@a@127.0.0.1:8080"}},
+		{"@a@zürich.ch", "<p>" + hcard("https://z%C3%BCrich.ch/@a", "a") + "</p>", []string{"@a@zürich.ch"}},
+		{"@a@x.org @A@X.ORG", "<p>" + hcard("https://x.org/@a", "a") + " " + hcard("https://x.org/@a", "A") + "</p>", []string{"@a@x.org"}},
+		{"line\n@a@x.org", "<p>line<br>" + hcard("https://x.org/@a", "a") + "</p>", []string{"@a@x.org"}},
+		// Not mentions.
+		{"mail bob@example.org", "<p>mail bob@example.org</p>", nil},
+		{"https://example.org/@bob@example.org", `<p><a href="https://example.org/@bob@example.org" rel="nofollow noopener noreferrer" target="_blank">https://example.org/@bob@example.org</a></p>`, nil},
+		{"x=@a@b.c /@a@b.c #@a@b.c", "<p>x=@a@b.c /@a@b.c #@a@b.c</p>", nil},
+		{"@bob alone, @@a@b.c, @a@@b.c, @a@b@c.d", "<p>@bob alone, @@a@b.c, @a@@b.c, @a@b@c.d</p>", nil},
+		{"@.a@b.c @a.@b.c @a@.b @a@-b @é@b.c", "<p>@.a@b.c @a.@b.c @a@.b @a@-b @é@b.c</p>", nil},
+		{"@" + strings.Repeat("a", 65) + "@b.c", "<p>@" + strings.Repeat("a", 65) + "@b.c</p>", nil},
+		{"@a@b.c:8080x @a@b.c_d", "<p>@a@b.c:8080x @a@b.c_d</p>", nil},
+	} {
+		c := Parse(tt.in)
+		var got []string
+		for _, m := range c.Mentions() {
+			got = append(got, m.String())
+			c.ResolveMention(m, "https://"+m.Host+"/@"+m.User)
+		}
+		if strings.Join(got, ",") != strings.Join(tt.mentions, ",") {
+			t.Errorf("Parse(%q).Mentions() = %v, want %v", tt.in, got, tt.mentions)
+		}
+		if html := c.HTML(tagURL); html != tt.html {
+			t.Errorf("Parse(%q).HTML()\n got %s\nwant %s", tt.in, html, tt.html)
+		}
+		if text := c.PlainText(); text != strings.TrimSpace(tt.in) {
+			t.Errorf("Parse(%q).PlainText() = %q", tt.in, text)
+		}
+	}
+}
+
+// TestMentionRendering: an unresolved mention stays plain text, escaped;
+// a resolution with a URL that is not http(s) is ignored; resolving one
+// handle leaves the others alone; a mention counts as @user; a mention
+// inside a code block is none.
+func TestMentionRendering(t *testing.T) {
+	t.Parallel()
+	c := Parse("@bob@x.org and @eve@y.org")
+	if got, want := c.HTML(tagURL), "<p>@bob@x.org and @eve@y.org</p>"; got != want {
+		t.Errorf("unresolved: %s, want %s", got, want)
+	}
+	c.ResolveMention(Mention{User: "BOB", Host: "X.org"}, "javascript:alert(1)")
+	if got := c.HTML(tagURL); strings.Contains(got, "<a") {
+		t.Errorf("a javascript: profile made a link: %s", got)
+	}
+	c.ResolveMention(Mention{User: "BOB", Host: "X.org"}, `https://x.org/@bob?a="<b>`)
+	want := `<p>` + hcard("https://x.org/@bob?a=&#34;&lt;b&gt;", "bob") + ` and @eve@y.org</p>`
+	if got := c.HTML(tagURL); got != want {
+		t.Errorf("resolved:\n got %s\nwant %s", got, want)
+	}
+	if got, want := c.Length(), len("@bob and @eve"); got != want {
+		t.Errorf("Length = %d, want %d (mentions count as @user)", got, want)
+	}
+	code := (&Content{}).Code("@bob@x.org")
+	if len(code.Mentions()) != 0 || code.HTML(tagURL) != "<pre><code>@bob@x.org</code></pre>" {
+		t.Errorf("a code block holds a mention: %v %s", code.Mentions(), code.HTML(tagURL))
+	}
+	built := (&Content{}).Mention("a", "b.c").Text(" ").Mention("not valid", "b.c").Mention("x", "y@z")
+	if got := built.Mentions(); len(got) != 1 || got[0].String() != "@a@b.c" {
+		t.Errorf("builder mentions = %v, want [@a@b.c]", got)
+	}
+	if got := built.PlainText(); got != "@a@b.c @not valid@b.c@x@y@z" {
+		t.Errorf("builder text = %q", got)
+	}
+}
+
+// FuzzParseMentions: whatever the text, Parse keeps it whole in the plain
+// text, every mention it finds is a handle Mention accepts on its own, and
+// it is in the text, and each mention in the HTML takes two @ of the text.
+func FuzzParseMentions(f *testing.F) {
+	for _, s := range []string{"@a@b.c", "x@a@b.c", "@a@b.c:80", "https://x.org/@a@b.c", "@a.b@c-d.e.", "@é@ü.de", "@a@b@c", "=@a@b.c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		c := Parse(s)
+		if got, want := c.PlainText(), (&Content{}).Text(s).PlainText(); got != want {
+			t.Fatalf("Parse(%q).PlainText() = %q, want %q", s, got, want)
+		}
+		for _, m := range c.Mentions() {
+			if !strings.Contains(s, m.String()) {
+				t.Fatalf("Parse(%q) found %v, not in the text", s, m)
+			}
+			if again := (&Content{}).Mention(m.User, m.Host).Mentions(); len(again) != 1 || again[0] != m {
+				t.Fatalf("Parse(%q) found %v, which Mention refuses", s, m)
+			}
+			c.ResolveMention(m, "https://example.org/@u")
+		}
+		if html := c.HTML(tagURL); strings.Count(html, `class="h-card"`) > strings.Count(s, "@")/2 {
+			t.Fatalf("Parse(%q).HTML() has more mentions than handles: %s", s, html)
+		}
+	})
 }

@@ -25,10 +25,11 @@ type Note struct {
 	Summary    string // content warning, plain text; "" for none
 	Sensitive  bool
 	Deleted    time.Time // when the note was deleted (DeleteNote); zero while it stands
+	Mentions   []Mention // remote actors tagged and addressed, in order
 }
 
-// InsertNote stores n and its tags (names as shown; they are matched in
-// lower case) and sets n.Seq.
+// InsertNote stores n, its tags (names as shown; they are matched in
+// lower case) and its mentions, and sets n.Seq.
 func (tx *Tx) InsertNote(n *Note) error {
 	if n.Visibility == "" {
 		n.Visibility = Public
@@ -47,19 +48,23 @@ func (tx *Tx) InsertNote(n *Note) error {
 			return fmt.Errorf("store tag: %w", err)
 		}
 	}
-	return nil
+	return tx.insertMentions(n)
 }
 
 // noteColumns selects a Note; scanNote reads them.
 const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at, n.visibility, n.summary, n.sensitive,
-	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), ''), n.deleted_at`
+	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), ''), n.deleted_at, ` + mentionsColumn
 
 func scanNote(row rowScanner) (*Note, error) {
 	n := &Note{}
 	var published int64
-	var tags string
+	var tags, mentions string
 	var deleted sql.NullInt64
-	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &n.Summary, &n.Sensitive, &tags, &deleted); err != nil {
+	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &n.Summary, &n.Sensitive, &tags, &deleted, &mentions); err != nil {
+		return nil, err
+	}
+	var err error
+	if n.Mentions, err = scanMentions(mentions); err != nil {
 		return nil, err
 	}
 	n.Published = fromMS(published)

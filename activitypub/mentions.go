@@ -1,0 +1,251 @@
+package activitypub
+
+// Mentions in the notes a person posts (docs/FEDERATION.md, "Mentions"):
+// each @user@host of the text, and the author of a remote note replied to,
+// is tagged with a Mention, addressed in cc and sent the Create, so that
+// their server notifies them. Handles are resolved before the note is
+// stored: WebFinger (acct:user@host) names the actor, and a signed GET of
+// the actor gives its inbox and profile page, through the same client,
+// limits and blocks as every other fetch. A handle or a parent that cannot
+// be resolved fails the post, naming it: nothing is stored.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
+	"github.com/nuttx-feed/nuttx-feed/webfinger"
+)
+
+const (
+	// maxMentions bounds the handles of one post, and so its fetches.
+	maxMentions = 20
+	// maxJRD is the largest WebFinger answer read.
+	maxJRD = 64 << 10
+)
+
+// ResolveMentions readies a post written by a person (`nuttx-feed post`,
+// not the feed's generated posts) before Publish stores it: every
+// @user@host of p.Content becomes a link to the account's profile and a
+// Mention in p.Mentions, and a remote http(s) parent is fetched, p.InReplyTo
+// set to its id and its author mentioned (unless the author is one of
+// ours). Errors name the handle or parent at fault; ErrInvalid marks a post
+// with too many mentions.
+func (s *Service) ResolveMentions(ctx context.Context, p *Post) error {
+	if p.Content == nil {
+		return nil
+	}
+	handles := p.Content.Mentions()
+	if len(handles) > maxMentions {
+		return fmt.Errorf("%w: the note mentions %d accounts, at most %d", ErrInvalid, len(handles), maxMentions)
+	}
+	if err := s.mentionParent(ctx, p); err != nil {
+		return err
+	}
+	for _, h := range handles {
+		m, profile, err := s.resolveHandle(ctx, h)
+		if err != nil {
+			return fmt.Errorf("cannot mention %s: %w", h, err)
+		}
+		p.Content.ResolveMention(h, profile)
+		p.addMention(m)
+	}
+	return nil
+}
+
+// addMention adds m to p's mentions unless its actor is there already.
+func (p *Post) addMention(m store.Mention) {
+	for _, have := range p.Mentions {
+		if have.Href == m.Href {
+			return
+		}
+	}
+	p.Mentions = append(p.Mentions, m)
+}
+
+// mentionParent fetches a remote parent (an http(s) URL that is not ours),
+// replaces p.InReplyTo with the note's id, and mentions its author. Local
+// parents are left to resolveParent.
+func (s *Service) mentionParent(ctx context.Context, p *Post) error {
+	ref := strings.TrimSpace(p.InReplyTo)
+	u, err := url.Parse(ref)
+	if ref == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil
+	}
+	if _, _, ok := s.site.Parse(ref); ok || strings.EqualFold(u.Host, s.site.Host()) {
+		return nil
+	}
+	note, err := s.fetchDocument(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("cannot reply to %s: %w", ref, err)
+	}
+	author, err := noteAuthor(note, u)
+	if err != nil {
+		return fmt.Errorf("cannot reply to %s: %w", ref, err)
+	}
+	p.InReplyTo = note.ID
+	if _, ours := s.site.ParseLocalActor(author); ours {
+		return nil
+	}
+	m, _, err := s.resolveActor(ctx, author, "")
+	if err != nil {
+		return fmt.Errorf("cannot mention the author of %s: %w", ref, err)
+	}
+	p.addMention(m)
+	return nil
+}
+
+// noteAuthor returns the author of a note fetched from u, checking that
+// the note and its author are on u's host (a server speaks for its own
+// notes only, as Mastodon requires).
+func noteAuthor(note *remoteDocument, u *url.URL) (string, error) {
+	author := idOf(note.AttributedTo)
+	if author == "" {
+		return "", errors.New("the document has no attributedTo: not a note")
+	}
+	for _, iri := range []string{note.ID, author} {
+		v, err := url.Parse(iri)
+		if err != nil || !strings.EqualFold(v.Host, u.Host) {
+			return "", fmt.Errorf("%s is not on %s", truncate(iri, 80), u.Host)
+		}
+	}
+	return author, nil
+}
+
+// resolveHandle finds the actor of h: one of ours by name, any other by
+// WebFinger. It returns the mention and the account's profile page.
+func (s *Service) resolveHandle(ctx context.Context, h richtext.Mention) (store.Mention, string, error) {
+	name := "@" + h.User + "@" + lower(h.Host)
+	if strings.EqualFold(h.Host, s.site.Host()) || strings.EqualFold(h.Host, s.site.Hostname()) {
+		a, err := s.Actor(ctx, h.User)
+		if err != nil {
+			return store.Mention{}, "", err
+		}
+		return store.Mention{Href: s.site.Actor(a.Username), Name: name}, s.site.Profile(a.Username), nil
+	}
+	actor, err := s.webFinger(ctx, h)
+	if err != nil {
+		return store.Mention{}, "", err
+	}
+	return s.resolveActor(ctx, actor, name)
+}
+
+// resolveActor fetches the remote actor id and returns its mention (named
+// name, or @preferredUsername@host when name is "") and its profile page.
+// The actor must serve itself under id and have an inbox we may post to.
+func (s *Service) resolveActor(ctx context.Context, id, name string) (store.Mention, string, error) {
+	doc, err := s.fetchDocument(ctx, id)
+	if err != nil {
+		return store.Mention{}, "", err
+	}
+	if doc.ID != id {
+		return store.Mention{}, "", fmt.Errorf("%s serves another actor (%s)", truncate(id, 80), truncate(doc.ID, 80))
+	}
+	if err := s.checkInboxes(id, doc.Inbox, doc.sharedInbox()); err != nil {
+		return store.Mention{}, "", fmt.Errorf("%s: %w", truncate(id, 80), err)
+	}
+	if name == "" {
+		if name = Handle(id, doc.username()); name == "" {
+			return store.Mention{}, "", fmt.Errorf("%s has no usable preferredUsername", truncate(id, 80))
+		}
+	}
+	inbox := doc.sharedInbox()
+	if inbox == "" {
+		inbox = doc.Inbox
+	}
+	return store.Mention{Href: id, Name: name, Inbox: inbox}, doc.profile().url, nil
+}
+
+// webFinger asks h's server for the actor id of acct:user@host: the href
+// of its self link of an ActivityPub type. The query goes over https; with
+// private networks allowed (tests, intranets), a server that does not
+// answer https is asked over http.
+func (s *Service) webFinger(ctx context.Context, h richtext.Mention) (string, error) {
+	q := url.Values{"resource": {"acct:" + h.User + "@" + h.Host}}
+	target := "https://" + h.Host + urls.WebFinger.Pattern + "?" + q.Encode()
+	actor, err := s.getActorLink(ctx, target)
+	var se *statusError
+	if err != nil && s.httpInbox && !errors.As(err, &se) && !errors.Is(err, errInternal) {
+		actor, err = s.getActorLink(ctx, "http"+strings.TrimPrefix(target, "https"))
+	}
+	return actor, err
+}
+
+// getActorLink GETs the WebFinger answer at target, within the fetch
+// limits, and returns its ActivityPub self link.
+func (s *Service) getActorLink(ctx context.Context, target string) (actor string, err error) {
+	err = s.withFetchSlot(ctx, target, func() error {
+		jrd, err := s.getJRD(ctx, target)
+		if err != nil {
+			return err
+		}
+		actor, err = selfLink(jrd)
+		if err != nil {
+			return docErrorf("WebFinger %s: %v", truncate(target, 120), err)
+		}
+		return nil
+	})
+	return actor, err
+}
+
+// getJRD GETs and decodes the WebFinger answer at target.
+func (s *Service) getJRD(ctx context.Context, target string) (*webfinger.JRD, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, docErrorf("%q is not a URL we can fetch", truncate(target, 120))
+	}
+	req.Header.Set("Accept", webfinger.ContentType+", application/json")
+	req.Header.Set("User-Agent", s.userAgent)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", target, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxJRD))
+		return nil, &statusError{URL: target, Status: resp.StatusCode}
+	}
+	if mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mediaType != webfinger.ContentType && mediaType != "application/json" {
+		return nil, docErrorf("GET %s: Content-Type %q is not JRD", target, truncate(mediaType, 80))
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJRD+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", target, err)
+	}
+	if len(body) > maxJRD {
+		return nil, docErrorf("GET %s: answer larger than %d bytes", target, maxJRD)
+	}
+	var jrd webfinger.JRD
+	if err := json.Unmarshal(body, &jrd); err != nil {
+		return nil, docErrorf("GET %s: not a JRD: %v", target, err)
+	}
+	return &jrd, nil
+}
+
+// selfLink returns the href of jrd's rel=self link of an ActivityPub
+// media type: the actor id.
+func selfLink(jrd *webfinger.JRD) (string, error) {
+	for _, l := range jrd.Links {
+		mediaType, params, _ := mime.ParseMediaType(l.Type)
+		ap := mediaType == ContentType ||
+			(mediaType == "application/ld+json" && params["profile"] == asContext)
+		if l.Rel == "self" && ap {
+			if err := checkIRI("self link", l.Href); err != nil {
+				return "", err
+			}
+			return l.Href, nil
+		}
+	}
+	return "", errors.New("no self link of type " + ContentType)
+}
