@@ -264,29 +264,45 @@ func hostFault(err error) bool {
 	return true
 }
 
-// fetchDocument GETs an ActivityPub document, signed by our fetch actor,
-// within the fetch limits, unless target's server is blocked. Redirects
-// stay on target's scheme and host.
-func (s *Service) fetchDocument(ctx context.Context, target string) (_ *remoteDocument, err error) {
+// fetchDocument GETs an actor or key document (fetch).
+func (s *Service) fetchDocument(ctx context.Context, target string) (doc *remoteDocument, err error) {
+	err = s.fetch(ctx, target, func(body []byte) (err error) {
+		doc, err = decodeRemoteDocument(body)
+		return err
+	})
+	return doc, err
+}
+
+// fetch GETs an ActivityPub document, signed by our fetch actor, within
+// the fetch limits, unless target's server is blocked, and hands its body
+// to decode, whose error is the document's fault. Redirects stay on
+// target's scheme and host.
+func (s *Service) fetch(ctx context.Context, target string, decode func(body []byte) error) (err error) {
 	defer func() { s.metrics.RemoteFetch(fetchResult(err)) }()
 	u, err := url.Parse(target)
 	if err != nil || u.Host == "" {
-		return nil, docErrorf("%q is not a URL we can fetch", truncate(target, 80))
+		return docErrorf("%q is not a URL we can fetch", truncate(target, 80))
 	}
 	if err := s.refuseBlocked(ctx, target); err != nil { // blocked: no request at all
-		return nil, err
+		return err
 	}
 	t := fetchTarget{domain: urls.Domain(u.Host), authority: authority(u), client: clientOf(ctx)}
 	release, err := s.fetches.acquire(ctx, t, s.now())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer release()
-	doc, err := s.getDocument(ctx, target)
+	body, err := s.getDocument(ctx, target)
 	if err == nil || !errors.Is(err, errInternal) {
 		s.fetches.record(t.authority, err != nil && hostFault(err) && ctx.Err() == nil, s.now())
 	}
-	return doc, err
+	if err != nil {
+		return err
+	}
+	if err := decode(body); err != nil {
+		return docErrorf("GET %s: %v", target, err)
+	}
+	return nil
 }
 
 // authority is u's lower-case host name and port, the scheme's default
@@ -315,7 +331,9 @@ func clientOf(ctx context.Context) string {
 	return c
 }
 
-func (s *Service) getDocument(ctx context.Context, target string) (*remoteDocument, error) {
+// getDocument GETs target and returns its body: ActivityPub JSON of at
+// most maxFetchBody bytes, answered 200.
+func (s *Service) getDocument(ctx context.Context, target string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
@@ -367,11 +385,7 @@ func (s *Service) getDocument(ctx context.Context, target string) (*remoteDocume
 	if len(body) > maxFetchBody {
 		return nil, docErrorf("GET %s: document larger than %d bytes", target, maxFetchBody)
 	}
-	doc, err := decodeRemoteDocument(body)
-	if err != nil {
-		return nil, docErrorf("GET %s: %v", target, err)
-	}
-	return doc, nil
+	return body, nil
 }
 
 // fetchSigner returns what signs our GETs: the fetch actor's key, or
