@@ -276,6 +276,8 @@ func noteObject(u urls.Site, n *store.Note) map[string]any {
 		tags = append(tags, map[string]any{"type": "Hashtag", "name": "#" + t, "href": u.Tag(lower(t))})
 	}
 	m["tag"] = tags
+	replies := RepliesIRI(u, n)
+	m["replies"] = map[string]any{"id": replies, "type": "OrderedCollection", "first": replies + "?page=1"}
 	return m
 }
 
