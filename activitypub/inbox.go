@@ -1,6 +1,7 @@
 package activitypub
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -90,8 +91,10 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 	// The signer must be the actor, except for a reply forwarded by
 	// another server, which is taken from its origin only (replies.go).
 	forwarded := signer.owner != act.Actor
-	if forwarded && !isForwardable(act) {
-		return fmt.Errorf("%w: signed by %s but the activity's actor is %s", ErrUnauthorized, signer.owner, act.Actor)
+	if forwarded {
+		if ok, err := s.forwardable(ctx, act); err != nil || !ok {
+			return cmp.Or(err, fmt.Errorf("%w: signed by %s but the activity's actor is %s", ErrUnauthorized, signer.owner, act.Actor))
+		}
 	}
 	domain := urls.DomainOf(signer.owner) // a forwarder pays for what it forwards
 	if wait, ok := s.inboxRate.allow("server "+domain, s.now()); !ok {

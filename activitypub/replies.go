@@ -447,28 +447,29 @@ func (s *Service) signerRecord(actor string, k *remoteKey) *store.RemoteActor {
 	return r
 }
 
-// isForwardable reports whether an activity signed by someone other than
-// its actor may be a forwarded reply (inbox forwarding): a Create or an
-// Update embedding a Note, or a Delete of something other than an actor.
-// Only these are taken from a forwarder, and then only from their origin
-// (handleForwarded); anything else is refused as before.
-func isForwardable(act *activity) bool {
+// forwardable reports whether an activity signed by someone other than its
+// actor may be a forwarded reply (inbox forwarding): a Create or an Update
+// embedding a Note, or a Delete of a note we hold. Only these are taken
+// from a forwarder, and then only from their origin (handleForwarded);
+// anything else is refused as before.
+func (s *Service) forwardable(ctx context.Context, act *activity) (bool, error) {
 	switch act.Type {
 	case "Create", "Update":
 		n, ok := decodeNote(act.rawObject)
-		return ok && n.Type == "Note" && n.ID != ""
+		return ok && n.Type == "Note" && n.ID != "", nil
 	case "Delete":
-		return act.Object.ID != "" && act.Object.ID != act.Actor
+		r, err := s.storedReply(ctx, act.Object.ID)
+		return r != nil, internal(err)
 	}
-	return false
+	return false, nil
 }
 
 // handleForwarded takes a forwarded Create, Update or Delete of a note
 // from the note's origin, never from the forwarder: the note is fetched by
 // its id with a signed GET, and what the origin serves is stored, or, for a
 // Delete, a 404, 410 or Tombstone there removes it. Only a note that
-// concerns us is fetched, one GET per note a minute at most, within the
-// fetch limits. A failed fetch, or a note the origin serves otherwise, is
+// concerns us is fetched, one GET per note a minute at most (and one for
+// its Delete), within the fetch limits. A failed fetch, or a note the origin serves otherwise, is
 // acknowledged and dropped with a log line: nothing unverified is stored.
 func (s *Service) handleForwarded(ctx context.Context, act *activity, log *slog.Logger) error {
 	log = log.With("forwarded", true)
@@ -553,7 +554,7 @@ func (s *Service) forwardedDelete(ctx context.Context, act *activity, log *slog.
 		}
 		return internal(err)
 	}
-	if !s.deleteChecks.allow("note "+id, s.now()) {
+	if !s.deleteChecks.allow("delete "+id, s.now()) {
 		return fmt.Errorf("note %s was fetched from its origin less than a minute ago", truncate(id, 80))
 	}
 	n, err := s.fetchNote(ctx, id)
