@@ -4,11 +4,17 @@ package activitypub
 // a signed Create{Note} answering one of our notes, or a reply already
 // stored in one of our threads, is kept with its author's name, handle,
 // avatar and profile, read from the actor document fetched for the key
-// (no fetch of its own). Its content is sanitized on the way in. Update
-// replaces it and Delete removes it, both only from its author. Anything
-// else is acknowledged and dropped. A reply forwarded by another server
-// (signed by the forwarder) is refused by the inbox's signer check: its
-// origin is not asked.
+// (no fetch of its own). A public note that mentions one of our actors
+// gets the same treatment, stored under that actor (its thread is the
+// actor id) for its profile page. Content is sanitized on the way in.
+// Update replaces it and Delete removes it, both only from its author.
+// Anything else is acknowledged and dropped.
+//
+// A reply forwarded by another server (signed by the forwarder, not its
+// author: inbox forwarding) is taken from its origin only
+// (handleForwarded): fetched by id with our signed GET, checked, and
+// stored as the origin serves it; its forwarded Delete counts only when
+// the origin says the note is gone.
 
 import (
 	"bytes"
