@@ -142,6 +142,13 @@ func (e *testEnv) storedReply(id string) *store.RemoteReply {
 	return r
 }
 
+// forwarding starts an env (with mutate) holding a note, root, that
+// carol on origin o answers, with bob's server forwarding.
+func forwarding(t *testing.T, mutate ...func(*Options)) (e *testEnv, root *store.Note, o *origin, bob *fedtest.Remote) {
+	e = newEnv(t, mutate...)
+	return e, e.publish("build failed"), e.origin(), e.remote("bob", fedtest.Mastodon)
+}
+
 // A reply forwarded by another server (signed by it, not by its author) is
 // fetched from its origin with a GET signed by us (verified with
 // go-fed/httpsig), and stored as the origin serves it, with its author's
@@ -149,13 +156,10 @@ func (e *testEnv) storedReply(id string) *store.RemoteReply {
 // activity signed by someone else than its actor is still refused.
 func TestForwardedReplyTakenFromOrigin(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	root := e.publish("build failed")
-	o := e.origin()
-	bob := e.remote("bob", fedtest.Mastodon)
-	served := o.note("/notes/1", e.s.NoteIRI(root), "<p>from the origin</p>")
-	o.serve("/notes/1", http.StatusOK, served)
-	claimed := o.note("/notes/1", e.s.NoteIRI(root), "<p>forged by the forwarder</p>")
+	e, note, o, bob := forwarding(t)
+	root := e.s.NoteIRI(note)
+	o.serve("/notes/1", http.StatusOK, o.note("/notes/1", root, "<p>from the origin</p>"))
+	claimed := o.note("/notes/1", root, "<p>forged by the forwarder</p>")
 	if err := e.send(bob, forward(o, "Create", claimed)); err != nil {
 		t.Fatalf("forwarded reply: %v, want accepted", err)
 	}
@@ -163,7 +167,7 @@ func TestForwardedReplyTakenFromOrigin(t *testing.T) {
 	if r == nil {
 		t.Fatal("the forwarded reply is not stored")
 	}
-	if r.Content != "<p>from the origin</p>" || r.Author != o.actor() || r.AuthorName != "Carol C." || r.Thread != e.s.NoteIRI(root) {
+	if r.Content != "<p>from the origin</p>" || r.Author != o.actor() || r.AuthorName != "Carol C." || r.Thread != root {
 		t.Errorf("stored %+v, want the origin's content by carol in the root's thread", r)
 	}
 	if o.fetched("/notes/1") != 1 || o.fetched("/users/carol") == 0 || o.refused != 0 {
@@ -173,10 +177,12 @@ func TestForwardedReplyTakenFromOrigin(t *testing.T) {
 	follow := bob.FollowActivity(e.s.site.Actor("nuttx_build"))
 	follow["actor"] = o.actor()
 	for name, act := range map[string]map[string]any{
-		"Follow":        follow,
-		"Undo":          {"id": o.actor() + "/undo", "type": "Undo", "actor": o.actor(), "object": follow},
-		"Create{Note}s": forward(o, "Create", map[string]any{"id": o.server.URL + "/q", "type": "Question"}),
-		"Delete actor":  {"id": o.actor() + "/del", "type": "Delete", "actor": o.actor(), "object": bob.ActorID()},
+		"Follow":           follow,
+		"Undo":             {"id": o.actor() + "/undo", "type": "Undo", "actor": o.actor(), "object": follow},
+		"Create{Question}": forward(o, "Create", map[string]any{"id": o.server.URL + "/q", "type": "Question"}),
+		"Create of our note": forward(o, "Create", map[string]any{"id": root + "/x", "type": "Note", "attributedTo": testBase + "/users/nuttx_build",
+			"inReplyTo": root}),
+		"Delete actor": {"id": o.actor() + "/del", "type": "Delete", "actor": o.actor(), "object": bob.ActorID()},
 	} {
 		if err := e.send(bob, act); !errors.Is(err, ErrUnauthorized) {
 			t.Errorf("%s by carol signed by bob: %v, want ErrUnauthorized", name, err)
@@ -191,10 +197,7 @@ func TestForwardedReplyTakenFromOrigin(t *testing.T) {
 // we do not hold is refused as any activity signed by another.
 func TestForwardedReplyNotStored(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	root := e.publish("build failed")
-	o := e.origin()
-	bob := e.remote("bob", fedtest.Mastodon)
+	e, root, o, bob := forwarding(t)
 	ours := e.s.NoteIRI(root)
 	other := o.note("/notes/other", ours, "x")
 	elsewhere := o.note("/notes/x", ours, "x")
@@ -259,10 +262,7 @@ func TestForwardedReplyNotStored(t *testing.T) {
 func TestForwardedDeleteAndUpdate(t *testing.T) {
 	t.Parallel()
 	clk := clock.At(time.Now())
-	e := newEnv(t, func(o *Options) { o.Now = clk.Now })
-	root := e.publish("build failed")
-	o := e.origin()
-	bob := e.remote("bob", fedtest.Mastodon)
+	e, root, o, bob := forwarding(t, func(o *Options) { o.Now = clk.Now })
 	ours := e.s.NoteIRI(root)
 	paths := []string{"/notes/gone", "/notes/missing", "/notes/tomb", "/notes/alive", "/notes/down"}
 	for _, p := range paths {

@@ -177,17 +177,24 @@ func decodeNote(raw json.RawMessage) (n *remoteNote, ok bool) {
 	return n, true
 }
 
-// idsOf returns the IRIs of a property that holds one or an array.
-func idsOf(raw json.RawMessage) []string {
+// elementsOf returns the values of a property that holds one or an
+// array of them.
+func elementsOf(raw json.RawMessage) []json.RawMessage {
 	raw = bytes.TrimSpace(raw)
 	var arr []json.RawMessage
 	if len(raw) == 0 || raw[0] != '[' {
-		arr = []json.RawMessage{raw}
-	} else if json.Unmarshal(raw, &arr) != nil {
+		return []json.RawMessage{raw}
+	}
+	if json.Unmarshal(raw, &arr) != nil {
 		return nil
 	}
+	return arr
+}
+
+// idsOf returns the IRIs of a property that holds one or an array.
+func idsOf(raw json.RawMessage) []string {
 	var out []string
-	for _, a := range arr {
+	for _, a := range elementsOf(raw) {
 		if id := idOf(a); id != "" {
 			out = append(out, id)
 		}
@@ -197,15 +204,8 @@ func idsOf(raw json.RawMessage) []string {
 
 // mentionsOf returns the hrefs of the Mention entries of a tag property.
 func mentionsOf(raw json.RawMessage) []string {
-	raw = bytes.TrimSpace(raw)
-	var arr []json.RawMessage
-	if len(raw) == 0 || raw[0] != '[' {
-		arr = []json.RawMessage{raw}
-	} else if json.Unmarshal(raw, &arr) != nil {
-		return nil
-	}
 	var out []string
-	for _, a := range arr {
+	for _, a := range elementsOf(raw) {
 		var tag struct {
 			Type json.RawMessage `json:"type"`
 			Href json.RawMessage `json:"href"`
@@ -455,14 +455,14 @@ func (s *Service) signerRecord(actor string, k *remoteKey) *store.RemoteActor {
 
 // forwardable reports whether an activity signed by someone other than its
 // actor may be a forwarded reply (inbox forwarding): a Create or an Update
-// embedding a Note, or a Delete of a note we hold. Only these are taken
-// from a forwarder, and then only from their origin (handleForwarded);
-// anything else is refused as before.
+// embedding a Note that is not ours, or a Delete of a note we hold. Only
+// these are taken from a forwarder, and then only from their origin
+// (handleForwarded); anything else is refused as before.
 func (s *Service) forwardable(ctx context.Context, act *activity) (bool, error) {
 	switch act.Type {
 	case "Create", "Update":
 		n, ok := decodeNote(act.rawObject)
-		return ok && n.Type == "Note" && n.ID != "", nil
+		return ok && n.Type == "Note" && n.ID != "" && !sameHost(n.ID, s.site.Base()), nil
 	case "Delete":
 		r, err := s.storedReply(ctx, act.Object.ID)
 		return r != nil, internal(err)
@@ -567,9 +567,9 @@ func (s *Service) forwardedDelete(ctx context.Context, act *activity, log *slog.
 	switch {
 	case isMissing(err), err == nil && n.Type == "Tombstone":
 	case err != nil:
-		return fmt.Errorf("Delete of %s unproven, reply kept: %w", truncate(id, 80), err)
+		return fmt.Errorf("the Delete of %s is unproven, the reply kept: %w", truncate(id, 80), err)
 	default:
-		return fmt.Errorf("Delete of %s unproven, reply kept: its origin still serves a %s", truncate(id, 80), truncate(n.Type, 40))
+		return fmt.Errorf("the Delete of %s is unproven, the reply kept: its origin still serves a %s", truncate(id, 80), truncate(n.Type, 40))
 	}
 	err = s.update(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteRemoteReply(id, stored.Author)
