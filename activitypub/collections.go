@@ -83,9 +83,7 @@ func FollowingDocument(u urls.Site, username string, number int) []byte {
 }
 
 // RepliesIRI is the id of note n's replies collection.
-func RepliesIRI(u urls.Site, n *store.Note) string {
-	return u.Note(n.Username, n.PublicID) + "/replies"
-}
+func RepliesIRI(u urls.Site, n *store.Note) string { return u.Replies(n.Username, n.PublicID) }
 
 // RepliesDocument is the front page of note n's replies collection: total
 // replies, the count its thread page shows (store.ThreadReplyTotal).

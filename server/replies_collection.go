@@ -7,10 +7,6 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
-// repliesSuffix ends the path of a note's replies collection
-// (activitypub.RepliesIRI).
-const repliesSuffix = "/replies"
-
 // handleReplies serves a note's replies collection, by numbered pages:
 // the ids of the replies its thread page shows, local and remote, oldest
 // first, with the same count. A deleted note has none (404).
