@@ -529,12 +529,13 @@ func (s *Service) forwardedNote(ctx context.Context, act *activity, log *slog.Lo
 	if n.Type != "Note" || !sameHost(n.AttributedTo, n.ID) {
 		return fmt.Errorf("the origin of %s serves a %s attributed to %s, not a Note by an actor of its host", n.ID, truncate(n.Type, 40), truncate(n.AttributedTo, 80))
 	}
-	thread := ""
-	if stored != nil { // a stored reply stays where it was
+	thread, err := s.placeOf(ctx, n)
+	switch {
+	case stored != nil: // a stored reply stays where it was
 		thread, n.InReplyTo = stored.Thread, stored.InReplyTo
-	} else if thread, err = s.placeOf(ctx, n); err != nil {
+	case err != nil:
 		return internal(err)
-	} else if thread == "" {
+	case thread == "":
 		return fmt.Errorf("as its origin serves it, %s concerns nothing of ours", truncate(n.ID, 80))
 	}
 	author, err := s.authorKey(ctx, n.AttributedTo)
