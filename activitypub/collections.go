@@ -56,6 +56,12 @@ func FollowersPageDocument(u urls.Site, username string, total, number int, foll
 	for i, f := range followers {
 		items[i] = f.IRI
 	}
+	return numberedPage(id, total, number, items)
+}
+
+// numberedPage is page number (from 1) of the collection id, numbered by
+// ?page=N with store.PageSize items to a page.
+func numberedPage(id string, total, number int, items []any) []byte {
 	var next, prev string
 	if number*store.PageSize < total {
 		next = id + "?page=" + strconv.Itoa(number+1)
@@ -74,6 +80,31 @@ func FollowingDocument(u urls.Site, username string, number int) []byte {
 		return marshal(orderedCollection(id, 0, id+"?page=1", ""))
 	}
 	return marshal(orderedCollectionPage(id+"?page="+strconv.Itoa(number), id, 0, nil, "", ""))
+}
+
+// RepliesIRI is the id of note n's replies collection.
+func RepliesIRI(u urls.Site, n *store.Note) string { return u.Replies(n.Username, n.PublicID) }
+
+// RepliesDocument is the front page of note n's replies collection: total
+// replies, the count its thread page shows (store.ThreadReplyTotal).
+func RepliesDocument(u urls.Site, n *store.Note, total int) []byte {
+	id := RepliesIRI(u, n)
+	return marshal(orderedCollection(id, total, id+"?page=1", ""))
+}
+
+// RepliesPageDocument is page number (from 1) of note n's replies
+// collection: the ids of its local and remote replies, oldest first,
+// store.PageSize to a page.
+func RepliesPageDocument(u urls.Site, n *store.Note, total, number int, replies []store.ReplyItem) []byte {
+	id := RepliesIRI(u, n)
+	items := make([]any, len(replies))
+	for i, r := range replies {
+		items[i] = r.NoteID
+		if r.NoteID == "" {
+			items[i] = u.Note(r.Username, r.PublicID)
+		}
+	}
+	return numberedPage(id, total, number, items)
 }
 
 // FeaturedDocument is the pinned-posts collection: an empty

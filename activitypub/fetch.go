@@ -264,16 +264,31 @@ func hostFault(err error) bool {
 	return true
 }
 
-// fetchDocument GETs an ActivityPub document, signed by our fetch actor,
-// within the fetch limits, unless target's server is blocked. Redirects
-// stay on target's scheme and host.
+// fetchDocument GETs an actor or key document (fetch).
 func (s *Service) fetchDocument(ctx context.Context, target string) (doc *remoteDocument, err error) {
-	defer func() { s.metrics.RemoteFetch(fetchResult(err)) }()
-	err = s.withFetchSlot(ctx, target, func() (err error) {
-		doc, err = s.getDocument(ctx, target)
+	err = s.fetch(ctx, target, func(body []byte) (err error) {
+		doc, err = decodeRemoteDocument(body)
 		return err
 	})
 	return doc, err
+}
+
+// fetch GETs an ActivityPub document, signed by our fetch actor, within
+// the fetch limits, unless target's server is blocked (withFetchSlot), and
+// hands its body to decode, whose error is the document's fault.
+// Redirects stay on target's scheme and host.
+func (s *Service) fetch(ctx context.Context, target string, decode func(body []byte) error) (err error) {
+	defer func() { s.metrics.RemoteFetch(fetchResult(err)) }()
+	return s.withFetchSlot(ctx, target, func() error {
+		body, err := s.getDocument(ctx, target)
+		if err != nil {
+			return err
+		}
+		if err := decode(body); err != nil {
+			return docErrorf("GET %s: %v", target, err)
+		}
+		return nil
+	})
 }
 
 // withFetchSlot runs get, a request to target, within the fetch limits,
@@ -326,7 +341,9 @@ func clientOf(ctx context.Context) string {
 	return c
 }
 
-func (s *Service) getDocument(ctx context.Context, target string) (*remoteDocument, error) {
+// getDocument GETs target and returns its body: ActivityPub JSON of at
+// most maxFetchBody bytes, answered 200.
+func (s *Service) getDocument(ctx context.Context, target string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
@@ -378,11 +395,7 @@ func (s *Service) getDocument(ctx context.Context, target string) (*remoteDocume
 	if len(body) > maxFetchBody {
 		return nil, docErrorf("GET %s: document larger than %d bytes", target, maxFetchBody)
 	}
-	doc, err := decodeRemoteDocument(body)
-	if err != nil {
-		return nil, docErrorf("GET %s: %v", target, err)
-	}
-	return doc, nil
+	return body, nil
 }
 
 // fetchSigner returns what signs our GETs: the fetch actor's key, or

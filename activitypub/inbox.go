@@ -1,6 +1,7 @@
 package activitypub
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,10 +88,15 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 	if err != nil {
 		return s.rejected(ctx, err, log)
 	}
-	if signer.owner != act.Actor {
-		return fmt.Errorf("%w: signed by %s but the activity's actor is %s", ErrUnauthorized, signer.owner, act.Actor)
+	// The signer must be the actor, except for a reply forwarded by
+	// another server, which is taken from its origin only (replies.go).
+	forwarded := signer.owner != act.Actor
+	if forwarded {
+		if ok, err := s.forwardable(ctx, act); err != nil || !ok {
+			return cmp.Or(err, fmt.Errorf("%w: signed by %s but the activity's actor is %s", ErrUnauthorized, signer.owner, act.Actor))
+		}
 	}
-	domain := urls.DomainOf(signer.owner)
+	domain := urls.DomainOf(signer.owner) // a forwarder pays for what it forwards
 	if wait, ok := s.inboxRate.allow("server "+domain, s.now()); !ok {
 		log.Debug("inbox: over the rate of its server", "domain", domain)
 		return retryLater(ErrTooManyRequests, wait, "%s sends more than we take; slow down", domain)
@@ -101,6 +107,9 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 		log.Warn("inbox: cannot release the deliveries held for the sender's server", "err", err)
 	}
 
+	if forwarded {
+		return s.handleForwarded(ctx, act, log)
+	}
 	switch act.Type {
 	case "Follow":
 		return s.handleFollow(ctx, act, signer, log)

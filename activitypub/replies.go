@@ -4,13 +4,20 @@ package activitypub
 // a signed Create{Note} answering one of our notes, or a reply already
 // stored in one of our threads, is kept with its author's name, handle,
 // avatar and profile, read from the actor document fetched for the key
-// (no fetch of its own). Its content is sanitized on the way in. Update
-// replaces it and Delete removes it, both only from its author. Anything
-// else is acknowledged and dropped. A reply forwarded by another server
-// (signed by the forwarder) is refused by the inbox's signer check: its
-// origin is not asked.
+// (no fetch of its own). A public note that mentions one of our actors
+// gets the same treatment, stored under that actor (its thread is the
+// actor id) for its profile page. Content is sanitized on the way in.
+// Update replaces it and Delete removes it, both only from its author.
+// Anything else is acknowledged and dropped.
+//
+// A reply forwarded by another server (signed by the forwarder, not its
+// author: inbox forwarding) is taken from its origin only
+// (handleForwarded): fetched by id with our signed GET, checked, and
+// stored as the origin serves it; its forwarded Delete counts only when
+// the origin says the note is gone.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -130,16 +137,20 @@ func httpURL(s string) string {
 	return s
 }
 
-// remoteNote is what we read of an embedded Note.
+// remoteNote is what we read of an embedded or fetched Note.
 type remoteNote struct {
 	ID, Type, AttributedTo, InReplyTo, Content, URL string
 	Published                                       time.Time
+	// Audience is its to and cc; Mentions the hrefs of its Mention tags.
+	Audience, Mentions []string
 }
 
-// decodeNote reads the embedded object of a Create or Update; ok is false
-// when the object is an IRI or not a JSON object.
+// decodeNote reads the embedded object of a Create or Update, or a note
+// fetched from its origin; ok is false when the object is an IRI or not a
+// JSON object.
 func decodeNote(raw json.RawMessage) (n *remoteNote, ok bool) {
 	var fields map[string]json.RawMessage
+	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &fields) != nil {
 		return nil, false
 	}
@@ -150,6 +161,8 @@ func decodeNote(raw json.RawMessage) (n *remoteNote, ok bool) {
 		InReplyTo:    idOf(fields["inReplyTo"]),
 		Content:      stringOf(fields["content"]),
 		URL:          httpURL(linkOf(fields["url"], 3)),
+		Audience:     append(idsOf(fields["to"]), idsOf(fields["cc"])...),
+		Mentions:     mentionsOf(fields["tag"]),
 	}
 	if n.Content == "" { // some send contentMap alone
 		var byLang map[string]string
@@ -164,27 +177,112 @@ func decodeNote(raw json.RawMessage) (n *remoteNote, ok bool) {
 	return n, true
 }
 
-// handleCreate stores a reply to one of our threads; see the top of the
-// file. A Create of anything else, or of a note answering something we do
-// not hold, is acknowledged and dropped. A reply whose author is not the
-// signer, or whose id is not on the signer's host, is refused.
-func (s *Service) handleCreate(ctx context.Context, act *activity, signer *remoteKey, log *slog.Logger) error {
-	n, ok := decodeNote(act.rawObject)
-	if !ok || n.Type != "Note" || n.InReplyTo == "" {
-		log.Debug("ignored Create: not an embedded Note answering something")
+// elementsOf returns the values of a property that holds one or an
+// array of them.
+func elementsOf(raw json.RawMessage) []json.RawMessage {
+	raw = bytes.TrimSpace(raw)
+	var arr []json.RawMessage
+	if len(raw) == 0 || raw[0] != '[' {
+		return []json.RawMessage{raw}
+	}
+	if json.Unmarshal(raw, &arr) != nil {
 		return nil
 	}
-	thread, err := s.threadOf(ctx, n.InReplyTo)
+	return arr
+}
+
+// idsOf returns the IRIs of a property that holds one or an array.
+func idsOf(raw json.RawMessage) []string {
+	var out []string
+	for _, a := range elementsOf(raw) {
+		if id := idOf(a); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// mentionsOf returns the hrefs of the Mention entries of a tag property.
+func mentionsOf(raw json.RawMessage) []string {
+	var out []string
+	for _, a := range elementsOf(raw) {
+		var tag struct {
+			Type json.RawMessage `json:"type"`
+			Href json.RawMessage `json:"href"`
+		}
+		if json.Unmarshal(a, &tag) == nil && typeOf(tag.Type) == "Mention" {
+			if href := stringOf(tag.Href); href != "" {
+				out = append(out, href)
+			}
+		}
+	}
+	return out
+}
+
+// isPublic reports whether a note is addressed to everyone (in to or cc:
+// public or unlisted), in any of the forms peers write it.
+func (n *remoteNote) isPublic() bool {
+	for _, a := range n.Audience {
+		if a == publicAddress || a == "as:Public" || a == "Public" {
+			return true
+		}
+	}
+	return false
+}
+
+// handleCreate stores a reply to one of our threads, or a mention of one
+// of our actors; see the top of the file. A Create of anything else, or of
+// a note answering something we do not hold, is acknowledged and dropped.
+// A reply whose author is not the signer, or whose id is not on the
+// signer's host, is refused.
+func (s *Service) handleCreate(ctx context.Context, act *activity, signer *remoteKey, log *slog.Logger) error {
+	n, ok := decodeNote(act.rawObject)
+	if !ok || n.Type != "Note" {
+		log.Debug("ignored Create: not an embedded Note")
+		return nil
+	}
+	thread, err := s.placeOf(ctx, n)
 	if err != nil || thread == "" {
 		if err == nil {
-			log.Debug("ignored Create: a reply to nothing of ours", "in_reply_to", n.InReplyTo)
+			log.Debug("ignored Create: neither a reply to anything of ours nor a public mention", "in_reply_to", n.InReplyTo)
 		}
 		return err
 	}
 	if err := checkAuthor(act, n); err != nil {
 		return err
 	}
-	return s.saveReply(ctx, act, signer, n, thread, log)
+	return s.saveReply(ctx, act.Actor, signer, n, thread, log)
+}
+
+// placeOf returns where a new note is stored: the thread of ours it
+// answers (threadOf), else, for a public note that mentions one of our
+// actors, that actor's id (its profile lists its mentions); "" when it
+// concerns us in neither way. A reply that also mentions us is thus
+// stored once, in its thread.
+func (s *Service) placeOf(ctx context.Context, n *remoteNote) (string, error) {
+	if n.InReplyTo != "" {
+		thread, err := s.threadOf(ctx, n.InReplyTo)
+		if err != nil || thread != "" {
+			return thread, err
+		}
+	}
+	if !n.isPublic() { // a private message is not shown on a public page
+		return "", nil
+	}
+	for _, iri := range append(append([]string(nil), n.Mentions...), n.Audience...) {
+		username, ok := s.site.ParseLocalActor(iri)
+		if !ok {
+			continue
+		}
+		_, err := s.Actor(ctx, username)
+		switch {
+		case err == nil:
+			return iri, nil
+		case !errors.Is(err, ErrNotFound):
+			return "", err
+		}
+	}
+	return "", nil
 }
 
 // checkAuthor refuses a note that the activity's actor (the signer) did
@@ -201,7 +299,8 @@ func checkAuthor(act *activity, n *remoteNote) error {
 
 // threadOf returns the IRI of the local note whose page shows a reply to
 // inReplyTo: that note itself, or the thread of the stored reply it is;
-// "" when it is neither.
+// "" when it is neither. A stored mention starts no thread: an answer to
+// it is kept only if it mentions us too.
 func (s *Service) threadOf(ctx context.Context, inReplyTo string) (thread string, err error) {
 	err = s.store.View(ctx, func(tx *store.Tx) error {
 		if username, id, ok := s.site.ParseLocalNote(inReplyTo); ok {
@@ -212,12 +311,19 @@ func (s *Service) threadOf(ctx context.Context, inReplyTo string) (thread string
 			return ignoreNotFound(err)
 		}
 		r, err := tx.RemoteReply(inReplyTo)
-		if err == nil {
+		if err == nil && !s.isMention(r) {
 			thread = r.Thread
 		}
 		return ignoreNotFound(err)
 	})
 	return thread, err
+}
+
+// isMention reports whether a stored note is a mention: its thread is one
+// of our actors, not a note.
+func (s *Service) isMention(r *store.RemoteReply) bool {
+	_, ok := s.site.ParseLocalActor(r.Thread)
+	return ok
 }
 
 // ignoreNotFound is err, or nil when it says that something was not found.
@@ -253,7 +359,7 @@ func (s *Service) handleUpdate(ctx context.Context, act *activity, signer *remot
 		return nil
 	}
 	n.InReplyTo = stored.InReplyTo // a reply stays where it was
-	return s.saveReply(ctx, act, signer, n, stored.Thread, log)
+	return s.saveReply(ctx, act.Actor, signer, n, stored.Thread, log)
 }
 
 // handleDelete removes the stored reply an activity's object names (by IRI
@@ -276,9 +382,11 @@ func (s *Service) handleDelete(ctx context.Context, act *activity, log *slog.Log
 	return nil
 }
 
-// saveReply stores n, a reply in thread, with its author as the signer's
-// actor document shows it, and the signer's key with its profile.
-func (s *Service) saveReply(ctx context.Context, act *activity, signer *remoteKey, n *remoteNote, thread string, log *slog.Logger) error {
+// saveReply stores n, a reply by author in thread, with its author as the
+// actor document of signer (author's key) shows it, and the key with its
+// profile. A stored note of another author is not replaced
+// (ErrUnauthorized).
+func (s *Service) saveReply(ctx context.Context, author string, signer *remoteKey, n *remoteNote, thread string, log *slog.Logger) error {
 	if signer.profile.url == "" { // a key stored before replies: read its owner once
 		if k, err := s.withInboxes(ctx, signer); err == nil {
 			signer = k
@@ -286,20 +394,20 @@ func (s *Service) saveReply(ctx context.Context, act *activity, signer *remoteKe
 			log.Info("reply: cannot read the author's actor; the reply shows its id", "err", err)
 		}
 	}
-	r := s.replyOf(act.Actor, signer, n, thread)
+	r := s.replyOf(author, signer, n, thread)
 	var existing *store.RemoteReply
 	err := s.update(ctx, func(tx *store.Tx) error {
 		var err error
 		if existing, err = tx.RemoteReply(n.ID); ignoreNotFound(err) != nil {
 			return err
 		}
-		if existing != nil && existing.Author != act.Actor {
+		if existing != nil && existing.Author != author {
 			return fmt.Errorf("%w: note %s belongs to %s", ErrUnauthorized, truncate(n.ID, 80), existing.Author)
 		}
 		if err := tx.SaveRemoteReply(r); err != nil {
 			return err
 		}
-		return tx.SaveRemoteActor(s.signerRecord(act.Actor, signer))
+		return tx.SaveRemoteActor(s.signerRecord(author, signer))
 	})
 	if err != nil {
 		return err
@@ -343,4 +451,198 @@ func (s *Service) signerRecord(actor string, k *remoteKey) *store.RemoteActor {
 		r.Inbox, r.SharedInbox = "", ""
 	}
 	return r
+}
+
+// forwardable reports whether an activity signed by someone other than its
+// actor may be a forwarded reply (inbox forwarding): a Create or an Update
+// embedding a Note that is not ours, or a Delete of a note we hold. Only
+// these are taken from a forwarder, and then only from their origin
+// (handleForwarded); anything else is refused as before.
+func (s *Service) forwardable(ctx context.Context, act *activity) (bool, error) {
+	switch act.Type {
+	case "Create", "Update":
+		n, ok := decodeNote(act.rawObject)
+		return ok && n.Type == "Note" && n.ID != "" && !sameHost(n.ID, s.site.Base()), nil
+	case "Delete":
+		r, err := s.storedReply(ctx, act.Object.ID)
+		return r != nil, internal(err)
+	}
+	return false, nil
+}
+
+// handleForwarded takes a forwarded Create, Update or Delete of a note
+// from the note's origin, never from the forwarder: the note is fetched by
+// its id with a signed GET, and what the origin serves is stored, or, for a
+// Delete, a 404, 410 or Tombstone there removes it. Only a note that
+// concerns us is fetched, one GET per note a minute at most (and one for
+// its Delete), within the fetch limits. A failed fetch, or a note the origin serves otherwise, is
+// acknowledged and dropped with a log line: nothing unverified is stored.
+func (s *Service) handleForwarded(ctx context.Context, act *activity, log *slog.Logger) error {
+	log = log.With("forwarded", true)
+	var err error
+	if act.Type == "Delete" {
+		err = s.forwardedDelete(ctx, act, log)
+	} else {
+		err = s.forwardedNote(ctx, act, log)
+	}
+	if errors.Is(err, errInternal) { // ours (the database): 503, try again
+		return err
+	}
+	if err != nil {
+		log.Info("forwarded note dropped", "err", err)
+	}
+	return nil
+}
+
+// internal marks a failure of ours (the database) as errInternal; nil
+// stays nil.
+func internal(err error) error {
+	if err == nil || errors.Is(err, errInternal) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errInternal, err)
+}
+
+// forwardedNote stores the note a forwarded Create or Update names, as its
+// origin serves it.
+func (s *Service) forwardedNote(ctx context.Context, act *activity, log *slog.Logger) error {
+	claimed, _ := decodeNote(act.rawObject)
+	stored, err := s.storedReply(ctx, claimed.ID)
+	if err != nil {
+		return internal(err)
+	}
+	if stored == nil { // fetch nothing for a note that says it concerns nobody here
+		if thread, err := s.placeOf(ctx, claimed); err != nil || thread == "" {
+			if err == nil {
+				log.Debug("ignored forwarded note: it concerns nothing of ours", "note", claimed.ID)
+			}
+			return internal(err)
+		}
+	}
+	if !s.deleteChecks.allow("note "+claimed.ID, s.now()) {
+		return fmt.Errorf("note %s was fetched from its origin less than a minute ago", truncate(claimed.ID, 80))
+	}
+	n, err := s.fetchNote(ctx, claimed.ID)
+	if err != nil {
+		return err
+	}
+	if n.Type != "Note" || !sameHost(n.AttributedTo, n.ID) {
+		return fmt.Errorf("the origin of %s serves a %s attributed to %s, not a Note by an actor of its host", n.ID, truncate(n.Type, 40), truncate(n.AttributedTo, 80))
+	}
+	thread, err := s.placeOf(ctx, n)
+	switch {
+	case stored != nil: // a stored reply stays where it was
+		thread, n.InReplyTo = stored.Thread, stored.InReplyTo
+	case err != nil:
+		return internal(err)
+	case thread == "":
+		return fmt.Errorf("as its origin serves it, %s concerns nothing of ours", truncate(n.ID, 80))
+	}
+	author, err := s.authorKey(ctx, n.AttributedTo)
+	if err != nil {
+		return fmt.Errorf("the author %s: %w", truncate(n.AttributedTo, 80), err)
+	}
+	err = s.saveReply(ctx, n.AttributedTo, author, n, thread, log)
+	if errors.Is(err, ErrUnauthorized) { // the id is another author's
+		return err
+	}
+	return internal(err)
+}
+
+// forwardedDelete removes the stored note a forwarded Delete names when
+// its origin says it is gone: 404, 410, or a Tombstone. Anything else
+// keeps it.
+func (s *Service) forwardedDelete(ctx context.Context, act *activity, log *slog.Logger) error {
+	id := act.Object.ID
+	stored, err := s.storedReply(ctx, id)
+	if err != nil || stored == nil {
+		if err == nil {
+			log.Debug("ignored forwarded Delete of a note we do not hold", "object", id)
+		}
+		return internal(err)
+	}
+	if !s.deleteChecks.allow("delete "+id, s.now()) {
+		return fmt.Errorf("note %s was fetched from its origin less than a minute ago", truncate(id, 80))
+	}
+	n, err := s.fetchNote(ctx, id)
+	switch {
+	case isMissing(err), err == nil && n.Type == "Tombstone":
+	case err != nil:
+		return fmt.Errorf("the Delete of %s is unproven, the reply kept: %w", truncate(id, 80), err)
+	default:
+		return fmt.Errorf("the Delete of %s is unproven, the reply kept: its origin still serves a %s", truncate(id, 80), truncate(n.Type, 40))
+	}
+	err = s.update(ctx, func(tx *store.Tx) error {
+		_, err := tx.DeleteRemoteReply(id, stored.Author)
+		return err
+	})
+	if err == nil {
+		log.Info("reply deleted: its origin says it is gone", "note", id)
+	}
+	return internal(err)
+}
+
+// storedReply returns the stored reply noteID, or nil.
+func (s *Service) storedReply(ctx context.Context, noteID string) (r *store.RemoteReply, err error) {
+	err = s.store.View(ctx, func(tx *store.Tx) error {
+		r, err = tx.RemoteReply(noteID)
+		if errors.Is(err, store.ErrNotFound) {
+			r, err = nil, nil
+		}
+		return err
+	})
+	return r, err
+}
+
+// fetchNote GETs the note id from its origin (fetch). The origin must
+// answer with that id: a note is never taken from another address.
+func (s *Service) fetchNote(ctx context.Context, id string) (n *remoteNote, err error) {
+	err = s.fetch(ctx, id, func(body []byte) error {
+		var ok bool
+		if n, ok = decodeNote(body); !ok {
+			return errors.New("not a JSON object")
+		}
+		return nil
+	})
+	if err == nil && n.ID != id {
+		return nil, docErrorf("GET %s answered with the document %s", truncate(id, 80), truncate(n.ID, 80))
+	}
+	return n, err
+}
+
+// authorKey returns the key of actor, the author of a note fetched from
+// its origin, with its profile: the key we hold for it, else the one its
+// actor document names, fetched and bound to it as a signer's key is.
+func (s *Service) authorKey(ctx context.Context, actor string) (*remoteKey, error) {
+	var held *store.RemoteActor
+	err := s.store.View(ctx, func(tx *store.Tx) (err error) {
+		held, err = tx.RemoteActor(actor)
+		return ignoreNotFound(err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errInternal, err)
+	}
+	keyID := ""
+	if held != nil {
+		keyID = held.KeyID
+	} else {
+		doc, err := s.fetchDocument(ctx, actor)
+		if err != nil {
+			return nil, err
+		}
+		if doc.ID != actor {
+			return nil, docErrorf("actor %s answered with the id %s", actor, truncate(doc.ID, 80))
+		}
+		if keyID = idOf(doc.PublicKey); keyID == "" {
+			return nil, docErrorf("actor %s names no key", actor)
+		}
+	}
+	k, _, err := s.key(ctx, keyID, false)
+	if err != nil {
+		return nil, err
+	}
+	if k.owner != actor {
+		return nil, docErrorf("key %s belongs to %s, not %s", keyID, truncate(k.owner, 80), actor)
+	}
+	return k, nil
 }

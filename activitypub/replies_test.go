@@ -229,3 +229,92 @@ func TestDeletedActorLosesReplies(t *testing.T) {
 		t.Errorf("%d replies of the deleted actor left, want none", n)
 	}
 }
+
+// mention is a public note by r mentioning target (a Mention tag), in
+// reply to inReplyTo ("" for none).
+func mention(r *fedtest.Remote, id, inReplyTo, target, content string) map[string]any {
+	a := r.NoteActivity("Create", id, inReplyTo, content)
+	note := a["object"].(map[string]any)
+	note["tag"] = []any{map[string]any{"type": "Hashtag", "href": "https://x.example/tags/a", "name": "#a"},
+		map[string]any{"type": "Mention", "href": target, "name": "@nuttx_build@nuttx-feed.org"}}
+	if inReplyTo == "" {
+		delete(note, "inReplyTo")
+	}
+	return a
+}
+
+// A public note that mentions our actor (by a Mention tag, or addressed
+// to it) is stored like a reply, under the actor; a private one is not
+// (it would show on a public page), nor one mentioning someone else. A
+// reply to our thread that mentions us is stored once, in its thread; an
+// answer to a stored mention that does not mention us is dropped. The
+// author's Update and Delete apply to mentions as to replies.
+func TestMentionsStoredLikeReplies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	root := e.publish("build failed")
+	us := e.s.site.Actor("nuttx_build")
+	alice := e.remote("alice", fedtest.Mastodon)
+	tagged := alice.ActorID() + "/statuses/1"
+	if err := e.send(alice, mention(alice, tagged, "", us, "<p>@nuttx_build hi</p>")); err != nil {
+		t.Fatal(err)
+	}
+	addressed := alice.NoteActivity("Create", alice.ActorID()+"/statuses/2", "https://elsewhere.example/1", "<p>cc</p>")
+	addressed["object"].(map[string]any)["cc"] = []any{us}
+	if err := e.send(alice, addressed); err != nil {
+		t.Fatal(err)
+	}
+	private := mention(alice, alice.ActorID()+"/statuses/3", "", us, "<p>secret</p>")
+	private["object"].(map[string]any)["to"] = []any{us}
+	someoneElse := mention(alice, alice.ActorID()+"/statuses/4", "", "https://elsewhere.example/users/x", "x")
+	unknownLocal := mention(alice, alice.ActorID()+"/statuses/5", "", testBase+"/users/nobody", "x")
+	inThread := mention(alice, alice.ActorID()+"/statuses/6", e.s.NoteIRI(root), us, "<p>reply and mention</p>")
+	answer := alice.NoteActivity("Create", alice.ActorID()+"/statuses/7", tagged, "<p>answer to a mention</p>")
+	for _, a := range []map[string]any{private, someoneElse, unknownLocal, inThread, answer} {
+		if err := e.send(alice, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mentions := e.mentions(us)
+	if len(mentions) != 2 || mentions[0].NoteID != alice.ActorID()+"/statuses/2" || mentions[1].NoteID != tagged {
+		t.Fatalf("mentions %v, want the addressed and the tagged one, newest first", noteIDs(mentions))
+	}
+	if m := mentions[1]; m.Thread != us || m.Content != "<p>@nuttx_build hi</p>" || m.Author != alice.ActorID() {
+		t.Errorf("mention stored as %+v", m)
+	}
+	if r := e.threadReplies(root); len(r) != 1 || r[0].NoteID != alice.ActorID()+"/statuses/6" {
+		t.Errorf("thread replies %v, want the reply that mentions us, once", noteIDs(r))
+	}
+	if err := e.send(alice, alice.NoteActivity("Update", tagged, "", "<p>edited</p>")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.send(alice, alice.DeleteActivity(alice.ActorID()+"/statuses/2")); err != nil {
+		t.Fatal(err)
+	}
+	if m := e.mentions(us); len(m) != 1 || m[0].Content != "<p>edited</p>" || m[0].Thread != us {
+		t.Errorf("after Update and Delete: %v, want the edited mention alone", noteIDs(m))
+	}
+}
+
+// mentions returns the stored mentions of the local actor iri.
+func (e *testEnv) mentions(iri string) []*store.RemoteReply {
+	e.t.Helper()
+	var out []*store.RemoteReply
+	err := e.db.View(e.ctx, func(tx *store.Tx) (err error) {
+		out, err = tx.Mentions(iri)
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// noteIDs lists the note ids of replies.
+func noteIDs(replies []*store.RemoteReply) []string {
+	out := make([]string, len(replies))
+	for i, r := range replies {
+		out[i] = r.NoteID
+	}
+	return out
+}

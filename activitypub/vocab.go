@@ -289,6 +289,8 @@ func noteObject(u urls.Site, n *store.Note) map[string]any {
 		tags = append(tags, map[string]any{"type": "Mention", "href": mention.Href, "name": mention.Name})
 	}
 	m["tag"] = tags
+	replies := RepliesIRI(u, n)
+	m["replies"] = map[string]any{"id": replies, "type": "OrderedCollection", "first": replies + "?page=1"}
 	return m
 }
 

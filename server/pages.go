@@ -107,8 +107,12 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 		}
 		data.OlderURL, data.NewerURL = pageLinks(u.Profile(a.Username), notes)
 		if a.Username == s.cfg.Username { // the bot that runs the feed
-			data.Failing, err = s.failingTable(tx)
+			if data.Failing, err = s.failingTable(tx); err != nil {
+				return err
+			}
 		}
+		mentions, err := tx.Mentions(u.Actor(a.Username))
+		data.Mentions = web.RemoteReplyViews(mentions)
 		return err
 	})
 	if err != nil {
@@ -167,7 +171,13 @@ func (s *Server) handleNotePage(c echo.Context) error {
 		}
 		data.Replies = web.NoteViews(u, replies)
 		remote, err := tx.ThreadReplies(s.svc.NoteIRI(n))
+		if err != nil {
+			return err
+		}
 		data.RemoteReplies = web.RemoteReplyViews(remote)
+		// All of them, as the replies collection counts them, even past
+		// the ones the page lists.
+		data.Note.ReplyCount, err = tx.ThreadReplyTotal(s.svc.NoteIRI(n))
 		return err
 	})
 	if err != nil {
@@ -178,7 +188,6 @@ func (s *Server) handleNotePage(c echo.Context) error {
 	if data.Target != "" {
 		data.TargetURL = u.Target(data.Target)
 	}
-	data.Note.ReplyCount = len(data.Replies) + len(data.RemoteReplies)
 	if deleted {
 		data.Page = s.page(a.DisplayName+": a deleted post", "", "", u.NoteURL(n.Username, n.PublicID))
 	}

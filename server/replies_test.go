@@ -1,13 +1,17 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // postReply POSTs activity from r to the server's shared inbox over HTTP
@@ -94,5 +98,101 @@ func checkInertPage(t *testing.T, html string) {
 		if strings.Contains(html, bad) {
 			t.Errorf("reply HTML %q contains %q", html, bad)
 		}
+	}
+}
+
+// A note names its replies collection; the collection counts what the
+// thread page counts (our own replies and those from the Fediverse, past
+// the ones a page lists) and lists their ids oldest first, by pages of
+// store.PageSize, readable as Mastodon reads one (first, then
+// orderedItems). A deleted note has none; a bad page number is a 400.
+func TestRepliesCollection(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	root := ts.publish(t, "Build failed: sim:nsh")
+	iri := ts.svc.NoteIRI(root)
+	ours, err := ts.publishPost(t, activitypub.Post{Content: richtext.Parse("fixed by #1"), InReplyTo: iri})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := fedtest.New(t, "alice", fedtest.Mastodon, fedtest.FetchKeys)
+	want := []string{ts.svc.NoteIRI(ours)} // published now: after alice's, which are dated 10:00
+	var remote []string
+	for i := range store.PageSize + 2 {
+		id := fmt.Sprintf("%s/statuses/%d", alice.ActorID(), i)
+		postReply(t, ts, alice, alice.NoteActivity("Create", id, iri, "<p>me too</p>"))
+		remote = append(remote, id)
+	}
+	want = append(remote, want...)
+
+	note := getJSON(t, iri)
+	replies, _ := note["replies"].(map[string]any)
+	if replies["id"] != iri+"/replies" || replies["type"] != "OrderedCollection" || replies["first"] != iri+"/replies?page=1" {
+		t.Fatalf("the note's replies: %v", note["replies"])
+	}
+	front := getJSON(t, iri+"/replies")
+	if front["type"] != "OrderedCollection" || front["totalItems"] != float64(len(want)) || front["first"] != iri+"/replies?page=1" {
+		t.Errorf("front page %v, want an OrderedCollection of %d with its first page", front, len(want))
+	}
+	var got []string
+	for url := front["first"].(string); url != ""; {
+		page := getJSON(t, url)
+		if page["type"] != "OrderedCollectionPage" || page["partOf"] != iri+"/replies" || page["totalItems"] != float64(len(want)) {
+			t.Errorf("page %s: %v", url, page)
+		}
+		for _, item := range page["orderedItems"].([]any) {
+			got = append(got, item.(string))
+		}
+		url, _ = page["next"].(string)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("the collection lists %v, want %v", got, want)
+	}
+	doc := getPage(t, ts.site.NoteURL(root.Username, root.PublicID), http.StatusOK)
+	if c := doc.Find("article.focus .meta span").Text(); c != fmt.Sprintf("%d replies", len(want)) {
+		t.Errorf("thread page counts %q, the collection %d", c, len(want))
+	}
+
+	if resp, body := get(t, iri+"/replies?page=0", apAccept); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("page=0: %d %s, want 400", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, ts.site.Note("nuttx_build", "0123456789abcdef0123456789abcdef")+"/replies", apAccept); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("replies of a missing note: %d, want 404", resp.StatusCode)
+	}
+	if _, err := ts.svc.DeleteNote(t.Context(), iri); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := get(t, iri+"/replies", apAccept); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("replies of a deleted note: %d, want 404", resp.StatusCode)
+	}
+}
+
+// A public note mentioning the bot is shown in the profile's Mentions
+// section, sanitized; a profile without mentions has no such section.
+func TestProfileShowsMentions(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	if getPage(t, ts.site.Profile("nuttx_build"), http.StatusOK).Find("section.mentions").Length() != 0 {
+		t.Error("a Mentions section without mentions")
+	}
+	alice := fedtest.New(t, "alice", fedtest.Mastodon, fedtest.FetchKeys)
+	alice.DisplayName = "Alice"
+	m := alice.NoteActivity("Create", alice.ActorID()+"/statuses/1", "", `<p>@nuttx_build why is sim:nsh red?<script>alert(1)</script></p>`)
+	note := m["object"].(map[string]any)
+	delete(note, "inReplyTo")
+	note["tag"] = map[string]any{"type": "Mention", "href": ts.site.Actor("nuttx_build"), "name": "@nuttx_build"}
+	postReply(t, ts, alice, m)
+
+	doc := getPage(t, ts.site.Profile("nuttx_build"), http.StatusOK)
+	section := doc.Find("section.mentions")
+	if h := section.Find("h2").Text(); h != "Mentions" {
+		t.Fatalf("mentions heading %q", h)
+	}
+	one := section.Find("article.remote-reply")
+	if one.Length() != 1 || one.Find(".name").Text() != "Alice" || !strings.Contains(one.Find(".content").Text(), "why is sim:nsh red?") {
+		t.Errorf("mentions shown: %d, first by %q reading %q", one.Length(), one.Find(".name").Text(), one.Find(".content").Text())
+	}
+	if doc.Find("script").Length() != 0 {
+		t.Error("a script on the profile")
 	}
 }

@@ -53,6 +53,7 @@ func (s *Server) routes() *echo.Echo {
 	get(urls.Featured, s.handleFeatured)
 	get(urls.Note, s.limited(s.handleNote(false)))
 	get(urls.Activity, s.limited(s.handleNote(true)))
+	get(urls.Replies, s.limited(s.handleReplies))
 	get(urls.Image, s.limited(s.handleImage))
 	e.POST(urls.Inbox.Pattern, s.handleInbox, s.countInbox)
 	e.POST(urls.SharedInbox.Pattern, s.handleInbox, s.countInbox)

@@ -40,6 +40,7 @@ func TestEveryURLRoutesToItsHandler(t *testing.T) {
 		{http.MethodGet, site.Featured("nuttx_build"), urls.Featured},
 		{http.MethodGet, site.Note("nuttx_build", "60cece9b"), urls.Note},
 		{http.MethodGet, site.Activity("nuttx_build", "60cece9b"), urls.Activity},
+		{http.MethodGet, site.Replies("nuttx_build", "60cece9b") + "?page=2", urls.Replies},
 		{http.MethodPost, site.SharedInbox(), urls.SharedInbox},
 		{http.MethodGet, site.Profile("rv-virt.citest"), urls.Profile},
 		{http.MethodGet, site.ProfileFeed("rv-virt.citest"), urls.ProfileFeed},

@@ -203,6 +203,7 @@ type ProfilePage struct {
 	Notes    []NoteView
 	NewerURL string
 	OlderURL string
+	Mentions []RemoteReplyView // the latest public notes mentioning the actor
 }
 
 // NotePage shows one note, its parent and its replies: ours, then those

@@ -122,3 +122,62 @@ func scanRemoteReply(row rowScanner) (*RemoteReply, error) {
 	r.Published, r.Updated = fromMS(published), fromMS(updated)
 	return r, nil
 }
+
+// maxMentions bounds the mentions a profile page lists.
+const maxMentions = 20
+
+// Mentions returns the latest public notes that mention the local actor
+// actorIRI without answering one of its threads (stored with that IRI as
+// their thread), newest first, at most 20.
+func (tx *Tx) Mentions(actorIRI string) ([]*RemoteReply, error) {
+	replies, err := queryList(tx, func(rows *sql.Rows) (*RemoteReply, error) { return scanRemoteReply(rows) },
+		`SELECT `+remoteReplyColumns+` FROM remote_replies WHERE thread = ? ORDER BY published_at DESC, id DESC LIMIT ?`, actorIRI, maxMentions)
+	if err != nil {
+		return nil, fmt.Errorf("list mentions: %w", err)
+	}
+	return replies, nil
+}
+
+// ReplyItem is one entry of a note's replies collection: a local note
+// (Username and PublicID set) or a stored remote reply (NoteID set).
+type ReplyItem struct {
+	Username, PublicID string
+	NoteID             string
+	Published          time.Time
+}
+
+// threadItems selects the replies a thread page shows of the local note
+// iri (both arguments): its local replies (deleted ones left out) and the
+// remote replies stored in its thread, as (username, public_id, note_id,
+// published_at, kind, id).
+const threadItems = `SELECT a.username, n.public_id, '' AS note_id, n.published_at, 0 AS kind, n.id FROM notes n
+		JOIN actors a ON a.id = n.actor_id WHERE n.in_reply_to = ? AND n.deleted_at IS NULL
+	UNION ALL
+	SELECT '', '', note_id, published_at, 1, id FROM remote_replies WHERE thread = ?`
+
+// ThreadReplyTotal returns how many replies the page of the local note
+// iri shows: its local replies and the remote replies in its thread, the
+// count of ReplyCounts and RemoteReplyCounts together.
+func (tx *Tx) ThreadReplyTotal(iri string) (int, error) {
+	var n int
+	if err := tx.queryRow(`SELECT COUNT(*) FROM (`+threadItems+`)`, iri, iri).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count thread replies: %w", err)
+	}
+	return n, nil
+}
+
+// ThreadReplyItems returns limit replies of the local note iri from
+// offset on, oldest first (the items ThreadReplyTotal counts).
+func (tx *Tx) ThreadReplyItems(iri string, offset, limit int) ([]ReplyItem, error) {
+	items, err := queryList(tx, func(rows *sql.Rows) (ReplyItem, error) {
+		var it ReplyItem
+		var published, kind, id int64
+		err := rows.Scan(&it.Username, &it.PublicID, &it.NoteID, &published, &kind, &id)
+		it.Published = fromMS(published)
+		return it, err
+	}, threadItems+` ORDER BY published_at, kind, id LIMIT ? OFFSET ?`, iri, iri, limit, offset)
+	if err != nil {
+		return nil, fmt.Errorf("list thread replies: %w", err)
+	}
+	return items, nil
+}

@@ -45,6 +45,7 @@ var (
 	Note        = Route{"note", "/users/:username/statuses/:id"}
 	Image       = Route{"image", "/users/:username/images/:kind"}
 	Activity    = Route{"activity", "/users/:username/statuses/:id/activity"}
+	Replies     = Route{"replies", "/users/:username/statuses/:id/replies"} // a note's replies collection
 	SharedInbox = Route{"shared-inbox", "/inbox"}
 
 	Home        = Route{"home", "/"}
@@ -66,7 +67,7 @@ const FeedSuffix = ".atom"
 // suffix comes before the one that serves it, so that Site.Parse finds it.
 var All = []Route{
 	WebFinger, HostMeta, NodeInfoLinks, NodeInfo20, NodeInfo21, Health,
-	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Image, SharedInbox,
+	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Replies, Image, SharedInbox,
 	Home, Follow, ProfileFeed, Profile, NotePage, Tag, TargetFeed, Target, Search, Static,
 }
 
@@ -222,6 +223,7 @@ func (s Site) NoteURL(username, id string) string {
 	return s.URL(NotePage, username, id)
 }
 func (s Site) Activity(username, id string) string { return s.URL(Activity, username, id) }
+func (s Site) Replies(username, id string) string  { return s.URL(Replies, username, id) }
 func (s Site) Tag(name string) string              { return s.URL(Tag, name) }
 func (s Site) Avatar() string                      { return s.URL(Static, "avatar.png") }
 
