@@ -254,20 +254,22 @@ func (s *Service) handleCreate(ctx context.Context, act *activity, signer *remot
 	return s.saveReply(ctx, act.Actor, signer, n, thread, log)
 }
 
-// placeOf returns where a new note is stored: the thread of ours it
-// answers (threadOf), else, for a public note that mentions one of our
-// actors, that actor's id (its profile lists its mentions); "" when it
-// concerns us in neither way. A reply that also mentions us is thus
-// stored once, in its thread.
+// placeOf returns where a new note is stored: for a note addressed to the
+// public (public or unlisted), the thread of ours it answers (threadOf),
+// else, when it mentions one of our actors, that actor's id (its profile
+// lists its mentions); "" for a note that is not public or concerns us in
+// neither way. A reply that also mentions us is thus stored once, in its
+// thread. The pages are public: a followers-only or direct reply is not
+// kept.
 func (s *Service) placeOf(ctx context.Context, n *remoteNote) (string, error) {
+	if !n.isPublic() { // followers-only or direct: never shown on a public page
+		return "", nil
+	}
 	if n.InReplyTo != "" {
 		thread, err := s.threadOf(ctx, n.InReplyTo)
 		if err != nil || thread != "" {
 			return thread, err
 		}
-	}
-	if !n.isPublic() { // a private message is not shown on a public page
-		return "", nil
 	}
 	for _, iri := range append(append([]string(nil), n.Mentions...), n.Audience...) {
 		username, ok := s.site.ParseLocalActor(iri)
@@ -385,7 +387,8 @@ func (s *Service) handleDelete(ctx context.Context, act *activity, log *slog.Log
 // saveReply stores n, a reply by author in thread, with its author as the
 // actor document of signer (author's key) shows it, and the key with its
 // profile. A stored note of another author is not replaced
-// (ErrUnauthorized).
+// (ErrUnauthorized); one no longer addressed to the public (an Update) is
+// removed.
 func (s *Service) saveReply(ctx context.Context, author string, signer *remoteKey, n *remoteNote, thread string, log *slog.Logger) error {
 	if signer.profile.url == "" { // a key stored before replies: read its owner once
 		if k, err := s.withInboxes(ctx, signer); err == nil {
@@ -404,6 +407,10 @@ func (s *Service) saveReply(ctx context.Context, author string, signer *remoteKe
 		if existing != nil && existing.Author != author {
 			return fmt.Errorf("%w: note %s belongs to %s", ErrUnauthorized, truncate(n.ID, 80), existing.Author)
 		}
+		if !n.isPublic() { // an edit that narrowed its audience takes it off the public pages
+			_, err := tx.DeleteRemoteReply(n.ID, author)
+			return err
+		}
 		if err := tx.SaveRemoteReply(r); err != nil {
 			return err
 		}
@@ -411,6 +418,10 @@ func (s *Service) saveReply(ctx context.Context, author string, signer *remoteKe
 	})
 	if err != nil {
 		return err
+	}
+	if !n.isPublic() {
+		log.Info("reply removed: no longer addressed to the public", "note", n.ID, "stored", existing != nil)
+		return nil
 	}
 	log.Info("reply stored", "note", n.ID, "thread", thread, "replaced", existing != nil)
 	return nil

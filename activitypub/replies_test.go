@@ -318,3 +318,40 @@ func noteIDs(replies []*store.RemoteReply) []string {
 	}
 	return out
 }
+
+// Only replies addressed to the public (public or unlisted) are kept: the
+// thread page is public. A followers-only or direct reply is dropped, and
+// an Update that narrows a stored reply's audience removes it.
+func TestPrivateRepliesAreNotKept(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	root := e.publish("build failed")
+	alice := e.remote("alice", fedtest.Mastodon)
+	narrow := func(a map[string]any, to ...any) map[string]any {
+		note := a["object"].(map[string]any)
+		note["to"], note["cc"] = to, []any{}
+		a["to"], a["cc"] = to, []any{}
+		return a
+	}
+	thread := e.s.NoteIRI(root)
+	us := e.s.site.Actor("nuttx_build")
+	followersOnly := narrow(alice.NoteActivity("Create", alice.ActorID()+"/statuses/1", thread, "<p>for my followers</p>"), alice.ActorID()+"/followers", us)
+	direct := narrow(alice.NoteActivity("Create", alice.ActorID()+"/statuses/2", thread, "<p>just you</p>"), us)
+	unlisted := alice.NoteActivity("Create", alice.ActorID()+"/statuses/3", thread, "<p>quiet but public</p>")
+	note := unlisted["object"].(map[string]any)
+	note["to"], note["cc"] = []any{alice.ActorID() + "/followers"}, []any{"as:Public"}
+	for _, a := range []map[string]any{followersOnly, direct, unlisted} {
+		if err := e.send(alice, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := e.threadReplies(root); len(r) != 1 || r[0].NoteID != alice.ActorID()+"/statuses/3" {
+		t.Fatalf("thread replies %v, want the unlisted one alone", noteIDs(r))
+	}
+	if err := e.send(alice, narrow(alice.NoteActivity("Update", alice.ActorID()+"/statuses/3", thread, "<p>now private</p>"), us)); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.threadReplies(root); len(r) != 0 {
+		t.Errorf("after an Update to a direct message: %v, want the reply gone", noteIDs(r))
+	}
+}
