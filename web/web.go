@@ -205,19 +205,45 @@ type ProfilePage struct {
 	OlderURL string
 }
 
-// NotePage shows one note, its parent and its replies: ours, then those
-// from the Fediverse.
+// NotePage shows one note, its parent and a page of the replies in its
+// thread, ours and those from the Fediverse together in the order
+// published.
 type NotePage struct {
 	Page
-	Profile       ProfileView
-	Parent        *NoteView
-	Note          NoteView
-	Replies       []NoteView
-	RemoteReplies []RemoteReplyView
+	Profile ProfileView
+	Parent  *NoteView
+	Note    NoteView
+	Replies []ReplyView
+	// MoreRepliesURL is the next page of replies, "" on the last;
+	// FirstRepliesURL leads back to the first, "" on the first.
+	MoreRepliesURL  string
+	FirstRepliesURL string
 	// Target is the build target ("board:config") whose thread the note
 	// is in, and TargetURL its page; "" for a note in no target's thread.
 	Target    string
 	TargetURL string
+}
+
+// ReplyView is a reply on a thread page: ours (Note) or one from the
+// Fediverse (Remote), the other nil.
+type ReplyView struct {
+	Note   *NoteView
+	Remote *RemoteReplyView
+}
+
+// ReplyViews describes a page of a thread's replies.
+func ReplyViews(u urls.Site, items []store.ThreadItem) []ReplyView {
+	out := make([]ReplyView, len(items))
+	for i, it := range items {
+		if it.Note != nil {
+			v := NewNoteView(u, it.Note)
+			out[i].Note = &v
+		} else {
+			v := NewRemoteReplyView(it.Remote)
+			out[i].Remote = &v
+		}
+	}
+	return out
 }
 
 // RemoteReplyView is a reply from the Fediverse as a thread page shows it.
@@ -232,24 +258,31 @@ type RemoteReplyView struct {
 	Published    time.Time
 }
 
-// RemoteReplyViews describes stored remote replies.
-func RemoteReplyViews(replies []*store.RemoteReply) []RemoteReplyView {
-	out := make([]RemoteReplyView, len(replies))
-	for i, r := range replies {
-		out[i] = RemoteReplyView{
-			Anchor:       fmt.Sprintf("r-%d", r.Seq),
-			AuthorName:   r.AuthorName,
-			AuthorHandle: r.AuthorHandle,
-			AuthorURL:    r.AuthorURL,
-			Content:      template.HTML(r.Content), // sanitized on the way in (activitypub/replies.go)
-			URL:          r.URL,
-			Published:    r.Published,
-		}
-		if strings.HasPrefix(r.AuthorAvatar, "https://") {
-			out[i].AvatarURL = r.AuthorAvatar
-		}
+// NewRemoteReplyView describes a stored remote reply.
+func NewRemoteReplyView(r *store.RemoteReply) RemoteReplyView {
+	v := RemoteReplyView{
+		Anchor:       fmt.Sprintf("r-%d", r.Seq),
+		AuthorName:   r.AuthorName,
+		AuthorHandle: r.AuthorHandle,
+		AuthorURL:    r.AuthorURL,
+		Content:      template.HTML(r.Content), // sanitized on the way in (activitypub/replies.go)
+		URL:          r.URL,
+		Published:    r.Published,
 	}
-	return out
+	if strings.HasPrefix(r.AuthorAvatar, "https://") {
+		v.AvatarURL = r.AuthorAvatar
+	}
+	return v
+}
+
+// AltText is the avatar's alternative text: the author's name, else
+// their handle.
+func (v RemoteReplyView) AltText() string {
+	name := v.AuthorName
+	if name == "" {
+		name = v.AuthorHandle
+	}
+	return "Avatar of " + name
 }
 
 // TagPage lists the notes with one hashtag, under the header of the
