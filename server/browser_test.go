@@ -54,6 +54,19 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
+// evaluator returns a func that evaluates JavaScript in the page of b and
+// fails the test on an error.
+func evaluator(t *testing.T, b context.Context) func(js string) any {
+	return func(js string) any {
+		t.Helper()
+		v, err := chromedp.Run(b, chromedp.Evaluate[any](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+}
+
 func TestProfilePageInBrowser(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
@@ -78,14 +91,7 @@ func TestProfilePageInBrowser(t *testing.T) {
 		}
 		return v
 	}
-	eval := func(js string) any {
-		t.Helper()
-		v, err := chromedp.Run(b, chromedp.Evaluate[any](js))
-		if err != nil {
-			t.Fatalf("%s: %v", js, err)
-		}
-		return v
-	}
+	eval := evaluator(t, b)
 	if err := chromedp.Do(b, chromedp.Navigate(ts.URL+"/@nuttx_build"), chromedp.WaitVisible(chromedp.CSS("article.note"))); err != nil {
 		t.Fatalf("profile page: %v", err)
 	}
@@ -167,14 +173,7 @@ func TestThreadInBrowser(t *testing.T) {
 	}
 
 	b := browser(t)
-	eval := func(js string) any {
-		t.Helper()
-		v, err := chromedp.Run(b, chromedp.Evaluate[any](js))
-		if err != nil {
-			t.Fatalf("%s: %v", js, err)
-		}
-		return v
-	}
+	eval := evaluator(t, b)
 	if err := chromedp.Do(b, chromedp.Navigate(ts.URL+"/@nuttx_build"), chromedp.WaitVisible(chromedp.CSS("section.failing a.thread"))); err != nil {
 		t.Fatalf("profile page: %v", err)
 	}

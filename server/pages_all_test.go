@@ -34,13 +34,14 @@ const (
 	longConfig    = "some_rather_long_configuration_name_nsh"
 )
 
-// longestPost publishes the longest post the bot may publish, its words
-// wrapped in lines of text with a hashtag and the word "overflow" (for
-// the search); it finds the length once, by halving, and returns the note.
+// longestPost publishes the longest post the bot may publish: a hashtag,
+// then lines of compiler output with the word "overflow" (for the search)
+// and long runs of escaped punctuation (the search's excerpts must stay
+// short). It finds the length once, by halving, and returns the note.
 func (ts *testServer) longestPost(t *testing.T, chars *int, inReplyTo, prefix string) *store.Note {
 	t.Helper()
 	text := func(n int) string {
-		line := "arch/xtensa/src/esp32s3/esp32s3_spiflash.c:1234:5: error: stack overflow in a long line of output\n"
+		line := "arch/xtensa/src/esp32s3/esp32s3_spiflash.c:1234:5: error: stack overflow in a long line of output\n" + strings.Repeat("<~", 1500) + "^\n"
 		body := strings.Repeat(line, n/len(line)+1)[:n]
 		return prefix + " #NuttX\n" + body
 	}

@@ -320,7 +320,56 @@ type SearchResultView struct {
 func SearchResultViews(u urls.Site, found []store.SearchResult) []SearchResultView {
 	out := make([]SearchResultView, len(found))
 	for i, r := range found {
-		out[i] = SearchResultView{URL: u.NoteURL(r.Note.Username, r.Note.PublicID), Published: r.Note.Published, Snippet: r.Snippet}
+		out[i] = SearchResultView{URL: u.NoteURL(r.Note.Username, r.Note.PublicID), Published: r.Note.Published, Snippet: BoundSnippet(r.Snippet)}
+	}
+	return out
+}
+
+// Bounds of a search result's excerpt, in characters: SQLite's snippet()
+// counts words, and the text between two words (a line of "~~~^" under a
+// compiler error) can be long, so that 50 results could make a page of
+// megabytes.
+const (
+	snippetGap = 40  // characters kept at each end of the text between matches
+	maxSnippet = 300 // characters of an excerpt
+)
+
+// BoundSnippet bounds an excerpt: the text before the first match keeps
+// its end, the text after the last (or an excerpt without a match) its
+// start, and the text between two matches both ends, snippetGap
+// characters each; the excerpt stops, with "…", at maxSnippet characters.
+func BoundSnippet(parts []store.TextPart) []store.TextPart {
+	var out []store.TextPart
+	total := 0
+	for i, p := range parts {
+		text := []rune(p.Text)
+		if !p.Match {
+			text = squeeze(text, i > 0 || len(parts) == 1, i < len(parts)-1)
+		}
+		if total+len(text) > maxSnippet {
+			rest := max(0, maxSnippet-total)
+			return append(out, store.TextPart{Text: string(text[:rest]), Match: p.Match}, store.TextPart{Text: "…"})
+		}
+		total += len(text)
+		out = append(out, store.TextPart{Text: string(text), Match: p.Match})
+	}
+	return out
+}
+
+// squeeze keeps snippetGap characters of text at its start (when a match
+// comes before it) and at its end (when one comes after), with "…"
+// between.
+func squeeze(text []rune, keepStart, keepEnd bool) []rune {
+	if len(text) <= 2*snippetGap {
+		return text
+	}
+	var out []rune
+	if keepStart {
+		out = append(out, text[:snippetGap]...)
+	}
+	out = append(out, '…')
+	if keepEnd {
+		out = append(out, text[len(text)-snippetGap:]...)
 	}
 	return out
 }
