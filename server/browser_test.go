@@ -1,18 +1,22 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // browser starts headless Chromium (Debian's package; make test installs
@@ -50,6 +54,19 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
+// evaluator returns a func that evaluates JavaScript in the page of b and
+// fails the test on an error.
+func evaluator(t *testing.T, b context.Context) func(js string) any {
+	return func(js string) any {
+		t.Helper()
+		v, err := chromedp.Run(b, chromedp.Evaluate[any](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+}
+
 func TestProfilePageInBrowser(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
@@ -74,14 +91,7 @@ func TestProfilePageInBrowser(t *testing.T) {
 		}
 		return v
 	}
-	eval := func(js string) any {
-		t.Helper()
-		v, err := chromedp.Run(b, chromedp.Evaluate[any](js))
-		if err != nil {
-			t.Fatalf("%s: %v", js, err)
-		}
-		return v
-	}
+	eval := evaluator(t, b)
 	if err := chromedp.Do(b, chromedp.Navigate(ts.URL+"/@nuttx_build"), chromedp.WaitVisible(chromedp.CSS("article.note"))); err != nil {
 		t.Fatalf("profile page: %v", err)
 	}
@@ -126,6 +136,111 @@ func TestProfilePageInBrowser(t *testing.T) {
 			if png, err := chromedp.Run(b, chromedp.FullScreenshot(100)); err == nil {
 				os.WriteFile(out, png, 0o644)
 			}
+		}
+	}
+}
+
+// xssPayload sets window.xss if any of its parts runs: a script, an
+// image's onerror, an svg's onload, a javascript: link (clicked).
+const xssPayload = `<p>fixed in #17373 <script>window.xss="script"</script><img src="/static/no-such.png" onerror="window.xss='img'">` +
+	`<svg onload="window.xss='svg'"></svg><a class="js" href="javascript:void(window.xss='link')">run me</a></p>`
+
+// TestThreadInBrowser: Chromium opens a profile with posts, a failing
+// target and a thread holding two replies carrying XSS payloads, one
+// stored through the inbox (sanitized), one stored raw (as if the
+// sanitizer failed: the CSP must hold). It follows the failing table's
+// link to the thread, sees the replies, and no script of theirs runs, not
+// even by clicking their javascript: link. It saves a full screenshot
+// (PNG); the dark theme gives the page another background; at 400 px the
+// profile and the thread do not scroll sideways.
+func TestThreadInBrowser(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	root := ts.failTarget(t, "esp32c3-devkit", "nsh", "nuttxpr", "1111111111", "riscv_exit.c:42:5: error: implicit declaration\n   42 |     up_exit();\n      |     ^~~~~~~")
+	ts.publish(t, "A post about nothing failing #NuttX")
+	alice := fedtest.New(t, "alice", fedtest.Mastodon, fedtest.FetchKeys)
+	alice.DisplayName = "Alice"
+	iri := ts.svc.NoteIRI(root)
+	postReply(t, ts, alice, alice.NoteActivity("Create", alice.ActorID()+"/statuses/1", iri, "<p>sanitized:</p>"+xssPayload))
+	err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
+		id := alice.ActorID() + "/statuses/2"
+		return tx.SaveRemoteReply(&store.RemoteReply{NoteID: id, InReplyTo: iri, Thread: iri, Author: alice.ActorID(), AuthorName: "Mallory",
+			AuthorHandle: "@mallory@evil.example", AuthorURL: "https://evil.example/@mallory", Content: "<p>raw:</p>" + xssPayload, URL: id,
+			Published: time.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := browser(t)
+	eval := evaluator(t, b)
+	if err := chromedp.Do(b, chromedp.Navigate(ts.URL+"/@nuttx_build"), chromedp.WaitVisible(chromedp.CSS("section.failing a.thread"))); err != nil {
+		t.Fatalf("profile page: %v", err)
+	}
+	if n := eval(`document.querySelectorAll("article.note").length`); n != float64(2) {
+		t.Errorf("the profile shows %v posts, want 2", n)
+	}
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("section.failing a.thread")), chromedp.WaitVisible(chromedp.CSS("article.remote-reply"))); err != nil {
+		t.Fatalf("from the failing table to the thread: %v", err)
+	}
+	if url := eval(`location.href`); url != ts.site.NoteURL(root.Username, root.PublicID) {
+		t.Errorf("the thread link led to %v", url)
+	}
+	replies := eval(`Array.from(document.querySelectorAll("article.remote-reply .content"), e => e.innerText.replace(/\s+/g, " ").trim()).join(" | ")`)
+	if replies != "sanitized: fixed in #17373 run me | raw: fixed in #17373 run me" {
+		t.Errorf("the replies read %q", replies)
+	}
+	// The raw reply's script and handlers are on the page: only the CSP
+	// keeps them from running.
+	if n := eval(`document.querySelectorAll("article.remote-reply script, [onerror], [onload]").length`); n != float64(3) {
+		t.Errorf("%v raw payload elements on the page, want 3 (the check would prove nothing)", n)
+	}
+	xss := func(when string) {
+		t.Helper()
+		if got := eval(`typeof window.xss === "undefined" ? "" : String(window.xss)`); got != "" {
+			t.Errorf("%s: a reply's script ran: window.xss = %q", when, got)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let the image fail to load
+	xss("on load")
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("article.remote-reply:last-of-type a.js"))); err != nil {
+		t.Fatalf("clicking the javascript: link: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	xss("after a click on the javascript: link")
+
+	png, err := chromedp.Run(b, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(t.TempDir(), "thread.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(shot); err != nil || fi.Size() < 1000 || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Errorf("screenshot %s: %v, %d bytes, not a PNG", shot, err, len(png))
+	}
+
+	background := `getComputedStyle(document.body).backgroundColor`
+	light := eval(background)
+	dark := []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}
+	if _, err := chromedp.Call(b, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: dark}); err != nil {
+		t.Fatal(err)
+	}
+	if got := eval(background); got == light || got != "rgb(17, 22, 31)" {
+		t.Errorf("dark theme background %v (light %v), want the dark --bg", got, light)
+	}
+
+	if err := chromedp.Do(b, chromedp.EmulateViewport(400, 900)); err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []string{ts.URL + "/@nuttx_build", ts.site.NoteURL(root.Username, root.PublicID), ts.URL + "/targets/esp32c3-devkit:nsh"} {
+		if err := chromedp.Do(b, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatal(err)
+		}
+		width := eval(`[document.documentElement.clientWidth, document.scrollingElement.scrollWidth].join(" ")`)
+		if width != "400 400" {
+			t.Errorf("%s at 400 px: viewport and page width %v, want no sideways scroll", page, width)
 		}
 	}
 }

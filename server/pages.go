@@ -2,8 +2,11 @@ package server
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -99,6 +102,7 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		notes = fitNotes(notes, page, profileNotesBudget)
 		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
 		}
@@ -111,8 +115,11 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 				return err
 			}
 		}
+		if data.NewerURL != "" { // the latest mentions go with the latest posts
+			return nil
+		}
 		mentions, err := tx.Mentions(u.Actor(a.Username))
-		data.Mentions = web.RemoteReplyViews(mentions)
+		data.Mentions = web.MentionViews(fitMentions(mentions, mentionsBudget))
 		return err
 	})
 	if err != nil {
@@ -148,42 +155,25 @@ func (s *Server) handleNotePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	data := web.NotePage{Note: web.NewNoteView(u, n)}
+	after, err := parseRepliesCursor(c)
+	if err != nil {
+		return err
+	}
+	data := web.NotePage{}
 	err = s.view(c, func(tx *store.Tx) error {
 		var err error
 		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
 		}
-		thread := []string{s.svc.NoteIRI(n), n.InReplyTo}
-		if user, id, ok := u.ParseLocalNote(n.InReplyTo); ok {
-			if parent, err := tx.Note(user, id); err == nil {
-				v := web.NewNoteView(u, parent)
-				data.Parent = &v
-				thread = append(thread, parent.InReplyTo)
-			}
-		}
-		if data.Target, err = tx.ThreadTarget(thread); err != nil {
+		if err := s.threadHead(tx, n, &data); err != nil {
 			return err
 		}
-		replies, err := tx.Replies(s.svc.NoteIRI(n))
-		if err != nil {
-			return err
-		}
-		data.Replies = web.NoteViews(u, replies)
-		remote, err := tx.ThreadReplies(s.svc.NoteIRI(n))
-		if err != nil {
-			return err
-		}
-		data.RemoteReplies = web.RemoteReplyViews(remote)
-		// All of them, as the replies collection counts them, even past
-		// the ones the page lists.
-		data.Note.ReplyCount, err = tx.ThreadReplyTotal(s.svc.NoteIRI(n))
-		return err
+		return s.threadReplies(tx, n, after, &data)
 	})
 	if err != nil {
 		return err
 	}
-	data.Page = s.page(a.DisplayName+": "+firstLine(n.Source), n.Source, s.svc.NoteIRI(n), u.NoteURL(n.Username, n.PublicID))
+	data.Page = s.page(a.DisplayName+": "+firstLine(n.Source), ellipsis(n.Source, maxDescription), s.svc.NoteIRI(n), u.NoteURL(n.Username, n.PublicID))
 	data.Note.Focus = true
 	if data.Target != "" {
 		data.TargetURL = u.Target(data.Target)
@@ -196,6 +186,150 @@ func (s *Server) handleNotePage(c echo.Context) error {
 		return s.renderPage(c, http.StatusGone, "note", data)
 	}
 	return s.renderPage(c, http.StatusOK, "note", data)
+}
+
+// threadHead fills what a thread page shows above the replies: the note
+// with its reply count, its parent when it is ours, and the build target
+// whose thread they are in.
+func (s *Server) threadHead(tx *store.Tx, n *store.Note, data *web.NotePage) error {
+	u := s.site
+	views, err := s.noteViews(tx, []*store.Note{n})
+	if err != nil {
+		return err
+	}
+	data.Note = views[0]
+	thread := []string{s.svc.NoteIRI(n), n.InReplyTo}
+	if user, id, ok := u.ParseLocalNote(n.InReplyTo); ok {
+		if parent, err := tx.Note(user, id); err == nil {
+			v := web.NewNoteView(u, parent)
+			data.Parent = &v
+			thread = append(thread, parent.InReplyTo)
+		}
+	}
+	data.Target, err = tx.ThreadTarget(thread)
+	return err
+}
+
+// threadPageBudget bounds the bytes of the notes a thread page shows (the
+// note, its parent and its replies, at least one), so that with its
+// markup the page stays under 100 KB.
+const threadPageBudget = 80_000
+
+// threadReplies fills the page of replies that starts after cursor after:
+// as many as fit what the note and its parent left of threadPageBudget,
+// with links to the next page and back to the first.
+func (s *Server) threadReplies(tx *store.Tx, n *store.Note, after store.ThreadCursor, data *web.NotePage) error {
+	budget := threadPageBudget - noteCost(n)
+	if p := data.Parent; p != nil {
+		budget -= len(p.Content) + len(p.Warning) + store.ReplyOverhead
+	}
+	replies, err := tx.ThreadRepliesPage(s.svc.NoteIRI(n), after, budget)
+	if err != nil {
+		return err
+	}
+	data.Replies = web.ReplyViews(s.site, replies.Items)
+	page := s.site.NoteURL(n.Username, n.PublicID)
+	if replies.Next != nil {
+		data.MoreRepliesURL = page + "?" + repliesAfterParam + "=" + formatRepliesCursor(*replies.Next) + "#replies"
+	}
+	if after != (store.ThreadCursor{}) {
+		data.FirstRepliesURL = page + "#replies"
+	}
+	return nil
+}
+
+// repliesAfterParam names the query parameter of a thread page that holds
+// where its replies start: "TIME-l-ID" after our reply ID published at
+// TIME (Unix milliseconds), "TIME-r-ID" after a remote one.
+const repliesAfterParam = "replies_after"
+
+// formatRepliesCursor writes c as repliesAfterParam holds it.
+func formatRepliesCursor(c store.ThreadCursor) string {
+	kind := "l"
+	if c.Remote {
+		kind = "r"
+	}
+	return strconv.FormatInt(c.At, 10) + "-" + kind + "-" + strconv.FormatInt(c.ID, 10)
+}
+
+// parseRepliesCursor reads repliesAfterParam; none is the first page, and
+// anything but TIME-l-ID or TIME-r-ID is refused (400).
+func parseRepliesCursor(c echo.Context) (store.ThreadCursor, error) {
+	v := c.QueryParam(repliesAfterParam)
+	if v == "" {
+		return store.ThreadCursor{}, nil
+	}
+	bad := fmt.Errorf("%w: %s must be TIME-l-ID or TIME-r-ID", activitypub.ErrInvalid, repliesAfterParam)
+	parts := strings.Split(v, "-")
+	if len(parts) != 3 || (parts[1] != "l" && parts[1] != "r") {
+		return store.ThreadCursor{}, bad
+	}
+	at, err1 := strconv.ParseInt(parts[0], 10, 64)
+	id, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || at < 0 || id < 0 {
+		return store.ThreadCursor{}, bad
+	}
+	return store.ThreadCursor{At: at, Remote: parts[1] == "r", ID: id}, nil
+}
+
+// The bytes of the notes a profile or tag page lists at most (at least
+// one): with the profile's table of failing targets (about 50 KB at
+// most), its mentions (mentionsBudget) and the markup, the page stays
+// under 100 KB.
+const (
+	profileNotesBudget = 28_000
+	tagNotesBudget     = 80_000
+)
+
+// fitNotes keeps of page p, asked for as asked, the notes that fit budget
+// bytes (noteCost), at least one. A page reached going newer (min_id)
+// keeps its oldest notes, any other its newest; the notes left out are
+// then the next page that way.
+func fitNotes(p store.NotePage, asked store.Page, budget int) store.NotePage {
+	towardNewer := asked.FromOldest || asked.MinID > 0
+	kept, used := 0, 0
+	for ; kept < len(p.Notes); kept++ {
+		i := kept
+		if towardNewer {
+			i = len(p.Notes) - 1 - kept
+		}
+		if used += noteCost(p.Notes[i]); kept > 0 && used > budget {
+			break
+		}
+	}
+	switch {
+	case kept == len(p.Notes):
+	case towardNewer:
+		p.Notes, p.Newer = p.Notes[len(p.Notes)-kept:], true
+	default:
+		p.Notes, p.Older = p.Notes[:kept], true
+	}
+	return p
+}
+
+// mentionsBudget bounds the bytes of the mentions a profile lists: an
+// excerpt of each, but its author's name and links (2 KB each at most) in
+// full. Five ordinary mentions fit; at the limits, two.
+const mentionsBudget = 12_000
+
+// fitMentions keeps the newest of mentions that fit budget bytes: each
+// costs its excerpt (5 bytes a character at most, as "&amp;"), its author
+// and links and the markup around them.
+func fitMentions(mentions []*store.RemoteReply, budget int) []*store.RemoteReply {
+	used := 0
+	for i, m := range mentions {
+		used += 5*web.MentionExcerptMax + len(m.AuthorName) + len(m.AuthorHandle) + len(m.AuthorURL) + len(m.URL) + store.ReplyOverhead
+		if used > budget {
+			return mentions[:i]
+		}
+	}
+	return mentions
+}
+
+// noteCost is what note n costs of a page's byte budget: its HTML, its
+// content warning, its parent's link and the markup around it.
+func noteCost(n *store.Note) int {
+	return len(n.Content) + len(n.Summary) + len(n.InReplyTo) + store.ReplyOverhead
 }
 
 // handleTagPage lists the notes carrying a hashtag, under the header of
@@ -220,6 +354,7 @@ func (s *Server) handleTagPage(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		notes = fitNotes(notes, page, tagNotesBudget)
 		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
 		}
@@ -235,15 +370,22 @@ func (s *Server) handleTagPage(c echo.Context) error {
 
 func lower(s string) string { return strings.ToLower(s) }
 
+// firstLine is the first line of s, cut to 80 characters: a title.
 func firstLine(s string) string {
-	for i, r := range s {
-		if r == '\n' {
-			s = s[:i]
-			break
-		}
+	line, _, _ := strings.Cut(s, "\n")
+	return ellipsis(line, 80)
+}
+
+// maxDescription bounds a page's description (and its og:description), in
+// characters: a long post is on the page already.
+const maxDescription = 300
+
+// ellipsis returns s, or its first max-1 characters and "…" when it is
+// longer.
+func ellipsis(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
 	}
-	if len([]rune(s)) > 80 {
-		s = string([]rune(s)[:79]) + "…"
-	}
-	return s
+	c, _ := cut(s, max-1)
+	return c + "…"
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,14 +16,7 @@ import (
 // with status want, and parses it.
 func getPage(t *testing.T, url string, want int) *goquery.Document {
 	t.Helper()
-	resp, body := get(t, url, "text/html")
-	if resp.StatusCode != want || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-		t.Fatalf("GET %s: %d %s, want %d and an HTML page", url, resp.StatusCode, resp.Header.Get("Content-Type"), want)
-	}
-	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc, _ := fetchPage(t, url, want)
 	return doc
 }
 

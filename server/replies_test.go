@@ -195,4 +195,15 @@ func TestProfileShowsMentions(t *testing.T) {
 	if doc.Find("script").Length() != 0 {
 		t.Error("a script on the profile")
 	}
+
+	// A long mention shows the start of its text, on one line.
+	long := alice.NoteActivity("Create", alice.ActorID()+"/statuses/2", "", "<p>@nuttx_build</p><p>"+strings.Repeat("very long question ", 800)+"</p>")
+	note = long["object"].(map[string]any)
+	delete(note, "inReplyTo")
+	note["tag"] = map[string]any{"type": "Mention", "href": ts.site.Actor("nuttx_build"), "name": "@nuttx_build"}
+	postReply(t, ts, alice, long)
+	first := getPage(t, ts.site.Profile("nuttx_build"), http.StatusOK).Find("section.mentions article").First().Find(".content").Text()
+	if n := len([]rune(first)); n > 281 || !strings.HasPrefix(first, "@nuttx_build very long question") || !strings.HasSuffix(first, "…") {
+		t.Errorf("a long mention shows %d characters: %.60q…, want its first 280 and …", n, first)
+	}
 }

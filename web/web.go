@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	xhtml "golang.org/x/net/html"
+
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/urls"
@@ -203,22 +205,48 @@ type ProfilePage struct {
 	Notes    []NoteView
 	NewerURL string
 	OlderURL string
-	Mentions []RemoteReplyView // the latest public notes mentioning the actor
+	Mentions []MentionView // the latest public notes mentioning the actor (first page only)
 }
 
-// NotePage shows one note, its parent and its replies: ours, then those
-// from the Fediverse.
+// NotePage shows one note, its parent and a page of the replies in its
+// thread, ours and those from the Fediverse together in the order
+// published.
 type NotePage struct {
 	Page
-	Profile       ProfileView
-	Parent        *NoteView
-	Note          NoteView
-	Replies       []NoteView
-	RemoteReplies []RemoteReplyView
+	Profile ProfileView
+	Parent  *NoteView
+	Note    NoteView
+	Replies []ReplyView
+	// MoreRepliesURL is the next page of replies, "" on the last;
+	// FirstRepliesURL leads back to the first, "" on the first.
+	MoreRepliesURL  string
+	FirstRepliesURL string
 	// Target is the build target ("board:config") whose thread the note
 	// is in, and TargetURL its page; "" for a note in no target's thread.
 	Target    string
 	TargetURL string
+}
+
+// ReplyView is a reply on a thread page: ours (Note) or one from the
+// Fediverse (Remote), the other nil.
+type ReplyView struct {
+	Note   *NoteView
+	Remote *RemoteReplyView
+}
+
+// ReplyViews describes a page of a thread's replies.
+func ReplyViews(u urls.Site, items []store.ThreadItem) []ReplyView {
+	out := make([]ReplyView, len(items))
+	for i, it := range items {
+		if it.Note != nil {
+			v := NewNoteView(u, it.Note)
+			out[i].Note = &v
+		} else {
+			v := NewRemoteReplyView(it.Remote)
+			out[i].Remote = &v
+		}
+	}
+	return out
 }
 
 // RemoteReplyView is a reply from the Fediverse as a thread page shows it.
@@ -233,24 +261,73 @@ type RemoteReplyView struct {
 	Published    time.Time
 }
 
-// RemoteReplyViews describes stored remote replies.
-func RemoteReplyViews(replies []*store.RemoteReply) []RemoteReplyView {
-	out := make([]RemoteReplyView, len(replies))
-	for i, r := range replies {
-		out[i] = RemoteReplyView{
-			Anchor:       fmt.Sprintf("r-%d", r.Seq),
-			AuthorName:   r.AuthorName,
-			AuthorHandle: r.AuthorHandle,
-			AuthorURL:    r.AuthorURL,
-			Content:      template.HTML(r.Content), // sanitized on the way in (activitypub/replies.go)
-			URL:          r.URL,
-			Published:    r.Published,
-		}
-		if strings.HasPrefix(r.AuthorAvatar, "https://") {
-			out[i].AvatarURL = r.AuthorAvatar
-		}
+// NewRemoteReplyView describes a stored remote reply.
+func NewRemoteReplyView(r *store.RemoteReply) RemoteReplyView {
+	v := RemoteReplyView{
+		Anchor:       fmt.Sprintf("r-%d", r.Seq),
+		AuthorName:   r.AuthorName,
+		AuthorHandle: r.AuthorHandle,
+		AuthorURL:    r.AuthorURL,
+		Content:      template.HTML(r.Content), // sanitized on the way in (activitypub/replies.go)
+		URL:          r.URL,
+		Published:    r.Published,
+	}
+	if strings.HasPrefix(r.AuthorAvatar, "https://") {
+		v.AvatarURL = r.AuthorAvatar
+	}
+	return v
+}
+
+// MentionView is a note from the Fediverse that mentions the actor, as
+// its profile lists it: its author and the start of its text.
+type MentionView struct {
+	RemoteReplyView
+	Excerpt string // plain text, at most MentionExcerptMax characters
+}
+
+// MentionExcerptMax bounds the text a profile shows of a mention
+// (characters): a mention may hold 16 KiB of HTML, and the page stays
+// under 100 KB.
+const MentionExcerptMax = 280
+
+// MentionViews describes stored mentions, each cut to an excerpt.
+func MentionViews(mentions []*store.RemoteReply) []MentionView {
+	out := make([]MentionView, len(mentions))
+	for i, r := range mentions {
+		out[i] = MentionView{RemoteReplyView: NewRemoteReplyView(r), Excerpt: TextExcerpt(r.Content, MentionExcerptMax)}
 	}
 	return out
+}
+
+// TextExcerpt returns the text of sanitized HTML, its runs of white space
+// (line breaks and paragraphs included) made single spaces, cut to max
+// characters with "…".
+func TextExcerpt(content string, max int) string {
+	var b strings.Builder
+	z := xhtml.NewTokenizer(strings.NewReader(content))
+	for tt := z.Next(); tt != xhtml.ErrorToken; tt = z.Next() {
+		switch tt {
+		case xhtml.TextToken:
+			b.Write(z.Text())
+		case xhtml.StartTagToken, xhtml.EndTagToken, xhtml.SelfClosingTagToken:
+			b.WriteByte(' ') // <br>, </p>: words on either side stay apart
+		}
+	}
+	text := []rune(strings.Join(strings.Fields(b.String()), " "))
+	if len(text) > max {
+		return strings.TrimRight(string(text[:max]), " ") + "…"
+	}
+	return string(text)
+}
+
+// AltText is the avatar's alternative text: the author's name, else
+// their handle.
+func (v RemoteReplyView) AltText() string {
+	name := v.AuthorName
+	if name == "" {
+		name = v.AuthorHandle
+	}
+	return "Avatar of " + name
 }
 
 // TagPage lists the notes with one hashtag, under the header of the
@@ -291,10 +368,59 @@ type SearchResultView struct {
 func SearchResultViews(u urls.Site, found []store.SearchResult) []SearchResultView {
 	out := make([]SearchResultView, len(found))
 	for i, r := range found {
-		out[i] = SearchResultView{URL: u.NoteURL(r.Note.Username, r.Note.PublicID), Published: r.Note.Published, Snippet: r.Snippet}
+		out[i] = SearchResultView{URL: u.NoteURL(r.Note.Username, r.Note.PublicID), Published: r.Note.Published, Snippet: BoundSnippet(r.Snippet)}
 		if r.Target != "" {
 			out[i].Target, out[i].TargetURL = r.Target, u.Target(r.Target)
 		}
+	}
+	return out
+}
+
+// Bounds of a search result's excerpt, in characters: SQLite's snippet()
+// counts words, and the text between two words (a line of "~~~^" under a
+// compiler error) can be long, so that 50 results could make a page of
+// megabytes.
+const (
+	snippetGap = 40  // characters kept at each end of the text between matches
+	maxSnippet = 300 // characters of an excerpt
+)
+
+// BoundSnippet bounds an excerpt: the text before the first match keeps
+// its end, the text after the last (or an excerpt without a match) its
+// start, and the text between two matches both ends, snippetGap
+// characters each; the excerpt stops, with "…", at maxSnippet characters.
+func BoundSnippet(parts []store.TextPart) []store.TextPart {
+	var out []store.TextPart
+	total := 0
+	for i, p := range parts {
+		text := []rune(p.Text)
+		if !p.Match {
+			text = squeeze(text, i > 0 || len(parts) == 1, i < len(parts)-1)
+		}
+		if total+len(text) > maxSnippet {
+			rest := max(0, maxSnippet-total)
+			return append(out, store.TextPart{Text: string(text[:rest]), Match: p.Match}, store.TextPart{Text: "…"})
+		}
+		total += len(text)
+		out = append(out, store.TextPart{Text: string(text), Match: p.Match})
+	}
+	return out
+}
+
+// squeeze keeps snippetGap characters of text at its start (when a match
+// comes before it) and at its end (when one comes after), with "…"
+// between.
+func squeeze(text []rune, keepStart, keepEnd bool) []rune {
+	if len(text) <= 2*snippetGap {
+		return text
+	}
+	var out []rune
+	if keepStart {
+		out = append(out, text[:snippetGap]...)
+	}
+	out = append(out, '…')
+	if keepEnd {
+		out = append(out, text[len(text)-snippetGap:]...)
 	}
 	return out
 }

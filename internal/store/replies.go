@@ -123,15 +123,15 @@ func scanRemoteReply(row rowScanner) (*RemoteReply, error) {
 	return r, nil
 }
 
-// maxMentions bounds the mentions a profile page lists.
-const maxMentions = 20
+// MaxMentions bounds the mentions a profile page lists.
+const MaxMentions = 10
 
 // Mentions returns the latest public notes that mention the local actor
 // actorIRI without answering one of its threads (stored with that IRI as
 // their thread), newest first, at most 20.
 func (tx *Tx) Mentions(actorIRI string) ([]*RemoteReply, error) {
 	replies, err := queryList(tx, func(rows *sql.Rows) (*RemoteReply, error) { return scanRemoteReply(rows) },
-		`SELECT `+remoteReplyColumns+` FROM remote_replies WHERE thread = ? ORDER BY published_at DESC, id DESC LIMIT ?`, actorIRI, maxMentions)
+		`SELECT `+remoteReplyColumns+` FROM remote_replies WHERE thread = ? ORDER BY published_at DESC, id DESC LIMIT ?`, actorIRI, MaxMentions)
 	if err != nil {
 		return nil, fmt.Errorf("list mentions: %w", err)
 	}
