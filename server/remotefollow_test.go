@@ -249,3 +249,30 @@ func TestRemoteReplyToNote(t *testing.T) {
 		t.Errorf("%d WebFinger lookups, want 1 (none for a missing or deleted note)", got)
 	}
 }
+
+// TestThreadPageReplyForm: a thread page carries the "reply from your
+// server" form; submitted as a browser submits it, it sends the visitor's
+// server the note's id. A deleted note's page has none.
+func TestThreadPageReplyForm(t *testing.T) {
+	t.Parallel()
+	ts := startFollowServer(t)
+	n := ts.publish(t, "sim:nsh broke")
+	doc := getPage(t, ts.site.NoteURL(n.Username, n.PublicID), http.StatusOK)
+	section := doc.Find("section.reply-help")
+	if got := section.Find("code.post-address").Text(); got != ts.site.NoteURL(n.Username, n.PublicID) {
+		t.Errorf("the page gives the address %q to paste", got)
+	}
+	form := section.Find("form.remote-follow")
+	q := url.Values{"server": {"mastodon.example"}}
+	form.Find("input[type=hidden]").Each(func(_ int, in *goquery.Selection) { q.Set(in.AttrOr("name", ""), in.AttrOr("value", "")) })
+	resp, body := get(t, ts.URL+form.AttrOr("action", "")+"?"+q.Encode(), "text/html")
+	if want := "http://mastodon.example/authorize_interaction?uri=" + url.QueryEscape(ts.svc.NoteIRI(n)); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
+		t.Errorf("the form sends to %d %q %s, want 303 to %q", resp.StatusCode, resp.Header.Get("Location"), body, want)
+	}
+	if _, err := ts.svc.DeleteNote(t.Context(), n.PublicID); err != nil {
+		t.Fatal(err)
+	}
+	if getPage(t, ts.site.NoteURL(n.Username, n.PublicID), http.StatusGone).Find("section.reply-help").Length() != 0 {
+		t.Error("a deleted note's page offers to reply")
+	}
+}
