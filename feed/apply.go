@@ -61,7 +61,7 @@ func (ap applier) target(b Build) (*store.FeedTarget, bool, error) {
 
 func (ap applier) failure(b Build, regressed bool) (bool, error) {
 	id := b.identity()
-	if fresh, err := ap.tx.ClaimFailure(id, b.record()); err != nil || !fresh {
+	if fresh, err := ap.tx.ClaimFailure(id, b.Record()); err != nil || !fresh {
 		return false, err
 	}
 	t, exists, err := ap.target(b)
@@ -91,7 +91,7 @@ func (ap applier) failure(b Build, regressed bool) (bool, error) {
 func (ap applier) digest(builds []Build) (bool, error) {
 	var fresh []Build
 	for _, b := range builds {
-		ok, err := ap.tx.ClaimFailure(b.identity(), b.record())
+		ok, err := ap.tx.ClaimFailure(b.identity(), b.Record())
 		if err != nil {
 			return false, err
 		}

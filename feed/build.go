@@ -107,10 +107,10 @@ func (b Build) identity() store.FailureID {
 // compiler error, not a runaway log pasted into a label.
 const maxStoredMsg = 64 << 10
 
-// record is what the feed stores of b when it announces it: its score,
+// Record is what the feed stores of b when it announces it: its score,
 // log and whole message (its lines as messageLines keeps them, cut at
 // maxStoredMsg), which makes it searchable by any word of its error.
-func (b Build) record() store.FailureRecord {
+func (b Build) Record() store.FailureRecord {
 	msg := strings.Join(messageLines(b.Msg), "\n")
 	if len(msg) > maxStoredMsg {
 		cut := maxStoredMsg

@@ -81,11 +81,11 @@ func TestMessageLines(t *testing.T) {
 // character boundary.
 func TestRecordKeepsTheWholeMessage(t *testing.T) {
 	b := Build{Score: 0, URL: "https://log", Msg: "a.c:1: error: x \n   12 |  y"}
-	if r := b.record(); r.Msg != "a.c:1: error: x\n  12 |  y" || r.URL != "https://log" || r.Note != "" {
+	if r := b.Record(); r.Msg != "a.c:1: error: x\n  12 |  y" || r.URL != "https://log" || r.Note != "" {
 		t.Errorf("record = %+v", r)
 	}
 	b.Msg = "é" + strings.Repeat("€", 30000) // 90,002 bytes
-	r := b.record()
+	r := b.Record()
 	if len(r.Msg) > maxStoredMsg || len(r.Msg) < maxStoredMsg-3 || !utf8.ValidString(r.Msg) {
 		t.Errorf("a 90 KB message is kept as %d bytes (valid UTF-8: %v), want at most %d, cut at a character", len(r.Msg), utf8.ValidString(r.Msg), maxStoredMsg)
 	}

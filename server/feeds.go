@@ -109,7 +109,10 @@ func (s *Server) targetNotes(tx *store.Tx, target string) ([]*store.Note, error)
 	if err != nil {
 		return nil, err
 	}
-	iris := failureNotes(h.Failures)
+	var iris []string
+	for _, f := range h.Failures {
+		iris = append(iris, f.Note)
+	}
 	for _, r := range h.Recoveries {
 		iris = append(iris, r.Note)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"net/http"
 	"slices"
@@ -46,11 +47,7 @@ func (s *Server) failingTable(tx *store.Tx) (*web.FailingTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	notes := make([]string, 0, len(last))
-	for _, f := range last {
-		notes = append(notes, f.Note)
-	}
-	contents, err := s.noteContents(tx, notes)
+	contents, err := s.noteContents(tx, failureNotes(maps.Values(last)))
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +55,7 @@ func (s *Server) failingTable(tx *store.Tx) (*web.FailingTable, error) {
 		f := last[t.Target]
 		table.Rows = append(table.Rows, web.FailingRow{
 			Target: t.Target, Arch: t.Arch, Since: t.FailingSince, Hosts: t.FailingUsers,
-			Excerpt:    web.CodeExcerpt(contents[f.Note], 3, 240),
+			Excerpt:    web.FailureExcerpt(f.Msg, contents[f.Note], 3, 240),
 			PageURL:    s.site.Target(t.Target),
 			LogURL:     f.URL,
 			HistoryURL: s.historyURL(t),
@@ -138,9 +135,9 @@ func (s *Server) handleTargetPage(c echo.Context) error {
 			return err
 		}
 		data = s.targetView(t, h, data.Profile, tx.Now)
-		contents, err := s.noteContents(tx, failureNotes(h.Failures))
+		contents, err := s.noteContents(tx, failureNotes(slices.Values(h.Failures)))
 		for i, f := range h.Failures {
-			data.Failures[i].Excerpt = web.CodeExcerpt(contents[f.Note], 8, 800)
+			data.Failures[i].Excerpt = web.FailureExcerpt(f.Msg, contents[f.Note], 8, 800)
 		}
 		return err
 	})
@@ -152,11 +149,14 @@ func (s *Server) handleTargetPage(c echo.Context) error {
 	return s.renderPage(c, http.StatusOK, "target", data)
 }
 
-// failureNotes lists the notes of failures.
-func failureNotes(fs []store.TargetFailure) []string {
-	out := make([]string, len(fs))
-	for i, f := range fs {
-		out[i] = f.Note
+// failureNotes lists the notes of the failures without a stored build
+// message: their excerpt comes from the note (web.FailureExcerpt).
+func failureNotes(fs iter.Seq[store.TargetFailure]) []string {
+	var out []string
+	for f := range fs {
+		if f.Msg == "" {
+			out = append(out, f.Note)
+		}
 	}
 	return out
 }

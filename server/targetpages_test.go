@@ -36,7 +36,9 @@ func (ts *testServer) failTarget(t *testing.T, board, config, user, hash, msg st
 		if thread == "" {
 			thread = iri
 		}
-		if _, err := tx.ClaimFailure(store.FailureID{Target: b.Target, User: user, NuttxHash: hash}, store.FailureRecord{Score: 1, URL: b.URL, Msg: msg, Note: iri}); err != nil {
+		rec := b.Record() // as the feed records it
+		rec.Note = iri
+		if _, err := tx.ClaimFailure(store.FailureID{Target: b.Target, User: user, NuttxHash: hash}, rec); err != nil {
 			return err
 		}
 		return tx.MarkFailing(store.FeedTarget{Target: b.Target, Board: board, Config: config, Arch: b.Arch, Thread: thread, LastNote: iri}, user)
@@ -298,5 +300,34 @@ func TestNotePageLinksItsTarget(t *testing.T) {
 	doc = getPage(t, ts.URL+"/@nuttx_build/"+lone.PublicID, http.StatusOK)
 	if n := doc.Find("p.target-link").Length(); n != 0 {
 		t.Errorf("a note in no thread links %d targets", n)
+	}
+}
+
+// TestFailingRowOfADigest: a target announced in a digest (a post without
+// its error) shows the start of its stored build error in the profile's
+// table and on its page.
+func TestFailingRowOfADigest(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	digest := ts.publish(t, "2 NuttX targets failed to build (nuttxpr)\narm: sim:nsh, sim:ostest")
+	b := feed.Build{Target: "sim:ostest", Board: "sim", Config: "ostest", Arch: "sim", User: "nuttxpr", NuttxHash: "abcd",
+		Msg: "up_ostest.c:7:2: error: 'x' undeclared \n    7 |   x++;\n      |   ^"}
+	err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
+		rec := b.Record()
+		rec.Note = ts.svc.NoteIRI(digest)
+		if _, err := tx.ClaimFailure(store.FailureID{Target: b.Target, User: b.User, NuttxHash: b.NuttxHash}, rec); err != nil {
+			return err
+		}
+		return tx.MarkFailing(store.FeedTarget{Target: b.Target, Board: b.Board, Config: b.Config, Arch: b.Arch, Thread: rec.Note, LastNote: rec.Note}, b.User)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "up_ostest.c:7:2: error: 'x' undeclared\n   7 |   x++;\n     |   ^"
+	if got := getPage(t, ts.URL+"/@nuttx_build", http.StatusOK).Find("section.failing tbody tr pre > code").Text(); got != want {
+		t.Errorf("the digest's target shows %q in the failing table, want %q", got, want)
+	}
+	if got := getPage(t, ts.URL+"/targets/sim:ostest", http.StatusOK).Find("pre > code").First().Text(); got != want {
+		t.Errorf("its page shows %q, want %q", got, want)
 	}
 }

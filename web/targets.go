@@ -124,26 +124,43 @@ func HumanDuration(d time.Duration) string {
 	return strings.Join(parts, " ")
 }
 
-// CodeExcerpt returns the first code block of a note's HTML as text, at
-// most maxLines lines of at most maxChars characters in all, ending in
-// "…" when cut; indentation stays. "" when the note has no code block.
+// FailureExcerpt is what a page shows of a failure's error: the start of
+// its stored build message, else (a failure recorded before messages were
+// kept) the first code block of the note that announced it, at most
+// maxLines lines of at most maxChars characters in all, ending in "…" when
+// cut; indentation stays. "" when there is neither.
+func FailureExcerpt(msg, noteContent string, maxLines, maxChars int) string {
+	if msg != "" {
+		return linesExcerpt(msg, maxLines, maxChars)
+	}
+	return CodeExcerpt(noteContent, maxLines, maxChars)
+}
+
+// CodeExcerpt returns the first code block of a note's HTML as text, cut
+// as linesExcerpt cuts; "" when the note has no code block.
 func CodeExcerpt(content string, maxLines, maxChars int) string {
 	_, rest, ok := strings.Cut(content, "<pre><code>")
 	if !ok {
 		return ""
 	}
 	code, _, _ := strings.Cut(rest, "</code></pre>")
-	lines := strings.Split(html.UnescapeString(code), "\n")
+	return linesExcerpt(html.UnescapeString(code), maxLines, maxChars)
+}
+
+// linesExcerpt returns text cut to at most maxLines lines of at most
+// maxChars characters in all, ending in "…" when cut.
+func linesExcerpt(text string, maxLines, maxChars int) string {
+	lines := strings.Split(text, "\n")
 	cut := len(lines) > maxLines
 	if cut {
 		lines = lines[:maxLines]
 	}
-	text := []rune(strings.Join(lines, "\n"))
-	if len(text) > maxChars {
-		text, cut = text[:maxChars], true
+	runes := []rune(strings.Join(lines, "\n"))
+	if len(runes) > maxChars {
+		runes, cut = runes[:maxChars], true
 	}
 	if cut {
-		return strings.TrimRight(string(text), " \n") + "…"
+		return strings.TrimRight(string(runes), " \n") + "…"
 	}
-	return string(text)
+	return string(runes)
 }
