@@ -8,8 +8,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nuttx-feed/nuttx-feed/migrations"
 	_ "modernc.org/sqlite"
+
+	"github.com/nuttx-feed/nuttx-feed/migrations"
 )
 
 func openRaw(t *testing.T, path string) *sql.DB {

@@ -174,14 +174,6 @@ func (tx *Tx) searchSnippet(query string, n *Note, failure int64) (SearchResult,
 	return r, nil
 }
 
-// scanWith scans a row into a note's columns followed by extra.
-type scanWith struct {
-	row   rowScanner
-	extra any
-}
-
-func (s scanWith) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra)...) }
-
 // splitMarks cuts a snippet at its markers into text and matches. When the
 // note's own text holds a marker, the markers cannot be told apart: the
 // snippet is then one unmarked run, without them.
