@@ -15,7 +15,7 @@ import (
 // instead of reading whole tables: bench/pages measured each such scan
 // at 10,000 posts. The queries have the shapes of those in internal/store
 // (notes.go ReplyCounts, Replies and Notes; feed.go
-// ThreadTarget; targets.go TargetHistory).
+// ThreadTargets; targets.go TargetHistory).
 func TestPageQueriesUseIndexes(t *testing.T) {
 	t.Parallel()
 	db := openRaw(t, filepath.Join(t.TempDir(), "a.db"))
@@ -29,7 +29,7 @@ func TestPageQueriesUseIndexes(t *testing.T) {
 			"USING INDEX notes_in_reply_to (in_reply_to=?)"},
 		{`SELECT n.id FROM notes n WHERE n.deleted_at IS NULL AND n.actor_id = ? AND n.id < ? ORDER BY n.id DESC LIMIT 20`,
 			"USING COVERING INDEX notes_actor_standing (actor_id=? AND deleted_at=? AND id<?)"},
-		{`SELECT target FROM feed_targets WHERE thread IN (SELECT value FROM json_each(?)) LIMIT 1`,
+		{`SELECT target FROM feed_targets t WHERE t.thread IN (SELECT value FROM json_each(?)) LIMIT 1000`,
 			"USING INDEX feed_targets_thread (thread=?)"},
 		{`SELECT user FROM feed_recoveries WHERE target = ? ORDER BY seen_at DESC, id DESC LIMIT 50`,
 			"USING INDEX feed_recoveries_target (target=?)"},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/natsort"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/urls"
@@ -175,9 +177,6 @@ func (s *Server) handleNotePage(c echo.Context) error {
 	}
 	data.Page = s.page(a.DisplayName+": "+firstLine(n.Source), ellipsis(n.Source, maxDescription), s.svc.NoteIRI(n), u.NoteURL(n.Username, n.PublicID))
 	data.Note.Focus = true
-	if data.Target != "" {
-		data.TargetURL = u.Target(data.Target)
-	}
 	if deleted {
 		data.Page = s.page(a.DisplayName+": a deleted post", "", "", u.NoteURL(n.Username, n.PublicID))
 	}
@@ -206,8 +205,44 @@ func (s *Server) threadHead(tx *store.Tx, n *store.Note, data *web.NotePage) err
 			thread = append(thread, parent.InReplyTo)
 		}
 	}
-	data.Target, err = tx.ThreadTarget(thread)
-	return err
+	targets, err := tx.ThreadTargets(thread)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(targets, func(a, b *store.FeedTarget) int { // failing first, then by name
+		if a.Failing != b.Failing {
+			if a.Failing {
+				return -1
+			}
+			return 1
+		}
+		return natsort.Compare(a.Target, b.Target)
+	})
+	if len(targets) > threadTargetRows {
+		targets, data.MoreTargets = targets[:threadTargetRows], len(targets)-threadTargetRows
+	}
+	for _, t := range targets {
+		data.Targets = append(data.Targets, web.TargetStatus{Target: t.Target, URL: u.Target(t.Target),
+			Failing: t.Failing, Since: t.FailingSince, Hosts: t.FailingUsers})
+	}
+	return nil
+}
+
+// threadTargetRows bounds the targets a thread page lists (a digest's
+// thread holds every target of its burst).
+const threadTargetRows = 20
+
+// targetsCost is what a thread page's list of targets costs of its byte
+// budget: names (twice), links, hosts and markup.
+func targetsCost(targets []web.TargetStatus) int {
+	cost := 0
+	for _, t := range targets {
+		cost += 2*len(t.Target) + len(t.URL) + 200
+		for _, h := range t.Hosts {
+			cost += len(h) + 2
+		}
+	}
+	return cost
 }
 
 // threadPageBudget bounds the bytes of the notes a thread page shows (the
@@ -219,7 +254,7 @@ const threadPageBudget = 80_000
 // as many as fit what the note and its parent left of threadPageBudget,
 // with links to the next page and back to the first.
 func (s *Server) threadReplies(tx *store.Tx, n *store.Note, after store.ThreadCursor, data *web.NotePage) error {
-	budget := threadPageBudget - noteCost(n)
+	budget := threadPageBudget - noteCost(n) - targetsCost(data.Targets)
 	if p := data.Parent; p != nil {
 		budget -= len(p.Content) + len(p.Warning) + store.ReplyOverhead
 	}

@@ -292,6 +292,9 @@ func TestNotePageLinksItsTarget(t *testing.T) {
 		if got := link.Text(); got != "All builds of rv-virt:citest" {
 			t.Errorf("note %s: link text %q", n.PublicID, got)
 		}
+		if got := doc.Find("p.target-link .status").Text(); !strings.HasPrefix(got, "is failing since ") || !strings.HasSuffix(got, " on hostA, hostB.") {
+			t.Errorf("note %s: status %q, want failing since when, on hostA and hostB", n.PublicID, got)
+		}
 	}
 	doc := getPage(t, ts.URL+"/@nuttx_build/"+other.PublicID, http.StatusOK)
 	if got := doc.Find("p.target-link a").AttrOr("href", ""); got != ts.URL+"/targets/sim:nsh" {
@@ -329,5 +332,39 @@ func TestFailingRowOfADigest(t *testing.T) {
 	}
 	if got := getPage(t, ts.URL+"/targets/sim:ostest", http.StatusOK).Find("pre > code").First().Text(); got != want {
 		t.Errorf("its page shows %q, want %q", got, want)
+	}
+}
+
+// TestDigestThreadListsItsTargets: a digest's thread page lists the
+// targets of its burst, failing ones first in natural order, each with its
+// status and page, at most 20 with a count of the rest.
+func TestDigestThreadListsItsTargets(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	digest := ts.publish(t, "23 NuttX targets failed to build")
+	iri := ts.svc.NoteIRI(digest)
+	err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
+		for i := range 23 {
+			b := fmt.Sprintf("board%d", i)
+			if err := tx.MarkFailing(store.FeedTarget{Target: b + ":nsh", Board: b, Config: "nsh", Thread: iri, LastNote: iri}, "host"); err != nil {
+				return err
+			}
+		}
+		return tx.EndIncident(store.Recovery{Target: "board0:nsh", User: "host", NuttxHash: "r"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := getPage(t, ts.site.NoteURL(digest.Username, digest.PublicID), http.StatusOK)
+	var names []string
+	doc.Find("section.thread-targets li a").Each(func(_ int, a *goquery.Selection) { names = append(names, a.Text()) })
+	if len(names) != 20 || names[0] != "board1:nsh" || names[1] != "board2:nsh" || names[9] != "board10:nsh" {
+		t.Errorf("targets listed %q, want 20, failing first in natural order", names)
+	}
+	if got := doc.Find("section.thread-targets p.more").Text(); got != "And 3 more." {
+		t.Errorf("the rest: %q", got)
+	}
+	if doc.Find("p.target-link").Length() != 0 {
+		t.Error("a digest's page names one target as its own")
 	}
 }

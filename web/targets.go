@@ -124,6 +124,16 @@ func HumanDuration(d time.Duration) string {
 	return strings.Join(parts, " ")
 }
 
+// TargetStatus is a build target as a thread page shows it: failing
+// since when and on which build hosts, or building again.
+type TargetStatus struct {
+	Target  string // "board:config"
+	URL     string // its page
+	Failing bool
+	Since   time.Time // when it started failing
+	Hosts   []string  // the build hosts failing it
+}
+
 // FailureExcerpt is what a page shows of a failure's error: the start of
 // its stored build message, else (a failure recorded before messages were
 // kept) the first code block of the note that announced it, at most

@@ -221,10 +221,11 @@ type NotePage struct {
 	// FirstRepliesURL leads back to the first, "" on the first.
 	MoreRepliesURL  string
 	FirstRepliesURL string
-	// Target is the build target ("board:config") whose thread the note
-	// is in, and TargetURL its page; "" for a note in no target's thread.
-	Target    string
-	TargetURL string
+	// Targets are the build targets whose thread the note is in (one, or
+	// the many of a digest), failing ones first; MoreTargets counts those
+	// left out.
+	Targets     []TargetStatus
+	MoreTargets int
 }
 
 // ReplyView is a reply on a thread page: ours (Note) or one from the

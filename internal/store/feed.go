@@ -3,7 +3,6 @@ package store
 import (
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -92,21 +91,20 @@ func (tx *Tx) FeedTargets(targets []string) (map[string]*FeedTarget, error) {
 	return out, nil
 }
 
-// ThreadTarget returns the target whose thread is rooted at one of iris
-// (a note and its ancestors: the feed replies to a thread's root), or ""
-// when none is. feed_targets holds one row per target, so the scan is
-// short.
-func (tx *Tx) ThreadTarget(iris []string) (string, error) {
-	var target string
-	err := tx.queryRow(`SELECT target FROM feed_targets WHERE thread IN (SELECT value FROM json_each(?)) LIMIT 1`,
-		jsonList(iris)).Scan(&target)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
+// maxThreadTargets bounds the targets ThreadTargets returns: a digest is
+// the root of the thread of every target in its burst.
+const maxThreadTargets = 1000
+
+// ThreadTargets returns the targets whose thread is rooted at one of iris
+// (a note and its ancestors: the feed replies to a thread's root), with
+// their state, at most maxThreadTargets; none for a thread of no target.
+func (tx *Tx) ThreadTargets(iris []string) ([]*FeedTarget, error) {
+	out, err := queryList(tx, scanFeedTarget, `SELECT `+feedTargetColumns+` FROM feed_targets t
+		WHERE t.thread IN (SELECT value FROM json_each(?)) LIMIT ?`, jsonList(iris), maxThreadTargets)
 	if err != nil {
-		return "", fmt.Errorf("feed state: %w", err)
+		return nil, fmt.Errorf("feed state: %w", err)
 	}
-	return target, nil
+	return out, nil
 }
 
 // FeedTarget returns one target's state.
