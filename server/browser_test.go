@@ -158,6 +158,7 @@ func TestThreadInBrowser(t *testing.T) {
 	ts := startServer(t)
 	root := ts.failTarget(t, "esp32c3-devkit", "nsh", "nuttxpr", "1111111111", "riscv_exit.c:42:5: error: implicit declaration\n   42 |     up_exit();\n      |     ^~~~~~~")
 	ts.publish(t, "A post about nothing failing #NuttX")
+	ts.failTarget(t, "sim", "nsh", "nuttxpr", "2222222222", "arch/sim/src/"+strings.Repeat("a_long_directory_name/", 14)+"up_idle.c:7:1: error: expected ';' before '}' token")
 	alice := fedtest.New(t, "alice", fedtest.Mastodon, fedtest.FetchKeys)
 	alice.DisplayName = "Alice"
 	iri := ts.svc.NoteIRI(root)
@@ -177,8 +178,8 @@ func TestThreadInBrowser(t *testing.T) {
 	if err := chromedp.Do(b, chromedp.Navigate(ts.URL+"/@nuttx_build"), chromedp.WaitVisible(chromedp.CSS("section.failing a.thread"))); err != nil {
 		t.Fatalf("profile page: %v", err)
 	}
-	if n := eval(`document.querySelectorAll("article.note").length`); n != float64(2) {
-		t.Errorf("the profile shows %v posts, want 2", n)
+	if n := eval(`document.querySelectorAll("article.note").length`); n != float64(3) {
+		t.Errorf("the profile shows %v posts, want 3", n)
 	}
 	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("section.failing a.thread")), chromedp.WaitVisible(chromedp.CSS("article.remote-reply"))); err != nil {
 		t.Fatalf("from the failing table to the thread: %v", err)
@@ -234,7 +235,8 @@ func TestThreadInBrowser(t *testing.T) {
 	if err := chromedp.Do(b, chromedp.EmulateViewport(400, 900)); err != nil {
 		t.Fatal(err)
 	}
-	for _, page := range []string{ts.URL + "/@nuttx_build", ts.site.NoteURL(root.Username, root.PublicID), ts.URL + "/targets/esp32c3-devkit:nsh"} {
+	for _, page := range []string{ts.URL + "/@nuttx_build", ts.site.NoteURL(root.Username, root.PublicID), ts.URL + "/targets/esp32c3-devkit:nsh",
+		ts.URL + "/search?q=error", ts.URL + "/search?q=up_idle.c"} {
 		if err := chromedp.Do(b, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
 			t.Fatal(err)
 		}
