@@ -368,3 +368,26 @@ func TestDigestThreadListsItsTargets(t *testing.T) {
 		t.Error("a digest's page names one target as its own")
 	}
 }
+
+// TestDeletedFailurePostTakesItsError: the operator deletes a failure post
+// (its build log quoted a secret): the failure's stored build error goes
+// too, from the target page, the profile's table and search.
+func TestDeletedFailurePostTakesItsError(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	n := ts.failTarget(t, "sim", "nsh", "host", fmt.Sprintf("%040d", 1), "make: error: SECRET_TOKEN=ghp_leaked123 in the log")
+	if _, body := get(t, ts.URL+"/targets/sim:nsh", "text/html"); !strings.Contains(string(body), "ghp_leaked123") {
+		t.Fatal("the target page does not show the error before the delete: the test shows nothing")
+	}
+	if _, err := ts.svc.DeleteNote(t.Context(), ts.svc.NoteIRI(n)); err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []string{ts.URL + "/targets/sim:nsh", ts.site.Profile("nuttx_build")} {
+		if _, body := get(t, page, "text/html"); strings.Contains(string(body), "ghp_leaked123") {
+			t.Errorf("%s still shows the build error of the deleted post", page)
+		}
+	}
+	if n := getPage(t, ts.URL+"/search?q=ghp_leaked123", http.StatusOK).Find("article.result").Length(); n != 0 {
+		t.Errorf("search finds %d results for the deleted post's error", n)
+	}
+}

@@ -115,8 +115,9 @@ func (tx *Tx) CancelUnusedInbox(inbox string) (int, error) {
 }
 
 // DeleteNote marks the note seq deleted as of tx.Now and erases its text:
-// its content, content warning and tags, and the note inside its Create,
-// whose body becomes tombstone. It gives up the deliveries of that Create
+// its content, content warning and tags, the build errors of the failures
+// it announced, and the note inside its Create, whose body becomes
+// tombstone. It gives up the deliveries of that Create
 // still queued, and returns how many, and how many of those a running
 // server had claimed (their requests may be under way).
 func (tx *Tx) DeleteNote(seq int64, tombstone []byte) (cancelled, inFlight int, err error) {
@@ -125,6 +126,11 @@ func (tx *Tx) DeleteNote(seq int64, tombstone []byte) (cancelled, inFlight int, 
 		return 0, 0, fmt.Errorf("delete note: %w", err)
 	}
 	if _, err := tx.exec(`DELETE FROM note_tags WHERE note_id = ?`, seq); err != nil {
+		return 0, 0, fmt.Errorf("delete note: %w", err)
+	}
+	// The build errors of the failures it announced go with it: the pages
+	// show them (0009), and they hold more of the log than the note did.
+	if _, err := tx.exec(`UPDATE feed_failures SET msg = '' WHERE note_id = ?`, seq); err != nil {
 		return 0, 0, fmt.Errorf("delete note: %w", err)
 	}
 	// The Create's deliveries are all given up below and nothing serves
