@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -16,6 +18,18 @@ import (
 // page stays small. Longer text is refused with 400, not cut, so that
 // nobody reads results for a query they did not type.
 const maxSearchBytes = 2048
+
+// Searches are the costliest pages (a word in every post ranks every
+// post): at most searchSlots run at once, so that the others (and the
+// inbox) keep database readers, and a search that has not got a slot and
+// finished within searchTimeout is answered 503.
+const (
+	searchSlots   = 2
+	searchTimeout = 3 * time.Second
+)
+
+// errSearchBusy answers a search that found no slot, or ran out of time.
+var errSearchBusy = echo.NewHTTPError(http.StatusServiceUnavailable, "Search is busy or took too long: try again in a moment, or add words to narrow it.")
 
 // handleSearchPage serves /search?q=: the notes whose text holds every word
 // of q, best first, with the matching words marked; without q, the form
@@ -31,7 +45,17 @@ func (s *Server) handleSearchPage(c echo.Context) error {
 	}
 	u := s.site
 	data := web.SearchPage{Max: store.MaxSearchResults}
-	err = s.view(c, func(tx *store.Tx) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.searchWait)
+	defer cancel()
+	if q != "" {
+		select {
+		case s.searches <- struct{}{}:
+			defer func() { <-s.searches }()
+		case <-ctx.Done():
+			return errSearchBusy
+		}
+	}
+	err = s.store.View(ctx, func(tx *store.Tx) error {
 		var err error
 		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
@@ -44,6 +68,9 @@ func (s *Server) handleSearchPage(c echo.Context) error {
 		data.Words, data.Cut, data.More, data.Newest = found.Words, found.Cut, found.More, found.Newest
 		return err
 	})
+	if ctx.Err() != nil && c.Request().Context().Err() == nil { // our deadline, not the visitor leaving
+		return errSearchBusy
+	}
 	if err != nil {
 		return err
 	}

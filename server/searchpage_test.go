@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
@@ -109,5 +110,28 @@ func TestSearchPageTooManyToRank(t *testing.T) {
 	}
 	if got := attr(t, doc, "article.result .meta a", "href"); !strings.HasSuffix(got, fmt.Sprintf("/%032x", 1000)) {
 		t.Errorf("first result %q, want the newest post", got)
+	}
+}
+
+// TestSearchWhenBusy: with every search slot taken, a search waits its
+// time and is answered 503 with a page saying so; the other pages answer
+// meanwhile, and a slot freed serves the next search.
+func TestSearchWhenBusy(t *testing.T) {
+	t.Parallel()
+	ln := listen(t)
+	ts := startWith(t, startConfig(t, ln), ln, withSearchWait(300*time.Millisecond))
+	ts.publish(t, "sim:nsh broke")
+	for range searchSlots {
+		ts.searches <- struct{}{}
+	}
+	doc := getPage(t, ts.URL+"/search?q=sim", http.StatusServiceUnavailable)
+	if msg := doc.Find("main").Text(); !strings.Contains(msg, "Search is busy or took too long") {
+		t.Errorf("busy search page says %q", msg)
+	}
+	getPage(t, ts.URL+"/@nuttx_build", http.StatusOK)
+	getPage(t, ts.URL+"/search", http.StatusOK) // the form alone takes no slot
+	<-ts.searches
+	if n := getPage(t, ts.URL+"/search?q=sim", http.StatusOK).Find("article.result").Length(); n != 1 {
+		t.Errorf("with a slot free: %d results, want 1", n)
 	}
 }

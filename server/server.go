@@ -52,6 +52,10 @@ type Server struct {
 	// remoteScheme is how remote follow reaches other servers: "https",
 	// "http" in tests (withRemoteScheme).
 	remoteScheme string
+	// searches holds a slot for each search under way (searchSlots);
+	// searchWait is how long a search may wait for one and then run.
+	searches   chan struct{}
+	searchWait time.Duration
 	// metricsLn and metricsHTTP serve --metrics-listen; nil without it.
 	metricsLn   net.Listener
 	metricsHTTP *http.Server
@@ -65,6 +69,7 @@ type options struct {
 	now          func() time.Time
 	storeOpts    store.Options
 	remoteScheme string
+	searchWait   time.Duration
 }
 
 // WithListener makes the server serve on ln, a listener the caller opened,
@@ -85,6 +90,12 @@ func withClock(now func() time.Time) Option {
 // (tests: "http", as their simulated servers are plain httptest ones).
 func withRemoteScheme(scheme string) Option {
 	return func(o *options) { o.remoteScheme = scheme }
+}
+
+// withSearchWait bounds a search's wait and run to d instead of
+// searchTimeout (tests of a busy search).
+func withSearchWait(d time.Duration) Option {
+	return func(o *options) { o.searchWait = d }
 }
 
 // withStoreOptions opens the database with o (tests: a read-only one).
@@ -108,7 +119,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	if o.remoteScheme == "" {
 		o.remoteScheme = "https"
 	}
-	s := &Server{cfg: cfg, log: log, ln: o.ln, now: o.now, remoteScheme: o.remoteScheme} // close, on failure, closes a given listener too
+	if o.searchWait == 0 {
+		o.searchWait = searchTimeout
+	}
+	s := &Server{cfg: cfg, log: log, ln: o.ln, now: o.now, remoteScheme: o.remoteScheme, // close, on failure, closes a given listener too
+		searches: make(chan struct{}, searchSlots), searchWait: o.searchWait}
 	defer func() {
 		if err != nil {
 			s.close()

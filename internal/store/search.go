@@ -13,6 +13,11 @@ import (
 const (
 	MaxSearchTerms   = 16  // words searched; the rest are dropped
 	maxSearchTermLen = 100 // runes of one word
+	// MaxSearchTokens bounds the tokens of all the words together (the
+	// tokenizer splits a word at punctuation: riscv_exit.c is 3). Each
+	// word is a phrase, and a phrase of many common tokens is costly to
+	// match: 16 words of 50 tokens each took seconds on 2,000 long errors.
+	MaxSearchTokens  = 32
 	MaxSearchResults = 50
 )
 
@@ -23,28 +28,63 @@ const markOpen, markClose = "\x02", "\x03"
 // SearchQuery turns what a user typed into an FTS5 query that can never be
 // FTS5 syntax: each word (split at white space and control characters)
 // becomes a quoted string, with its quotes doubled, and the strings are
-// ANDed. Words without a letter or
-// digit (nothing the tokenizer keeps) are left out, and so are the words
-// after MaxSearchTerms. It returns the words searched, and whether any were
-// dropped for the limit; "" when no word remains.
+// ANDed. Words without a letter or digit (nothing the tokenizer keeps) are
+// left out, and so is a word given twice (in any case); the words after
+// MaxSearchTerms, or past MaxSearchTokens tokens in all, are dropped (a
+// word that crosses the token limit is cut there). It returns the words
+// searched, and whether any were dropped or cut; "" when no word remains.
 func SearchQuery(input string) (query string, words []string, cut bool) {
 	var quoted []string
+	seen := map[string]bool{}
+	tokens := 0
 	// Control characters split words too: a NUL inside a quoted string
 	// would end the query early for FTS5's parser (it reads C strings).
 	for _, w := range strings.FieldsFunc(input, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		if !strings.ContainsFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+		if !strings.ContainsFunc(w, isTokenRune) || seen[strings.ToLower(w)] {
 			continue
 		}
-		if len(words) == MaxSearchTerms {
-			return strings.Join(quoted, " AND "), words, true
+		if len(words) == MaxSearchTerms || tokens == MaxSearchTokens {
+			cut = true
+			break
 		}
+		seen[strings.ToLower(w)] = true
 		if r := []rune(w); len(r) > maxSearchTermLen {
-			w = string(r[:maxSearchTermLen])
+			w, cut = string(r[:maxSearchTermLen]), true
 		}
+		var n int
+		if w, n = firstTokens(w, MaxSearchTokens-tokens); n < countTokens(w) || w == "" {
+			cut = true
+		}
+		tokens += n
 		words = append(words, w)
 		quoted = append(quoted, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
 	}
-	return strings.Join(quoted, " AND "), words, false
+	return strings.Join(quoted, " AND "), words, cut
+}
+
+// isTokenRune reports whether the tokenizer keeps r (unicode61: letters
+// and digits; everything else separates tokens).
+func isTokenRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// countTokens counts the tokens the tokenizer makes of w.
+func countTokens(w string) int { return len(strings.FieldsFunc(w, func(r rune) bool { return !isTokenRune(r) })) }
+
+// firstTokens returns w cut after its first max tokens, and how many
+// tokens that keeps.
+func firstTokens(w string, max int) (string, int) {
+	n, in := 0, false
+	for i, r := range w {
+		switch {
+		case isTokenRune(r) && !in:
+			if n == max {
+				return strings.TrimRightFunc(w[:i], func(r rune) bool { return !isTokenRune(r) }), n
+			}
+			n, in = n+1, true
+		case !isTokenRune(r):
+			in = false
+		}
+	}
+	return w, n
 }
 
 // SearchResult is one note a search found, with an excerpt around the

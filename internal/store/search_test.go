@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
@@ -211,9 +212,23 @@ func TestSearchHostileInput(t *testing.T) {
 			t.Errorf("%q: %+v, want no words and no results", q, res)
 		}
 	}
-	_, words, cut := store.SearchQuery(strings.Repeat("word ", 100) + strings.Repeat("y", 500))
+	var many []string
+	for i := range 100 {
+		many = append(many, fmt.Sprint("word", i))
+	}
+	_, words, cut := store.SearchQuery(strings.Join(many, " ") + strings.Repeat("y", 500))
 	if len(words) != store.MaxSearchTerms || !cut {
 		t.Errorf("100 words: %d searched, cut %v; want %d, cut", len(words), cut, store.MaxSearchTerms)
+	}
+	// A word given twice is searched once; tokens count across words, and
+	// the word that crosses MaxSearchTokens is cut there.
+	if _, words, cut := store.SearchQuery("sim:nsh SIM:NSH up_exit sim:nsh"); strings.Join(words, " ") != "sim:nsh up_exit" || cut {
+		t.Errorf("repeated words: %q (cut %v), want each once", words, cut)
+	}
+	long := strings.Repeat("a-", 19) + "a" // 20 tokens
+	q, words, cut := store.SearchQuery(long + " b." + long + " never")
+	if len(words) != 2 || words[1] != "b."+strings.Repeat("a-", 10)+"a" || !cut || !strings.HasSuffix(q, `AND "b.`+strings.Repeat("a-", 10)+`a"`) {
+		t.Errorf("past %d tokens: %q (cut %v), query %s", store.MaxSearchTokens, words, cut, q)
 	}
 	if q, _, _ := store.SearchQuery(`a"b c`); q != `"a""b" AND "c"` {
 		t.Errorf(`SearchQuery(a"b c) = %s`, q)
@@ -307,8 +322,12 @@ func FuzzSearchQuery(f *testing.F) {
 	claimFailures(f, db, "rv-virt:nsh", "na", compilerError)
 	f.Fuzz(func(t *testing.T, input string) {
 		_, words, _ := store.SearchQuery(input)
-		if len(words) > store.MaxSearchTerms {
-			t.Fatalf("%d words searched", len(words))
+		tokens := 0
+		for _, w := range words {
+			tokens += len(strings.FieldsFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }))
+		}
+		if len(words) > store.MaxSearchTerms || tokens > store.MaxSearchTokens {
+			t.Fatalf("%d words, %d tokens searched", len(words), tokens)
 		}
 		search(t, db, input)
 	})
@@ -336,10 +355,15 @@ func BenchmarkSearchNotes(b *testing.B) {
 		}
 		return nil
 	})
-	for _, q := range []string{"error", "fn42", "rare4242"} {
-		b.Run(q, func(b *testing.B) {
+	var phrases []string // 16 long phrases of common tokens, as a visitor may type them (the cap keeps 32 tokens)
+	for i := range 16 {
+		phrases = append(phrases, strings.TrimSuffix(strings.Repeat([]string{"error", "implicit", "c", "arch", "v"}[i%5]+"-", 17+i), "-"))
+	}
+	hostile := strings.Join(phrases, " ")
+	for _, q := range []string{"error", "fn42", "rare4242", hostile} {
+		b.Run(strings.Fields(q)[0][:min(len(q), 12)], func(b *testing.B) {
 			for b.Loop() {
-				if res := search(b, db, q); len(res.Results) == 0 {
+				if res := search(b, db, q); len(res.Results) == 0 && q != hostile {
 					b.Fatalf("%s found nothing", q)
 				}
 			}
