@@ -67,7 +67,9 @@ func SearchQuery(input string) (query string, words []string, cut bool) {
 func isTokenRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // countTokens counts the tokens the tokenizer makes of w.
-func countTokens(w string) int { return len(strings.FieldsFunc(w, func(r rune) bool { return !isTokenRune(r) })) }
+func countTokens(w string) int {
+	return len(strings.FieldsFunc(w, func(r rune) bool { return !isTokenRune(r) }))
+}
 
 // firstTokens returns w cut after its first max tokens, and how many
 // tokens that keeps.
