@@ -347,18 +347,18 @@ func fitNotes(p store.NotePage, asked store.Page, budget int) store.NotePage {
 // full. Five ordinary mentions fit; at the limits, two.
 const mentionsBudget = 12_000
 
-// fitMentions keeps the newest of mentions that fit budget bytes: each
-// costs its excerpt (5 bytes a character at most, as "&amp;"), its author
-// and links and the markup around them.
+// fitMentions keeps, newest first, the mentions that fit budget bytes: each
+// costs its excerpt, its author and links, as escaped at worst
+// (store.EscapeFactor), and the markup around them.
 func fitMentions(mentions []*store.RemoteReply, budget int) []*store.RemoteReply {
-	used := 0
-	for i, m := range mentions {
-		used += 5*web.MentionExcerptMax + len(m.AuthorName) + len(m.AuthorHandle) + len(m.AuthorURL) + len(m.URL) + store.ReplyOverhead
-		if used > budget {
-			return mentions[:i]
+	var kept []*store.RemoteReply
+	for _, m := range mentions {
+		cost := store.EscapeFactor*(web.MentionExcerptMax+len(m.AuthorName)+len(m.AuthorHandle)+len(m.AuthorURL)+len(m.URL)) + store.ReplyOverhead
+		if cost <= budget { // one too long for the budget is left out, not the others after it
+			kept, budget = append(kept, m), budget-cost
 		}
 	}
-	return mentions
+	return kept
 }
 
 // noteCost is what note n costs of a page's byte budget: its HTML, its

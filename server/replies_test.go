@@ -207,3 +207,47 @@ func TestProfileShowsMentions(t *testing.T) {
 		t.Errorf("a long mention shows %d characters: %.60q…, want its first 280 and …", n, first)
 	}
 }
+
+// ampURL is an https URL of 2,048 bytes (the most a reply's links keep)
+// made of "&", which a page writes as "&amp;": five bytes for each.
+func ampURL(prefix string) string {
+	return prefix + strings.Repeat("&", 2048-len(prefix))
+}
+
+// TestPagesBoundWithEscapedNames: a remote actor whose name and links are
+// all "&" (five times longer once escaped) sends 15 replies with such
+// links, and as many mentions of the bot: the thread page and the
+// profile stay under 100 KB (a mention too long for the profile's budget
+// is left out).
+func TestPagesBoundWithEscapedNames(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	root := ts.publish(t, "Build failed: sim:nsh")
+	eve := fedtest.New(t, "eve", fedtest.Mastodon, fedtest.FetchKeys)
+	eve.DisplayName = strings.Repeat("&", 100)
+	eve.AvatarURL = ampURL("https://cdn.example/a?")
+	eve.ProfileURL = ampURL("https://cdn.example/p?")
+	iri := ts.svc.NoteIRI(root)
+	for i := range 15 {
+		act := eve.NoteActivity("Create", fmt.Sprintf("%s/statuses/%d", eve.ActorID(), i), iri, "<p>hi</p>")
+		act["object"].(map[string]any)["url"] = ampURL(fmt.Sprintf("https://cdn.example/n%d?", i))
+		postReply(t, ts, eve, act)
+		m := eve.NoteActivity("Create", fmt.Sprintf("%s/statuses/m%d", eve.ActorID(), i), "", "<p>@nuttx_build "+strings.Repeat("&amp;", 300)+"</p>")
+		note := m["object"].(map[string]any)
+		delete(note, "inReplyTo")
+		note["url"] = ampURL(fmt.Sprintf("https://cdn.example/m%d?", i))
+		note["tag"] = map[string]any{"type": "Mention", "href": ts.site.Actor("nuttx_build"), "name": "@nuttx_build"}
+		postReply(t, ts, eve, m)
+	}
+	for _, page := range []string{ts.site.NoteURL(root.Username, root.PublicID), ts.site.Profile("nuttx_build")} {
+		resp, body := get(t, page, "text/html")
+		if resp.StatusCode != http.StatusOK || len(body) >= maxPageBytes {
+			t.Errorf("%s: %d, %d bytes; want 200 under %d", page, resp.StatusCode, len(body), maxPageBytes)
+		}
+	}
+	// The thread page shows what fits, and pages the rest.
+	doc := getPage(t, ts.site.NoteURL(root.Username, root.PublicID), http.StatusOK)
+	if n := doc.Find("article.remote-reply").Length(); n == 0 || n == 15 || doc.Find("p.more-replies a").Length() != 1 {
+		t.Errorf("the thread page shows %d of eve's 15 replies, with %d links to more; want some, and the rest on another page", n, doc.Find("p.more-replies a").Length())
+	}
+}

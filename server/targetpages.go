@@ -55,7 +55,7 @@ func (s *Server) failingTable(tx *store.Tx) (*web.FailingTable, error) {
 		f := last[t.Target]
 		table.Rows = append(table.Rows, web.FailingRow{
 			Target: t.Target, Arch: t.Arch, Since: t.FailingSince, Hosts: t.FailingUsers,
-			Excerpt:    web.FailureExcerpt(f.Msg, contents[f.Note], 3, 240),
+			Excerpt:    web.FailureExcerpt(f.Msg, contents[f.Note], 3, 300),
 			PageURL:    s.site.Target(t.Target),
 			LogURL:     f.URL,
 			HistoryURL: s.historyURL(t),

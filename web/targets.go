@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"strings"
+	"unicode/utf8"
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -137,40 +138,59 @@ type TargetStatus struct {
 // FailureExcerpt is what a page shows of a failure's error: the start of
 // its stored build message, else (a failure recorded before messages were
 // kept) the first code block of the note that announced it, at most
-// maxLines lines of at most maxChars characters in all, ending in "…" when
-// cut; indentation stays. "" when there is neither.
-func FailureExcerpt(msg, noteContent string, maxLines, maxChars int) string {
+// maxLines lines and maxBytes bytes as the page writes them (escaped),
+// ending in "…" when cut; indentation stays. "" when there is neither.
+func FailureExcerpt(msg, noteContent string, maxLines, maxBytes int) string {
 	if msg != "" {
-		return linesExcerpt(msg, maxLines, maxChars)
+		return linesExcerpt(msg, maxLines, maxBytes)
 	}
-	return CodeExcerpt(noteContent, maxLines, maxChars)
+	return CodeExcerpt(noteContent, maxLines, maxBytes)
 }
 
 // CodeExcerpt returns the first code block of a note's HTML as text, cut
 // as linesExcerpt cuts; "" when the note has no code block.
-func CodeExcerpt(content string, maxLines, maxChars int) string {
+func CodeExcerpt(content string, maxLines, maxBytes int) string {
 	_, rest, ok := strings.Cut(content, "<pre><code>")
 	if !ok {
 		return ""
 	}
 	code, _, _ := strings.Cut(rest, "</code></pre>")
-	return linesExcerpt(html.UnescapeString(code), maxLines, maxChars)
+	return linesExcerpt(html.UnescapeString(code), maxLines, maxBytes)
 }
 
-// linesExcerpt returns text cut to at most maxLines lines of at most
-// maxChars characters in all, ending in "…" when cut.
-func linesExcerpt(text string, maxLines, maxChars int) string {
+// linesExcerpt returns text cut to at most maxLines lines and maxBytes
+// bytes once escaped for the page (escapedLen), ending in "…" when cut.
+// Compiler output quotes C ("&&", "->"), which escaping makes longer.
+func linesExcerpt(text string, maxLines, maxBytes int) string {
 	lines := strings.Split(text, "\n")
 	cut := len(lines) > maxLines
 	if cut {
 		lines = lines[:maxLines]
 	}
-	runes := []rune(strings.Join(lines, "\n"))
-	if len(runes) > maxChars {
-		runes, cut = runes[:maxChars], true
+	text = strings.Join(lines, "\n")
+	used := 0
+	for i, r := range text {
+		if used += escapedLen(r); used > maxBytes {
+			text, cut = text[:i], true
+			break
+		}
 	}
 	if cut {
-		return strings.TrimRight(string(runes), " \n") + "…"
+		return strings.TrimRight(text, " \n") + "…"
 	}
-	return string(runes)
+	return text
+}
+
+// escapedLen is how many bytes r takes once html/template escapes it in
+// text: "&amp;", "&lt;", "&#34;" and the like, else its UTF-8 bytes.
+func escapedLen(r rune) int {
+	switch r {
+	case '&', '"', '\'', '+':
+		return 5
+	case '<', '>':
+		return 4
+	case 0:
+		return 3 // written as U+FFFD
+	}
+	return utf8.RuneLen(r)
 }

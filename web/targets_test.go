@@ -22,21 +22,26 @@ func TestHumanDuration(t *testing.T) {
 }
 
 // TestCodeExcerpt: the first code block of a note, unescaped, cut to the
-// lines and characters asked for with "…"; "" without one.
+// lines and bytes asked for (as the page escapes them) with "…"; "" without
+// one. A stored build message is cut the same way.
 func TestCodeExcerpt(t *testing.T) {
 	t.Parallel()
 	content := "<p>title</p><pre><code>a &lt;b&gt;\n  indented\nthird</code></pre><p>#NuttX</p>"
 	for _, c := range []struct {
-		lines, chars int
+		lines, bytes int
 		want         string
 	}{
 		{10, 100, "a <b>\n  indented\nthird"},
 		{2, 100, "a <b>\n  indented…"},
-		{10, 3, "a <…"},
+		{10, 6, "a <…"}, // "a &lt;"
+		{10, 5, "a…"},
 	} {
-		if got := CodeExcerpt(content, c.lines, c.chars); got != c.want {
-			t.Errorf("CodeExcerpt(%d lines, %d chars) = %q, want %q", c.lines, c.chars, got, c.want)
+		if got := CodeExcerpt(content, c.lines, c.bytes); got != c.want {
+			t.Errorf("CodeExcerpt(%d lines, %d bytes) = %q, want %q", c.lines, c.bytes, got, c.want)
 		}
+	}
+	if got := FailureExcerpt("x && y", content, 3, 8); got != "x &…" {
+		t.Errorf(`FailureExcerpt("x && y", 8 bytes) = %q, want "x &…" ("x &amp; " is 8 bytes)`, got)
 	}
 	if got := CodeExcerpt("<p>no code</p>", 3, 100); got != "" {
 		t.Errorf("no code block gives %q", got)

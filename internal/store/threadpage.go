@@ -40,17 +40,25 @@ const (
 	ReplyOverhead = 700
 	// maxPageReplies bounds the replies of one thread page however short.
 	maxPageReplies = 100
+	// EscapeFactor bounds how much longer a string of a stranger's gets
+	// when a page writes it: "&" and quotes become 5 bytes ("&amp;",
+	// "&#34;"), and a link's other bytes 3 at most ("%C3").
+	EscapeFactor = 5
 )
 
 // threadItemsSQL lists the replies to ?1 after the cursor (?2, ?3, ?4), in
 // the order published, with the bytes each one costs and the running
-// total: local replies (deleted ones left out) and remote ones.
+// total: local replies (deleted ones left out) and remote ones. A remote
+// reply's content is written as stored (sanitized HTML), but its author's
+// name (written twice: as text and in the avatar's alt), handle and links
+// are escaped as the page writes them, up to EscapeFactor (?7) times
+// longer: a name of 100 "&" is 500 bytes of "&amp;".
 const threadItemsSQL = `WITH items(at, kind, id, cost) AS (
 	SELECT published_at, 0, id, length(CAST(content AS BLOB)) + length(CAST(summary AS BLOB)) + ?5
 		FROM notes WHERE in_reply_to = ?1 AND deleted_at IS NULL
 	UNION ALL
-	SELECT published_at, 1, id, length(CAST(content AS BLOB)) + length(CAST(author_name AS BLOB)) + length(CAST(author_handle AS BLOB))
-		+ length(CAST(author_avatar AS BLOB)) + length(CAST(author_url AS BLOB)) + length(CAST(url AS BLOB)) + ?5
+	SELECT published_at, 1, id, length(CAST(content AS BLOB)) + ?7 * (2 * length(CAST(author_name AS BLOB)) + length(CAST(author_handle AS BLOB))
+		+ length(CAST(author_avatar AS BLOB)) + length(CAST(author_url AS BLOB)) + length(CAST(url AS BLOB))) + ?5
 		FROM remote_replies WHERE thread = ?1)
 SELECT at, kind, id, SUM(cost) OVER (ORDER BY at, kind, id ROWS UNBOUNDED PRECEDING) FROM items
 	WHERE (at, kind, id) > (?2, ?3, ?4) ORDER BY at, kind, id LIMIT ?6`
@@ -68,7 +76,7 @@ func (tx *Tx) ThreadRepliesPage(iri string, after ThreadCursor, budget int) (*Th
 	entries, err := queryList(tx, func(rows *sql.Rows) (threadEntry, error) {
 		var e threadEntry
 		return e, rows.Scan(&e.cursor.At, &e.cursor.Remote, &e.cursor.ID, &e.used)
-	}, threadItemsSQL, iri, after.At, after.Remote, after.ID, ReplyOverhead, maxPageReplies+1)
+	}, threadItemsSQL, iri, after.At, after.Remote, after.ID, ReplyOverhead, maxPageReplies+1, EscapeFactor)
 	if err != nil {
 		return nil, fmt.Errorf("list thread replies: %w", err)
 	}
