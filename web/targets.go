@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"html"
 	"strings"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
