@@ -138,16 +138,24 @@ const searchSQL = `WITH hits (note, rank, failure) AS (
 	ORDER BY best.rank, n.id DESC LIMIT ?2`
 
 // newestSQL is searchSQL for a query with too many matches to rank: the
-// newest matching notes, each with its newest matching failure.
+// newest matching notes, each with its newest matching failure. Each index
+// is read newest first (FTS5 walks its rowids backwards) and only its
+// newest ?3 matches are taken: rowids grow with time in both tables, so
+// these hold the newest notes, unless hundreds of them are deleted,
+// unlisted or one digest's failures.
 const newestSQL = `WITH hits (note, failure) AS (
-		SELECT rowid, 0 FROM notes_fts WHERE notes_fts MATCH ?1
+		SELECT * FROM (SELECT rowid, 0 FROM notes_fts WHERE notes_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?3)
 		UNION ALL
-		SELECT f.note_id, f.id FROM failures_fts JOIN feed_failures f ON f.id = failures_fts.rowid
-			WHERE failures_fts MATCH ?1 AND f.note_id IS NOT NULL),
+		SELECT * FROM (SELECT f.note_id, f.id FROM failures_fts JOIN feed_failures f ON f.id = failures_fts.rowid
+			WHERE failures_fts MATCH ?1 AND f.note_id IS NOT NULL ORDER BY failures_fts.rowid DESC LIMIT ?3)),
 	best AS (SELECT note, MAX(failure) AS failure FROM hits GROUP BY note)
 	SELECT n.id, best.failure FROM best JOIN notes n ON n.id = best.note
 	WHERE n.deleted_at IS NULL AND n.visibility = 'public'
 	ORDER BY n.id DESC LIMIT ?2`
+
+// newestScan is how many of the newest matches of each index newestSQL
+// reads: ten pages of results.
+const newestScan = 10 * MaxSearchResults
 
 // SearchNotes finds the public notes still standing whose text, or the
 // stored build error of a failure they announced, holds every word of
@@ -173,7 +181,7 @@ func (tx *Tx) SearchNotes(input string) (SearchResults, error) {
 	type hit struct{ note, failure int64 }
 	found, err := queryList(tx, func(rows *sql.Rows) (h hit, err error) {
 		return h, rows.Scan(&h.note, &h.failure)
-	}, q, query, MaxSearchResults+1)
+	}, q, query, MaxSearchResults+1, newestScan)
 	if err != nil {
 		return SearchResults{}, fmt.Errorf("search notes: %w", err)
 	}
