@@ -25,6 +25,7 @@ import (
 	"html"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -33,6 +34,7 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 const (
@@ -271,20 +273,51 @@ func (s *Service) placeOf(ctx context.Context, n *remoteNote) (string, error) {
 			return thread, err
 		}
 	}
-	for _, iri := range append(append([]string(nil), n.Mentions...), n.Audience...) {
+	return s.mentionedActor(ctx, append(append([]string(nil), n.Mentions...), n.Audience...))
+}
+
+// maxLocalMentions bounds the distinct usernames of ours a note's mentions
+// and audience are checked for: a note naming thousands of IRIs under our
+// base URL costs no more than one naming twenty.
+const maxLocalMentions = 20
+
+// mentionedActor returns the id of the first actor of ours that iris
+// name, "" for none. Only actor IRIs under our base URL count, each username
+// once, the first maxLocalMentions of them, in order: from the actor
+// cache, else the database, in one read transaction.
+func (s *Service) mentionedActor(ctx context.Context, iris []string) (string, error) {
+	var names []string // distinct, lower-cased
+	for _, iri := range iris {
 		username, ok := s.site.ParseLocalActor(iri)
-		if !ok {
+		if !ok || slices.Contains(names, lower(username)) {
 			continue
 		}
-		_, err := s.Actor(ctx, username)
-		switch {
-		case err == nil:
-			return iri, nil
-		case !errors.Is(err, ErrNotFound):
-			return "", err
+		if len(names) == maxLocalMentions {
+			break
 		}
+		names = append(names, lower(username))
 	}
-	return "", nil
+	if len(names) == 0 {
+		return "", nil
+	}
+	found := ""
+	err := s.store.View(ctx, func(tx *store.Tx) error {
+		for _, username := range names {
+			a, cached := s.actors.byName.Get(username)
+			if !cached {
+				var err error
+				if a, err = tx.Actor(username); errors.Is(err, store.ErrNotFound) {
+					continue
+				} else if err != nil {
+					return err
+				}
+			}
+			found = s.site.Actor(a.Username)
+			return nil
+		}
+		return nil
+	})
+	return found, err
 }
 
 // checkAuthor refuses a note that the activity's actor (the signer) did
@@ -473,12 +506,33 @@ func (s *Service) forwardable(ctx context.Context, act *activity) (bool, error) 
 	switch act.Type {
 	case "Create", "Update":
 		n, ok := decodeNote(act.rawObject)
-		return ok && n.Type == "Note" && n.ID != "" && !sameHost(n.ID, s.site.Base()), nil
+		return ok && n.Type == "Note" && n.ID != "" && !s.onOurServer(n.ID), nil
 	case "Delete":
 		r, err := s.storedReply(ctx, act.Object.ID)
 		return r != nil, internal(err)
 	}
 	return false, nil
+}
+
+// onOurServer reports whether iri names our server, whatever its scheme
+// (http://OURHOST/... on an https site is still us): its host is ours, and
+// so is its port, a port left out or its scheme's default (80, 443)
+// counting as the default one. An IRI without a host counts as ours: it is
+// never fetched.
+func (s *Service) onOurServer(iri string) bool {
+	u, err := url.Parse(iri)
+	base, _ := url.Parse(s.site.Base()) // checked by New
+	return err != nil || u.Host == "" || serverOf(u) == serverOf(base)
+}
+
+// serverOf is u's host and port, the port "" when it is its scheme's
+// default.
+func serverOf(u *url.URL) string {
+	port := u.Port()
+	if port == map[string]string{"https": "443", "http": "80"}[u.Scheme] {
+		port = ""
+	}
+	return urls.CanonicalHost(u.Hostname()) + ":" + port
 }
 
 // handleForwarded takes a forwarded Create, Update or Delete of a note
