@@ -108,7 +108,7 @@ func (s *Service) HandleInbox(ctx context.Context, username string, req InboundR
 	}
 
 	if forwarded {
-		return s.handleForwarded(ctx, act, log)
+		return s.handleForwarded(ctx, act, signer.owner, log)
 	}
 	switch act.Type {
 	case "Follow":

@@ -4,8 +4,9 @@ package activitypub
 // each @user@host of the text, and the author of a remote note replied to,
 // is tagged with a Mention, addressed in cc and sent the Create, so that
 // their server notifies them. Handles are resolved before the note is
-// stored: WebFinger (acct:user@host) names the actor, and a signed GET of
-// the actor gives its inbox and profile page, through the same client,
+// stored: WebFinger (acct:user@host) names the actor (confirmed by the
+// actor's own host when it is on another: confirmHandle), and a signed GET
+// of the actor gives its inbox and profile page, through the same client,
 // limits and blocks as every other fetch. A handle or a parent that cannot
 // be resolved fails the post, naming it: nothing is stored.
 
@@ -132,27 +133,81 @@ func (s *Service) resolveHandle(ctx context.Context, h richtext.Mention) (store.
 		}
 		return store.Mention{Href: s.site.Actor(a.Username), Name: name}, s.site.Profile(a.Username), nil
 	}
-	actor, err := s.webFinger(ctx, h)
+	_, actor, err := s.webFinger(ctx, h)
 	if err != nil {
 		return store.Mention{}, "", err
 	}
-	return s.resolveActor(ctx, actor, name)
+	doc, err := s.fetchMentioned(ctx, actor)
+	if err != nil {
+		return store.Mention{}, "", err
+	}
+	if err := s.confirmHandle(ctx, h, actor, doc.username()); err != nil {
+		return store.Mention{}, "", err
+	}
+	return mentionOf(actor, name, doc)
+}
+
+// confirmHandle checks that actor, which h's server named by WebFinger,
+// is h's account. An actor on h's host is. One on another host (a split
+// domain: @alice@example.com served by social.example.com, or a server
+// naming another's actor) must be confirmed by its own host, as Mastodon
+// does: asked by WebFinger for acct:USERNAME@ACTOR-HOST (username is the
+// actor's preferredUsername), it must name the same actor and h as the
+// account (its subject).
+func (s *Service) confirmHandle(ctx context.Context, h richtext.Mention, actor, username string) error {
+	u, err := url.Parse(actor)
+	if err != nil {
+		return docErrorf("%s is not a URL", truncate(actor, 80))
+	}
+	if strings.EqualFold(u.Host, h.Host) {
+		return nil
+	}
+	unconfirmed := "its server names the actor " + truncate(actor, 80) + " of " + u.Host
+	if username == "" {
+		return fmt.Errorf("%s, which has no preferredUsername to confirm it with", unconfirmed)
+	}
+	jrd, self, err := s.webFinger(ctx, richtext.Mention{User: username, Host: u.Host})
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s, which does not confirm it: %w", unconfirmed, err)
+	case self != actor:
+		return fmt.Errorf("%s, but %s names %s as acct:%s@%s", unconfirmed, u.Host, truncate(self, 80), username, u.Host)
+	case !strings.EqualFold(jrd.Subject, "acct:"+h.User+"@"+h.Host):
+		return fmt.Errorf("%s, whose account is %s, not @%s@%s", unconfirmed, truncate(strings.TrimPrefix(jrd.Subject, "acct:"), 80), h.User, h.Host)
+	}
+	return nil
 }
 
 // resolveActor fetches the remote actor id and returns its mention (named
 // name, or @preferredUsername@host when name is "") and its profile page.
-// The actor must serve itself under id and have an inbox we may post to.
 func (s *Service) resolveActor(ctx context.Context, id, name string) (store.Mention, string, error) {
-	doc, err := s.fetchDocument(ctx, id)
+	doc, err := s.fetchMentioned(ctx, id)
 	if err != nil {
 		return store.Mention{}, "", err
 	}
+	return mentionOf(id, name, doc)
+}
+
+// fetchMentioned fetches the remote actor id, which must serve itself under id
+// and have an inbox we may post to.
+func (s *Service) fetchMentioned(ctx context.Context, id string) (*remoteDocument, error) {
+	doc, err := s.fetchDocument(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	if doc.ID != id {
-		return store.Mention{}, "", fmt.Errorf("%s serves another actor (%s)", truncate(id, 80), truncate(doc.ID, 80))
+		return nil, fmt.Errorf("%s serves another actor (%s)", truncate(id, 80), truncate(doc.ID, 80))
 	}
 	if err := s.checkInboxes(id, doc.Inbox, doc.sharedInbox()); err != nil {
-		return store.Mention{}, "", fmt.Errorf("%s: %w", truncate(id, 80), err)
+		return nil, fmt.Errorf("%s: %w", truncate(id, 80), err)
 	}
+	return doc, nil
+}
+
+// mentionOf returns the mention of the actor id, whose document is doc,
+// named name (or @preferredUsername@host when name is ""), and its profile
+// page.
+func mentionOf(id, name string, doc *remoteDocument) (store.Mention, string, error) {
 	if name == "" {
 		if name = Handle(id, doc.username()); name == "" {
 			return store.Mention{}, "", fmt.Errorf("%s has no usable preferredUsername", truncate(id, 80))
@@ -165,27 +220,26 @@ func (s *Service) resolveActor(ctx context.Context, id, name string) (store.Ment
 	return store.Mention{Href: id, Name: name, Inbox: inbox}, doc.profile().url, nil
 }
 
-// webFinger asks h's server for the actor id of acct:user@host: the href
-// of its self link of an ActivityPub type. The query goes over https; with
-// private networks allowed (tests, intranets), a server that does not
-// answer https is asked over http.
-func (s *Service) webFinger(ctx context.Context, h richtext.Mention) (string, error) {
+// webFinger asks h's server about acct:user@host and returns its answer
+// and the actor id: the href of its self link of an ActivityPub type. The
+// query goes over https; with private networks allowed (tests, intranets),
+// a server that does not answer https is asked over http.
+func (s *Service) webFinger(ctx context.Context, h richtext.Mention) (*webfinger.JRD, string, error) {
 	q := url.Values{"resource": {"acct:" + h.User + "@" + h.Host}}
 	target := "https://" + h.Host + urls.WebFinger.Pattern + "?" + q.Encode()
-	actor, err := s.getActorLink(ctx, target)
+	jrd, actor, err := s.getActorLink(ctx, target)
 	var se *statusError
 	if err != nil && s.httpInbox && !errors.As(err, &se) && !errors.Is(err, errInternal) {
-		actor, err = s.getActorLink(ctx, "http"+strings.TrimPrefix(target, "https"))
+		jrd, actor, err = s.getActorLink(ctx, "http"+strings.TrimPrefix(target, "https"))
 	}
-	return actor, err
+	return jrd, actor, err
 }
 
 // getActorLink GETs the WebFinger answer at target, within the fetch
-// limits, and returns its ActivityPub self link.
-func (s *Service) getActorLink(ctx context.Context, target string) (actor string, err error) {
+// limits, and returns it with its ActivityPub self link.
+func (s *Service) getActorLink(ctx context.Context, target string) (jrd *webfinger.JRD, actor string, err error) {
 	err = s.withFetchSlot(ctx, target, func() error {
-		jrd, err := s.getJRD(ctx, target)
-		if err != nil {
+		if jrd, err = s.getJRD(ctx, target); err != nil {
 			return err
 		}
 		actor, err = selfLink(jrd)
@@ -194,7 +248,7 @@ func (s *Service) getActorLink(ctx context.Context, target string) (actor string
 		}
 		return nil
 	})
-	return actor, err
+	return jrd, actor, err
 }
 
 // getJRD GETs and decodes the WebFinger answer at target.

@@ -25,14 +25,17 @@ import (
 	"html"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/microcosm-cc/bluemonday"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 const (
@@ -271,20 +274,51 @@ func (s *Service) placeOf(ctx context.Context, n *remoteNote) (string, error) {
 			return thread, err
 		}
 	}
-	for _, iri := range append(append([]string(nil), n.Mentions...), n.Audience...) {
+	return s.mentionedActor(ctx, append(append([]string(nil), n.Mentions...), n.Audience...))
+}
+
+// maxLocalMentions bounds the distinct usernames of ours a note's mentions
+// and audience are checked for: a note naming thousands of IRIs under our
+// base URL costs no more than one naming twenty.
+const maxLocalMentions = 20
+
+// mentionedActor returns the id of the first actor of ours that iris
+// name, "" for none. Only actor IRIs under our base URL count, each username
+// once, the first maxLocalMentions of them, in order: from the actor
+// cache, else the database, in one read transaction.
+func (s *Service) mentionedActor(ctx context.Context, iris []string) (string, error) {
+	var names []string // distinct, lower-cased
+	for _, iri := range iris {
 		username, ok := s.site.ParseLocalActor(iri)
-		if !ok {
+		if !ok || slices.Contains(names, lower(username)) {
 			continue
 		}
-		_, err := s.Actor(ctx, username)
-		switch {
-		case err == nil:
-			return iri, nil
-		case !errors.Is(err, ErrNotFound):
-			return "", err
+		if len(names) == maxLocalMentions {
+			break
 		}
+		names = append(names, lower(username))
 	}
-	return "", nil
+	if len(names) == 0 {
+		return "", nil
+	}
+	found := ""
+	err := s.store.View(ctx, func(tx *store.Tx) error {
+		for _, username := range names {
+			a, cached := s.actors.byName.Get(username)
+			if !cached {
+				var err error
+				if a, err = tx.Actor(username); errors.Is(err, store.ErrNotFound) {
+					continue
+				} else if err != nil {
+					return err
+				}
+			}
+			found = s.site.Actor(a.Username)
+			return nil
+		}
+		return nil
+	})
+	return found, err
 }
 
 // checkAuthor refuses a note that the activity's actor (the signer) did
@@ -473,7 +507,7 @@ func (s *Service) forwardable(ctx context.Context, act *activity) (bool, error) 
 	switch act.Type {
 	case "Create", "Update":
 		n, ok := decodeNote(act.rawObject)
-		return ok && n.Type == "Note" && n.ID != "" && !sameHost(n.ID, s.site.Base()), nil
+		return ok && n.Type == "Note" && n.ID != "" && !s.onOurServer(n.ID), nil
 	case "Delete":
 		r, err := s.storedReply(ctx, act.Object.ID)
 		return r != nil, internal(err)
@@ -481,20 +515,47 @@ func (s *Service) forwardable(ctx context.Context, act *activity) (bool, error) 
 	return false, nil
 }
 
+// onOurServer reports whether iri names our server, whatever its scheme
+// (http://OURHOST/... on an https site is still us): its host is ours, and
+// so is its port, a port left out or its scheme's default (80, 443)
+// counting as the default one. An IRI without a host counts as ours: it is
+// never fetched.
+func (s *Service) onOurServer(iri string) bool {
+	u, err := url.Parse(iri)
+	base, _ := url.Parse(s.site.Base()) // checked by New
+	return err != nil || u.Host == "" || serverOf(u) == serverOf(base)
+}
+
+// serverOf is u's host and port, the port "" when it is its scheme's
+// default.
+func serverOf(u *url.URL) string {
+	port := u.Port()
+	if port == map[string]string{"https": "443", "http": "80"}[u.Scheme] {
+		port = ""
+	}
+	return urls.CanonicalHost(u.Hostname()) + ":" + port
+}
+
 // handleForwarded takes a forwarded Create, Update or Delete of a note
 // from the note's origin, never from the forwarder: the note is fetched by
 // its id with a signed GET, and what the origin serves is stored, or, for a
 // Delete, a 404, 410 or Tombstone there removes it. Only a note that
-// concerns us is fetched, one GET per note a minute at most (and one for
-// its Delete), within the fetch limits. A failed fetch, or a note the origin serves otherwise, is
-// acknowledged and dropped with a log line: nothing unverified is stored.
-func (s *Service) handleForwarded(ctx context.Context, act *activity, log *slog.Logger) error {
+// concerns us is fetched, within the fetch limits, and at most once a
+// minute per note for each forwarding server (originNote): signer is the
+// forwarder's actor. A failed fetch, or a note the origin serves
+// otherwise, is acknowledged and dropped with a log line: nothing
+// unverified is stored.
+func (s *Service) handleForwarded(ctx context.Context, act *activity, signer string, log *slog.Logger) error {
 	log = log.With("forwarded", true)
+	forwarder := signer
+	if u, err := url.Parse(signer); err == nil {
+		forwarder = lower(u.Host)
+	}
 	var err error
 	if act.Type == "Delete" {
-		err = s.forwardedDelete(ctx, act, log)
+		err = s.forwardedDelete(ctx, act, forwarder, log)
 	} else {
-		err = s.forwardedNote(ctx, act, log)
+		err = s.forwardedNote(ctx, act, forwarder, log)
 	}
 	if errors.Is(err, errInternal) { // ours (the database): 503, try again
 		return err
@@ -516,7 +577,7 @@ func internal(err error) error {
 
 // forwardedNote stores the note a forwarded Create or Update names, as its
 // origin serves it.
-func (s *Service) forwardedNote(ctx context.Context, act *activity, log *slog.Logger) error {
+func (s *Service) forwardedNote(ctx context.Context, act *activity, forwarder string, log *slog.Logger) error {
 	claimed, _ := decodeNote(act.rawObject)
 	stored, err := s.storedReply(ctx, claimed.ID)
 	if err != nil {
@@ -530,10 +591,9 @@ func (s *Service) forwardedNote(ctx context.Context, act *activity, log *slog.Lo
 			return internal(err)
 		}
 	}
-	if !s.deleteChecks.allow("note "+claimed.ID, s.now()) {
-		return fmt.Errorf("note %s was fetched from its origin less than a minute ago", truncate(claimed.ID, 80))
-	}
-	n, err := s.fetchNote(ctx, claimed.ID)
+	n, err := s.originNote(ctx, "note", forwarder, claimed.ID, func(a originResult) bool {
+		return a.err == nil && a.note.Type == "Note" && a.note.Content == claimed.Content
+	})
 	if err != nil {
 		return err
 	}
@@ -563,7 +623,7 @@ func (s *Service) forwardedNote(ctx context.Context, act *activity, log *slog.Lo
 // forwardedDelete removes the stored note a forwarded Delete names when
 // its origin says it is gone: 404, 410, or a Tombstone. Anything else
 // keeps it.
-func (s *Service) forwardedDelete(ctx context.Context, act *activity, log *slog.Logger) error {
+func (s *Service) forwardedDelete(ctx context.Context, act *activity, forwarder string, log *slog.Logger) error {
 	id := act.Object.ID
 	stored, err := s.storedReply(ctx, id)
 	if err != nil || stored == nil {
@@ -572,12 +632,9 @@ func (s *Service) forwardedDelete(ctx context.Context, act *activity, log *slog.
 		}
 		return internal(err)
 	}
-	if !s.deleteChecks.allow("delete "+id, s.now()) {
-		return fmt.Errorf("note %s was fetched from its origin less than a minute ago", truncate(id, 80))
-	}
-	n, err := s.fetchNote(ctx, id)
+	n, err := s.originNote(ctx, "delete", forwarder, id, originResult.gone)
 	switch {
-	case isMissing(err), err == nil && n.Type == "Tombstone":
+	case isGone(n, err):
 	case err != nil:
 		return fmt.Errorf("the Delete of %s is unproven, the reply kept: %w", truncate(id, 80), err)
 	default:
@@ -591,6 +648,71 @@ func (s *Service) forwardedDelete(ctx context.Context, act *activity, log *slog.
 		log.Info("reply deleted: its origin says it is gone", "note", id)
 	}
 	return internal(err)
+}
+
+// originResult is what the origin of a forwarded note answered a GET of
+// its id (fetchNote), and when.
+type originResult struct {
+	note *remoteNote // nil with err
+	err  error
+	at   time.Time
+}
+
+// gone reports whether the answer says the note is gone: 404, 410, or a
+// Tombstone.
+func (a originResult) gone() bool { return isGone(a.note, a.err) }
+
+// isGone reports whether fetchNote's answer, n or err, says the note is
+// gone: 404, 410, or a Tombstone.
+func isGone(n *remoteNote, err error) bool {
+	return isMissing(err) || (err == nil && n.Type == "Tombstone")
+}
+
+// originResultAge is how long an origin's answer is reused for forwarded
+// activities of its note, and how often one forwarding server may make us
+// GET a note for the same kind of activity (note or delete).
+const originResultAge = time.Minute
+
+// newOriginResults returns the bounded cache of origins' answers, by note
+// id.
+func newOriginResults() *lru.Cache[string, originResult] {
+	c, _ := lru.New[string, originResult](keyCacheSize) // errors only for a size <= 0
+	return c
+}
+
+// originNote returns what the origin of the note id answers, for an
+// activity of kind ("note" or "delete") forwarded by the server forwarder:
+//   - an answer of less than originResultAge ago that settles the
+//     forwarded claim (a Delete when it says the note is gone, a Create or
+//     Update when it served the content embedded), reused: forwarding the
+//     same note again costs no GET;
+//   - else a new GET of the note, at most once per originResultAge for
+//     each forwarding server (its host), kind and note: another server
+//     forwarding fakes for a note cannot keep the genuine forward from
+//     being checked (each forward is a signed POST, paid for at the inbox
+//     rate of the forwarder's domain);
+//   - else, the forwarder having asked within the minute, the last
+//     answer, when there is one of less than originResultAge ago.
+func (s *Service) originNote(ctx context.Context, kind, forwarder, id string, settles func(originResult) bool) (*remoteNote, error) {
+	now := s.now()
+	last, ok := s.originResults.Get(id)
+	fresh := ok && now.Sub(last.at) < originResultAge
+	switch {
+	case fresh && settles(last):
+	case s.deleteChecks.allow(kind+" "+forwarder+" "+id, now):
+		n, err := s.fetchNote(ctx, id)
+		last = originResult{note: n, err: err, at: now}
+		if ctx.Err() == nil { // our own cancellation says nothing of the origin
+			s.originResults.Add(id, last)
+		}
+	case !fresh:
+		return nil, fmt.Errorf("%s made us fetch %s less than a minute ago", truncate(forwarder, 80), truncate(id, 80))
+	}
+	if last.err != nil {
+		return nil, last.err
+	}
+	n := *last.note // the caller may change its copy
+	return &n, nil
 }
 
 // storedReply returns the stored reply noteID, or nil.

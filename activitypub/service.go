@@ -22,6 +22,8 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/nuttx-feed/nuttx-feed/internal/metrics"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -87,15 +89,18 @@ type Service struct {
 	actors     *actorCache
 	keys       *keyCache
 	keyFetches singleflight.Group // by keyId
-	// deleteChecks lets one unproven Delete of an actor a minute GET its id.
+	// deleteChecks lets one unproven Delete of an actor a minute GET its
+	// id, and each forwarder one GET of a forwarded note (replies.go).
 	deleteChecks *throttle
-	fetches      *fetchLimits
-	inboxRate    *keyedRates
-	retention    time.Duration
-	pruneEvery   time.Duration
-	httpInbox    bool // inboxes may be http:// (private networks allowed)
-	metrics      *metrics.Metrics
-	report       *deliveryReport // the delivery log (report.go)
+	// originResults keeps what the origins of forwarded notes answered.
+	originResults *lru.Cache[string, originResult]
+	fetches       *fetchLimits
+	inboxRate     *keyedRates
+	retention     time.Duration
+	pruneEvery    time.Duration
+	httpInbox     bool // inboxes may be http:// (private networks allowed)
+	metrics       *metrics.Metrics
+	report        *deliveryReport // the delivery log (report.go)
 }
 
 // New returns a Service for o.
@@ -136,6 +141,7 @@ func New(o Options) (*Service, error) {
 		actors:         newActorCache(),
 		keys:           newKeyCache(),
 		deleteChecks:   newThrottle(time.Minute),
+		originResults:  newOriginResults(),
 		fetches:        newFetchLimits(maxFetches, maxFetchesPerHost, maxFetchesPerClient, fetchSlotWait),
 		inboxRate:      newKeyedRates(o.InboxRate),
 		retention:      cmp.Or(o.Retention, DefaultRetention),

@@ -80,6 +80,11 @@ type Remote struct {
 	AvatarURL   string
 	// ProfileURL, when set, is the actor's url (its profile page).
 	ProfileURL string
+	// AccountDomain, when set, is the host of the actor's account, the
+	// subject of the WebFinger answer: a split domain, as Mastodon's
+	// LOCAL_DOMAIN makes one (@alice@example.com served by
+	// social.example.com).
+	AccountDomain string
 
 	mu         sync.Mutex
 	deliveries []Delivery
@@ -212,15 +217,22 @@ func (r *Remote) AddNote(id, content string) string {
 	return r.Server.URL + path
 }
 
-// serveWebFinger answers acct:USERNAME@HOST:PORT with the actor's self
-// link, and anything else with 404.
+// serveWebFinger answers acct:USERNAME@HOST:PORT (and
+// acct:USERNAME@AccountDomain) with the actor's self link, its subject the
+// account, and anything else with 404.
 func (r *Remote) serveWebFinger(w http.ResponseWriter, req *http.Request) {
-	if !strings.EqualFold(req.URL.Query().Get("resource"), "acct:"+strings.TrimPrefix(r.Handle(), "@")) {
+	own := "acct:" + strings.TrimPrefix(r.Handle(), "@")
+	subject := own
+	if r.AccountDomain != "" {
+		subject = "acct:" + r.Username + "@" + r.AccountDomain
+	}
+	resource := req.URL.Query().Get("resource")
+	if !strings.EqualFold(resource, own) && !strings.EqualFold(resource, subject) {
 		http.NotFound(w, req)
 		return
 	}
 	w.Header().Set("Content-Type", "application/jrd+json")
-	json.NewEncoder(w).Encode(map[string]any{"subject": "acct:" + strings.TrimPrefix(r.Handle(), "@"),
+	json.NewEncoder(w).Encode(map[string]any{"subject": subject,
 		"links": []any{map[string]any{"rel": "self", "type": "application/activity+json", "href": r.ActorID()}}})
 }
 
