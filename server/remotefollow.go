@@ -100,11 +100,17 @@ func (s *Server) interactionURI(c echo.Context, a *store.Actor) (string, error) 
 }
 
 // parseRemoteAccount reads the form's field: a host name with an optional
-// port, or a handle user@host (with or without a leading @). It refuses
-// URLs, spaces, IP literals of non-public addresses (unless private
-// networks are allowed) and anything longer than a host name can be.
+// port (a server's home page, https://host/, is taken as its host), or a
+// handle user@host (with or without a leading @). It refuses other URLs,
+// spaces, IP literals of non-public addresses (unless private networks are
+// allowed) and anything longer than a host name can be.
 func parseRemoteAccount(input string, allowPrivate bool) (remoteAccount, error) {
 	in := strings.TrimSpace(input)
+	// What people paste from their address bar: the server's home page.
+	if rest, ok := cutScheme(in); ok && !strings.Contains(strings.TrimSuffix(rest, "/"), "/") {
+		in = strings.TrimSuffix(rest, "/")
+	}
+	in = strings.TrimSuffix(in, "/")
 	switch {
 	case in == "":
 		return remoteAccount{}, errors.New("no server given: " + followInputHint)
@@ -127,6 +133,17 @@ func parseRemoteAccount(input string, allowPrivate bool) (remoteAccount, error) 
 	}
 	acct.host = host
 	return acct, nil
+}
+
+// cutScheme returns s without a leading "https://" or "http://" (in any
+// case), and whether it had one.
+func cutScheme(s string) (string, bool) {
+	for _, scheme := range []string{"https://", "http://"} {
+		if len(s) >= len(scheme) && strings.EqualFold(s[:len(scheme)], scheme) {
+			return s[len(scheme):], true
+		}
+	}
+	return s, false
 }
 
 // parseHostPort checks a host name or IP literal with an optional port

@@ -163,6 +163,7 @@ func TestRemoteFollowRefusesJunk(t *testing.T) {
 	}
 	actor := url.QueryEscape(ts.URL + "/users/nuttx_build")
 	for in, host := range map[string]string{"mastodon.social": "mastodon.social", "Mastodon.Social.": "mastodon.social",
+		"https://mastodon.social": "mastodon.social", "HTTPS://mastodon.social/": "mastodon.social", "mastodon.social/": "mastodon.social",
 		"ｍastodon.social:8443": "mastodon.social:8443", "[2606:4700::1]": "[2606:4700::1]", "2606:4700::1": "[2606:4700::1]"} {
 		if got, want := followFrom(t, ts, in), "https://"+host+"/authorize_interaction?uri="+actor; got != want {
 			t.Errorf("follow from %q: sent to %q, want %q", in, got, want)

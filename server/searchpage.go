@@ -44,7 +44,7 @@ func (s *Server) handleSearchPage(c echo.Context) error {
 		return err
 	}
 	u := s.site
-	data := web.SearchPage{Max: store.MaxSearchResults}
+	data := web.SearchPage{Max: store.MaxSearchResults, MaxWords: store.MaxSearchTerms, MaxTokens: store.MaxSearchTokens}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.searchWait)
 	defer cancel()
 	if q != "" {

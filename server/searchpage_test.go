@@ -28,6 +28,9 @@ func TestSearchPage(t *testing.T) {
 	if got := doc.Find("article.result pre.snippet mark").Text(); got != "riscv_exit.c" {
 		t.Errorf("marked %q, want riscv_exit.c", got)
 	}
+	if got := doc.Find("article.result h3.title a").Text(); !strings.HasPrefix(got, "esp32c3-devkit:nsh broke: arch/risc-v") {
+		t.Errorf("the result's title %q, want the post's first line", got)
+	}
 	if doc.Find("article.result script").Length() != 0 || !strings.Contains(doc.Find("pre.snippet").Text(), "<script>alert(1)</script>") {
 		t.Errorf("the note's <script> is not shown as text: %q", doc.Find("pre.snippet").Text())
 	}

@@ -352,6 +352,8 @@ type SearchPage struct {
 	More    bool     // more notes matched than the page shows
 	Newest  bool     // too many matched to rank: the newest are shown
 	Max     int      // how many it shows at most
+	// MaxWords and MaxTokens are what a search holds (store.SearchQuery).
+	MaxWords, MaxTokens int
 }
 
 // SearchResultView is one note a search found: its time, its page and the
@@ -359,6 +361,7 @@ type SearchPage struct {
 // escapes every part), of its text or of the stored build error of Target.
 type SearchResultView struct {
 	URL       string
+	Title     string // the post's first line
 	Published time.Time
 	Snippet   []store.TextPart
 	Target    string // the failure whose build error matched; "" when the note's text did
@@ -369,12 +372,25 @@ type SearchResultView struct {
 func SearchResultViews(u urls.Site, found []store.SearchResult) []SearchResultView {
 	out := make([]SearchResultView, len(found))
 	for i, r := range found {
-		out[i] = SearchResultView{URL: u.NoteURL(r.Note.Username, r.Note.PublicID), Published: r.Note.Published, Snippet: BoundSnippet(r.Snippet)}
+		out[i] = SearchResultView{URL: u.NoteURL(r.Note.Username, r.Note.PublicID), Title: titleOf(r.Note.Source), Published: r.Note.Published, Snippet: BoundSnippet(r.Snippet)}
 		if r.Target != "" {
 			out[i].Target, out[i].TargetURL = r.Target, u.Target(r.Target)
 		}
 	}
 	return out
+}
+
+// maxTitle bounds a search result's title (characters).
+const maxTitle = 120
+
+// titleOf is the first line of a post's text, cut to maxTitle characters:
+// "rv-virt:citest - Build Failed", "15 NuttX targets failed to build".
+func titleOf(source string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(source), "\n")
+	if r := []rune(line); len(r) > maxTitle {
+		return string(r[:maxTitle]) + "…"
+	}
+	return line
 }
 
 // Bounds of a search result's excerpt, in characters: SQLite's snippet()
