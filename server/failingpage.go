@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,10 +16,15 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
-// failingPageRows is how many targets a page of /targets lists. Its rows
-// carry no error excerpt, so that a page of the longest names and links
-// stays under 100 KB (TestFailingPageWorstCase).
-const failingPageRows = 100
+// A page of /targets lists at most failingPageRows targets, fewer when
+// their rows (without error excerpts: each target's page has them) would
+// pass failingPageBudget bytes, so that a page stays well under 100 KB
+// however long the names and links (TestFailingPageWorstCase).
+const (
+	failingPageRows   = 100
+	failingPageBudget = 80_000
+	failingRowMarkup  = 500 // a row's bytes beyond its names and links, an upper bound
+)
 
 // handleFailingPage serves /targets?page=N: every target failing now, a
 // hundred a page, in natural order (board2 before board10) as the
@@ -43,26 +49,61 @@ func (s *Server) handleFailingPage(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		data.Now, data.Count = tx.Now, len(targets)
-		data.PageLast = max(1, (len(targets)+failingPageRows-1)/failingPageRows)
-		if num > data.PageLast {
-			return fmt.Errorf("%w: no page %d of failing targets: %d fail, on %d pages", activitypub.ErrNotFound, num, len(targets), data.PageLast)
+		logs, err := tx.LastFailureURLs(targetNames(targets))
+		if err != nil {
+			return err
 		}
-		start := (num - 1) * failingPageRows
-		targets = targets[start:min(start+failingPageRows, len(targets))]
-		data.First = start + 1
-		data.Rows, _, err = s.failingRowsOf(tx, targets)
-		return err
+		rows := s.failingRowsOf(targets, logs)
+		starts := failingPages(rows)
+		data.Now, data.Count, data.PageLast = tx.Now, len(rows), len(starts)
+		if num > len(starts) {
+			return fmt.Errorf("%w: no page %d of failing targets: %d fail, on %d pages", activitypub.ErrNotFound, num, len(rows), len(starts))
+		}
+		end := len(rows)
+		if num < len(starts) {
+			end = starts[num]
+		}
+		data.Rows, data.First = rows[starts[num-1]:end], starts[num-1]+1
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	data.PrevURL, data.NextURL = s.failingPageURL(num-1, data.PageLast), s.failingPageURL(num+1, data.PageLast)
-	title := fmt.Sprintf("Failing now (%d)", data.Count)
-	canonical := s.failingPageURL(num, data.PageLast)
-	data.Page = s.page(title, "The NuttX build targets failing now, with their build hosts and links to their logs, history and threads", "", canonical)
+	data.Page = s.page(fmt.Sprintf("Failing now (%d)", data.Count), "The NuttX build targets failing now, with their build hosts and links to their logs, history and threads",
+		"", s.failingPageURL(num, data.PageLast))
 	data.Page.Image = data.Profile.AvatarURL
 	return s.renderPage(c, http.StatusOK, "failing", data)
+}
+
+// failingPages splits rows into the pages of /targets, in order, and
+// returns where each page starts: at most failingPageRows rows a page and,
+// past the first row, at most failingPageBudget bytes. There is always
+// one page, empty when rows is.
+func failingPages(rows []web.FailingRow) []int {
+	starts := []int{0}
+	n, cost := 0, 0
+	for i, r := range rows {
+		c := failingRowCost(r)
+		if n > 0 && (n == failingPageRows || cost+c > failingPageBudget) {
+			starts, n, cost = append(starts, i), 0, 0
+		}
+		n, cost = n+1, cost+c
+	}
+	return starts
+}
+
+// failingRowCost is an upper bound of the bytes of r's row on /targets:
+// its target (twice), arch, hosts and links, escaped, and the markup.
+func failingRowCost(r web.FailingRow) int {
+	cost := failingRowMarkup
+	for _, v := range []string{r.Target, r.Target, r.Arch, r.PageURL, r.LogURL, r.HistoryURL, r.ThreadURL} {
+		cost += len(html.EscapeString(v))
+	}
+	for _, h := range r.Hosts {
+		cost += len(html.EscapeString(h)) + 2
+	}
+	return cost
 }
 
 // parsePageNumber reads ?page=N, 1 when absent.
@@ -100,28 +141,29 @@ func failingSorted(tx *store.Tx) ([]*store.FeedTarget, error) {
 	return now, nil
 }
 
-// failingRowsOf describes failing targets as rows, without excerpts, and
-// returns the latest failure of each, by target, for those who want them.
-func (s *Server) failingRowsOf(tx *store.Tx, targets []*store.FeedTarget) ([]web.FailingRow, map[string]store.TargetFailure, error) {
+// targetNames lists the names of targets.
+func targetNames(targets []*store.FeedTarget) []string {
 	names := make([]string, len(targets))
 	for i, t := range targets {
 		names[i] = t.Target
 	}
-	last, err := tx.LastFailures(names)
-	if err != nil {
-		return nil, nil, err
-	}
+	return names
+}
+
+// failingRowsOf describes failing targets as rows, without excerpts, with
+// the build log of each one's latest failure (logs, by target).
+func (s *Server) failingRowsOf(targets []*store.FeedTarget, logs map[string]string) []web.FailingRow {
 	rows := make([]web.FailingRow, len(targets))
 	for i, t := range targets {
 		rows[i] = web.FailingRow{
 			Target: t.Target, Arch: t.Arch, Since: t.FailingSince, Hosts: t.FailingUsers,
 			PageURL:    s.site.Target(t.Target),
-			LogURL:     last[t.Target].URL,
+			LogURL:     logs[t.Target],
 			HistoryURL: s.historyURL(t),
 			ThreadURL:  s.notePageURL(t.Thread),
 		}
 	}
-	return rows, last, nil
+	return rows
 }
 
 // feedStatus is what the server knows of the build feed as of now:

@@ -38,10 +38,15 @@ func (s *Server) failingTable(tx *store.Tx) (*web.FailingNow, error) {
 	if len(now) > failingRows {
 		now, table.More = now[:failingRows], len(now)-failingRows
 	}
-	rows, last, err := s.failingRowsOf(tx, now)
+	last, err := tx.LastFailures(targetNames(now))
 	if err != nil {
 		return nil, err
 	}
+	logs := make(map[string]string, len(last))
+	for target, f := range last {
+		logs[target] = f.URL
+	}
+	rows := s.failingRowsOf(now, logs)
 	contents, err := s.noteContents(tx, failureNotes(maps.Values(last)))
 	if err != nil {
 		return nil, err

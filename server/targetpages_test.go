@@ -72,13 +72,14 @@ func (ts *testServer) recoverTarget(t *testing.T, target, user, hash string) {
 	}
 }
 
-// TestProfileShowsNothingFailing: with no target failing, the profile
-// says so.
+// TestProfileShowsNothingFailing: with no target failing and no feed
+// running, the profile says that none is recorded, not that nothing
+// fails (TestFailingFeedStatus has the feed's other states).
 func TestProfileShowsNothingFailing(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	doc := getPage(t, ts.URL+"/@nuttx_build", http.StatusOK)
-	if got := strings.TrimSpace(doc.Find("section.failing p.none").Text()); got != "Nothing is failing." {
+	if got := strings.TrimSpace(doc.Find("section.failing p.none").Text()); got != "No target is recorded as failing." {
 		t.Errorf("the empty failing section reads %q", got)
 	}
 	if n := doc.Find("section.failing table").Length(); n != 0 {
