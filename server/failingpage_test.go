@@ -177,10 +177,11 @@ func feedStatusText(t *testing.T, url string) (status, none string) {
 // how current their list is. With no Prometheus URL, that the feed is
 // off; with a Prometheus that never answers (a closed port), that the
 // feed has not reached it since the server started; with a real one, as
-// of its last poll and, nothing failing, "Nothing is failing."; once it
-// stops and the clock passes three poll intervals and the longest
-// backoff, that the feed has not reached it since that poll. Only a
-// fresh list says "Nothing is failing.".
+// of its last poll and, nothing failing, "Nothing is failing."; then it
+// lists a failure pushed to it, and once Prometheus stops and the clock
+// passes three poll intervals and the longest backoff, says that the
+// feed has not reached it since that poll. Only a fresh list says
+// "Nothing is failing.".
 func TestFailingFeedStatus(t *testing.T) {
 	t.Parallel()
 	stack := promtest.Start(t)
@@ -222,9 +223,15 @@ func TestFailingFeedStatus(t *testing.T) {
 		ts := startWith(t, cfg, ln, withClock(clock.now))
 		eventually.True(t, 30*time.Second, "a successful poll", func() bool { return !ts.feed.LastSuccess().IsZero() })
 		check(t, ts, "As of the last poll of Prometheus, ", "Nothing is failing.")
+		stack.Push(t, promtest.Labels{"user": "nuttxpr", "target": "rv-virt:citest", "board": "rv-virt", "config": "citest", "arch": "risc-v",
+			"nuttx_hash": "0481533", "url": "https://gist.github.com/nuttxpr/1"}, 0)
+		eventually.True(t, 30*time.Second, "the failure on /targets", func() bool {
+			return slices.Equal(failingNames(getPage(t, ts.URL+"/targets", http.StatusOK)), []string{"rv-virt:citest"})
+		})
+		check(t, ts, "As of the last poll of Prometheus, ", "")
 		stack.StopPrometheus()
 		clock.advance(ts.feed.StaleAfter() + time.Second)
 		last := ts.feed.LastSuccess() // the feed may have polled once more before the stop
-		check(t, ts, "The build feed has not reached Prometheus since "+utc(last)+": this list may be out of date.", notRecorded)
+		check(t, ts, "The build feed has not reached Prometheus since "+utc(last)+": this list may be out of date.", "")
 	})
 }
