@@ -166,6 +166,18 @@ func TestFailingPageWorstCase(t *testing.T) {
 	}
 }
 
+// closedPortURL is an http URL of a loopback port nothing listens on:
+// a Prometheus that never answers.
+func closedPortURL(t *testing.T) string {
+	t.Helper()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closed.Close()
+	return "http://" + closed.Addr().String()
+}
+
 // feedStatusText is what the failing section of a page says of the feed.
 func feedStatusText(t *testing.T, url string) (status, none string) {
 	t.Helper()
@@ -185,12 +197,7 @@ func feedStatusText(t *testing.T, url string) (status, none string) {
 func TestFailingFeedStatus(t *testing.T) {
 	t.Parallel()
 	stack := promtest.Start(t)
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + closed.Addr().String()
-	closed.Close()
+	dead := closedPortURL(t)
 
 	check := func(t *testing.T, ts *testServer, wantStatus, wantNone string) {
 		t.Helper()
