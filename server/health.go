@@ -74,12 +74,12 @@ func (s *Server) checkHealth(ctx context.Context) healthReport {
 // StaleAfter (three intervals plus the longest backoff) of now, counting
 // from the server's start before its first success; else why not.
 func (s *Server) feedHealth(now time.Time) string {
-	last := s.feed.LastSuccess()
-	switch {
-	case last.IsZero() && now.Sub(s.started) > s.feed.StaleAfter():
+	switch st := s.feedStatus(now); {
+	case !st.Stale:
+		return "ok"
+	case st.LastPoll.IsZero():
 		return "stale: no successful poll since the start at " + s.started.UTC().Format(time.RFC3339)
-	case !last.IsZero() && now.Sub(last) > s.feed.StaleAfter():
-		return "stale: last successful poll " + last.Format(time.RFC3339)
+	default:
+		return "stale: last successful poll " + st.LastPoll.Format(time.RFC3339)
 	}
-	return "ok"
 }

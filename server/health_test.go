@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -69,12 +68,7 @@ func TestHealthReadOnlyDatabase(t *testing.T) {
 func TestHealthFeed(t *testing.T) {
 	t.Parallel()
 	stack := promtest.Start(t)
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + closed.Addr().String()
-	closed.Close()
+	dead := closedPortURL(t)
 
 	for _, c := range []struct {
 		name, prometheus string

@@ -112,7 +112,7 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 			return err
 		}
 		data.OlderURL, data.NewerURL = pageLinks(u.Profile(a.Username), notes)
-		if a.Username == s.cfg.Username { // the bot that runs the feed
+		if a.Username == s.cfg.Username && data.NewerURL == "" { // the bot that runs the feed, on its first page
 			if data.Failing, err = s.failingTable(tx); err != nil {
 				return err
 			}

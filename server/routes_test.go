@@ -46,6 +46,7 @@ func TestEveryURLRoutesToItsHandler(t *testing.T) {
 		{http.MethodGet, site.ProfileFeed("rv-virt.citest"), urls.ProfileFeed},
 		{http.MethodGet, site.NoteURL("nuttx_build", "60cece9b"), urls.NotePage},
 		{http.MethodGet, site.Tag("risc_v"), urls.Tag},
+		{http.MethodGet, site.Failing() + "?page=2", urls.Failing},
 		{http.MethodGet, site.Target("rv-virt:citest"), urls.Target},
 		{http.MethodGet, site.TargetFeed("rv-virt:citest"), urls.TargetFeed},
 		{http.MethodGet, site.URL(urls.Search) + "?q=riscv_exit.c", urls.Search},

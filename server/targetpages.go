@@ -14,7 +14,6 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/feed"
-	"github.com/nuttx-feed/nuttx-feed/internal/natsort"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 	"github.com/nuttx-feed/nuttx-feed/web"
@@ -26,42 +25,37 @@ const (
 	targetListLimit = 50 // failures, recoveries and breaks on a target page
 )
 
-// failingTable builds the profile's table of the targets failing now, in
-// natural order (board2 before board10), with the first lines of each
-// one's latest error.
-func (s *Server) failingTable(tx *store.Tx) (*web.FailingTable, error) {
-	now, err := tx.FailingNow()
+// failingTable builds the profile's section on the targets failing now:
+// how many, the feed's status, and the first of them in natural order
+// (board2 before board10) with the first lines of each one's latest
+// error; /targets lists them all.
+func (s *Server) failingTable(tx *store.Tx) (*web.FailingNow, error) {
+	now, err := failingSorted(tx)
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(now, func(a, b *store.FeedTarget) int { return natsort.Compare(a.Target, b.Target) })
-	table := &web.FailingTable{}
+	table := &web.FailingNow{Count: len(now), Feed: s.feedStatus(s.now()), AllURL: s.site.Failing()}
 	if len(now) > failingRows {
 		now, table.More = now[:failingRows], len(now)-failingRows
 	}
-	names := make([]string, len(now))
-	for i, t := range now {
-		names[i] = t.Target
-	}
-	last, err := tx.LastFailures(names)
+	last, err := tx.LastFailures(targetNames(now))
 	if err != nil {
 		return nil, err
 	}
+	logs := make(map[string]string, len(last))
+	for target, f := range last {
+		logs[target] = f.URL
+	}
+	rows := s.failingRowsOf(now, logs)
 	contents, err := s.noteContents(tx, failureNotes(maps.Values(last)))
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range now {
-		f := last[t.Target]
-		table.Rows = append(table.Rows, web.FailingRow{
-			Target: t.Target, Arch: t.Arch, Since: t.FailingSince, Hosts: t.FailingUsers,
-			Excerpt:    web.FailureExcerpt(f.Msg, contents[f.Note], 3, 300),
-			PageURL:    s.site.Target(t.Target),
-			LogURL:     f.URL,
-			HistoryURL: s.historyURL(t),
-			ThreadURL:  s.notePageURL(t.Thread),
-		})
+	for i := range rows {
+		f := last[rows[i].Target]
+		rows[i].Excerpt = web.FailureExcerpt(f.Msg, contents[f.Note], 3, 300)
 	}
+	table.Rows = rows
 	return table, nil
 }
 

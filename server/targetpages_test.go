@@ -72,13 +72,14 @@ func (ts *testServer) recoverTarget(t *testing.T, target, user, hash string) {
 	}
 }
 
-// TestProfileShowsNothingFailing: with no target failing, the profile
-// says so.
+// TestProfileShowsNothingFailing: with no target failing and no feed
+// running, the profile says that none is recorded, not that nothing
+// fails (TestFailingFeedStatus has the feed's other states).
 func TestProfileShowsNothingFailing(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	doc := getPage(t, ts.URL+"/@nuttx_build", http.StatusOK)
-	if got := strings.TrimSpace(doc.Find("section.failing p.none").Text()); got != "Nothing is failing." {
+	if got := strings.TrimSpace(doc.Find("section.failing p.none").Text()); got != "No target is recorded as failing." {
 		t.Errorf("the empty failing section reads %q", got)
 	}
 	if n := doc.Find("section.failing table").Length(); n != 0 {
@@ -389,5 +390,27 @@ func TestDeletedFailurePostTakesItsError(t *testing.T) {
 	}
 	if n := getPage(t, ts.URL+"/search?q=ghp_leaked123", http.StatusOK).Find("article.result").Length(); n != 0 {
 		t.Errorf("search finds %d results for the deleted post's error", n)
+	}
+}
+
+// TestFailingTableOnFirstPageOnly: the profile's older pages list posts
+// only; what is failing now is on its first page.
+func TestFailingTableOnFirstPageOnly(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.failTarget(t, "sim", "nsh", "host", "1111", "error: x")
+	for i := range store.PageSize + 1 {
+		ts.publish(t, fmt.Sprint("post ", i))
+	}
+	first := getPage(t, ts.URL+"/@nuttx_build", http.StatusOK)
+	if first.Find("section.failing").Length() != 1 {
+		t.Fatal("the first page has no failing section")
+	}
+	older, ok := first.Find("nav.pages a:contains('Older')").Attr("href")
+	if !ok {
+		t.Fatal("no older page")
+	}
+	if n := getPage(t, older, http.StatusOK).Find("section.failing").Length(); n != 0 {
+		t.Errorf("an older page repeats the failing section")
 	}
 }

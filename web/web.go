@@ -36,7 +36,7 @@ func Static() fs.FS {
 }
 
 // pageNames are the page templates; each is combined with the layout.
-var pageNames = []string{"profile", "note", "tag", "target", "search", "error"}
+var pageNames = []string{"profile", "note", "tag", "target", "failing", "search", "error"}
 
 // Renderer executes the parsed page templates. It is safe for concurrent use.
 type Renderer struct {
@@ -201,7 +201,7 @@ func NoteViews(u urls.Site, notes []*store.Note) []NoteView {
 type ProfilePage struct {
 	Page
 	Profile  ProfileView
-	Failing  *FailingTable // the targets failing now; nil on a profile that runs no feed
+	Failing  *FailingNow // the targets failing now; nil on a profile that runs no feed
 	Notes    []NoteView
 	NewerURL string
 	OlderURL string

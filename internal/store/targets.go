@@ -145,6 +145,27 @@ func (tx *Tx) LastFailures(targets []string) (map[string]TargetFailure, error) {
 	return out, nil
 }
 
+// LastFailureURLs returns the build log URL of the latest failure
+// recorded of each of targets that has one: what /targets links, read
+// without the failures' messages.
+func (tx *Tx) LastFailureURLs(targets []string) (map[string]string, error) {
+	type row struct{ target, url string }
+	list, err := queryList(tx, func(rows *sql.Rows) (row, error) {
+		var r row
+		return r, rows.Scan(&r.target, &r.url)
+	}, `SELECT target, url FROM feed_failures
+		WHERE id IN (SELECT MAX(id) FROM feed_failures WHERE target IN (SELECT value FROM json_each(?)) GROUP BY target)`,
+		jsonList(targets))
+	if err != nil {
+		return nil, fmt.Errorf("last failure URLs: %w", err)
+	}
+	out := make(map[string]string, len(list))
+	for _, r := range list {
+		out[r.target] = r.url
+	}
+	return out, nil
+}
+
 // NoteContents returns the HTML of the notes with the given public ids
 // that exist and are not deleted, by public id.
 func (tx *Tx) NoteContents(publicIDs []string) (map[string]string, error) {

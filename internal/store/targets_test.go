@@ -79,14 +79,21 @@ func TestTargetHistory(t *testing.T) {
 	}
 
 	var last map[string]store.TargetFailure
+	var logs map[string]string
 	if err := db.View(context.Background(), func(tx *store.Tx) (err error) {
-		last, err = tx.LastFailures([]string{"b:c", "other:c", "none:c"})
+		if last, err = tx.LastFailures([]string{"b:c", "other:c", "none:c"}); err != nil {
+			return err
+		}
+		logs, err = tx.LastFailureURLs([]string{"b:c", "other:c", "none:c"})
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if len(last) != 2 || last["b:c"].NuttxHash != "4" || last["other:c"].NuttxHash != "x" {
 		t.Errorf("last failures: %+v", last)
+	}
+	if len(logs) != 2 || logs["b:c"] != last["b:c"].URL || logs["other:c"] != last["other:c"].URL || logs["b:c"] != "https://log/4" {
+		t.Errorf("last failure URLs: %q", logs)
 	}
 }
 

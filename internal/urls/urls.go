@@ -54,6 +54,7 @@ var (
 	Profile     = Route{"profile", "/@:username"}
 	NotePage    = Route{"note-page", "/@:username/:id"}
 	Tag         = Route{"tag", "/tags/:tag"}
+	Failing     = Route{"failing", "/targets"}                          // ?page=N: every target failing now
 	TargetFeed  = Route{"target-feed", "/targets/:target" + FeedSuffix} // served by Target's handler
 	Target      = Route{"target", "/targets/:target"}                   // a build target, "board:config"
 	Search      = Route{"search", "/search"}                            // ?q=: full-text search of the posts
@@ -68,7 +69,7 @@ const FeedSuffix = ".atom"
 var All = []Route{
 	WebFinger, HostMeta, NodeInfoLinks, NodeInfo20, NodeInfo21, Health,
 	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Replies, Image, SharedInbox,
-	Home, Follow, ProfileFeed, Profile, NotePage, Tag, TargetFeed, Target, Search, Static,
+	Home, Follow, ProfileFeed, Profile, NotePage, Tag, Failing, TargetFeed, Target, Search, Static,
 }
 
 // RouterPattern is the pattern echo routes r by: Pattern without the
@@ -229,6 +230,9 @@ func (s Site) Avatar() string                      { return s.URL(Static, "avata
 
 // Target returns the page of a build target ("board:config").
 func (s Site) Target(target string) string { return s.URL(Target, target) }
+
+// Failing returns the page listing every target failing now.
+func (s Site) Failing() string { return s.URL(Failing) }
 
 // RemoteFollow returns the page that sends a visitor to their own server
 // to follow a local actor.

@@ -1,0 +1,77 @@
+package web
+
+import "time"
+
+// The views of what is failing now: the profile's section and the
+// /targets page that lists every failing target, and the state of the
+// build feed both show, so that an empty list from a feed that cannot
+// reach Prometheus does not read as "nothing is failing".
+
+// FeedStatus is what the server knows of the build feed that keeps the
+// list of failing targets: whether it runs, when it last polled
+// Prometheus successfully (in this process: the time is not stored), and
+// whether that is too long ago to trust the list.
+type FeedStatus struct {
+	Enabled  bool      // the server polls Prometheus (--prometheus-url)
+	LastPoll time.Time // the last successful poll; zero: none since Started
+	Started  time.Time // when this server started
+	Stale    bool      // no successful poll for longer than the feed allows
+}
+
+// timeFormat is how the feed's times read on the pages: in UTC, without
+// the year (they are recent).
+const timeFormat = "2 Jan 15:04 MST"
+
+// Fresh reports whether the list can be trusted: the feed runs, has
+// polled successfully and not too long ago.
+func (f FeedStatus) Fresh() bool { return f.Enabled && !f.LastPoll.IsZero() && !f.Stale }
+
+// Text says, in one sentence, how current the list of failing targets
+// is: as of which poll, or why it may be out of date.
+func (f FeedStatus) Text() string {
+	switch {
+	case !f.Enabled:
+		return "The build feed is off on this server (no Prometheus URL is set): this list is what it last recorded and may be out of date."
+	case f.LastPoll.IsZero():
+		return "The build feed has not reached Prometheus since this server started at " + utc(f.Started) + ": this list may be out of date."
+	case f.Stale:
+		return "The build feed has not reached Prometheus since " + utc(f.LastPoll) + ": this list may be out of date."
+	}
+	return "As of the last poll of Prometheus, " + utc(f.LastPoll) + "."
+}
+
+// utc writes t in UTC as the feed's times read.
+func utc(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// FailingNow is the profile's section on the targets failing now: the
+// first rows of the table, how many fail in all, the feed's status and
+// the page that lists them all.
+type FailingNow struct {
+	FailingTable
+	Count  int // all the targets failing now
+	Feed   FeedStatus
+	AllURL string // the /targets page
+}
+
+// FailingPage is /targets: a page of every target failing now, in
+// natural order, without their errors (each target's page has them).
+type FailingPage struct {
+	Page
+	Profile  ProfileView
+	Feed     FeedStatus
+	Rows     []FailingRow // this page's, without excerpts
+	Count    int          // all the targets failing now
+	First    int          // the position of Rows[0] among them, from 1
+	Now      time.Time    // for how long each has failed
+	PrevURL  string       // the previous page, "" on the first
+	NextURL  string       // the next page, "" on the last
+	PageNum  int          // this page, from 1
+	PageLast int          // the last page
+}
+
+// Last is the position of the page's last row among all.
+func (p FailingPage) Last() int { return p.First + len(p.Rows) - 1 }
+
+// FailingFor is how long a target failing since then has failed, in
+// words ("3d 4h 5m").
+func (p FailingPage) FailingFor(since time.Time) string { return HumanDuration(p.Now.Sub(since)) }
