@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Search limits: what a query may hold and how many notes a search
@@ -66,27 +67,42 @@ func SearchQuery(input string) (query string, words []string, cut bool) {
 // and digits; everything else separates tokens).
 func isTokenRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
-// countTokens counts the tokens the tokenizer makes of w.
-func countTokens(w string) int {
-	return len(strings.FieldsFunc(w, func(r rune) bool { return !isTokenRune(r) }))
+// countTokens counts the tokens of w as tokenStarts sees them.
+func countTokens(w string) int { return len(tokenStarts(w)) }
+
+// firstTokens returns w cut after its first max tokens (tokenStarts), and
+// how many tokens that keeps.
+func firstTokens(w string, max int) (string, int) {
+	starts := tokenStarts(w)
+	if len(starts) <= max {
+		return w, len(starts)
+	}
+	return strings.TrimRightFunc(w[:starts[max]], func(r rune) bool { return !isTokenRune(r) }), max
 }
 
-// firstTokens returns w cut after its first max tokens, and how many
-// tokens that keeps.
-func firstTokens(w string, max int) (string, int) {
-	n, in := 0, false
+// tokenStarts returns where the tokens of w start, counted so as never to
+// count fewer than the tokenizer (unicode61) makes: a run of ASCII
+// letters and digits is one token, and every other letter or digit is a
+// token of its own. (Unicode's tables differ between Go and SQLite: a few
+// code points are letters to one and separators to the other, so a
+// non-ASCII run is not trusted to be one token.)
+func tokenStarts(w string) []int {
+	var starts []int
+	inASCII := false
 	for i, r := range w {
 		switch {
-		case isTokenRune(r) && !in:
-			if n == max {
-				return strings.TrimRightFunc(w[:i], func(r rune) bool { return !isTokenRune(r) }), n
+		case r < utf8.RuneSelf && isTokenRune(r):
+			if !inASCII {
+				starts = append(starts, i)
 			}
-			n, in = n+1, true
-		case !isTokenRune(r):
-			in = false
+			inASCII = true
+		case r >= utf8.RuneSelf && isTokenRune(r):
+			starts, inASCII = append(starts, i), false
+		default:
+			inASCII = false
 		}
 	}
-	return w, n
+	return starts
 }
 
 // SearchResult is one note a search found, with an excerpt around the

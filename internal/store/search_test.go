@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
@@ -224,6 +225,20 @@ func TestSearchHostileInput(t *testing.T) {
 	// the word that crosses MaxSearchTokens is cut there.
 	if _, words, cut := store.SearchQuery("sim:nsh SIM:NSH up_exit sim:nsh"); strings.Join(words, " ") != "sim:nsh up_exit" || cut {
 		t.Errorf("repeated words: %q (cut %v), want each once", words, cut)
+	}
+	// U+19B0 is a letter to Go and a separator to SQLite's tokenizer: a
+	// word joined by it is many tokens to FTS5, and counts as many here.
+	var joined []string
+	for range 16 {
+		joined = append(joined, strings.Repeat("error\u19b0", 50))
+	}
+	_, words, _ = store.SearchQuery(strings.Join(joined, " x"))
+	ascii := 0
+	for _, w := range words {
+		ascii += len(strings.FieldsFunc(w, func(r rune) bool { return r >= utf8.RuneSelf || !unicode.IsLetter(r) && !unicode.IsDigit(r) }))
+	}
+	if ascii > store.MaxSearchTokens {
+		t.Errorf("words joined by U+19B0 search %d ASCII tokens, past the %d of a search", ascii, store.MaxSearchTokens)
 	}
 	long := strings.Repeat("a-", 19) + "a" // 20 tokens
 	q, words, cut := store.SearchQuery(long + " b." + long + " never")
