@@ -138,3 +138,17 @@ func TestSearchWhenBusy(t *testing.T) {
 		t.Errorf("with a slot free: %d results, want 1", n)
 	}
 }
+
+// TestSearchPageBoundWhenEscaped: 50 results whose excerpts are text that
+// escaping makes five times longer ("&") stay under 100 KB.
+func TestSearchPageBoundWhenEscaped(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	for i := range store.MaxSearchResults + 5 {
+		ts.failTarget(t, fmt.Sprint("board", i), "nsh", "host", fmt.Sprint("hash", i), strings.Repeat("a&&&&&&", 600))
+	}
+	doc, size := fetchPage(t, ts.URL+"/search?q=a", http.StatusOK)
+	if n := doc.Find("article.result").Length(); n != store.MaxSearchResults || size >= maxPageBytes {
+		t.Errorf("search page: %d results in %d bytes, want %d under %d", n, size, store.MaxSearchResults, maxPageBytes)
+	}
+}

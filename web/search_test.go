@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"strings"
 	"testing"
 
@@ -9,8 +10,8 @@ import (
 
 // TestBoundSnippet: long text around and between matches keeps the ends
 // next to the matches, an excerpt without a match keeps its start, and an
-// excerpt stops at maxSnippet characters with "…"; a short one is left
-// alone.
+// excerpt stops at maxSnippetBytes bytes as written with "…"; a short
+// one is left alone.
 func TestBoundSnippet(t *testing.T) {
 	long := strings.Repeat("~", 1000)
 	text := func(parts []store.TextPart) string {
@@ -43,7 +44,19 @@ func TestBoundSnippet(t *testing.T) {
 		many = append(many, store.TextPart{Text: "overflow", Match: true}, store.TextPart{Text: " ~ "})
 	}
 	got := []rune(text(BoundSnippet(many)))
-	if len(got) > maxSnippet+100 || !strings.HasSuffix(string(got), "…") {
-		t.Errorf("100 matches: %d characters ending %q, want about %d and …", len(got), string(got[len(got)-5:]), maxSnippet)
+	if len(got) > maxSnippetBytes || !strings.HasSuffix(string(got), "…") {
+		t.Errorf("100 matches: %d characters ending %q, want fewer than %d and …", len(got), string(got[len(got)-5:]), maxSnippetBytes)
+	}
+	// What the page writes counts: "&" is "&amp;", and each match its <mark>.
+	amps := BoundSnippet([]store.TextPart{{Text: "a", Match: true}, {Text: strings.Repeat("&", 30)}, {Text: "a", Match: true}, {Text: strings.Repeat("&", 1000)}})
+	written := 0
+	for _, p := range amps {
+		written += len(html.EscapeString(p.Text))
+		if p.Match {
+			written += markBytes
+		}
+	}
+	if written > maxSnippetBytes+len("…") {
+		t.Errorf("an excerpt of '&' writes %d bytes, past %d", written, maxSnippetBytes)
 	}
 }

@@ -393,19 +393,20 @@ func titleOf(source string) string {
 	return line
 }
 
-// Bounds of a search result's excerpt, in characters: SQLite's snippet()
-// counts words, and the text between two words (a line of "~~~^" under a
-// compiler error) can be long, so that 50 results could make a page of
-// megabytes.
+// Bounds of a search result's excerpt: SQLite's snippet() counts words,
+// and the text between two words (a line of "~~~^" under a compiler error)
+// can be long, so that 50 results could make a page of megabytes.
 const (
-	snippetGap = 40  // characters kept at each end of the text between matches
-	maxSnippet = 300 // characters of an excerpt
+	snippetGap      = 40  // characters kept at each end of the text between matches
+	maxSnippetBytes = 500 // bytes of an excerpt as the page writes it (escaped, each match in <mark>)
+	markBytes       = len("<mark></mark>")
 )
 
 // BoundSnippet bounds an excerpt: the text before the first match keeps
 // its end, the text after the last (or an excerpt without a match) its
 // start, and the text between two matches both ends, snippetGap
-// characters each; the excerpt stops, with "…", at maxSnippet characters.
+// characters each; the excerpt stops, with "…", at maxSnippetBytes bytes
+// as the page writes them (escapedLen, and the markup of each match).
 func BoundSnippet(parts []store.TextPart) []store.TextPart {
 	var out []store.TextPart
 	total := 0
@@ -413,12 +414,14 @@ func BoundSnippet(parts []store.TextPart) []store.TextPart {
 		text := []rune(p.Text)
 		if !p.Match {
 			text = squeeze(text, i > 0 || len(parts) == 1, i < len(parts)-1)
+		} else {
+			total += markBytes
 		}
-		if total+len(text) > maxSnippet {
-			rest := max(0, maxSnippet-total)
-			return append(out, store.TextPart{Text: string(text[:rest]), Match: p.Match}, store.TextPart{Text: "…"})
+		for n, r := range text {
+			if total += escapedLen(r); total > maxSnippetBytes {
+				return append(out, store.TextPart{Text: string(text[:n]), Match: p.Match}, store.TextPart{Text: "…"})
+			}
 		}
-		total += len(text)
 		out = append(out, store.TextPart{Text: string(text), Match: p.Match})
 	}
 	return out
