@@ -15,7 +15,7 @@ import (
 // instead of reading whole tables: bench/pages measured each such scan
 // at 10,000 posts. The queries have the shapes of those in internal/store
 // (notes.go ReplyCounts, Replies and Notes; feed.go
-// ThreadTargets; targets.go TargetHistory).
+// ThreadTargets and NoteTargets; targets.go TargetHistory).
 func TestPageQueriesUseIndexes(t *testing.T) {
 	t.Parallel()
 	db := openRaw(t, filepath.Join(t.TempDir(), "a.db"))
@@ -33,6 +33,10 @@ func TestPageQueriesUseIndexes(t *testing.T) {
 			"USING INDEX feed_targets_thread (thread=?)"},
 		{`SELECT user FROM feed_recoveries WHERE target = ? ORDER BY seen_at DESC, id DESC LIMIT 50`,
 			"USING INDEX feed_recoveries_target (target=?)"},
+		{`SELECT target FROM feed_failures WHERE note_id = ?1 UNION SELECT target FROM feed_recoveries WHERE note = ?2 AND note <> ''
+			UNION SELECT target FROM feed_breaks WHERE note = ?2`, "USING INDEX feed_failures_note (note_id=?)"},
+		{`SELECT target FROM feed_recoveries WHERE note = ?1 AND note <> ''`, "USING INDEX feed_recoveries_note (note=?)"},
+		{`SELECT target FROM feed_breaks WHERE note = ?1`, "USING INDEX feed_breaks_note (note=?)"},
 	} {
 		rows, err := db.Query(`EXPLAIN QUERY PLAN `+c.query, "a", "b")
 		if err != nil {

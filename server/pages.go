@@ -205,9 +205,17 @@ func (s *Server) threadHead(tx *store.Tx, n *store.Note, data *web.NotePage) err
 			thread = append(thread, parent.InReplyTo)
 		}
 	}
-	targets, err := tx.ThreadTargets(thread)
+	// The targets the post itself announced (one, or a digest's burst);
+	// for any other post (a reply by hand), those of its thread.
+	targets, err := tx.NoteTargets(n.Seq, s.svc.NoteIRI(n))
 	if err != nil {
 		return err
+	}
+	data.OwnTargets = len(targets) > 0
+	if !data.OwnTargets {
+		if targets, err = tx.ThreadTargets(thread); err != nil {
+			return err
+		}
 	}
 	slices.SortFunc(targets, func(a, b *store.FeedTarget) int { // failing first, then by name
 		if a.Failing != b.Failing {
@@ -219,7 +227,14 @@ func (s *Server) threadHead(tx *store.Tx, n *store.Note, data *web.NotePage) err
 		return natsort.Compare(a.Target, b.Target)
 	})
 	if len(targets) > threadTargetRows {
-		targets, data.MoreTargets = targets[:threadTargetRows], len(targets)-threadTargetRows
+		for _, t := range targets[threadTargetRows:] {
+			if t.Failing {
+				data.MoreFailing++
+			} else {
+				data.MoreBuilding++
+			}
+		}
+		targets = targets[:threadTargetRows]
 	}
 	for _, t := range targets {
 		data.Targets = append(data.Targets, web.TargetStatus{Target: t.Target, URL: u.Target(t.Target),

@@ -362,11 +362,29 @@ func TestDigestThreadListsItsTargets(t *testing.T) {
 	if len(names) != 20 || names[0] != "board1:nsh" || names[1] != "board2:nsh" || names[9] != "board10:nsh" {
 		t.Errorf("targets listed %q, want 20, failing first in natural order", names)
 	}
-	if got := doc.Find("section.thread-targets p.more").Text(); got != "And 3 more." {
+	if got := doc.Find("section.thread-targets p.more").Text(); got != "And 2 more failing, 1 building again." {
 		t.Errorf("the rest: %q", got)
 	}
 	if doc.Find("p.target-link").Length() != 0 {
 		t.Error("a digest's page names one target as its own")
+	}
+
+	// A later post in the digest's thread about one target (its recovery)
+	// shows that target alone.
+	ts.recoverTarget(t, "board7:nsh", "host", "beef")
+	var recovery *store.Note
+	if err := ts.store.View(t.Context(), func(tx *store.Tx) error {
+		page, err := tx.Notes(store.NoteFilter{ActorID: digest.ActorID}, store.Page{Limit: 1})
+		if err == nil {
+			recovery = page.Notes[0]
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	doc = getPage(t, ts.site.NoteURL(recovery.Username, recovery.PublicID), http.StatusOK)
+	if got := doc.Find("p.target-link").Text(); !strings.Contains(got, "board7:nsh builds again.") || doc.Find("section.thread-targets").Length() != 0 {
+		t.Errorf("the recovery's page shows %q and %d lists, want board7:nsh's status alone", got, doc.Find("section.thread-targets").Length())
 	}
 }
 

@@ -221,11 +221,12 @@ type NotePage struct {
 	// FirstRepliesURL leads back to the first, "" on the first.
 	MoreRepliesURL  string
 	FirstRepliesURL string
-	// Targets are the build targets whose thread the note is in (one, or
-	// the many of a digest), failing ones first; MoreTargets counts those
-	// left out.
-	Targets     []TargetStatus
-	MoreTargets int
+	// Targets are the build targets the note announced (OwnTargets: one,
+	// or a digest's many), else those whose thread it is in, failing ones
+	// first; MoreFailing and MoreBuilding count those left out.
+	Targets                   []TargetStatus
+	OwnTargets                bool
+	MoreFailing, MoreBuilding int
 }
 
 // ReplyView is a reply on a thread page: ours (Note) or one from the

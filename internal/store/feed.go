@@ -107,6 +107,22 @@ func (tx *Tx) ThreadTargets(iris []string) ([]*FeedTarget, error) {
 	return out, nil
 }
 
+// NoteTargets returns the targets whose failures, recoveries or breaking
+// commits the note seq (IRI iri) announced, with their state: one for a
+// post about one target, the burst's for a digest, none for other posts.
+// At most maxThreadTargets.
+func (tx *Tx) NoteTargets(seq int64, iri string) ([]*FeedTarget, error) {
+	out, err := queryList(tx, scanFeedTarget, `SELECT `+feedTargetColumns+` FROM feed_targets t WHERE t.target IN (
+			SELECT target FROM feed_failures WHERE note_id = ?1
+			UNION SELECT target FROM feed_recoveries WHERE note = ?2 AND note <> ''
+			UNION SELECT target FROM feed_breaks WHERE note = ?2)
+		LIMIT ?3`, seq, iri, maxThreadTargets)
+	if err != nil {
+		return nil, fmt.Errorf("feed state: %w", err)
+	}
+	return out, nil
+}
+
 // FeedTarget returns one target's state.
 func (tx *Tx) FeedTarget(target string) (*FeedTarget, error) {
 	rows, err := tx.FeedTargets([]string{target})
