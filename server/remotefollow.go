@@ -101,14 +101,22 @@ func (s *Server) interactionURI(c echo.Context, a *store.Actor) (string, error) 
 
 // parseRemoteAccount reads the form's field: a host name with an optional
 // port (a server's home page, https://host/, is taken as its host), or a
-// handle user@host (with or without a leading @). It refuses other URLs,
+// handle user@host (with or without a leading @; a profile page,
+// https://host/@user, is taken as that handle). It refuses other URLs,
 // spaces, IP literals of non-public addresses (unless private networks are
 // allowed) and anything longer than a host name can be.
 func parseRemoteAccount(input string, allowPrivate bool) (remoteAccount, error) {
 	in := strings.TrimSpace(input)
-	// What people paste from their address bar: the server's home page.
-	if rest, ok := cutScheme(in); ok && !strings.Contains(strings.TrimSuffix(rest, "/"), "/") {
-		in = strings.TrimSuffix(rest, "/")
+	// What people paste from their address bar: the server's home page,
+	// or their profile page there (https://host/@user: Mastodon's form).
+	if rest, ok := cutScheme(in); ok {
+		rest = strings.TrimSuffix(rest, "/")
+		if host, user, found := strings.Cut(rest, "/@"); found && !strings.Contains(user, "/") && !strings.Contains(user, "@") {
+			rest = "@" + user + "@" + host
+		}
+		if !strings.Contains(rest, "/") {
+			in = rest
+		}
 	}
 	in = strings.TrimSuffix(in, "/")
 	switch {

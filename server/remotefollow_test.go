@@ -80,13 +80,13 @@ func TestRemoteFollowUsesSubscribeTemplate(t *testing.T) {
 	})
 	actor := url.QueryEscape(ts.URL + "/users/nuttx_build")
 	want := "http://" + host + "/authorize-follow?acct=" + actor
-	for _, in := range []string{"@alice@" + host, " alice@" + host + " "} {
+	for _, in := range []string{"@alice@" + host, " alice@" + host + " ", "https://" + host + "/@alice", "http://" + host + "/@alice/"} {
 		if got := followFrom(t, ts, in); got != want {
 			t.Errorf("follow from %q: sent to %q, want %q", in, got, want)
 		}
 	}
-	if n := lookups.Load(); n != 2 {
-		t.Errorf("%d WebFinger lookups, want 2", n)
+	if n := lookups.Load(); n != 4 {
+		t.Errorf("%d WebFinger lookups, want 4", n)
 	}
 }
 
@@ -142,7 +142,7 @@ func TestRemoteFollowRefusesJunk(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, func(c *Config) { c.AllowPrivateNetworks = false })
 	for _, in := range []string{
-		"", "   ", "mastodon social", "https://mastodon.social/@alice", "mastodon.social/path",
+		"", "   ", "mastodon social", "https://mastodon.social/@alice/123", "https://mastodon.social/about", "mastodon.social/path",
 		"javascript:alert(1)", "127.0.0.1", "[::1]", "@alice@127.0.0.1:8080", "10.1.2.3", "[::ffff:127.0.0.1]",
 		"0177.0.0.1", "localhost", "@al ice@mastodon.social", "@a/b@mastodon.social", "@@mastodon.social",
 		"alice@bob@mastodon.social", "mastodon.social:99999", "mastodon.social:x", "-bad.example", "a..example",
