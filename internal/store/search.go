@@ -186,8 +186,9 @@ func (tx *Tx) SearchNotes(input string) (SearchResults, error) {
 		return res, nil
 	}
 	var matches int
-	if err := tx.queryRow(`SELECT (SELECT COUNT(*) FROM notes_fts WHERE notes_fts MATCH ?1)
-		+ (SELECT COUNT(*) FROM failures_fts WHERE failures_fts MATCH ?1)`, query).Scan(&matches); err != nil {
+	// Counted only as far as the threshold: past it, how many is no matter.
+	if err := tx.queryRow(`SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM notes_fts WHERE notes_fts MATCH ?1 LIMIT ?2))
+		+ (SELECT COUNT(*) FROM (SELECT 1 FROM failures_fts WHERE failures_fts MATCH ?1 LIMIT ?2))`, query, maxRankedMatches+1).Scan(&matches); err != nil {
 		return SearchResults{}, fmt.Errorf("search notes: %w", err)
 	}
 	q := searchSQL
