@@ -545,9 +545,9 @@ func serverOf(u *url.URL) string {
 // Delete, a 404, 410 or Tombstone there removes it. Only a note that
 // concerns us is fetched, within the fetch limits, and at most once a
 // minute per note for each forwarding server (originNote): signer is the
-// forwarder's actor. A failed fetch, or a note the origin serves
-// otherwise, is acknowledged and dropped with a log line: nothing
-// unverified is stored.
+// forwarder's actor. A failed fetch, a note the origin serves otherwise,
+// or a note id over maxLinkLength (checkID) is acknowledged and dropped
+// with a log line: nothing unverified is stored.
 func (s *Service) handleForwarded(ctx context.Context, act *activity, signer string, log *slog.Logger) error {
 	log = log.With("forwarded", true)
 	forwarder := signer
