@@ -555,12 +555,9 @@ func (s *Service) handleForwarded(ctx context.Context, act *activity, signer str
 		forwarder = lower(u.Host)
 	}
 	var err error
-	switch {
-	case act.Type == "Delete":
-		if err = checkID("note", act.Object.ID); err == nil {
-			err = s.forwardedDelete(ctx, act, forwarder, log)
-		}
-	default:
+	if act.Type == "Delete" {
+		err = s.forwardedDelete(ctx, act, forwarder, log)
+	} else {
 		err = s.forwardedNote(ctx, act, forwarder, log)
 	}
 	if errors.Is(err, errInternal) { // ours (the database): 503, try again
@@ -572,9 +569,9 @@ func (s *Service) handleForwarded(ctx context.Context, act *activity, signer str
 	return nil
 }
 
-// checkID refuses an id (of a note, or of what, an author) that is
-// longer than maxLinkLength: such an id is neither fetched nor kept as a
-// cache key.
+// checkID refuses an id longer than maxLinkLength, what naming it (note,
+// author) in the error: such an id is neither fetched nor kept as a cache
+// key.
 func checkID(what, id string) error {
 	if len(id) > maxLinkLength {
 		return fmt.Errorf("the %s id %s is %d bytes long, over the limit of %d", what, truncate(id, 80), len(id), maxLinkLength)
@@ -649,6 +646,9 @@ func (s *Service) forwardedNote(ctx context.Context, act *activity, forwarder st
 // keeps it.
 func (s *Service) forwardedDelete(ctx context.Context, act *activity, forwarder string, log *slog.Logger) error {
 	id := act.Object.ID
+	if err := checkID("note", id); err != nil {
+		return err
+	}
 	stored, err := s.storedReply(ctx, id)
 	if err != nil || stored == nil {
 		if err == nil {
