@@ -19,6 +19,7 @@ package activitypub
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +27,9 @@ import (
 	"log/slog"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -542,9 +545,9 @@ func serverOf(u *url.URL) string {
 // Delete, a 404, 410 or Tombstone there removes it. Only a note that
 // concerns us is fetched, within the fetch limits, and at most once a
 // minute per note for each forwarding server (originNote): signer is the
-// forwarder's actor. A failed fetch, or a note the origin serves
-// otherwise, is acknowledged and dropped with a log line: nothing
-// unverified is stored.
+// forwarder's actor. A failed fetch, a note the origin serves otherwise,
+// or a note id over maxLinkLength (checkID) is acknowledged and dropped
+// with a log line: nothing unverified is stored.
 func (s *Service) handleForwarded(ctx context.Context, act *activity, signer string, log *slog.Logger) error {
 	log = log.With("forwarded", true)
 	forwarder := signer
@@ -566,6 +569,16 @@ func (s *Service) handleForwarded(ctx context.Context, act *activity, signer str
 	return nil
 }
 
+// checkID refuses an id longer than maxLinkLength, what naming it (note,
+// author) in the error: such an id is neither fetched nor kept as a cache
+// key.
+func checkID(what, id string) error {
+	if len(id) > maxLinkLength {
+		return fmt.Errorf("the %s id %s is %d bytes long, over the limit of %d", what, truncate(id, 80), len(id), maxLinkLength)
+	}
+	return nil
+}
+
 // internal marks a failure of ours (the database) as errInternal; nil
 // stays nil.
 func internal(err error) error {
@@ -579,6 +592,9 @@ func internal(err error) error {
 // origin serves it.
 func (s *Service) forwardedNote(ctx context.Context, act *activity, forwarder string, log *slog.Logger) error {
 	claimed, _ := decodeNote(act.rawObject)
+	if err := checkID("note", claimed.ID); err != nil {
+		return err
+	}
 	stored, err := s.storedReply(ctx, claimed.ID)
 	if err != nil {
 		return internal(err)
@@ -591,14 +607,19 @@ func (s *Service) forwardedNote(ctx context.Context, act *activity, forwarder st
 			return internal(err)
 		}
 	}
-	n, err := s.originNote(ctx, "note", forwarder, claimed.ID, func(a originResult) bool {
-		return a.err == nil && a.note.Type == "Note" && a.note.Content == claimed.Content
-	})
-	if err != nil {
+	want := noteSum(claimed)
+	n, _, err := s.originNote(ctx, "note", forwarder, claimed.ID, func(r originResult) bool { return r.sum == want })
+	switch {
+	case err != nil:
 		return err
+	case n == nil: // the origin served the very note embedded, under a minute ago
+		n = claimed
 	}
 	if n.Type != "Note" || !sameHost(n.AttributedTo, n.ID) {
-		return fmt.Errorf("the origin of %s serves a %s attributed to %s, not a Note by an actor of its host", n.ID, truncate(n.Type, 40), truncate(n.AttributedTo, 80))
+		return fmt.Errorf("the origin of %s serves a %s attributed to %s, not a Note by an actor of its host", truncate(n.ID, 80), truncate(n.Type, 40), truncate(n.AttributedTo, 80))
+	}
+	if err := checkID("author", n.AttributedTo); err != nil { // fetched by authorKey
+		return err
 	}
 	thread, err := s.placeOf(ctx, n)
 	switch {
@@ -625,6 +646,9 @@ func (s *Service) forwardedNote(ctx context.Context, act *activity, forwarder st
 // keeps it.
 func (s *Service) forwardedDelete(ctx context.Context, act *activity, forwarder string, log *slog.Logger) error {
 	id := act.Object.ID
+	if err := checkID("note", id); err != nil {
+		return err
+	}
 	stored, err := s.storedReply(ctx, id)
 	if err != nil || stored == nil {
 		if err == nil {
@@ -632,13 +656,13 @@ func (s *Service) forwardedDelete(ctx context.Context, act *activity, forwarder 
 		}
 		return internal(err)
 	}
-	n, err := s.originNote(ctx, "delete", forwarder, id, originResult.gone)
+	_, r, err := s.originNote(ctx, "delete", forwarder, id, func(r originResult) bool { return r.gone })
 	switch {
-	case isGone(n, err):
+	case r.gone:
 	case err != nil:
 		return fmt.Errorf("the Delete of %s is unproven, the reply kept: %w", truncate(id, 80), err)
 	default:
-		return fmt.Errorf("the Delete of %s is unproven, the reply kept: its origin still serves a %s", truncate(id, 80), truncate(n.Type, 40))
+		return fmt.Errorf("the Delete of %s is unproven, the reply kept: its origin still serves a %s", truncate(id, 80), r.typ)
 	}
 	err = s.update(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteRemoteReply(id, stored.Author)
@@ -650,22 +674,45 @@ func (s *Service) forwardedDelete(ctx context.Context, act *activity, forwarder 
 	return internal(err)
 }
 
-// originResult is what the origin of a forwarded note answered a GET of
-// its id (fetchNote), and when.
+// originResult is what originResults keeps of the answer of a forwarded
+// note's origin to a GET of its id (fetchNote), and when: only what tells
+// whether it settles a forwarded activity, never the note itself, so an
+// entry is a few hundred bytes whatever the origin served.
 type originResult struct {
-	note *remoteNote // nil with err
-	err  error
-	at   time.Time
+	typ  string            // the type it served, cut to maxResultType bytes; "" for a failed GET
+	sum  [sha256.Size]byte // noteSum of the note it served; zero for a failed GET
+	gone bool              // 404, 410, or a Tombstone
+	at   time.Time         // when it answered
 }
 
-// gone reports whether the answer says the note is gone: 404, 410, or a
-// Tombstone.
-func (a originResult) gone() bool { return isGone(a.note, a.err) }
+// maxResultType is the most of a served type an originResult keeps.
+const maxResultType = 40
 
-// isGone reports whether fetchNote's answer, n or err, says the note is
-// gone: 404, 410, or a Tombstone.
-func isGone(n *remoteNote, err error) bool {
-	return isMissing(err) || (err == nil && n.Type == "Tombstone")
+// resultOf is what originResults keeps of fetchNote's answer, n or err,
+// at now.
+func resultOf(n *remoteNote, err error, now time.Time) originResult {
+	r := originResult{gone: isMissing(err), at: now}
+	if err == nil {
+		// Clone: a cut of a long type would keep all of it.
+		r.typ, r.sum, r.gone = strings.Clone(truncate(n.Type, maxResultType)), noteSum(n), n.Type == "Tombstone"
+	}
+	return r
+}
+
+// noteSum is a SHA-256 of every field of n, each with its length (and the
+// audience with its count) so that no two notes share their input: two
+// notes with the same sum are the same note as we read it.
+func noteSum(n *remoteNote) [sha256.Size]byte {
+	fields := []string{n.ID, n.Type, n.AttributedTo, n.InReplyTo, n.Content, n.URL,
+		n.Published.Format(time.RFC3339Nano), strconv.Itoa(len(n.Audience))}
+	fields = append(append(fields, n.Audience...), n.Mentions...)
+	h := sha256.New()
+	for _, f := range fields {
+		fmt.Fprintf(h, "%d:%s", len(f), f)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // originResultAge is how long an origin's answer is reused for forwarded
@@ -673,46 +720,82 @@ func isGone(n *remoteNote, err error) bool {
 // GET a note for the same kind of activity (note or delete).
 const originResultAge = time.Minute
 
-// newOriginResults returns the bounded cache of origins' answers, by note
-// id.
-func newOriginResults() *lru.Cache[string, originResult] {
-	c, _ := lru.New[string, originResult](keyCacheSize) // errors only for a size <= 0
-	return c
+// originCacheSize bounds the origins' answers kept: with ids of at most
+// maxLinkLength bytes, under 3 MB.
+const originCacheSize = 1000
+
+// originCache keeps the origins' answers of the last originResultAge, by
+// note id: at most originCacheSize of them, the oldest dropped first.
+type originCache struct {
+	mu      sync.Mutex // makes add's insert and pruning one step
+	entries *lru.Cache[string, originResult]
+}
+
+// newOriginCache returns an empty originCache.
+func newOriginCache() *originCache {
+	c, _ := lru.New[string, originResult](originCacheSize) // errors only for a size <= 0
+	return &originCache{entries: c}
+}
+
+// get returns the answer about the note id of less than originResultAge
+// before now, if there is one.
+func (c *originCache) get(id string, now time.Time) (originResult, bool) {
+	r, ok := c.entries.Peek(id) // Peek: the order stays that of the answers
+	return r, ok && now.Sub(r.at) < originResultAge
+}
+
+// add keeps r, the answer about the note id, and drops the answers older
+// than originResultAge: the entries are in the order of their answers,
+// so the stale ones are the oldest.
+func (c *originCache) add(id string, r originResult) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries.Add(strings.Clone(id), r) // Clone: id may be a cut of a longer string
+	for {
+		_, oldest, ok := c.entries.GetOldest()
+		if !ok || r.at.Sub(oldest.at) < originResultAge {
+			return
+		}
+		c.entries.RemoveOldest()
+	}
 }
 
 // originNote returns what the origin of the note id answers, for an
 // activity of kind ("note" or "delete") forwarded by the server forwarder:
 //   - an answer of less than originResultAge ago that settles the
 //     forwarded claim (a Delete when it says the note is gone, a Create or
-//     Update when it served the content embedded), reused: forwarding the
-//     same note again costs no GET;
+//     Update when it served the very note embedded), reused: forwarding
+//     the same note again costs no GET, and n is nil (the claim is what
+//     the origin served);
 //   - else a new GET of the note, at most once per originResultAge for
 //     each forwarding server (its host), kind and note: another server
 //     forwarding fakes for a note cannot keep the genuine forward from
 //     being checked (each forward is a signed POST, paid for at the inbox
-//     rate of the forwarder's domain);
-//   - else, the forwarder having asked within the minute, the last
-//     answer, when there is one of less than originResultAge ago.
-func (s *Service) originNote(ctx context.Context, kind, forwarder, id string, settles func(originResult) bool) (*remoteNote, error) {
+//     rate of the forwarder's domain); n is the note served, r what it
+//     says and err why the GET failed;
+//   - else, the forwarder having asked within the minute, an error.
+func (s *Service) originNote(ctx context.Context, kind, forwarder, id string, settles func(originResult) bool) (n *remoteNote, r originResult, err error) {
 	now := s.now()
-	last, ok := s.originResults.Get(id)
-	fresh := ok && now.Sub(last.at) < originResultAge
-	switch {
-	case fresh && settles(last):
-	case s.deleteChecks.allow(kind+" "+forwarder+" "+id, now):
-		n, err := s.fetchNote(ctx, id)
-		last = originResult{note: n, err: err, at: now}
-		if ctx.Err() == nil { // our own cancellation says nothing of the origin
-			s.originResults.Add(id, last)
-		}
-	case !fresh:
-		return nil, fmt.Errorf("%s made us fetch %s less than a minute ago", truncate(forwarder, 80), truncate(id, 80))
+	if last, fresh := s.originResults.get(id, now); fresh && settles(last) {
+		return nil, last, nil
 	}
-	if last.err != nil {
-		return nil, last.err
+	if !s.deleteChecks.allow(checkKey(kind, forwarder, id), now) {
+		return nil, originResult{}, fmt.Errorf("%s made us fetch %s less than a minute ago", truncate(forwarder, 80), truncate(id, 80))
 	}
-	n := *last.note // the caller may change its copy
-	return &n, nil
+	n, err = s.fetchNote(ctx, id)
+	r = resultOf(n, err, now)
+	if ctx.Err() == nil { // our own cancellation says nothing of the origin
+		s.originResults.add(id, r)
+	}
+	return n, r, err
+}
+
+// checkKey is the key of deleteChecks for a GET of the note id for an
+// activity of kind forwarded by forwarder: a SHA-256 of the three, so
+// that every key takes 32 bytes whatever their lengths.
+func checkKey(kind, forwarder, id string) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%d:%s%d:%s%s", len(kind), kind, len(forwarder), forwarder, id)))
+	return string(sum[:])
 }
 
 // storedReply returns the stored reply noteID, or nil.

@@ -22,8 +22,6 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-
 	"github.com/nuttx-feed/nuttx-feed/internal/metrics"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -92,8 +90,9 @@ type Service struct {
 	// deleteChecks lets one unproven Delete of an actor a minute GET its
 	// id, and each forwarder one GET of a forwarded note (replies.go).
 	deleteChecks *throttle
-	// originResults keeps what the origins of forwarded notes answered.
-	originResults *lru.Cache[string, originResult]
+	// originResults keeps what the origins of forwarded notes answered
+	// in the last minute (replies.go).
+	originResults *originCache
 	fetches       *fetchLimits
 	inboxRate     *keyedRates
 	retention     time.Duration
@@ -141,7 +140,7 @@ func New(o Options) (*Service, error) {
 		actors:         newActorCache(),
 		keys:           newKeyCache(),
 		deleteChecks:   newThrottle(time.Minute),
-		originResults:  newOriginResults(),
+		originResults:  newOriginCache(),
 		fetches:        newFetchLimits(maxFetches, maxFetchesPerHost, maxFetchesPerClient, fetchSlotWait),
 		inboxRate:      newKeyedRates(o.InboxRate),
 		retention:      cmp.Or(o.Retention, DefaultRetention),
