@@ -203,7 +203,7 @@ func TestBurstMakesOneDigest(t *testing.T) {
 	digest := e.wantNotes(1)[0]
 	// The digest shows no error, yet each failure in it is found by its own.
 	var found store.SearchResults
-	if err := e.db.View(e.ctx, func(tx *store.Tx) (err error) { found, err = tx.SearchNotes("quux07"); return err }); err != nil ||
+	if err := e.db.View(e.ctx, func(tx *store.Tx) (err error) { found, err = tx.SearchNotes("quux07", 1); return err }); err != nil ||
 		len(found.Results) != 1 || found.Results[0].Note.Seq == 0 || found.Results[0].Target != "board07:nsh" {
 		t.Errorf("search quux07 in the digest's stored errors: %+v (%v), want the digest by board07:nsh", found.Results, err)
 	} else if d := found.Results[0].Note; !strings.HasSuffix(digest.ID, "/"+d.PublicID) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -31,20 +33,29 @@ const (
 // errSearchBusy answers a search that found no slot, or ran out of time.
 var errSearchBusy = echo.NewHTTPError(http.StatusServiceUnavailable, "Search is busy or took too long: try again in a moment, or add words to narrow it.")
 
-// handleSearchPage serves /search?q=: the notes whose text holds every word
-// of q, best first, with the matching words marked; without q, the form
-// alone (it is in every page's header).
+// handleSearchPage serves /search?q=[&page=N]: the notes whose text (or
+// stored build error) holds every word of q, best first, 50 a page, with
+// the matching words marked; without q, the form alone (it is in every
+// page's header).
 func (s *Server) handleSearchPage(c echo.Context) error {
 	q := c.QueryParam("q")
 	if len(q) > maxSearchBytes {
 		return fmt.Errorf("%w: search text too long (%d bytes, at most %d)", activitypub.ErrInvalid, len(q), maxSearchBytes)
+	}
+	page := 1
+	if p := c.QueryParam("page"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > store.MaxSearchPages {
+			return fmt.Errorf("%w: page must be a number from 1 to %d", activitypub.ErrInvalid, store.MaxSearchPages)
+		}
+		page = n
 	}
 	a, err := s.svc.Actor(c.Request().Context(), s.cfg.Username)
 	if err != nil {
 		return err
 	}
 	u := s.site
-	data := web.SearchPage{Max: store.MaxSearchResults, MaxWords: store.MaxSearchTerms, MaxTokens: store.MaxSearchTokens}
+	data := web.SearchPage{Max: store.MaxSearchResults, MaxWords: store.MaxSearchTerms, MaxTokens: store.MaxSearchTokens, Number: page}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.searchWait)
 	defer cancel()
 	if q != "" {
@@ -63,9 +74,18 @@ func (s *Server) handleSearchPage(c echo.Context) error {
 		if q == "" {
 			return nil
 		}
-		found, err := tx.SearchNotes(q)
+		found, err := tx.SearchNotes(q, page)
 		data.Results = web.SearchResultViews(u, found.Results)
-		data.Words, data.Cut, data.More, data.Newest = found.Words, found.Cut, found.More, found.Newest
+		data.Words, data.Cut, data.Newest = found.Words, found.Cut, found.Newest
+		pageURL := func(n int) string {
+			return u.URL(urls.Search) + "?" + url.Values{"q": {q}, "page": {strconv.Itoa(n)}}.Encode()
+		}
+		if found.More && page < store.MaxSearchPages {
+			data.NextURL = pageURL(page + 1)
+		}
+		if page > 1 {
+			data.PrevURL = pageURL(page - 1)
+		}
 		return err
 	})
 	if ctx.Err() != nil && c.Request().Context().Err() == nil { // our deadline, not the visitor leaving

@@ -108,11 +108,28 @@ func TestSearchPageTooManyToRank(t *testing.T) {
 	if got := doc.Find("article.result").Length(); got != store.MaxSearchResults {
 		t.Errorf("%d results, want %d", got, store.MaxSearchResults)
 	}
-	if notice := doc.Find("p.notice").Text(); !strings.Contains(notice, "showing the newest 50") {
+	if notice := doc.Find("p.notice").Text(); !strings.Contains(notice, "the newest first") {
 		t.Errorf("notice %q, want it to say the newest are shown", notice)
 	}
 	if got := attr(t, doc, "article.result .meta a", "href"); !strings.HasSuffix(got, fmt.Sprintf("/%032x", 1000)) {
 		t.Errorf("first result %q, want the newest post", got)
+	}
+	// The next page goes on where the first stopped, and leads back.
+	next := attr(t, doc, "nav.pages a:contains('More results')", "href")
+	doc = getPage(t, next, http.StatusOK)
+	if got := attr(t, doc, "article.result .meta a", "href"); !strings.HasSuffix(got, fmt.Sprintf("/%032x", 950)) {
+		t.Errorf("page 2 starts at %q, want the 51st newest post", got)
+	}
+	if doc.Find("nav.pages a:contains('Previous results')").Length() != 1 {
+		t.Error("page 2 has no way back")
+	}
+	for _, bad := range []string{"0", "x", "21", "-1"} {
+		getPage(t, ts.URL+"/search?q=error&page="+bad, http.StatusBadRequest)
+	}
+	// The last page: 1,001 posts make 21 pages, past the 20 a search pages.
+	doc = getPage(t, ts.URL+"/search?q=error&page=20", http.StatusOK)
+	if n := doc.Find("article.result").Length(); n != store.MaxSearchResults || doc.Find("nav.pages a:contains('More results')").Length() != 0 {
+		t.Errorf("page 20: %d results and a next page %d; want 50 and none", n, doc.Find("nav.pages a:contains('More results')").Length())
 	}
 }
 

@@ -350,8 +350,11 @@ type SearchPage struct {
 	Results []SearchResultView
 	Words   []string // the words searched; none for a query without any
 	Cut     bool     // words beyond store.MaxSearchTerms were dropped
-	More    bool     // more notes matched than the page shows
 	Newest  bool     // too many matched to rank: the newest are shown
+	// Number is the page of results (from 1); NextURL and PrevURL lead
+	// to the next and previous, "" for none.
+	Number           int
+	NextURL, PrevURL string
 	Max     int      // how many it shows at most
 	// MaxWords and MaxTokens are what a search holds (store.SearchQuery).
 	MaxWords, MaxTokens int

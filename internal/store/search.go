@@ -125,7 +125,7 @@ type SearchResults struct {
 	Results []SearchResult
 	Words   []string // the words searched (SearchQuery)
 	Cut     bool     // words beyond MaxSearchTerms were dropped
-	More    bool     // more than MaxSearchResults notes matched
+	More    bool     // more notes matched than this page holds (MaxSearchResults)
 	Newest  bool     // too many matched to rank (maxRankedMatches): the newest are shown
 }
 
@@ -151,7 +151,7 @@ const searchSQL = `WITH hits (note, rank, failure) AS (
 	best AS (SELECT note, MIN(rank) AS rank, failure FROM hits GROUP BY note)
 	SELECT n.id, best.failure FROM best JOIN notes n ON n.id = best.note
 	WHERE n.deleted_at IS NULL AND n.visibility = 'public'
-	ORDER BY best.rank, n.id DESC LIMIT ?2`
+	ORDER BY best.rank, n.id DESC LIMIT ?2 OFFSET ?4`
 
 // newestSQL is searchSQL for a query with too many matches to rank: the
 // newest matching notes, each with its newest matching failure. Each index
@@ -167,19 +167,28 @@ const newestSQL = `WITH hits (note, failure) AS (
 	best AS (SELECT note, MAX(failure) AS failure FROM hits GROUP BY note)
 	SELECT n.id, best.failure FROM best JOIN notes n ON n.id = best.note
 	WHERE n.deleted_at IS NULL AND n.visibility = 'public'
-	ORDER BY n.id DESC LIMIT ?2`
+	ORDER BY n.id DESC LIMIT ?2 OFFSET ?4`
 
 // newestScan is how many of the newest matches of each index newestSQL
-// reads: ten pages of results.
+// reads for each page of results asked for: ten pages' worth.
 const newestScan = 10 * MaxSearchResults
+
+// MaxSearchPages bounds how deep results are paged (?page=): 1,000
+// results, as many as a search ranks.
+const MaxSearchPages = maxRankedMatches / MaxSearchResults
 
 // SearchNotes finds the public notes still standing whose text, or the
 // stored build error of a failure they announced, holds every word of
 // input: best first (searchSQL), or the newest first when more than
 // maxRankedMatches texts match (newestSQL). Input is never FTS5 syntax
-// (SearchQuery); input with no word finds nothing. The ranking reads row
-// ids alone; the notes and their excerpts are read for the results only.
-func (tx *Tx) SearchNotes(input string) (SearchResults, error) {
+// (SearchQuery); input with no word finds nothing. It returns the page-th
+// page of MaxSearchResults (from 1 to MaxSearchPages). The ranking reads
+// row ids alone; the notes and their excerpts are read for the results
+// only.
+func (tx *Tx) SearchNotes(input string, page int) (SearchResults, error) {
+	if page < 1 || page > MaxSearchPages {
+		return SearchResults{}, fmt.Errorf("search notes: no page %d of results (from 1 to %d)", page, MaxSearchPages)
+	}
 	query, words, cut := SearchQuery(input)
 	res := SearchResults{Words: words, Cut: cut}
 	if query == "" {
@@ -198,7 +207,7 @@ func (tx *Tx) SearchNotes(input string) (SearchResults, error) {
 	type hit struct{ note, failure int64 }
 	found, err := queryList(tx, func(rows *sql.Rows) (h hit, err error) {
 		return h, rows.Scan(&h.note, &h.failure)
-	}, q, query, MaxSearchResults+1, newestScan)
+	}, q, query, MaxSearchResults+1, page*newestScan, (page-1)*MaxSearchResults)
 	if err != nil {
 		return SearchResults{}, fmt.Errorf("search notes: %w", err)
 	}

@@ -34,7 +34,7 @@ func search(t testing.TB, db *storetest.DB, input string) store.SearchResults {
 	t.Helper()
 	var res store.SearchResults
 	err := db.View(context.Background(), func(tx *store.Tx) (err error) {
-		res, err = tx.SearchNotes(input)
+		res, err = tx.SearchNotes(input, 1)
 		return err
 	})
 	if err != nil {
@@ -125,8 +125,16 @@ func TestSearchRanksByRelevance(t *testing.T) {
 			return tx.InsertNote(&n)
 		})
 	}
-	if res := search(t, db, "flood"); len(res.Results) != store.MaxSearchResults || !res.More || res.Results[0].Note.PublicID != "bulkx" {
-		t.Errorf("flood: %d results, more %v, first %s; want %d, more, the shortest first", len(res.Results), res.More, res.Results[0].Note.PublicID, store.MaxSearchResults)
+	first := search(t, db, "flood")
+	if len(first.Results) != store.MaxSearchResults || !first.More || first.Results[0].Note.PublicID != "bulkx" {
+		t.Errorf("flood: %d results, more %v, first %s; want %d, more, the shortest first", len(first.Results), first.More, first.Results[0].Note.PublicID, store.MaxSearchResults)
+	}
+	var second store.SearchResults
+	if err := db.View(context.Background(), func(tx *store.Tx) (err error) { second, err = tx.SearchNotes("flood", 2); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if got := found(second); len(got) != 1 || second.More || got[0] != "bulk"+strings.Repeat("x", store.MaxSearchResults+1) {
+		t.Errorf("flood, page 2: %v (more %v), want the longest note alone", got, second.More)
 	}
 }
 
