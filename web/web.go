@@ -355,7 +355,7 @@ type SearchPage struct {
 	// to the next and previous, "" for none.
 	Number           int
 	NextURL, PrevURL string
-	Max     int      // how many it shows at most
+	Max              int // how many it shows at most
 	// MaxWords and MaxTokens are what a search holds (store.SearchQuery).
 	MaxWords, MaxTokens int
 }
