@@ -17,7 +17,7 @@ import (
 // 10 KB of text is a clear 400.
 func TestSearchPage(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t)
+	ts := startSearchServer(t)
 	ts.publish(t, "esp32c3-devkit:nsh broke: arch/risc-v/src/common/riscv_exit.c:42: error: implicit declaration <script>alert(1)</script>")
 	ts.publish(t, "sim:nsh is fine")
 	search := func(q string) string { return ts.URL + "/search?q=" + url.QueryEscape(q) }
@@ -62,7 +62,7 @@ func TestSearchPage(t *testing.T) {
 // the target whose error matched and a link to the target's page.
 func TestSearchPageFindsStoredBuildErrors(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t)
+	ts := startSearchServer(t)
 	msg := "riscv_exit.c:42: error: implicit declaration\n" + strings.Repeat("  | noise from the compiler\n", 40) + "ld: zzdeeplinker: undefined reference to `up_exit'"
 	n := ts.failTarget(t, "esp32c3-devkit", "nsh", "nuttxpr", "deadbeef", msg)
 	if strings.Contains(n.Source, "zzdeeplinker") {
@@ -87,7 +87,7 @@ func TestSearchPageFindsStoredBuildErrors(t *testing.T) {
 // the newest, and the page says why they are not ranked.
 func TestSearchPageTooManyToRank(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t)
+	ts := startSearchServer(t)
 	err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
 		a, err := tx.Actor("nuttx_build")
 		if err != nil {
@@ -160,7 +160,7 @@ func TestSearchWhenBusy(t *testing.T) {
 // escaping makes five times longer ("&") stay under 100 KB.
 func TestSearchPageBoundWhenEscaped(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t)
+	ts := startSearchServer(t)
 	for i := range store.MaxSearchResults + 5 {
 		ts.failTarget(t, fmt.Sprint("board", i), "nsh", "host", fmt.Sprint("hash", i), strings.Repeat("a&&&&&&", 600))
 	}
@@ -168,4 +168,13 @@ func TestSearchPageBoundWhenEscaped(t *testing.T) {
 	if n := doc.Find("article.result").Length(); n != store.MaxSearchResults || size >= maxPageBytes {
 		t.Errorf("search page: %d results in %d bytes, want %d under %d", n, size, store.MaxSearchResults, maxPageBytes)
 	}
+}
+
+// startSearchServer is startServer with a search time limit far past
+// searchTimeout: -race on a loaded machine makes searches many times
+// slower than they are (TestSearchWhenBusy tests the limit).
+func startSearchServer(t *testing.T) *testServer {
+	t.Helper()
+	ln := listen(t)
+	return startWith(t, startConfig(t, ln), ln, withSearchWait(time.Minute))
 }
