@@ -40,7 +40,7 @@ func (s *Server) handleFailingPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	data := web.FailingPage{PageNum: num, Feed: s.feedStatus(s.now())}
+	data := web.FailingPage{PageNum: num, Status: s.feedStatus(s.now())}
 	err = s.view(c, func(tx *store.Tx) error {
 		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
