@@ -95,10 +95,13 @@ func failingPages(rows []web.FailingRow) []int {
 }
 
 // failingRowCost is an upper bound of the bytes of r's row on /targets:
-// its target (twice), arch, hosts and links as the page writes them, and
-// the markup.
-func failingRowCost(r web.FailingRow) int {
-	cost := failingRowMarkup + 2*textBytes(r.Target) + textBytes(r.Arch)
+// its content and the markup.
+func failingRowCost(r web.FailingRow) int { return failingRowMarkup + failingRowContent(r) }
+
+// failingRowContent is an upper bound of the bytes of r's target (twice),
+// arch, hosts and links as a page writes them, without markup.
+func failingRowContent(r web.FailingRow) int {
+	cost := 2*textBytes(r.Target) + textBytes(r.Arch)
 	for _, u := range []string{r.PageURL, r.LogURL, r.HistoryURL, r.ThreadURL} {
 		cost += urlBytes(u)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/natsort"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
 // failingNames lists the targets of the failing table's rows on doc.
@@ -328,4 +330,37 @@ func byteStrings() []string {
 		out[b] = string([]byte{byte(b)})
 	}
 	return out
+}
+
+// TestFailingRowCostBounds: a failing row costs at least the bytes the
+// page writes of it, on /targets (failingRowCost) and on the profile
+// (with its excerpt), for plain and hostile labels.
+func TestFailingRowCostBounds(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) { c.HistoryURLTemplate = feed.DefaultHistoryTemplate })
+	ts.failTarget(t, "b", "c", "h", "1", "e")
+	ts.failTarget(t, "d+&'\"<>", "c é", "h+&<'", "2 é%", "x+y\n  <&>'\"")
+	var rows []web.FailingRow
+	err := ts.store.View(t.Context(), func(tx *store.Tx) error {
+		table, err := ts.failingTable(tx)
+		rows = table.Rows
+		return err
+	})
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("%d rows: %v", len(rows), err)
+	}
+	for _, page := range []string{ts.URL + "/@nuttx_build", ts.URL + "/targets"} {
+		_, body := get(t, page, "text/html")
+		trs := strings.Split(string(body), "<tr>")[2:] // after the head's
+		for i, r := range rows {
+			written := len("<tr>") + strings.Index(trs[i], "</tr>") + len("</tr>\n")
+			counted := failingRowCost(r)
+			if page != ts.URL+"/targets" {
+				counted = failingRowContent(r) + textBytes(r.Excerpt) + failingTableRowMarkup
+			}
+			if written > counted {
+				t.Errorf("%s: row of %q writes %d bytes, counted %d", page, r.Target, written, counted)
+			}
+		}
+	}
 }
