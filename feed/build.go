@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -37,17 +38,32 @@ type Build struct {
 
 const rewindUser = "rewind"
 
+// Bounds of the labels the feed keeps of a series, in bytes: a name
+// (board, config, arch, subarch, group, build host, commit hash,
+// timestamp) is cut at maxNameLabel, a target label at maxTargetLabel
+// (board:config), a log link's text at maxURLLabel; a log link longer
+// than maxURLLabel is dropped (cut, it would lead elsewhere). Cutting is
+// a prefix on a character boundary, so the same series always reads the
+// same and maps to the same failure (identity).
+const (
+	maxNameLabel   = 100
+	maxTargetLabel = 2*maxNameLabel + 1
+	maxURLLabel    = 2048
+)
+
 // buildFromSample reads a series. It returns false when the series names no
 // target at all (neither target nor board labels), so it cannot be threaded.
+// Labels are cut (maxNameLabel, maxTargetLabel, maxURLLabel), and the url
+// label is kept only when it is an absolute http(s) URL (logURL).
 func buildFromSample(s *model.Sample) (Build, bool) {
-	l := func(name string) string { return strings.TrimSpace(string(s.Metric[model.LabelName(name)])) }
+	l := func(name string) string { return cutLabel(s.Metric[model.LabelName(name)], maxNameLabel) }
 	b := Build{
 		Board: l("board"), Config: l("config"), Arch: l("arch"), Subarch: l("subarch"), Group: l("group"),
-		User: l("user"), URL: l("url"), URLDisplay: l("url_display"), Msg: string(s.Metric["msg"]),
+		User: l("user"), URL: logURL(s.Metric["url"]), URLDisplay: cutLabel(s.Metric["url_display"], maxURLLabel), Msg: string(s.Metric["msg"]),
 		NuttxHash: l("nuttx_hash"), AppsHash: l("apps_hash"), Timestamp: l("timestamp"),
 		Score: float64(s.Value),
 	}
-	target := l("target")
+	target := cutLabel(s.Metric["target"], maxTargetLabel)
 	if b.User == rewindUser {
 		b.Rewind = true
 		target, _, _ = strings.Cut(target, "@") // rv-virt:citest@<nuttx>@<apps>
@@ -58,10 +74,10 @@ func buildFromSample(s *model.Sample) (Build, bool) {
 	if b.Board == "" || b.Config == "" {
 		if board, config, ok := strings.Cut(target, ":"); ok {
 			if b.Board == "" {
-				b.Board = board
+				b.Board = cutLabel(model.LabelValue(board), maxNameLabel)
 			}
 			if b.Config == "" {
-				b.Config = config
+				b.Config = cutLabel(model.LabelValue(config), maxNameLabel)
 			}
 		}
 	}
@@ -78,6 +94,35 @@ func buildFromSample(s *model.Sample) (Build, bool) {
 	return b, true
 }
 
+// cutLabel is v without surrounding spaces, cut to at most limit bytes on
+// a character boundary.
+func cutLabel(v model.LabelValue, limit int) string {
+	s := strings.TrimSpace(string(v))
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.TrimSpace(s[:cut])
+}
+
+// logURL is the url label when it is an absolute http(s) URL of at most
+// maxURLLabel bytes, else "" (no log link).
+func logURL(v model.LabelValue) string {
+	s := strings.TrimSpace(string(v))
+	if len(s) > maxURLLabel {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" { // Parse lowers the scheme
+		return ""
+	}
+	return s
+}
+
+// parseScore reads a score label; nil when absent or not a number.
 func parseScore(s string) *float64 {
 	if s == "" {
 		return nil

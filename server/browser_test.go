@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,5 +245,43 @@ func TestThreadInBrowser(t *testing.T) {
 		if width != "400 400" {
 			t.Errorf("%s at 400 px: viewport and page width %v, want no sideways scroll", page, width)
 		}
+	}
+}
+
+// TestFailingTableFitsInBrowser: at 1000 and 400 px the failing tables
+// of the profile and /targets fit their scroll box (no sideways scroll to
+// reach the Links column) however long an error's lines, a build host's
+// name or a target's name: the error wraps in its cell and keeps its
+// indentation (review rv2, item 3).
+func TestFailingTableFitsInBrowser(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	msg := "src/" + strings.Repeat("very_long_path/", 8) + "up_idle.c:12:3: error: '" + strings.Repeat("x", 80) + "' undeclared\n    12 |   x = 1;"
+	ts.failTarget(t, "esp32c3-devkit", "nsh", "host-"+strings.Repeat("h", 90), "abc", msg)
+	ts.failTarget(t, "board-"+strings.Repeat("b", 90), "nsh", "hostA", "def", msg)
+	b := browser(t)
+	eval := evaluator(t, b)
+	for _, width := range []int64{1000, 400} {
+		if err := chromedp.Do(b, chromedp.EmulateViewport(width, 900)); err != nil {
+			t.Fatal(err)
+		}
+		for _, page := range []string{ts.URL + "/@nuttx_build", ts.URL + "/targets"} {
+			if err := chromedp.Do(b, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("table.targets"))); err != nil {
+				t.Fatal(err)
+			}
+			box := eval(`(() => { const s = document.querySelector("section.failing .scroll"); return s.clientWidth + " " + s.scrollWidth })()`).(string)
+			if w := strings.Fields(box); w[0] != w[1] {
+				t.Errorf("%s at %d px: table box %s wide, its table %s: the Links column is cut off", page, width, w[0], w[1])
+			}
+			if got := eval(`[document.documentElement.clientWidth, document.scrollingElement.scrollWidth].join(" ")`); got != fmt.Sprintf("%d %d", width, width) {
+				t.Errorf("%s at %d px: viewport and page width %v", page, width, got)
+			}
+		}
+	}
+	if err := chromedp.Do(b, chromedp.Navigate(ts.URL+"/@nuttx_build"), chromedp.WaitVisible(chromedp.CSS("table.targets code"))); err != nil {
+		t.Fatal(err)
+	}
+	if ws, text := eval(`getComputedStyle(document.querySelector("table.targets code")).whiteSpace`), eval(`document.querySelector("table.targets code").textContent`).(string); ws != "pre-wrap" || !strings.Contains(text, "\n   12 |   x = 1;") {
+		t.Errorf("error excerpt white-space %v, text %q: want it wrapped with its indentation", ws, text)
 	}
 }

@@ -2,10 +2,10 @@ package server
 
 import (
 	"fmt"
-	"html"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -40,7 +40,7 @@ func (s *Server) handleFailingPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	data := web.FailingPage{PageNum: num, Feed: s.feedStatus(s.now())}
+	data := web.FailingPage{PageNum: num, Status: s.feedStatus(s.now())}
 	err = s.view(c, func(tx *store.Tx) error {
 		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
@@ -73,6 +73,7 @@ func (s *Server) handleFailingPage(c echo.Context) error {
 	data.Page = s.page(fmt.Sprintf("Failing now (%d)", data.Count), "The NuttX build targets failing now, with their build hosts and links to their logs, history and threads",
 		"", s.failingPageURL(num, data.PageLast))
 	data.Page.Image = data.Profile.AvatarURL
+	data.Page.Feed = s.site.ProfileFeed(s.cfg.Username) // the bot's posts: its failures and recoveries
 	return s.renderPage(c, http.StatusOK, "failing", data)
 }
 
@@ -94,16 +95,59 @@ func failingPages(rows []web.FailingRow) []int {
 }
 
 // failingRowCost is an upper bound of the bytes of r's row on /targets:
-// its target (twice), arch, hosts and links, escaped, and the markup.
-func failingRowCost(r web.FailingRow) int {
-	cost := failingRowMarkup
-	for _, v := range []string{r.Target, r.Target, r.Arch, r.PageURL, r.LogURL, r.HistoryURL, r.ThreadURL} {
-		cost += len(html.EscapeString(v))
+// its content and the markup.
+func failingRowCost(r web.FailingRow) int { return failingRowMarkup + failingRowContent(r) }
+
+// failingRowContent is an upper bound of the bytes of r's target (twice),
+// arch, hosts and links as a page writes them, without markup.
+func failingRowContent(r web.FailingRow) int {
+	cost := 2*textBytes(r.Target) + textBytes(r.Arch)
+	for _, u := range []string{r.PageURL, r.LogURL, r.HistoryURL, r.ThreadURL} {
+		cost += urlBytes(u)
 	}
 	for _, h := range r.Hosts {
-		cost += len(html.EscapeString(h)) + 2
+		cost += textBytes(h) + 2
 	}
 	return cost
+}
+
+// textBytes is an upper bound of the bytes html/template writes of s as
+// text or in a quoted attribute: "&#43;" (5) for a '+', "&amp;", "&#34;"
+// and "&#39;" (5), "&lt;" and "&gt;" (4), U+FFFD (3) for a NUL.
+func textBytes(s string) int {
+	n := 0
+	for i := range len(s) {
+		switch s[i] {
+		case '+', '&', '"', '\'':
+			n += 5
+		case '<', '>':
+			n += 4
+		case 0:
+			n += 3
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// urlBytes is an upper bound of the bytes html/template writes of s as a
+// link (href="..."): "%XX" (3) for a space, a control, a non-ASCII byte,
+// a '%' and the others a URL may not hold as they are, "&#43;" and "&amp;" (5)
+// for '+' and '&'.
+func urlBytes(s string) int {
+	n := 0
+	for i := range len(s) {
+		switch c := s[i]; {
+		case c == '+' || c == '&':
+			n += 5
+		case c <= ' ' || c >= 0x7f || strings.IndexByte("\"%'()<>\\^`{|}", c) >= 0:
+			n += 3
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 // parsePageNumber reads ?page=N, 1 when absent.
@@ -156,7 +200,7 @@ func (s *Server) failingRowsOf(targets []*store.FeedTarget, logs map[string]stri
 	rows := make([]web.FailingRow, len(targets))
 	for i, t := range targets {
 		rows[i] = web.FailingRow{
-			Target: t.Target, Arch: t.Arch, Since: t.FailingSince, Hosts: t.FailingUsers,
+			Target: t.Target, Arch: t.Arch, Since: t.FailingSince, Hosts: web.ShownHosts(t.FailingUsers),
 			PageURL:    s.site.Target(t.Target),
 			LogURL:     logs[t.Target],
 			HistoryURL: s.historyURL(t),

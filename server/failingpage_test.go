@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"html/template"
 	"net"
 	"net/http"
 	"slices"
@@ -15,6 +16,8 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/natsort"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
 // failingNames lists the targets of the failing table's rows on doc.
@@ -241,4 +244,123 @@ func TestFailingFeedStatus(t *testing.T) {
 		last := ts.feed.LastSuccess() // the feed may have polled once more before the stop
 		check(t, ts, "The build feed has not reached Prometheus since "+utc(last)+": this list may be out of date.", "")
 	})
+}
+
+// TestFailingPageHostileLabels: names of '+' (written "&#43;", 5 bytes
+// each) and log links of "é" (written %C3%A9, 3 bytes a byte) keep
+// /targets and the profile's failing table under 100 KB: their budgets
+// count what the page writes, not the raw or html.EscapeString length
+// (review 540d48c, 202d95f).
+func TestFailingPageHostileLabels(t *testing.T) {
+	t.Parallel()
+	for name, mk := range map[string]func(i int) (board, hash string){
+		"log links of é": func(i int) (string, string) { return fmt.Sprint("board", i), fmt.Sprint(i) + strings.Repeat("é", 700) },
+		"names of +":     func(i int) (string, string) { return fmt.Sprint("b", i, strings.Repeat("+", 700)), fmt.Sprint(i) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, func(c *Config) { c.HistoryURLTemplate = feed.DefaultHistoryTemplate })
+			for i := range 100 {
+				board, hash := mk(i)
+				ts.failTarget(t, board, "nsh", "host", hash, "error")
+			}
+			profile, size := fetchPage(t, ts.site.Profile("nuttx_build"), 200)
+			if size >= maxPageBytes {
+				t.Errorf("profile: %d bytes, want under %d", size, maxPageBytes)
+			}
+			rows := len(failingNames(profile))
+			more := profile.Find("section.failing p.more a").Text()
+			if rows == 0 || more != fmt.Sprintf("%d more failing targets", 100-rows) {
+				t.Errorf("profile: %d rows, then %q", rows, more)
+			}
+			seen := 0
+			followPages(t, ts.URL+"/targets", `nav.pages a[rel="next"]`, func(url string, doc *goquery.Document, size int) {
+				seen += len(failingNames(doc))
+				if size >= maxPageBytes {
+					t.Errorf("%s: %d bytes, want under %d", url, size, maxPageBytes)
+				}
+			})
+			if seen != 100 {
+				t.Errorf("/targets lists %d targets, want 100", seen)
+			}
+		})
+	}
+}
+
+// TestFailingPageAtomAlternate: /targets advertises the bot's Atom feed
+// as its alternate, not "#ZgotmplZ" (the feed's status once shadowed
+// Page.Feed; review rv2).
+func TestFailingPageAtomAlternate(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.failTarget(t, "board1", "nsh", "hostA", strings.Repeat("1", 40), "error")
+	doc := getPage(t, ts.URL+"/targets", http.StatusOK)
+	alt := doc.Find(`link[rel="alternate"][type="application/atom+xml"]`)
+	if href := alt.AttrOr("href", ""); alt.Length() != 1 || href != ts.site.ProfileFeed("nuttx_build") {
+		t.Errorf("/targets: %d Atom alternates, href %q", alt.Length(), href)
+	}
+}
+
+// TestEscapedBytes: textBytes and urlBytes bound what html/template
+// writes of each byte, as text and as a link.
+func TestEscapedBytes(t *testing.T) {
+	t.Parallel()
+	page := template.Must(template.New("").Parse(`<p>{{.}}</p><a href="https://h/{{.}}">`))
+	text := template.Must(template.New("").Parse(`<p>{{.}}</p>`))
+	for _, s := range append(byteStrings(), "é", "😀", "a b", "x+y&z", `"'<>`) {
+		var all, txt strings.Builder
+		if err := page.Execute(&all, s); err != nil {
+			t.Fatal(err)
+		}
+		if err := text.Execute(&txt, s); err != nil {
+			t.Fatal(err)
+		}
+		gotText := txt.Len() - len("<p></p>")
+		gotURL := all.Len() - txt.Len() - len(`<a href="https://h/">`)
+		if textBytes(s) < gotText || urlBytes(s) < gotURL {
+			t.Errorf("%q: text %d, counted %d; link %d, counted %d", s, gotText, textBytes(s), gotURL, urlBytes(s))
+		}
+	}
+}
+
+// byteStrings is every byte, each alone.
+func byteStrings() []string {
+	out := make([]string, 256)
+	for b := range out {
+		out[b] = string([]byte{byte(b)})
+	}
+	return out
+}
+
+// TestFailingRowCostBounds: a failing row costs at least the bytes the
+// page writes of it, on /targets (failingRowCost) and on the profile
+// (with its excerpt), for plain and hostile labels.
+func TestFailingRowCostBounds(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) { c.HistoryURLTemplate = feed.DefaultHistoryTemplate })
+	ts.failTarget(t, "b", "c", "h", "1", "e")
+	ts.failTarget(t, "d+&'\"<>", "c é", "h+&<'", "2 é%", "x+y\n  <&>'\"")
+	var rows []web.FailingRow
+	err := ts.store.View(t.Context(), func(tx *store.Tx) error {
+		table, err := ts.failingTable(tx)
+		rows = table.Rows
+		return err
+	})
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("%d rows: %v", len(rows), err)
+	}
+	for _, page := range []string{ts.URL + "/@nuttx_build", ts.URL + "/targets"} {
+		_, body := get(t, page, "text/html")
+		trs := strings.Split(string(body), "<tr>")[2:] // after the head's
+		for i, r := range rows {
+			written := len("<tr>") + strings.Index(trs[i], "</tr>") + len("</tr>\n")
+			counted := failingRowCost(r)
+			if page != ts.URL+"/targets" {
+				counted = failingRowContent(r) + textBytes(r.Excerpt) + failingTableRowMarkup
+			}
+			if written > counted {
+				t.Errorf("%s: row of %q writes %d bytes, counted %d", page, r.Target, written, counted)
+			}
+		}
+	}
 }

@@ -248,13 +248,14 @@ func (s *Server) threadHead(tx *store.Tx, n *store.Note, data *web.NotePage) err
 const threadTargetRows = 20
 
 // targetsCost is what a thread page's list of targets costs of its byte
-// budget: names (twice), links, hosts and markup.
+// budget: names (twice), links and the hosts shown, as the page writes
+// them, and markup.
 func targetsCost(targets []web.TargetStatus) int {
 	cost := 0
 	for _, t := range targets {
-		cost += 2*len(t.Target) + len(t.URL) + 200
-		for _, h := range t.Hosts {
-			cost += len(h) + 2
+		cost += 2*textBytes(t.Target) + urlBytes(t.URL) + 200
+		for _, h := range t.ShownHosts() {
+			cost += textBytes(h) + 2
 		}
 	}
 	return cost

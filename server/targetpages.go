@@ -21,8 +21,14 @@ import (
 
 // Bounds that keep the pages about targets under 100 KB.
 const (
-	failingRows     = 50 // rows of the profile's failing table
-	targetListLimit = 50 // failures, recoveries and breaks on a target page
+	failingRows = 50 // rows of the profile's failing table
+	// failingTableBudget bounds the bytes of the profile's failing table
+	// (fitFailingRows): 50 rows of long names, links and errors fit.
+	failingTableBudget = 55_000
+	// failingTableRowMarkup is a profile row's bytes beyond its content
+	// and excerpt, an upper bound (386 measured).
+	failingTableRowMarkup = 420
+	targetListLimit       = 50 // failures, recoveries and breaks on a target page
 )
 
 // failingTable builds the profile's section on the targets failing now:
@@ -55,8 +61,22 @@ func (s *Server) failingTable(tx *store.Tx) (*web.FailingNow, error) {
 		f := last[rows[i].Target]
 		rows[i].Excerpt = web.FailureExcerpt(f.Msg, contents[f.Note], 3, 300)
 	}
-	table.Rows = rows
+	table.Rows = fitFailingRows(rows, failingTableBudget)
+	table.More += len(rows) - len(table.Rows)
 	return table, nil
+}
+
+// fitFailingRows keeps the first of the profile's failing rows that fit
+// budget bytes (at least one): each row's content (failingRowContent)
+// and excerpt as the page writes them, and its markup.
+func fitFailingRows(rows []web.FailingRow, budget int) []web.FailingRow {
+	used := 0
+	for i, r := range rows {
+		if used += failingRowContent(r) + textBytes(r.Excerpt) + failingTableRowMarkup; i > 0 && used > budget {
+			return rows[:i]
+		}
+	}
+	return rows
 }
 
 // noteContents returns the HTML of the local notes among iris, by IRI.
@@ -143,6 +163,16 @@ func (s *Server) handleTargetPage(c echo.Context) error {
 	return s.renderPage(c, http.StatusOK, "target", data)
 }
 
+// shortHostNames is hosts with their names cut as pages show them
+// (web.HostName).
+func shortHostNames(hosts []store.TargetHost) []store.TargetHost {
+	out := slices.Clone(hosts)
+	for i := range out {
+		out[i].User = web.HostName(out[i].User)
+	}
+	return out
+}
+
 // failureNotes lists the notes of the failures without a stored build
 // message: their excerpt comes from the note (web.FailureExcerpt).
 func failureNotes(fs iter.Seq[store.TargetFailure]) []string {
@@ -159,20 +189,20 @@ func failureNotes(fs iter.Seq[store.TargetFailure]) []string {
 // failures' excerpts.
 func (s *Server) targetView(t *store.FeedTarget, h *store.TargetHistory, p web.ProfileView, now time.Time) web.TargetPage {
 	v := web.TargetPage{
-		Profile: p, Target: t.Target, Arch: t.Arch, Failing: t.Failing, Since: t.FailingSince, FailingHosts: t.FailingUsers,
+		Profile: p, Target: t.Target, Arch: t.Arch, Failing: t.Failing, Since: t.FailingSince, FailingHosts: web.ShownHosts(t.FailingUsers),
 		ThreadURL: s.notePageURL(t.Thread), HistoryURL: s.historyURL(t), FeedURL: s.site.TargetFeed(t.Target),
-		FailureCount: h.FailureCount, Hosts: h.Hosts, Incidents: h.Incidents, FailedFor: h.FailedFor,
+		FailureCount: h.FailureCount, Hosts: shortHostNames(h.Hosts), Incidents: h.Incidents, FailedFor: h.FailedFor,
 	}
 	if t.Failing { // the incident under way counts too
 		v.Incidents++
 		v.FailedFor += now.Sub(t.FailingSince)
 	}
 	for _, f := range h.Failures {
-		v.Failures = append(v.Failures, web.FailureRow{Seen: f.Seen, User: f.User, Commits: web.CommitLinks(f.NuttxHash, f.AppsHash),
+		v.Failures = append(v.Failures, web.FailureRow{Seen: f.Seen, User: web.HostName(f.User), Commits: web.CommitLinks(f.NuttxHash, f.AppsHash),
 			Build: f.Build, LogURL: f.URL, NoteURL: s.notePageURL(f.Note)})
 	}
 	for _, r := range h.Recoveries {
-		v.Recoveries = append(v.Recoveries, web.RecoveryRow{Seen: r.Seen, User: r.User, Commits: web.CommitLinks(r.NuttxHash, r.AppsHash),
+		v.Recoveries = append(v.Recoveries, web.RecoveryRow{Seen: r.Seen, User: web.HostName(r.User), Commits: web.CommitLinks(r.NuttxHash, r.AppsHash),
 			NoteURL: s.notePageURL(r.Note)})
 	}
 	for _, b := range h.Breaks {

@@ -12,6 +12,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/feed"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
 // failTarget records, as the feed does, that user fails board:config at
@@ -430,5 +431,33 @@ func TestFailingTableOnFirstPageOnly(t *testing.T) {
 	}
 	if n := getPage(t, older, http.StatusOK).Find("section.failing").Length(); n != 0 {
 		t.Errorf("an older page repeats the failing section")
+	}
+}
+
+// TestThreadPageHostileHosts: a target failing on 30 build hosts of
+// names of 2,000 '+' (each written "&#43;") keeps its thread page, the
+// profile, /targets and its target page under 100 KB: pages show 10
+// hosts, names cut at 100 bytes, then "and 20 more" (review 97028e4).
+func TestThreadPageHostileHosts(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	first := ts.failTarget(t, "sim", "nsh", "h0"+strings.Repeat("+", 2000), "hash0", "error")
+	for h := 1; h < 30; h++ {
+		ts.failTarget(t, "sim", "nsh", fmt.Sprint("h", h, strings.Repeat("+", 2000)), fmt.Sprint("hash", h), "error")
+	}
+	for url, hosts := range map[string]string{
+		ts.site.NoteURL(first.Username, first.PublicID): "span.status.failing",
+		ts.site.Profile("nuttx_build"):                  "section.failing td.hosts",
+		ts.URL + "/targets":                             "section.failing td.hosts",
+		ts.site.Target("sim:nsh"):                       "p.status",
+	} {
+		doc, size := fetchPage(t, url, 200)
+		if size >= maxPageBytes {
+			t.Errorf("%s: %d bytes, want under %d", url, size, maxPageBytes)
+		}
+		text := doc.Find(hosts).First().Text()
+		if !strings.Contains(text, "and 20 more") || strings.Count(text, "…") != web.MaxHostsShown {
+			t.Errorf("%s: hosts %.300q...", url, text)
+		}
 	}
 }

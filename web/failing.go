@@ -1,6 +1,10 @@
 package web
 
-import "time"
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
 
 // The views of what is failing now: the profile's section and the
 // /targets page that lists every failing target, and the state of the
@@ -58,7 +62,7 @@ type FailingNow struct {
 type FailingPage struct {
 	Page
 	Profile  ProfileView
-	Feed     FeedStatus
+	Status   FeedStatus   // the build feed's (Page.Feed is the Atom feed)
 	Rows     []FailingRow // this page's, without excerpts
 	Count    int          // all the targets failing now
 	First    int          // the position of Rows[0] among them, from 1
@@ -75,3 +79,42 @@ func (p FailingPage) Last() int { return p.First + len(p.Rows) - 1 }
 // FailingFor is how long a target failing since then has failed, in
 // words ("3d 4h 5m").
 func (p FailingPage) FailingFor(since time.Time) string { return HumanDuration(p.Now.Sub(since)) }
+
+// The build hosts a page shows of a target: at most MaxHostsShown names,
+// each at most MaxHostBytes bytes (the feed cuts the user label there
+// too; older records may hold longer ones), so that a target failing on
+// many hosts, or on hosts of hostile names, keeps its page small.
+const (
+	MaxHostsShown = 10
+	MaxHostBytes  = 100
+)
+
+// ShownHosts is what a page lists of hosts: the first MaxHostsShown,
+// each cut by HostName, then "and N more" for the rest.
+func ShownHosts(hosts []string) []string {
+	n := min(len(hosts), MaxHostsShown)
+	shown := make([]string, n, n+1)
+	for i, h := range hosts[:n] {
+		shown[i] = HostName(h)
+	}
+	if more := len(hosts) - n; more > 0 {
+		shown = append(shown, fmt.Sprintf("and %d more", more))
+	}
+	return shown
+}
+
+// HostName is a build host's name as a page shows it: cut at
+// MaxHostBytes (on a character boundary) with an ellipsis.
+func HostName(h string) string {
+	if len(h) <= MaxHostBytes {
+		return h
+	}
+	cut := MaxHostBytes
+	for cut > 0 && !utf8.RuneStart(h[cut]) {
+		cut--
+	}
+	return h[:cut] + "…"
+}
+
+// ShownHosts is what a thread page lists of the build hosts failing t.
+func (t TargetStatus) ShownHosts() []string { return ShownHosts(t.Hosts) }

@@ -1,8 +1,12 @@
 package web
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // TestFeedStatus: the feed's status reads as of its last poll only when
@@ -45,5 +49,39 @@ func TestFailingPageRange(t *testing.T) {
 	}
 	if got := p.FailingFor(now.Add(-(76*time.Hour + 5*time.Minute))); got != "3d 4h 5m" {
 		t.Errorf("failing for %q", got)
+	}
+	if got := p.FailingFor(now.Add(18 * time.Minute)); got != "0m" { // since after now: clock skew
+		t.Errorf("failing since a later time for %q, want 0m", got)
+	}
+}
+
+// TestShownHosts: a page lists at most MaxHostsShown build hosts, each cut
+// at MaxHostBytes on a character boundary, then how many more there are.
+func TestShownHosts(t *testing.T) {
+	t.Parallel()
+	if got := ShownHosts([]string{"a", "b"}); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("two hosts: %q", got)
+	}
+	if got := ShownHosts(nil); len(got) != 0 {
+		t.Errorf("no hosts: %q", got)
+	}
+	var many []string
+	for i := range 13 {
+		many = append(many, fmt.Sprint("h", i))
+	}
+	got := ShownHosts(many)
+	if len(got) != MaxHostsShown+1 || got[0] != "h0" || got[MaxHostsShown-1] != "h9" || got[MaxHostsShown] != "and 3 more" {
+		t.Errorf("13 hosts: %q", got)
+	}
+	long := "h" + strings.Repeat("é", 200) // a 2-byte rune straddles byte 100
+	name := HostName(long)
+	if !strings.HasSuffix(name, "…") || len(name) > MaxHostBytes+len("…") || !utf8.ValidString(name) || !strings.HasPrefix(long, strings.TrimSuffix(name, "…")) {
+		t.Errorf("long host cut to %q (%d bytes)", name, len(name))
+	}
+	if exact := strings.Repeat("x", MaxHostBytes); HostName(exact) != exact {
+		t.Errorf("a name of %d bytes is cut", MaxHostBytes)
+	}
+	if got := (TargetStatus{Hosts: many}).ShownHosts(); len(got) != MaxHostsShown+1 {
+		t.Errorf("target status shows %d hosts", len(got))
 	}
 }

@@ -108,9 +108,10 @@ type TargetPage struct {
 // FailedForText is the time the target spent failing, in words.
 func (p TargetPage) FailedForText() string { return HumanDuration(p.FailedFor) }
 
-// HumanDuration writes d as "3d 4h 5m", to the minute ("0m" under one).
+// HumanDuration writes d as "3d 4h 5m", to the minute ("0m" under one,
+// and for a negative d: a time a skewed clock put in the future).
 func HumanDuration(d time.Duration) string {
-	m := int64(d / time.Minute)
+	m := int64(max(d, 0) / time.Minute)
 	days, hours, mins := m/(24*60), m/60%24, m%60
 	var parts []string
 	if days > 0 {

@@ -14,6 +14,8 @@ func TestHumanDuration(t *testing.T) {
 		90 * time.Minute:             "1h 30m",
 		49*time.Hour + 5*time.Minute: "2d 1h 5m",
 		72 * time.Hour:               "3d",
+		-18 * time.Minute:            "0m", // a clock skewed ahead: not "-18m"
+		-50 * time.Hour:              "0m",
 	} {
 		if got := HumanDuration(d); got != want {
 			t.Errorf("HumanDuration(%v) = %q, want %q", d, got, want)
