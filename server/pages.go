@@ -324,11 +324,11 @@ func parseRepliesCursor(c echo.Context) (store.ThreadCursor, error) {
 }
 
 // The bytes of the notes a profile or tag page lists at most (at least
-// one): with the profile's table of failing targets (about 50 KB at
-// most), its mentions (mentionsBudget) and the markup, the page stays
-// under 100 KB.
+// one, and one post is 30 KB at most): with the profile's table of failing
+// targets (failingTableBudget, 55 KB), its mentions (mentionsBudget, 8 KB)
+// and the rest of the page (6 KB), the page stays under 100 KB.
 const (
-	profileNotesBudget = 28_000
+	profileNotesBudget = 22_000
 	tagNotesBudget     = 80_000
 )
 
@@ -359,17 +359,22 @@ func fitNotes(p store.NotePage, asked store.Page, budget int) store.NotePage {
 }
 
 // mentionsBudget bounds the bytes of the mentions a profile lists: an
-// excerpt of each, but its author's name and links (2 KB each at most) in
-// full. Five ordinary mentions fit; at the limits, two.
-const mentionsBudget = 12_000
+// excerpt of each, and its author's name and links in full (2 KB each at
+// most). About nine ordinary mentions fit; one at the limits does not.
+const mentionsBudget = 8_000
+
+// mentionMarkup is a mention's bytes on the profile beyond its text and
+// links, an upper bound.
+const mentionMarkup = 450
 
 // fitMentions keeps, newest first, the mentions that fit budget bytes: each
-// costs its excerpt, its author and links, as escaped at worst
-// (store.EscapeFactor), and the markup around them.
+// costs its excerpt, its author's name, handle and links as the page
+// writes them (textBytes, urlBytes), and its markup.
 func fitMentions(mentions []*store.RemoteReply, budget int) []*store.RemoteReply {
 	var kept []*store.RemoteReply
 	for _, m := range mentions {
-		cost := store.EscapeFactor*(web.MentionExcerptMax+len(m.AuthorName)+len(m.AuthorHandle)+len(m.AuthorURL)+len(m.URL)) + store.ReplyOverhead
+		cost := textBytes(web.TextExcerpt(m.Content, web.MentionExcerptMax)) + 2*textBytes(m.AuthorName) + textBytes(m.AuthorHandle) +
+			urlBytes(m.AuthorURL) + urlBytes(m.URL) + mentionMarkup
 		if cost <= budget { // one too long for the budget is left out, not the others after it
 			kept, budget = append(kept, m), budget-cost
 		}
