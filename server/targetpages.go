@@ -21,7 +21,8 @@ import (
 
 // Bounds that keep the pages about targets under 100 KB.
 const (
-	failingRows = 50 // rows of the profile's failing table
+	failingRows     = 50 // rows of the profile's failing table
+	targetPageHosts = 20 // build hosts a target page lists (by name; the rest counted)
 	// failingTableBudget bounds the bytes of the profile's failing table
 	// (fitFailingRows): 50 rows of long names, links and errors fit.
 	failingTableBudget = 55_000
@@ -191,7 +192,8 @@ func (s *Server) targetView(t *store.FeedTarget, h *store.TargetHistory, p web.P
 	v := web.TargetPage{
 		Profile: p, Target: t.Target, Arch: t.Arch, Failing: t.Failing, Since: t.FailingSince, FailingHosts: web.ShownHosts(t.FailingUsers),
 		ThreadURL: s.notePageURL(t.Thread), HistoryURL: s.historyURL(t), FeedURL: s.site.TargetFeed(t.Target),
-		FailureCount: h.FailureCount, Hosts: shortHostNames(h.Hosts), Incidents: h.Incidents, FailedFor: h.FailedFor,
+		FailureCount: h.FailureCount, Hosts: shortHostNames(h.Hosts[:min(len(h.Hosts), targetPageHosts)]), Incidents: h.Incidents, FailedFor: h.FailedFor,
+		MoreHosts: max(0, len(h.Hosts)-targetPageHosts),
 	}
 	if t.Failing { // the incident under way counts too
 		v.Incidents++

@@ -461,3 +461,18 @@ func TestThreadPageHostileHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetPageListsTwentyHosts: a target failed by 25 build hosts lists
+// the first 20 by name and counts the rest.
+func TestTargetPageListsTwentyHosts(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	for i := range 25 {
+		ts.failTarget(t, "sim", "nsh", fmt.Sprintf("host-%02d", i), fmt.Sprintf("%040d", i), "error: x")
+	}
+	doc := getPage(t, ts.URL+"/targets/sim:nsh", http.StatusOK)
+	hosts := doc.Find("section.hosts span.host")
+	if hosts.Length() != targetPageHosts || hosts.First().Text() != "host-00" || doc.Find("p.more:contains('build hosts')").Text() != "And 5 more build hosts." {
+		t.Errorf("%d hosts listed (first %q), then %q; want 20 from host-00, and 5 more", hosts.Length(), hosts.First().Text(), doc.Find("p.more:contains('build hosts')").Text())
+	}
+}

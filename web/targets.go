@@ -101,6 +101,7 @@ type TargetPage struct {
 	Recoveries   []RecoveryRow
 	Breaks       []BreakRow
 	Hosts        []store.TargetHost
+	MoreHosts    int // build hosts left out of Hosts
 	Incidents    int // ended and ongoing
 	FailedFor    time.Duration
 }
