@@ -50,7 +50,8 @@ func Header(u urls.Site, a *store.Actor) (url, mediaType string) {
 	return u.ImageURL(a.Username, store.Header, a.Header.UpdatedAt.UnixMilli()), a.Header.ContentType
 }
 
-func fieldHTML(f store.Field) string {
+// FieldHTML renders a profile field's value: a link to its URL.
+func FieldHTML(f store.Field) string {
 	shown := strings.TrimPrefix(strings.TrimPrefix(f.URL, "https://"), "http://")
 	return `<a href="` + html.EscapeString(f.URL) + `" rel="me nofollow noopener noreferrer" target="_blank">` +
 		html.EscapeString(shown) + `</a>`

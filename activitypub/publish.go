@@ -18,6 +18,8 @@ type Post struct {
 	// Mentions are the actors the note tags and addresses, and whose
 	// inboxes get its Create; ResolveMentions fills them.
 	Mentions []store.Mention
+	// Visibility is store.Public or store.Unlisted; "" is the actor's.
+	Visibility string
 }
 
 // maxActivityBytes keeps every Create under Misskey's 64 KiB inbox limit.
@@ -60,6 +62,9 @@ func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, e
 		// visibility within actorCacheTTL.
 		Visibility: a.Visibility,
 		Mentions:   p.Mentions,
+	}
+	if p.Visibility != "" {
+		n.Visibility = p.Visibility
 	}
 	body := marshal(createDocument(s.site, n))
 	if len(body) > maxActivityBytes {

@@ -215,7 +215,7 @@ func actorDocument(u urls.Site, a *store.Actor) map[string]any {
 		attachment = append(attachment, map[string]any{
 			"type":  "PropertyValue",
 			"name":  f.Name,
-			"value": fieldHTML(f),
+			"value": FieldHTML(f),
 		})
 	}
 	m["attachment"] = attachment

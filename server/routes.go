@@ -75,6 +75,9 @@ func (s *Server) routes() *echo.Echo {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		static.ServeHTTP(w, r)
 	})))
+
+	// The Mastodon-compatible API (api.go).
+	s.apiRoutes(e)
 	return e
 }
 

@@ -59,6 +59,13 @@ var (
 	Target      = Route{"target", "/targets/:target"}                   // a build target, "board:config"
 	Search      = Route{"search", "/search"}                            // ?q=: full-text search of the posts
 	Static      = Route{"static", "/static/*"}
+
+	// The Mastodon-compatible API (server/api.go).
+	APIInstance          = Route{"api-instance", "/api/v1/instance"}
+	APIInstanceV2        = Route{"api-instance-v2", "/api/v2/instance"}
+	APIVerifyCredentials = Route{"api-verify-credentials", "/api/v1/accounts/verify_credentials"}
+	APIStatuses          = Route{"api-statuses", "/api/v1/statuses"}
+	APIStatus            = Route{"api-status", "/api/v1/statuses/:id"}
 )
 
 // FeedSuffix ends the path of an Atom feed.
@@ -70,6 +77,7 @@ var All = []Route{
 	WebFinger, HostMeta, NodeInfoLinks, NodeInfo20, NodeInfo21, Health,
 	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Replies, Image, SharedInbox,
 	Home, Follow, ProfileFeed, Profile, NotePage, Tag, Failing, TargetFeed, Target, Search, Static,
+	APIInstance, APIInstanceV2, APIVerifyCredentials, APIStatuses, APIStatus,
 }
 
 // RouterPattern is the pattern echo routes r by: Pattern without the

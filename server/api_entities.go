@@ -1,0 +1,181 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+)
+
+// Mastodon's entities, as the API answers with them: ids are strings,
+// times ISO 8601 with milliseconds, and the lists clients iterate are
+// never null.
+
+// apiAccount is a Mastodon Account.
+type apiAccount struct {
+	ID             string     `json:"id"`
+	Username       string     `json:"username"`
+	Acct           string     `json:"acct"`
+	DisplayName    string     `json:"display_name"`
+	Locked         bool       `json:"locked"`
+	Bot            bool       `json:"bot"`
+	Discoverable   bool       `json:"discoverable"`
+	Group          bool       `json:"group"`
+	CreatedAt      string     `json:"created_at"`
+	Note           string     `json:"note"`
+	URL            string     `json:"url"`
+	URI            string     `json:"uri"`
+	Avatar         string     `json:"avatar"`
+	AvatarStatic   string     `json:"avatar_static"`
+	Header         string     `json:"header"`
+	HeaderStatic   string     `json:"header_static"`
+	FollowersCount int        `json:"followers_count"`
+	FollowingCount int        `json:"following_count"`
+	StatusesCount  int        `json:"statuses_count"`
+	Emojis         []struct{} `json:"emojis"`
+	Fields         []apiField `json:"fields"`
+}
+
+// apiField is a profile field of an Account.
+type apiField struct {
+	Name       string  `json:"name"`
+	Value      string  `json:"value"`
+	VerifiedAt *string `json:"verified_at"`
+}
+
+// apiStatus is a Mastodon Status.
+type apiStatus struct {
+	ID                 string       `json:"id"`
+	URI                string       `json:"uri"`
+	URL                string       `json:"url"`
+	CreatedAt          string       `json:"created_at"`
+	Account            apiAccount   `json:"account"`
+	Content            string       `json:"content"`
+	Visibility         string       `json:"visibility"`
+	Sensitive          bool         `json:"sensitive"`
+	SpoilerText        string       `json:"spoiler_text"`
+	InReplyToID        *string      `json:"in_reply_to_id"`
+	InReplyToAccountID *string      `json:"in_reply_to_account_id"`
+	Reblog             *apiStatus   `json:"reblog"`
+	RepliesCount       int          `json:"replies_count"`
+	ReblogsCount       int          `json:"reblogs_count"`
+	FavouritesCount    int          `json:"favourites_count"`
+	Language           *string      `json:"language"`
+	EditedAt           *string      `json:"edited_at"`
+	MediaAttachments   []struct{}   `json:"media_attachments"`
+	Mentions           []apiMention `json:"mentions"`
+	Tags               []apiTag     `json:"tags"`
+	Emojis             []struct{}   `json:"emojis"`
+	Card               *struct{}    `json:"card"`
+	Poll               *struct{}    `json:"poll"`
+}
+
+// apiMention is an account a Status mentions. Remote accounts have no
+// local id here: id is the actor's IRI.
+type apiMention struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	URL      string `json:"url"`
+	Acct     string `json:"acct"`
+}
+
+// apiTag is a hashtag of a Status.
+type apiTag struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// apiTime formats t as Mastodon does: UTC, ISO 8601, milliseconds.
+func apiTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// apiAccountOf describes the local actor a as a Mastodon Account.
+func (s *Server) apiAccountOf(tx *store.Tx, a *store.Actor) (apiAccount, error) {
+	followers, err := tx.FollowerCount(a.ID)
+	if err != nil {
+		return apiAccount{}, err
+	}
+	statuses, err := tx.NoteCount(a.ID)
+	if err != nil {
+		return apiAccount{}, err
+	}
+	avatar, _ := activitypub.Avatar(s.site, a)
+	header, _ := activitypub.Header(s.site, a)
+	fields := make([]apiField, len(a.Fields))
+	for i, f := range a.Fields {
+		fields[i] = apiField{Name: f.Name, Value: activitypub.FieldHTML(f)}
+	}
+	return apiAccount{
+		ID: strconv.FormatInt(a.ID, 10), Username: a.Username, Acct: a.Username,
+		DisplayName: a.DisplayName, Bot: true, Discoverable: true,
+		CreatedAt: apiTime(a.CreatedAt), Note: activitypub.SummaryHTML(s.site, a),
+		URL: s.site.Profile(a.Username), URI: s.site.Actor(a.Username),
+		Avatar: avatar, AvatarStatic: avatar, Header: header, HeaderStatic: header,
+		FollowersCount: followers, StatusesCount: statuses,
+		Emojis: []struct{}{}, Fields: fields,
+	}, nil
+}
+
+// apiStatusOf describes the local note n as a Mastodon Status.
+func (s *Server) apiStatusOf(tx *store.Tx, n *store.Note) (*apiStatus, error) {
+	a, err := tx.Actor(n.Username)
+	if err != nil {
+		return nil, err
+	}
+	account, err := s.apiAccountOf(tx, a)
+	if err != nil {
+		return nil, err
+	}
+	views, err := s.noteViews(tx, []*store.Note{n})
+	if err != nil {
+		return nil, err
+	}
+	st := &apiStatus{
+		ID: n.PublicID, URI: s.svc.NoteIRI(n), URL: s.site.NoteURL(n.Username, n.PublicID),
+		CreatedAt: apiTime(n.Published), Account: account, Content: n.Content,
+		Visibility: n.Visibility, Sensitive: n.Sensitive, SpoilerText: n.Summary,
+		RepliesCount: views[0].ReplyCount, MediaAttachments: []struct{}{},
+		Mentions: apiMentions(n.Mentions), Tags: s.apiTags(n.Tags), Emojis: []struct{}{},
+	}
+	if err := s.apiParent(tx, st, n.InReplyTo); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// apiParent sets the in_reply_to fields of st when its parent, the IRI
+// parent, is a local note; a remote parent has no local id.
+func (s *Server) apiParent(tx *store.Tx, st *apiStatus, parent string) error {
+	_, id, ok := s.site.ParseLocalNote(parent)
+	if !ok {
+		return nil
+	}
+	p, err := tx.NoteByPublicID(id)
+	if err != nil {
+		return err
+	}
+	actor := strconv.FormatInt(p.ActorID, 10)
+	st.InReplyToID, st.InReplyToAccountID = &p.PublicID, &actor
+	return nil
+}
+
+// apiMentions describes a note's mentions.
+func apiMentions(ms []store.Mention) []apiMention {
+	out := make([]apiMention, len(ms))
+	for i, m := range ms {
+		acct := strings.TrimPrefix(m.Name, "@")
+		user, _, _ := strings.Cut(acct, "@")
+		out[i] = apiMention{ID: m.Href, Username: user, URL: m.Href, Acct: acct}
+	}
+	return out
+}
+
+// apiTags describes a note's hashtags, linked to their pages.
+func (s *Server) apiTags(tags []string) []apiTag {
+	out := make([]apiTag, len(tags))
+	for i, t := range tags {
+		out[i] = apiTag{Name: strings.ToLower(t), URL: s.site.Tag(strings.ToLower(t))}
+	}
+	return out
+}

@@ -1,0 +1,247 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+)
+
+// apiMaxBody bounds the body of a request to post a status.
+const apiMaxBody = 1 << 20
+
+// idempotencyTTL is how long an Idempotency-Key returns the status it
+// posted, as on Mastodon.
+const idempotencyTTL = time.Hour
+
+// statusRequest is what POST /api/v1/statuses asks for.
+type statusRequest struct {
+	Status, InReplyToID, SpoilerText, Visibility, Language string
+	Sensitive                                              bool
+}
+
+// errUnprocessable marks a request that parsed but cannot be posted
+// (422); other parse errors are 400.
+var errUnprocessable = errors.New("validation failed")
+
+// errMalformed marks a body that cannot be read (400).
+var errMalformed = errors.New("malformed request")
+
+// unprocessable is a 422 error with Mastodon's "Validation failed: " text.
+func unprocessable(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUnprocessable, fmt.Sprintf(format, args...))
+}
+
+// parseStatusRequest reads a status to post from a form, multipart or JSON
+// body, and checks it.
+func parseStatusRequest(r *http.Request) (statusRequest, error) {
+	fields, err := requestFields(r)
+	if err != nil {
+		return statusRequest{}, err
+	}
+	req := statusRequest{
+		Status: fields["status"], InReplyToID: strings.TrimSpace(fields["in_reply_to_id"]),
+		SpoilerText: fields["spoiler_text"], Visibility: fields["visibility"], Language: fields["language"],
+	}
+	if s := fields["sensitive"]; s != "" {
+		if req.Sensitive, err = strconv.ParseBool(s); err != nil {
+			return statusRequest{}, unprocessable("Sensitive %q is not true or false", s)
+		}
+	}
+	return req, req.check()
+}
+
+// check reports what of req nuttx-feed cannot post.
+func (req statusRequest) check() error {
+	switch {
+	case strings.TrimSpace(req.Status) == "":
+		return unprocessable("Text can't be blank")
+	case utf8.RuneCountInString(req.Status) > apiMaxCharacters:
+		return unprocessable("Text character limit of %d exceeded", apiMaxCharacters)
+	case req.Visibility == "private" || req.Visibility == "direct":
+		return unprocessable("Visibility %s is not supported: nuttx-feed posts public and unlisted statuses only", req.Visibility)
+	case req.Visibility != "" && req.Visibility != store.Public && req.Visibility != store.Unlisted:
+		return unprocessable("Visibility is not included in the list")
+	case req.SpoilerText != "" || req.Sensitive:
+		return unprocessable("Spoiler text and sensitive are not supported yet")
+	}
+	return nil
+}
+
+// requestFields reads the fields of a form, multipart or JSON body as
+// strings; a JSON field may be a string, number, boolean or null.
+func requestFields(r *http.Request) (map[string]string, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, apiMaxBody)
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mediaType == "application/json" {
+		return jsonFields(r.Body)
+	}
+	var err error
+	if mediaType == "multipart/form-data" {
+		err = r.ParseMultipartForm(apiMaxBody)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the form: %v", errMalformed, err)
+	}
+	out := map[string]string{}
+	for k, v := range r.Form {
+		out[k] = v[0]
+	}
+	return out, nil
+}
+
+// jsonFields reads a JSON object's scalar fields as strings.
+func jsonFields(body io.Reader) (map[string]string, error) {
+	var raw map[string]json.RawMessage
+	if err := json.NewDecoder(body).Decode(&raw); err != nil {
+		return nil, fmt.Errorf("%w: reading the JSON body: %v", errMalformed, err)
+	}
+	out := map[string]string{}
+	for k, v := range raw {
+		v = bytes.TrimSpace(v)
+		switch {
+		case len(v) > 0 && v[0] == '"':
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, fmt.Errorf("%w: reading the JSON body: %s: %v", errMalformed, k, err)
+			}
+			out[k] = s
+		case bytes.Equal(v, []byte("null")):
+		case len(v) > 0 && (v[0] == '{' || v[0] == '['):
+			out[k] = "" // media_ids, poll: nothing nuttx-feed takes
+		default:
+			out[k] = string(v) // a number or a boolean
+		}
+	}
+	return out, nil
+}
+
+// handleAPIPostStatus is POST /api/v1/statuses: it publishes a status as
+// the bot, as `nuttx-feed post` does, so that it federates the same way.
+// A request with an Idempotency-Key posted within the hour before from the
+// same token gets that status back.
+func (s *Server) handleAPIPostStatus(c echo.Context) error {
+	req, err := parseStatusRequest(c.Request())
+	if err != nil {
+		return apiRequestError(c, err)
+	}
+	ctx := c.Request().Context()
+	key := ""
+	if k := c.Request().Header.Get("Idempotency-Key"); k != "" {
+		key = c.Get(apiTokenKey).(string) + "\x00" + k
+	}
+	var st *apiStatus
+	if key != "" { // before resolving mentions: a repeat reaches no other server
+		if err := s.store.View(ctx, func(tx *store.Tx) (err error) { st, err = s.apiIdempotent(tx, key); return err }); err != nil {
+			return err
+		}
+		if st != nil {
+			return c.JSON(http.StatusOK, st)
+		}
+	}
+	post := activitypub.Post{Content: richtext.Parse(req.Status), InReplyTo: req.InReplyToID, Visibility: req.Visibility}
+	if err := s.svc.ResolveMentions(ctx, &post); err != nil { // network first: no write lock held meanwhile
+		return apiRequestError(c, err)
+	}
+	err = s.store.Update(ctx, func(tx *store.Tx) (err error) {
+		st, err = s.apiPublish(tx, key, post)
+		return err
+	})
+	if err != nil {
+		return apiRequestError(c, err)
+	}
+	return c.JSON(http.StatusOK, st)
+}
+
+// apiIdempotent returns the status posted under key within the hour, or
+// nil.
+func (s *Server) apiIdempotent(tx *store.Tx, key string) (*apiStatus, error) {
+	id, err := tx.IdempotentNote(key, tx.Now.Add(-idempotencyTTL))
+	if err != nil || id == "" {
+		return nil, err
+	}
+	n, err := tx.NoteByPublicID(id)
+	if err != nil {
+		return nil, err
+	}
+	return s.apiStatusOf(tx, n)
+}
+
+// apiPublish publishes post as the bot in tx and records key (when not
+// "") for it; when key posted within the hour already (a request that
+// raced this one), it returns that status and publishes nothing.
+func (s *Server) apiPublish(tx *store.Tx, key string, post activitypub.Post) (*apiStatus, error) {
+	if key != "" {
+		if st, err := s.apiIdempotent(tx, key); st != nil || err != nil {
+			return st, err
+		}
+	}
+	n, err := s.svc.Publish(tx, s.cfg.Username, post)
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		if err := tx.SaveIdempotencyKey(key, n.PublicID, tx.Now.Add(-idempotencyTTL)); err != nil {
+			return nil, err
+		}
+	}
+	return s.apiStatusOf(tx, n)
+}
+
+// apiRequestError answers a request that cannot be done: 422 for what
+// Mastodon does not validate (with its "Validation failed: " text), 404
+// for a reply to an unknown status, 400 for a malformed body. Other
+// errors go to the server's error handler.
+func apiRequestError(c echo.Context, err error) error {
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	switch {
+	case errors.Is(err, errUnprocessable):
+		return apiError(c, http.StatusUnprocessableEntity, "Validation failed: "+strings.TrimPrefix(msg, errUnprocessable.Error()+": "))
+	case errors.Is(err, activitypub.ErrInvalid):
+		return apiError(c, http.StatusUnprocessableEntity, "Validation failed: "+msg)
+	case errors.Is(err, activitypub.ErrNotFound):
+		return apiError(c, http.StatusNotFound, apiErrNotFound)
+	case errors.Is(err, errMalformed):
+		return apiError(c, http.StatusBadRequest, msg)
+	}
+	return err
+}
+
+// handleAPIGetStatus is GET /api/v1/statuses/:id: one of the server's
+// statuses; a deleted or unknown one is 404.
+func (s *Server) handleAPIGetStatus(c echo.Context) error {
+	var st *apiStatus
+	err := s.store.View(c.Request().Context(), func(tx *store.Tx) error {
+		n, err := tx.NoteByPublicID(c.Param("id"))
+		if err != nil {
+			return err
+		}
+		if !n.Deleted.IsZero() {
+			return fmt.Errorf("%w: status %s was deleted", store.ErrNotFound, n.PublicID)
+		}
+		st, err = s.apiStatusOf(tx, n)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return apiError(c, http.StatusNotFound, apiErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, st)
+}
