@@ -59,6 +59,12 @@ func TestEveryURLRoutesToItsHandler(t *testing.T) {
 		{http.MethodGet, site.URL(urls.Health), urls.Health},
 		{http.MethodGet, site.URL(urls.Home), urls.Home},
 		{http.MethodGet, site.RemoteFollow() + "?server=mastodon.social", urls.Follow},
+		{http.MethodGet, site.URL(urls.APIInstance), urls.APIInstance},
+		{http.MethodGet, site.URL(urls.APIInstanceV2), urls.APIInstanceV2},
+		{http.MethodGet, site.URL(urls.APIVerifyCredentials), urls.APIVerifyCredentials},
+		{http.MethodPost, site.URL(urls.APIStatuses), urls.APIStatuses},
+		{http.MethodOptions, site.URL(urls.APIStatuses), urls.APIStatuses},
+		{http.MethodGet, site.URL(urls.APIStatus, "60cece9b"), urls.APIStatus},
 	} {
 		req := httptest.NewRequest(c.method, c.url, nil)
 		ctx := e.NewContext(req, nil)
