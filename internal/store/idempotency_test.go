@@ -52,7 +52,9 @@ func TestIdempotencyKeys(t *testing.T) {
 	if n := storetest.Count(t, storetest.OpenAt(t, path).SQL, "api_idempotency"); n != 1 {
 		t.Errorf("%d keys after the old one expired, want 1", n)
 	}
-	update(func(tx *store.Tx) error { return tx.SaveIdempotencyKey("ci\x00b", "n3", clk.Now().Add(-time.Hour).Add(-time.Hour)) })
+	update(func(tx *store.Tx) error {
+		return tx.SaveIdempotencyKey("ci\x00b", "n3", clk.Now().Add(-time.Hour).Add(-time.Hour))
+	})
 	if got := find("ci\x00b", clk.Now()); got != "n3" {
 		t.Errorf("a key saved again found %q, want n3", got)
 	}
