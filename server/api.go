@@ -34,6 +34,7 @@ const apiCompatVersion = "4.3.0"
 // every route answers CORS preflight requests (OPTIONS).
 func (s *Server) apiRoutes(e *echo.Echo) {
 	route := func(r urls.Route, method string, h echo.HandlerFunc) {
+		h = s.limited(h) // --rate-limit, as the pages
 		e.Match([]string{method, http.MethodOptions}, r.Pattern, h, apiCORS)
 		if method == http.MethodGet {
 			e.HEAD(r.Pattern, h, apiCORS)

@@ -314,3 +314,20 @@ func TestAPIStatusFederates(t *testing.T) {
 		t.Errorf("alice got %v, the API answered %v", d.Activity, doc)
 	}
 }
+
+// TestAPIIsRateLimited: the API counts against --rate-limit like the
+// pages, and past it answers 429 in Mastodon's error shape.
+func TestAPIIsRateLimited(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) { c.RateLimit = 2 })
+	for range 2 {
+		if resp, _ := get(t, ts.URL+"/api/v1/instance", "application/json"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("instance: %d", resp.StatusCode)
+		}
+	}
+	resp, body := get(t, ts.URL+"/api/v1/instance", "application/json")
+	var e struct{ Error string }
+	if resp.StatusCode != http.StatusTooManyRequests || json.Unmarshal(body, &e) != nil || e.Error == "" {
+		t.Errorf("past the limit: %d %s, want 429 with {\"error\": ...}", resp.StatusCode, body)
+	}
+}
