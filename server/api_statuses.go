@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,8 +144,9 @@ func (s *Server) handleAPIPostStatus(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	key := ""
-	if k := c.Request().Header.Get("Idempotency-Key"); k != "" {
-		key = c.Get(apiTokenKey).(string) + "\x00" + k
+	if k := c.Request().Header.Get("Idempotency-Key"); k != "" { // stored as a hash: any length a client sends costs 32 bytes
+		sum := sha256.Sum256([]byte(c.Get(apiTokenKey).(string) + "\x00" + k))
+		key = hex.EncodeToString(sum[:])
 	}
 	var st *apiStatus
 	if key != "" { // before resolving mentions: a repeat reaches no other server
