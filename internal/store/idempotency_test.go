@@ -1,12 +1,9 @@
 package store_test
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/nuttx-feed/nuttx-feed/internal/clock"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
@@ -16,20 +13,7 @@ import (
 // older than the cut.
 func TestIdempotencyKeys(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	clk := clock.At(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	path := filepath.Join(t.TempDir(), store.FileName)
-	st, err := store.Open(ctx, path, store.Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	update := func(fn func(tx *store.Tx) error) {
-		t.Helper()
-		if err := st.Update(ctx, fn); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, clk, path, update := clockedStore(t)
 	find := func(key string, since time.Time) string {
 		t.Helper()
 		var id string

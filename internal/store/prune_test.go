@@ -16,21 +16,8 @@ import (
 // Creates, pending deliveries and everything newer stay.
 func TestPruneKeepsWhatIsNeeded(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	clk := clock.At(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	path := filepath.Join(t.TempDir(), store.FileName)
-	st, err := store.Open(ctx, path, store.Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	_, clk, path, update := clockedStore(t)
 	db := storetest.OpenAt(t, path) // a second handle, to count rows
-	update := func(fn func(tx *store.Tx) error) {
-		t.Helper()
-		if err := st.Update(ctx, fn); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var actorID int64
 	update(func(tx *store.Tx) error {
 		if _, err := tx.CreateActor(&store.Actor{Username: "bot", DisplayName: "bot", PrivateKeyPEM: "k", PublicKeyPEM: "p"}); err != nil {
@@ -130,4 +117,25 @@ func TestPruneKeepsWhatIsNeeded(t *testing.T) {
 	if pendingOld != 1 {
 		t.Errorf("the old pending delivery: %d rows, want 1 (kept until it finishes)", pendingOld)
 	}
+}
+
+// clockedStore opens a store in a new folder whose clock is set to 1 January
+// 2026 (the test moves it), closed with the test. It returns the store, its
+// clock, the database's path and an update that fails the test on error.
+func clockedStore(t *testing.T) (*store.Store, *clock.Settable, string, func(fn func(tx *store.Tx) error)) {
+	t.Helper()
+	clk := clock.At(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	path := filepath.Join(t.TempDir(), store.FileName)
+	st, err := store.Open(context.Background(), path, store.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	update := func(fn func(tx *store.Tx) error) {
+		t.Helper()
+		if err := st.Update(context.Background(), fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st, clk, path, update
 }
