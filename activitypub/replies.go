@@ -382,17 +382,13 @@ func (s *Service) handleUpdate(ctx context.Context, act *activity, signer *remot
 		log.Debug("ignored Update: not an embedded Note")
 		return nil
 	}
-	var stored *store.RemoteReply
-	err := s.store.View(ctx, func(tx *store.Tx) (err error) {
-		stored, err = tx.RemoteReply(n.ID)
-		return err
-	})
+	stored, err := s.storedReply(ctx, n.ID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		log.Debug("ignored Update of a note we do not hold", "note", n.ID)
-		return nil
 	case err != nil:
 		return err
+	case stored == nil:
+		log.Debug("ignored Update of a note we do not hold", "note", n.ID)
+		return nil
 	case stored.Author != act.Actor || n.AttributedTo != act.Actor:
 		log.Info("ignored Update of a reply by someone other than its author", "note", n.ID, "author", stored.Author)
 		return nil
@@ -801,11 +797,10 @@ func checkKey(kind, forwarder, id string) string {
 // storedReply returns the stored reply noteID, or nil.
 func (s *Service) storedReply(ctx context.Context, noteID string) (r *store.RemoteReply, err error) {
 	err = s.store.View(ctx, func(tx *store.Tx) error {
-		r, err = tx.RemoteReply(noteID)
-		if errors.Is(err, store.ErrNotFound) {
-			r, err = nil, nil
+		if r, err = tx.RemoteReply(noteID); errors.Is(err, store.ErrNotFound) {
+			r = nil
 		}
-		return err
+		return ignoreNotFound(err)
 	})
 	return r, err
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -101,53 +100,14 @@ func failingRowCost(r web.FailingRow) int { return failingRowMarkup + failingRow
 // failingRowContent is an upper bound of the bytes of r's target (twice),
 // arch, hosts and links as a page writes them, without markup.
 func failingRowContent(r web.FailingRow) int {
-	cost := 2*textBytes(r.Target) + textBytes(r.Arch)
+	cost := 2*web.TextBytes(r.Target) + web.TextBytes(r.Arch)
 	for _, u := range []string{r.PageURL, r.LogURL, r.HistoryURL, r.ThreadURL} {
-		cost += urlBytes(u)
+		cost += web.URLBytes(u)
 	}
 	for _, h := range r.Hosts {
-		cost += textBytes(h) + 2
+		cost += web.TextBytes(h) + 2
 	}
 	return cost
-}
-
-// textBytes is an upper bound of the bytes html/template writes of s as
-// text or in a quoted attribute: "&#43;" (5) for a '+', "&amp;", "&#34;"
-// and "&#39;" (5), "&lt;" and "&gt;" (4), U+FFFD (3) for a NUL.
-func textBytes(s string) int {
-	n := 0
-	for i := range len(s) {
-		switch s[i] {
-		case '+', '&', '"', '\'':
-			n += 5
-		case '<', '>':
-			n += 4
-		case 0:
-			n += 3
-		default:
-			n++
-		}
-	}
-	return n
-}
-
-// urlBytes is an upper bound of the bytes html/template writes of s as a
-// link (href="..."): "%XX" (3) for a space, a control, a non-ASCII byte,
-// a '%' and the others a URL may not hold as they are, "&#43;" and "&amp;" (5)
-// for '+' and '&'.
-func urlBytes(s string) int {
-	n := 0
-	for i := range len(s) {
-		switch c := s[i]; {
-		case c == '+' || c == '&':
-			n += 5
-		case c <= ' ' || c >= 0x7f || strings.IndexByte("\"%'()<>\\^`{|}", c) >= 0:
-			n += 3
-		default:
-			n++
-		}
-	}
-	return n
 }
 
 // parsePageNumber reads ?page=N, 1 when absent.

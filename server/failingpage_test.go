@@ -301,7 +301,7 @@ func TestFailingPageAtomAlternate(t *testing.T) {
 	}
 }
 
-// TestEscapedBytes: textBytes and urlBytes bound what html/template
+// TestEscapedBytes: web.TextBytes and web.URLBytes bound what html/template
 // writes of each byte, as text and as a link.
 func TestEscapedBytes(t *testing.T) {
 	t.Parallel()
@@ -317,8 +317,8 @@ func TestEscapedBytes(t *testing.T) {
 		}
 		gotText := txt.Len() - len("<p></p>")
 		gotURL := all.Len() - txt.Len() - len(`<a href="https://h/">`)
-		if textBytes(s) < gotText || urlBytes(s) < gotURL {
-			t.Errorf("%q: text %d, counted %d; link %d, counted %d", s, gotText, textBytes(s), gotURL, urlBytes(s))
+		if web.TextBytes(s) < gotText || web.URLBytes(s) < gotURL {
+			t.Errorf("%q: text %d, counted %d; link %d, counted %d", s, gotText, web.TextBytes(s), gotURL, web.URLBytes(s))
 		}
 	}
 }
@@ -356,7 +356,7 @@ func TestFailingRowCostBounds(t *testing.T) {
 			written := len("<tr>") + strings.Index(trs[i], "</tr>") + len("</tr>\n")
 			counted := failingRowCost(r)
 			if page != ts.URL+"/targets" {
-				counted = failingRowContent(r) + textBytes(r.Excerpt) + failingTableRowMarkup
+				counted = failingRowContent(r) + web.TextBytes(r.Excerpt) + failingTableRowMarkup
 			}
 			if written > counted {
 				t.Errorf("%s: row of %q writes %d bytes, counted %d", page, r.Target, written, counted)

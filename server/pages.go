@@ -121,7 +121,7 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 			return nil
 		}
 		mentions, err := tx.Mentions(u.Actor(a.Username))
-		data.Mentions = web.MentionViews(fitMentions(mentions, mentionsBudget))
+		data.Mentions = fitMentions(web.MentionViews(mentions), mentionsBudget)
 		return err
 	})
 	if err != nil {
@@ -253,9 +253,9 @@ const threadTargetRows = 20
 func targetsCost(targets []web.TargetStatus) int {
 	cost := 0
 	for _, t := range targets {
-		cost += 2*textBytes(t.Target) + urlBytes(t.URL) + 200
+		cost += 2*web.TextBytes(t.Target) + web.URLBytes(t.URL) + 200
 		for _, h := range t.ShownHosts() {
-			cost += textBytes(h) + 2
+			cost += web.TextBytes(h) + 2
 		}
 	}
 	return cost
@@ -369,12 +369,12 @@ const mentionMarkup = 450
 
 // fitMentions keeps, newest first, the mentions that fit budget bytes: each
 // costs its excerpt, its author's name, handle and links as the page
-// writes them (textBytes, urlBytes), and its markup.
-func fitMentions(mentions []*store.RemoteReply, budget int) []*store.RemoteReply {
-	var kept []*store.RemoteReply
+// writes them (web.TextBytes, web.URLBytes), and its markup.
+func fitMentions(mentions []web.MentionView, budget int) []web.MentionView {
+	var kept []web.MentionView
 	for _, m := range mentions {
-		cost := textBytes(web.TextExcerpt(m.Content, web.MentionExcerptMax)) + 2*textBytes(m.AuthorName) + textBytes(m.AuthorHandle) +
-			urlBytes(m.AuthorURL) + urlBytes(m.URL) + mentionMarkup
+		cost := web.TextBytes(m.Excerpt) + 2*web.TextBytes(m.AuthorName) + web.TextBytes(m.AuthorHandle) +
+			web.URLBytes(m.AuthorURL) + web.URLBytes(m.URL) + mentionMarkup
 		if cost <= budget { // one too long for the budget is left out, not the others after it
 			kept, budget = append(kept, m), budget-cost
 		}

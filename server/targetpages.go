@@ -73,7 +73,7 @@ func (s *Server) failingTable(tx *store.Tx) (*web.FailingNow, error) {
 func fitFailingRows(rows []web.FailingRow, budget int) []web.FailingRow {
 	used := 0
 	for i, r := range rows {
-		if used += failingRowContent(r) + textBytes(r.Excerpt) + failingTableRowMarkup; i > 0 && used > budget {
+		if used += failingRowContent(r) + web.TextBytes(r.Excerpt) + failingTableRowMarkup; i > 0 && used > budget {
 			return rows[:i]
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"html"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
@@ -181,18 +180,4 @@ func linesExcerpt(text string, maxLines, maxBytes int) string {
 		return strings.TrimRight(text, " \n") + "…"
 	}
 	return text
-}
-
-// escapedLen is how many bytes r takes once html/template escapes it in
-// text: "&amp;", "&lt;", "&#34;" and the like, else its UTF-8 bytes.
-func escapedLen(r rune) int {
-	switch r {
-	case '&', '"', '\'', '+':
-		return 5
-	case '<', '>':
-		return 4
-	case 0:
-		return 3 // written as U+FFFD
-	}
-	return utf8.RuneLen(r)
 }
