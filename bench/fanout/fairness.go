@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/bench/internal/measure"
 	"github.com/nuttx-feed/nuttx-feed/internal/servetest"
 )
 
@@ -81,19 +82,19 @@ func fairness(bin string, port, rounds int) {
 	}
 	med := make([]float64, len(setups))
 	for k, s := range setups {
-		med[k] = median(times[k])
+		med[k] = measure.Median(times[k])
 		fmt.Printf("| fairness: one post to %s, command to last delivery%s | %s s (median %.2f) |\n", s.name,
-			map[bool]string{true: " (answering hosts)", false: ""}[s.healthy < s.n], list(times[k], "%.2f"), med[k])
+			map[bool]string{true: " (answering hosts)", false: ""}[s.healthy < s.n], measure.List(times[k], "%.2f"), med[k])
 	}
 	ratios := make([]float64, rounds)
 	for r := range ratios {
 		ratios[r] = times[2][r] / times[1][r]
 	}
-	fmt.Printf("| **fairness: the 900 answering hosts with 100 hanging / alone, per round** | %s, **median %.2f** (target <= 2) |\n", list(ratios, "%.2f"), median(ratios))
+	fmt.Printf("| **fairness: the 900 answering hosts with 100 hanging / alone, per round** | %s, **median %.2f** (target <= 2) |\n", measure.List(ratios, "%.2f"), measure.Median(ratios))
 	for r := range ratios {
 		ratios[r] = times[3][r] / times[0][r]
 	}
-	fmt.Printf("| fairness: 1,000 inboxes on one host / on 1,000 hosts, per round | %s, median %.2f |\n", list(ratios, "%.2f"), median(ratios))
+	fmt.Printf("| fairness: 1,000 inboxes on one host / on 1,000 hosts, per round | %s, median %.2f |\n", measure.List(ratios, "%.2f"), measure.Median(ratios))
 }
 
 // commandToLast seeds a fresh data folder with followers at inboxes,

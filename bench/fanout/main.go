@@ -14,13 +14,8 @@
 package main
 
 import (
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
@@ -30,15 +25,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"sort"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	gofedsig "github.com/go-fed/httpsig"
 	_ "modernc.org/sqlite"
 
+	"github.com/nuttx-feed/nuttx-feed/bench/internal/measure"
 	"github.com/nuttx-feed/nuttx-feed/bench/internal/proc"
 	"github.com/nuttx-feed/nuttx-feed/internal/servetest"
 )
@@ -80,7 +72,7 @@ func main() {
 		lastAt.Store(now)
 		if n%50 == 0 && pub != nil {
 			checked.Add(1)
-			if err := verify(r, body, pub); err != nil {
+			if err := measure.Verify(r, body, pub); err != nil {
 				bad.Add(1)
 				log.Printf("bad delivery: %v", err)
 			}
@@ -111,7 +103,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	pub = parseKey(pemText)
+	if pub, err = measure.ParsePublicKey(pemText); err != nil {
+		log.Fatal(err)
+	}
 
 	cmd := exec.Command(*bin, "serve", "--data", dir, "--base-url", "https://nuttx-feed.org", "--listen", "127.0.0.1:0", "--allow-private-networks")
 	if *profile != "" {
@@ -131,7 +125,7 @@ func main() {
 	var ratios, rates, pars []float64
 	var cpuPerDelivery, sinkCPU []float64
 	for round := 1; round <= *rounds; round++ {
-		par := signRate(key, runtime.GOMAXPROCS(0), *signFor)
+		par := measure.SignRate(key, runtime.GOMAXPROCS(0), *signFor)
 		before := received.Load()
 		firstAt.Store(0)
 		cpu0, self0 := proc.CPUTime(cmd.Process.Pid), proc.CPUTime(os.Getpid())
@@ -153,35 +147,18 @@ func main() {
 			round, rate, window.Seconds(), par, rate/par, cpuPerDelivery[len(cpuPerDelivery)-1])
 	}
 	peakRSS := proc.StatusKB(cmd.Process.Pid, "VmHWM")
-	one := signRate(key, 1, *signFor)
+	one := measure.SignRate(key, 1, *signFor)
 
 	fmt.Printf("| fan-out | %d rounds of %d deliveries to %d hosts (%d per host), %d signatures checked by the sink, %d bad |\n",
 		*rounds, *followers, *hosts, perHost, checked.Load(), bad.Load())
-	fmt.Printf("| deliveries per second, per round | %s (median %.0f) |\n", list(rates, "%.0f"), median(rates))
-	fmt.Printf("| plain rsa.SignPKCS1v15 loop on %d goroutines, before each round | %s (median %.0f) |\n", runtime.GOMAXPROCS(0), list(pars, "%.0f"), median(pars))
-	fmt.Printf("| **ratio deliveries / signing, per round** | %s, **median %.2f** (target >= 0.85) |\n", list(ratios, "%.2f"), median(ratios))
-	fmt.Printf("| plain rsa.SignPKCS1v15 loop on 1 goroutine | %.0f /s (ratio of the median fan-out to it: %.2f) |\n", one, median(rates)/one)
+	fmt.Printf("| deliveries per second, per round | %s (median %.0f) |\n", measure.List(rates, "%.0f"), measure.Median(rates))
+	fmt.Printf("| plain rsa.SignPKCS1v15 loop on %d goroutines, before each round | %s (median %.0f) |\n", runtime.GOMAXPROCS(0), measure.List(pars, "%.0f"), measure.Median(pars))
+	fmt.Printf("| **ratio deliveries / signing, per round** | %s, **median %.2f** (target >= 0.85) |\n", measure.List(ratios, "%.2f"), measure.Median(ratios))
+	fmt.Printf("| plain rsa.SignPKCS1v15 loop on 1 goroutine | %.0f /s (ratio of the median fan-out to it: %.2f) |\n", one, measure.Median(rates)/one)
 	fmt.Printf("| server CPU per delivery (user+sys) | %s ms (median %.2f); one signature costs %.2f ms of CPU |\n",
-		list(cpuPerDelivery, "%.2f"), median(cpuPerDelivery), 1000/one)
-	fmt.Printf("| cores used by the sink (this process) during the fan-out | %s |\n", list(sinkCPU, "%.2f"))
+		measure.List(cpuPerDelivery, "%.2f"), measure.Median(cpuPerDelivery), 1000/one)
+	fmt.Printf("| cores used by the sink (this process) during the fan-out | %s |\n", measure.List(sinkCPU, "%.2f"))
 	fmt.Printf("| server RSS idle before the rounds / peak (VmHWM) | %.1f MB / %.1f MB (target < 100 MB) |\n", float64(idleRSS)/1024, float64(peakRSS)/1024)
-}
-
-func list(xs []float64, format string) string {
-	parts := make([]string, len(xs))
-	for i, x := range xs {
-		parts[i] = fmt.Sprintf(format, x)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // waitHealthy checks that the server, which has started, answers.
@@ -196,58 +173,9 @@ func waitHealthy(addr string) {
 	}
 }
 
-func verify(r *http.Request, body []byte, pub *rsa.PublicKey) error {
-	sum := sha256.Sum256(body)
-	if r.Header.Get("Digest") != "SHA-256="+b64(sum[:]) {
-		return fmt.Errorf("digest mismatch")
-	}
-	r.Header.Set("Host", r.Host)
-	v, err := gofedsig.NewVerifier(r)
-	if err != nil {
-		return err
-	}
-	return v.Verify(pub, gofedsig.RSA_SHA256)
-}
-
-func signRate(key *rsa.PrivateKey, workers int, d time.Duration) float64 {
-	var n atomic.Int64
-	stop := time.Now().Add(d)
-	var wg sync.WaitGroup
-	h := sha256.Sum256([]byte("(request-target): post /users/u1/inbox\nhost: 127.1.0.1:18443\ndate: x\ndigest: y"))
-	t0 := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(stop) {
-				if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, h[:]); err != nil {
-					log.Fatal(err)
-				}
-				n.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(t0).Seconds()
-}
-
 func run(bin string, args ...string) {
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
 		log.Fatalf("%s %v: %v\n%s", bin, args, err, out)
 	}
-}
-
-func parseKey(s string) *rsa.PublicKey {
-	block, _ := pem.Decode([]byte(s))
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return k.(*rsa.PublicKey)
-}
-
-func b64(b []byte) string {
-	out, _ := json.Marshal(b) // base64 in quotes
-	return strings.Trim(string(out), `"`)
 }
