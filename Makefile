@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/nuttx-feed/nuttx-feed/server.Version=$(VERSION)
 FUZZTIME ?= 30s
 
-.PHONY: test deps vet build fuzz bench bench-pages clean
+.PHONY: test deps vet build fuzz bench bench-pages bench-api clean
 
 ## test: install missing test dependencies, then vet, staticcheck, gofmt and the race-enabled tests
 test: deps vet
@@ -48,6 +48,10 @@ bench: build
 ## bench-pages: the web pages alone (issue 9), on 10,000 posts, 1,600 targets and 2,000 replies
 bench-pages: build
 	$(GO) run ./bench/pages -bin ./nuttx-feed
+
+## bench-api: the Mastodon API (issue 10): POST statuses to 100 follower servers, an account's 10,000 statuses
+bench-api: build
+	$(GO) run ./bench/api -bin ./nuttx-feed
 
 clean:
 	rm -rf nuttx-feed bench/out
