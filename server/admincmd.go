@@ -449,7 +449,7 @@ type tokenFlags struct {
 // add adds the flags to cmd.
 func (t *tokenFlags) add(cmd *command) {
 	t.scopes = defaultScopes
-	cmd.addString(&t.scopes, "scopes", "SCOPES", "Mastodon's scopes, comma-separated: read, write, or granular ones (read:statuses, write:statuses, ...)")
+	cmd.addString(&t.scopes, "scopes", "SCOPES", "Mastodon's scopes, comma-separated (default read,write): read, write, or granular ones (read:statuses, write:statuses, ...)")
 	cmd.addString(&t.account, "account", "USERNAME", "the local account the token acts as (posts as); empty: the bot (--username of serve)")
 }
 

@@ -205,6 +205,16 @@ func TestAPITokenLastUsed(t *testing.T) {
 	}
 }
 
+// startFollowedAPIServer starts a server with a token and alice, a
+// follower on another (simulated) server that verifies what it gets.
+func startFollowedAPIServer(t *testing.T) (*apiServer, *fedtest.Remote) {
+	t.Helper()
+	s := startAPIServer(t)
+	alice := s.remote(t, "alice", fedtest.Mastodon, false)
+	s.follow(t, alice)
+	return s, alice
+}
+
 // addActor adds the local actor username to the server's database, as
 // another process would.
 func (s *apiServer) addActor(t *testing.T, username string) {
@@ -265,9 +275,7 @@ func TestAPITokenAccount(t *testing.T) {
 // returned, and reach a follower as the Note's summary and sensitive.
 func TestAPIContentWarningFederates(t *testing.T) {
 	t.Parallel()
-	s := startAPIServer(t)
-	alice := s.remote(t, "alice", fedtest.Mastodon, false)
-	s.follow(t, alice)
+	s, alice := startFollowedAPIServer(t)
 	code, doc, _ := s.request(t, "POST", "/api/v1/statuses", "Bearer "+s.token, "application/json",
 		[]byte(`{"status":"the build log","spoiler_text":"long log","sensitive":true}`))
 	if code != 200 || doc["spoiler_text"] != "long log" || doc["sensitive"] != true {
@@ -298,9 +306,7 @@ func TestAPIContentWarningFederates(t *testing.T) {
 // gets a signed Delete, and the status is gone (404, and 404 again).
 func TestAPIDeleteStatus(t *testing.T) {
 	t.Parallel()
-	s := startAPIServer(t)
-	alice := s.remote(t, "alice", fedtest.Mastodon, false)
-	s.follow(t, alice)
+	s, alice := startFollowedAPIServer(t)
 	_, st := s.postForm(t, url.Values{"status": {"a #typo here"}})
 	id, uri := st["id"].(string), st["uri"].(string)
 	alice.WaitDeliveries(t, 2, 10*time.Second)
@@ -355,10 +361,8 @@ func TestAPIDeleteStatus(t *testing.T) {
 // from. Bad edits change nothing.
 func TestAPIEditStatus(t *testing.T) {
 	t.Parallel()
-	s := startAPIServer(t)
-	alice := s.remote(t, "alice", fedtest.Mastodon, false)
+	s, alice := startFollowedAPIServer(t)
 	bob := s.remote(t, "bob", fedtest.GoToSocial, false)
-	s.follow(t, alice)
 	_, st := s.postForm(t, url.Values{"status": {"sim:nsh fails"}})
 	id, uri := st["id"].(string), st["uri"].(string)
 	alice.WaitDeliveries(t, 2, 10*time.Second)
