@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
@@ -98,7 +97,7 @@ func (s *Service) EditNote(tx *store.Tx, username, publicID string, p Post) (*st
 		return nil, err
 	}
 	n.Edited = tx.Now
-	id := s.NoteIRI(n) + "#updates/" + strconv.FormatInt(n.Edited.UnixMilli(), 10)
+	id := s.NoteIRI(n) + "#updates/" + randomID() // as the actor's Updates: never two alike
 	body, err := boundedBody(updateNoteDocument(s.site, n, id))
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"mime"
 	"net/http"
@@ -119,14 +120,21 @@ func (s *Server) apiAuth(required bool, scopes ...string) func(echo.HandlerFunc)
 				return apiError(c, http.StatusForbidden, apiErrScope)
 			}
 			if s.now().Sub(t.LastUsed) >= tokenTouchEvery { // read first: most requests write nothing
-				if err := s.store.Update(ctx, func(tx *store.Tx) error { return tx.TouchToken(t.Name, tokenTouchEvery) }); err != nil {
-					return err
-				}
+				s.touchToken(ctx, t.Name)
 			}
 			c.Set(apiTokenKey, t.Name)
 			c.Set(apiAccountKey, cmp.Or(t.Account, s.cfg.Username))
 			return next(c)
 		}
+	}
+}
+
+// touchToken records that the token name was used. A failure (a busy or
+// read-only database) is logged, not the request's: the time is a hint
+// for the operator.
+func (s *Server) touchToken(ctx context.Context, name string) {
+	if err := s.store.Update(ctx, func(tx *store.Tx) error { return tx.TouchToken(name, tokenTouchEvery) }); err != nil {
+		s.log.Warn("cannot record the use of a token", "token", name, "err", err)
 	}
 }
 

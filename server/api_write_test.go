@@ -454,3 +454,29 @@ func (s *apiServer) waitSent(t *testing.T) {
 		return n == 0
 	})
 }
+
+// TestAPITokenUseNotWritable: when the token's last use cannot be written
+// (a read-only database), the request is still answered and the log says
+// why.
+func TestAPITokenUseNotWritable(t *testing.T) {
+	t.Parallel()
+	first := startServer(t)
+	code, out, stderr := run("token", "create", "--data", first.Dir, "ci")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	token := strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
+	first.Stop(t)
+	cfg := first.cfg
+	ln := listen(t)
+	cfg.Listen = ln.Addr().String()
+	ts := startWith(t, cfg, ln, withStoreOptions(store.Options{ReadOnly: true}))
+	req, _ := http.NewRequest("GET", ts.URL+"/api/v1/accounts/verify_credentials", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if a := send(t, req); a.status != 200 || !strings.Contains(a.body, `"username":"nuttx_build"`) {
+		t.Errorf("verify_credentials on a read-only database: %d %s", a.status, a.body)
+	}
+	if !strings.Contains(ts.logs.String(), "cannot record the use of a token") {
+		t.Errorf("the log does not say why:\n%s", ts.logs)
+	}
+}
