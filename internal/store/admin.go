@@ -116,8 +116,8 @@ func (tx *Tx) CancelUnusedInbox(inbox string) (int, error) {
 
 // DeleteNote marks the note seq deleted as of tx.Now and erases its text:
 // its content, content warning and tags, the build errors of the failures
-// it announced, and the note inside its Create, whose body becomes
-// tombstone. It gives up the deliveries of that Create
+// it announced, and the note inside its Create and its Updates (edits),
+// whose bodies become tombstone. It gives up the deliveries of those
 // still queued, and returns how many, and how many of those a running
 // server had claimed (their requests may be under way).
 func (tx *Tx) DeleteNote(seq int64, tombstone []byte) (cancelled, inFlight int, err error) {
