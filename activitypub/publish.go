@@ -20,6 +20,11 @@ type Post struct {
 	Mentions []store.Mention
 	// Visibility is store.Public or store.Unlisted; "" is the actor's.
 	Visibility string
+	// Summary is the content warning (Mastodon's spoiler_text), plain
+	// text; "" for none.
+	Summary string
+	// Sensitive marks the note sensitive (a content warning does too).
+	Sensitive bool
 }
 
 // maxActivityBytes keeps every Create under Misskey's 64 KiB inbox limit.
@@ -42,9 +47,6 @@ func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, e
 			return nil, err
 		}
 	}
-	if p.Content == nil || p.Content.IsEmpty() {
-		return nil, fmt.Errorf("%w: the note is empty", ErrInvalid)
-	}
 	parent, err := s.resolveParent(tx, p.InReplyTo)
 	if err != nil {
 		return nil, err
@@ -53,40 +55,98 @@ func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, e
 		PublicID:  randomID(),
 		ActorID:   a.ID,
 		Username:  a.Username,
-		Content:   p.Content.HTML(s.site.Tag),
-		Source:    p.Content.PlainText(),
 		InReplyTo: parent,
-		Tags:      p.Content.Tags(),
 		Published: tx.Now,
 		// An actor cached by a server shows another process's change of
 		// visibility within actorCacheTTL.
 		Visibility: a.Visibility,
-		Mentions:   p.Mentions,
 	}
 	if p.Visibility != "" {
 		n.Visibility = p.Visibility
 	}
-	body := marshal(createDocument(s.site, n))
-	if len(body) > maxActivityBytes {
-		return nil, fmt.Errorf("%w: the note is too long (%d bytes of JSON, at most %d)", ErrInvalid, len(body), maxActivityBytes)
+	if err := s.setText(n, p); err != nil {
+		return nil, err
+	}
+	body, err := boundedBody(createDocument(s.site, n))
+	if err != nil {
+		return nil, err
 	}
 	if err := tx.InsertNote(n); err != nil {
 		return nil, err
 	}
 	create := &store.Activity{IRI: s.site.Activity(a.Username, n.PublicID), ActorID: a.ID, Type: "Create", NoteSeq: n.Seq, Body: body}
-	if err := tx.InsertActivity(create); err != nil {
-		return nil, err
-	}
-	queued, err := queueToAudience(tx, create.ID, n)
+	return n, s.send(tx, create, n, "published note")
+}
+
+// EditNote edits the note publicID of the actor username inside tx: its
+// text, content warning, sensitivity and mentions become p's (the parent
+// and the visibility stay), it is marked edited at tx.Now, and an
+// Update{Note} goes to its audience as its Create did (its followers and
+// the actors it now mentions). It returns ErrNotFound for a note that is
+// not the actor's or was deleted, ErrInvalid for an empty or oversized
+// text.
+func (s *Service) EditNote(tx *store.Tx, username, publicID string, p Post) (*store.Note, error) {
+	n, err := tx.NoteByPublicID(publicID)
 	if err != nil {
 		return nil, err
 	}
+	if !strings.EqualFold(n.Username, username) || !n.Deleted.IsZero() {
+		return nil, fmt.Errorf("%w: no note %s of %s", ErrNotFound, publicID, username)
+	}
+	if err := s.setText(n, p); err != nil {
+		return nil, err
+	}
+	n.Edited = tx.Now
+	id := s.NoteIRI(n) + "#updates/" + randomID() // as the actor's Updates: never two alike
+	body, err := boundedBody(updateNoteDocument(s.site, n, id))
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.EditNote(n); err != nil {
+		return nil, err
+	}
+	update := &store.Activity{IRI: id, ActorID: n.ActorID, Type: "Update", NoteSeq: n.Seq, Body: body}
+	return n, s.send(tx, update, n, "edited note")
+}
+
+// setText sets what n says from p: its content (HTML and plain text), tags,
+// mentions, content warning and sensitivity. An empty content is
+// ErrInvalid.
+func (s *Service) setText(n *store.Note, p Post) error {
+	if p.Content == nil || p.Content.IsEmpty() {
+		return fmt.Errorf("%w: the note is empty", ErrInvalid)
+	}
+	n.Content, n.Source, n.Tags = p.Content.HTML(s.site.Tag), p.Content.PlainText(), p.Content.Tags()
+	n.Mentions, n.Summary, n.Sensitive = p.Mentions, strings.TrimSpace(p.Summary), p.Sensitive
+	return nil
+}
+
+// boundedBody is the JSON of the activity doc, or ErrInvalid when it is
+// over maxActivityBytes.
+func boundedBody(doc map[string]any) ([]byte, error) {
+	body := marshal(doc)
+	if len(body) > maxActivityBytes {
+		return nil, fmt.Errorf("%w: the note is too long (%d bytes of JSON, at most %d)", ErrInvalid, len(body), maxActivityBytes)
+	}
+	return body, nil
+}
+
+// send stores the activity act of the stored note n inside tx, queues it
+// to the note's audience, and once tx commits wakes the delivery queue
+// and logs what (the event) with the number of deliveries.
+func (s *Service) send(tx *store.Tx, act *store.Activity, n *store.Note, what string) error {
+	if err := tx.InsertActivity(act); err != nil {
+		return err
+	}
+	queued, err := queueToAudience(tx, act.ID, n)
+	if err != nil {
+		return err
+	}
 	tx.AfterCommit(func() {
 		s.kick()
-		s.log.Info("published note", "username", a.Username, "note", s.site.Note(a.Username, n.PublicID),
-			"in_reply_to", n.InReplyTo, "deliveries", queued)
+		s.log.Info(what, "username", n.Username, "note", s.NoteIRI(n), "in_reply_to", n.InReplyTo, "deliveries", queued)
 	})
-	return n, nil
+	return nil
 }
 
 // queueToAudience queues the activity activityID of the note n to every

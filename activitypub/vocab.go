@@ -276,6 +276,9 @@ func noteObject(u urls.Site, n *store.Note) map[string]any {
 		m["summary"] = n.Summary
 	}
 	m["sensitive"] = n.Sensitive || n.Summary != ""
+	if !n.Edited.IsZero() {
+		m["updated"] = n.Edited.UTC().Truncate(time.Second).Format(time.RFC3339)
+	}
 	if n.InReplyTo != "" {
 		m["inReplyTo"] = n.InReplyTo
 	} else {
@@ -319,6 +322,23 @@ func createObject(u urls.Site, n *store.Note) map[string]any {
 func createDocument(u urls.Site, n *store.Note) map[string]any {
 	m := createObject(u, n)
 	m["@context"] = noteContext
+	return m
+}
+
+// updateNoteDocument announces the edited note n: an Update with the id
+// id, addressed as its Create was, whose object is the note as it is now
+// (with updated).
+func updateNoteDocument(u urls.Site, n *store.Note, id string) map[string]any {
+	update := streams.NewActivityStreamsUpdate()
+	update.SetJSONLDId(idProp(id))
+	update.SetActivityStreamsActor(actorProp(u.Actor(n.Username)))
+	to, cc := audience(u, n)
+	update.SetActivityStreamsTo(to)
+	update.SetActivityStreamsCc(cc)
+	update.SetActivityStreamsPublished(publishedProp(n.Edited))
+	m := addressAsArrays(serialize(update))
+	m["@context"] = noteContext
+	m["object"] = noteObject(u, n)
 	return m
 }
 

@@ -514,7 +514,7 @@ func TestTokens(t *testing.T) {
 	if !strings.HasPrefix(token, "nfd_") || len(token) != 47 {
 		t.Fatalf("token create printed %q, want nfd_ and 43 characters", out)
 	}
-	rows := s.adminJSON(t, []string{"name", "token", "created"}, "token create", "deploy")
+	rows := s.adminJSON(t, []string{"name", "token", "created", "scopes", "account"}, "token create", "deploy")
 	if len(rows) != 1 || rows[0]["name"] != "deploy" || !strings.HasPrefix(fmt.Sprint(rows[0]["token"]), "nfd_") || rows[0]["token"] == token {
 		t.Errorf("token create --json: %v", rows)
 	}
@@ -530,15 +530,15 @@ func TestTokens(t *testing.T) {
 			t.Errorf("%s holds the token", filepath.Base(f))
 		}
 	}
-	if name, err := db.CheckToken(t.Context(), token); err != nil || name != "ci" {
-		t.Errorf("CheckToken = %q, %v; want ci", name, err)
+	if got, err := db.CheckToken(t.Context(), token); err != nil || got.Name != "ci" || got.Scopes != "read write" || got.Account != "" {
+		t.Errorf("CheckToken = %+v, %v; want ci, read write, the bot", got, err)
 	}
 
 	out = s.admin(t, "token list")
 	if !strings.Contains(out, "LAST USED") || !strings.Contains(out, "ci ") || !strings.Contains(out, "never") || strings.Contains(out, "nfd_") {
 		t.Errorf("token list:\n%s", out)
 	}
-	if rows := s.adminJSON(t, []string{"name", "created", "last_used"}, "token list"); len(rows) != 2 || rows[0]["name"] != "ci" || rows[0]["last_used"] != nil {
+	if rows := s.adminJSON(t, []string{"name", "created", "last_used", "scopes", "account"}, "token list"); len(rows) != 2 || rows[0]["name"] != "ci" || rows[0]["last_used"] != nil {
 		t.Errorf("token list --json: %v", rows)
 	}
 	failsWith(t, 2, "already exists", "token", "create", "--data", s.dir, "ci")

@@ -202,6 +202,7 @@ func failure(status int, err string) string {
 type adminSub struct {
 	name, arg string
 	run       func(*admin) int
+	flags     func(*command) // adds the subcommand's own flags; nil: none
 }
 
 // runAdminGroup runs the subcommand args[0] of group (followers, block,
@@ -216,7 +217,7 @@ func runAdminGroup(group, usage string, subs []adminSub, args []string, stdout, 
 		return code
 	}
 	sub := subs[slices.Index(names, name)]
-	a, code, ok := startAdmin(group+" "+name, sub.arg, args[1:], stdout, stderr, nil)
+	a, code, ok := startAdmin(group+" "+name, sub.arg, args[1:], stdout, stderr, sub.flags)
 	if !ok {
 		return code
 	}
@@ -227,8 +228,8 @@ func runAdminGroup(group, usage string, subs []adminSub, args []string, stdout, 
 // runFollowers is `nuttx-feed followers list|remove`.
 func runFollowers(args []string, stdout, stderr io.Writer) int {
 	return runAdminGroup("followers", followersUsage, []adminSub{
-		{"list", "", (*admin).listFollowers},
-		{"remove", "ACTOR", (*admin).removeFollower},
+		{"list", "", (*admin).listFollowers, nil},
+		{"remove", "ACTOR", (*admin).removeFollower, nil},
 	}, args, stdout, stderr)
 }
 
@@ -343,9 +344,9 @@ func (a *admin) removeFollower() int {
 // runBlock is `nuttx-feed block add|remove|list`.
 func runBlock(args []string, stdout, stderr io.Writer) int {
 	return runAdminGroup("block", blockUsage, []adminSub{
-		{"add", "DOMAIN", (*admin).addBlock},
-		{"remove", "DOMAIN", (*admin).removeBlock},
-		{"list", "", (*admin).listBlocks},
+		{"add", "DOMAIN", (*admin).addBlock, nil},
+		{"remove", "DOMAIN", (*admin).removeBlock, nil},
+		{"list", "", (*admin).listBlocks, nil},
 	}, args, stdout, stderr)
 }
 
@@ -428,26 +429,44 @@ func runDelete(args []string, stdout, stderr io.Writer) int {
 
 // runToken is `nuttx-feed token create|list|revoke`.
 func runToken(args []string, stdout, stderr io.Writer) int {
+	var t tokenFlags
 	return runAdminGroup("token", tokenUsage, []adminSub{
-		{"create", "NAME", (*admin).createToken},
-		{"list", "", (*admin).listTokens},
-		{"revoke", "NAME", (*admin).revokeToken},
+		{"create", "NAME", func(a *admin) int { return a.createToken(t) }, t.add},
+		{"list", "", (*admin).listTokens, nil},
+		{"revoke", "NAME", (*admin).revokeToken, nil},
 	}, args, stdout, stderr)
 }
 
 // tokenNameRE is what a token's name may be.
 var tokenNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
+// tokenFlags are the flags of `token create`.
+type tokenFlags struct {
+	scopes  string // --scopes
+	account string // --account
+}
+
+// add adds the flags to cmd.
+func (t *tokenFlags) add(cmd *command) {
+	t.scopes = defaultScopes
+	cmd.addString(&t.scopes, "scopes", "SCOPES", "Mastodon's scopes, comma-separated (default read,write): read, write, or granular ones (read:statuses, write:statuses, ...)")
+	cmd.addString(&t.account, "account", "USERNAME", "the local account the token acts as (posts as); empty: the bot (--username of serve)")
+}
+
 // createToken is `token create NAME`.
-func (a *admin) createToken() int {
+func (a *admin) createToken(f tokenFlags) int {
 	if !tokenNameRE.MatchString(a.arg) {
 		return usageError(a.stderr, a.name, fmt.Errorf("token name %q: use up to 64 lower-case letters, digits, ., _ and -, starting with a letter or digit", a.arg))
 	}
+	scopes, err := parseScopes(f.scopes)
+	if err != nil {
+		return usageError(a.stderr, a.name, fmt.Errorf("--scopes: %w", err))
+	}
 	token := store.NewToken()
 	var created time.Time
-	err := a.st.Update(context.Background(), func(tx *store.Tx) error {
+	err = a.st.Update(context.Background(), func(tx *store.Tx) error {
 		created = tx.Now
-		return tx.CreateToken(a.arg, token)
+		return tx.CreateToken(store.Token{Name: a.arg, Scopes: scopes, Account: strings.TrimPrefix(f.account, "@")}, token)
 	})
 	if err != nil {
 		return a.fail(err, "cannot store the token")
@@ -456,8 +475,19 @@ func (a *admin) createToken() int {
 		Name    string    `json:"name"`
 		Token   string    `json:"token"`
 		Created time.Time `json:"created"`
-	}{a.arg, token, created}
-	return a.done(row, fmt.Sprintf("Token %s (shown this once; only its hash is stored):\n%s", a.arg, token))
+		Scopes  string    `json:"scopes"`
+		Account string    `json:"account"`
+	}{a.arg, token, created, scopes, f.account}
+	return a.done(row, fmt.Sprintf("Token %s, scopes %s, acting as %s (shown this once; only its hash is stored):\n%s",
+		a.arg, scopes, tokenAccount(f.account), token))
+}
+
+// tokenAccount names the account of a token: its username, or "the bot".
+func tokenAccount(username string) string {
+	if username == "" {
+		return "the bot"
+	}
+	return username
 }
 
 // tokenRow is a token as token list prints it.
@@ -465,6 +495,8 @@ type tokenRow struct {
 	Name     string     `json:"name"`
 	Created  time.Time  `json:"created"`
 	LastUsed *time.Time `json:"last_used"`
+	Scopes   string     `json:"scopes"`  // space-separated
+	Account  string     `json:"account"` // "": the bot
 }
 
 // listTokens is `token list`.
@@ -475,14 +507,14 @@ func (a *admin) listTokens() int {
 	}
 	rows := make([]tokenRow, len(tokens))
 	for i, t := range tokens {
-		rows[i] = tokenRow{t.Name, t.Created, timeOrNil(t.LastUsed)}
+		rows[i] = tokenRow{t.Name, t.Created, timeOrNil(t.LastUsed), t.Scopes, t.Account}
 	}
-	return printRows(a, rows, []string{"NAME", "CREATED", "LAST USED"}, func(r tokenRow) []string {
+	return printRows(a, rows, []string{"NAME", "CREATED", "LAST USED", "SCOPES", "ACCOUNT"}, func(r tokenRow) []string {
 		used := "never"
 		if r.LastUsed != nil {
 			used = shownTime(*r.LastUsed)
 		}
-		return []string{r.Name, shownTime(r.Created), used}
+		return []string{r.Name, shownTime(r.Created), used, strings.ReplaceAll(r.Scopes, " ", ","), tokenAccount(r.Account)}
 	}, "No tokens.")
 }
 

@@ -1,9 +1,13 @@
 package server
 
 import (
+	"cmp"
+	"context"
 	"errors"
+	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -26,6 +30,14 @@ const (
 // apiTokenKey is the echo context key of the name of the request's token.
 const apiTokenKey = "api-token"
 
+// apiAccountKey is the echo context key of the username of the local
+// actor the request's token acts as.
+const apiAccountKey = "api-account"
+
+// tokenTouchEvery is how often at most a token's last use is written: a
+// client calling the API many times a minute costs one write a minute.
+const tokenTouchEvery = time.Minute
+
 // apiCompatVersion is the Mastodon version the API claims to be, which
 // client libraries read to decide which calls they may make.
 const apiCompatVersion = "4.3.0"
@@ -40,12 +52,15 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 			e.HEAD(r.Pattern, h, apiCORS)
 		}
 	}
-	optional, required := s.apiAuth(false), s.apiAuth(true)
-	route(urls.APIInstance, http.MethodGet, optional(s.handleAPIInstance(1)))
-	route(urls.APIInstanceV2, http.MethodGet, optional(s.handleAPIInstance(2)))
-	route(urls.APIVerifyCredentials, http.MethodGet, required(s.handleAPIVerifyCredentials))
-	route(urls.APIStatuses, http.MethodPost, required(s.handleAPIPostStatus))
-	route(urls.APIStatus, http.MethodGet, optional(s.handleAPIGetStatus))
+	const optional, required = false, true
+	route(urls.APIInstance, http.MethodGet, s.apiAuth(optional)(s.handleAPIInstance(1)))
+	route(urls.APIInstanceV2, http.MethodGet, s.apiAuth(optional)(s.handleAPIInstance(2)))
+	route(urls.APIVerifyCredentials, http.MethodGet, s.apiAuth(required, "read:accounts", "profile")(s.handleAPIVerifyCredentials))
+	route(urls.APIStatuses, http.MethodPost, s.apiAuth(required, "write:statuses")(s.handleAPIPostStatus))
+	route(urls.APIStatus, http.MethodGet, s.apiAuth(optional, "read:statuses")(s.handleAPIGetStatus))
+	route(urls.APIStatus, http.MethodPut, s.apiAuth(required, "write:statuses")(s.handleAPIEditStatus))
+	route(urls.APIStatus, http.MethodDelete, s.apiAuth(required, "write:statuses")(s.handleAPIDeleteStatus))
+	route(urls.APIStatusSource, http.MethodGet, s.apiAuth(required, "read:statuses")(s.handleAPIStatusSource))
 }
 
 // apiError answers with Mastodon's error shape, {"error": msg}.
@@ -80,30 +95,68 @@ func apiCORS(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// apiAuth checks the request's bearer token (Authorization: Bearer T)
-// against the stored tokens and keeps its name in the context. A bad
-// token gets 401 always, a missing one only when required.
-func (s *Server) apiAuth(required bool) func(echo.HandlerFunc) echo.HandlerFunc {
+// apiAuth checks the request's token (apiToken) against the stored
+// tokens, and keeps its name and the username it acts as in the context.
+// A bad token gets 401 always, a missing one only when required; a token
+// granting none of scopes (when any are named) gets 403, as on Mastodon.
+func (s *Server) apiAuth(required bool, scopes ...string) func(echo.HandlerFunc) echo.HandlerFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			token, given := bearerToken(c.Request())
+			token, given := apiToken(c.Request())
 			if !given {
 				if required {
 					return apiError(c, http.StatusUnauthorized, apiErrBadToken)
 				}
 				return next(c)
 			}
-			name, err := s.store.CheckToken(c.Request().Context(), token)
+			ctx := c.Request().Context()
+			t, err := s.store.CheckToken(ctx, token)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				return apiError(c, http.StatusUnauthorized, apiErrBadToken)
 			case err != nil:
 				return err
+			case !scopeGrants(t.Scopes, scopes):
+				return apiError(c, http.StatusForbidden, apiErrScope)
 			}
-			c.Set(apiTokenKey, name)
+			if s.now().Sub(t.LastUsed) >= tokenTouchEvery { // read first: most requests write nothing
+				s.touchToken(ctx, t.Name)
+			}
+			c.Set(apiTokenKey, t.Name)
+			c.Set(apiAccountKey, cmp.Or(t.Account, s.cfg.Username))
 			return next(c)
 		}
 	}
+}
+
+// touchToken records that the token name was used. A failure (a busy or
+// read-only database) is logged, not the request's: the time is a hint
+// for the operator.
+func (s *Server) touchToken(ctx context.Context, name string) {
+	if err := s.store.Update(ctx, func(tx *store.Tx) error { return tx.TouchToken(name, tokenTouchEvery) }); err != nil {
+		s.log.Warn("cannot record the use of a token", "token", name, "err", err)
+	}
+}
+
+// apiToken returns the request's token and whether it has one at all:
+// from an "Authorization: Bearer TOKEN" header or else, as Mastodon
+// (Doorkeeper) takes it, an access_token query or form parameter.
+func apiToken(r *http.Request) (string, bool) {
+	if token, given := bearerToken(r); given {
+		return token, true
+	}
+	if token := r.URL.Query().Get("access_token"); token != "" {
+		return token, true
+	}
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mediaType != "application/x-www-form-urlencoded" && mediaType != "multipart/form-data" {
+		return "", false
+	}
+	if err := readForm(r, mediaType); err != nil {
+		return "", false // the handler says what is wrong with the form
+	}
+	token := r.PostForm.Get("access_token")
+	return token, token != ""
 }
 
 // bearerToken returns the token of an "Authorization: Bearer TOKEN"

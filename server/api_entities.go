@@ -70,6 +70,9 @@ type apiStatus struct {
 	Emojis             []struct{}   `json:"emojis"`
 	Card               *struct{}    `json:"card"`
 	Poll               *struct{}    `json:"poll"`
+	// Text is the status's source, sent only in the answer to its
+	// deletion (for "delete and redraft"), as on Mastodon.
+	Text *string `json:"text,omitempty"`
 }
 
 // apiMention is an account a Status mentions. Remote accounts have no
@@ -137,6 +140,10 @@ func (s *Server) apiStatusOf(tx *store.Tx, n *store.Note) (*apiStatus, error) {
 		Visibility: n.Visibility, Sensitive: n.Sensitive, SpoilerText: n.Summary,
 		RepliesCount: views[0].ReplyCount, MediaAttachments: []struct{}{},
 		Mentions: apiMentions(n.Mentions), Tags: s.apiTags(n.Tags), Emojis: []struct{}{},
+	}
+	if !n.Edited.IsZero() {
+		edited := apiTime(n.Edited)
+		st.EditedAt = &edited
 	}
 	if err := s.apiParent(tx, st, n.InReplyTo); err != nil {
 		return nil, err

@@ -30,11 +30,11 @@ type apiSource struct {
 }
 
 // handleAPIVerifyCredentials is GET /api/v1/accounts/verify_credentials:
-// the bot, which every token acts as.
+// the account the token acts as (the bot unless made with --account).
 func (s *Server) handleAPIVerifyCredentials(c echo.Context) error {
 	var out apiCredentialAccount
 	err := s.store.View(c.Request().Context(), func(tx *store.Tx) error {
-		a, err := tx.Actor(s.cfg.Username)
+		a, err := tx.Actor(tokenAccountOf(c))
 		if err != nil {
 			return err
 		}

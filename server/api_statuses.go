@@ -66,6 +66,11 @@ func parseStatusRequest(r *http.Request) (statusRequest, error) {
 	return req, req.check()
 }
 
+// post is what req says: its text, content warning and sensitivity.
+func (req statusRequest) post() activitypub.Post {
+	return activitypub.Post{Content: richtext.Parse(req.Status), Summary: req.SpoilerText, Sensitive: req.Sensitive}
+}
+
 // check reports what of req nuttx-feed cannot post.
 func (req statusRequest) check() error {
 	switch {
@@ -77,8 +82,6 @@ func (req statusRequest) check() error {
 		return unprocessable("Visibility %s is not supported: nuttx-feed posts public and unlisted statuses only", req.Visibility)
 	case req.Visibility != "" && req.Visibility != store.Public && req.Visibility != store.Unlisted:
 		return unprocessable("Visibility is not included in the list")
-	case req.SpoilerText != "" || req.Sensitive:
-		return unprocessable("Spoiler text and sensitive are not supported yet")
 	}
 	return nil
 }
@@ -91,13 +94,7 @@ func requestFields(r *http.Request) (map[string]string, error) {
 	if mediaType == "application/json" {
 		return jsonFields(r.Body)
 	}
-	var err error
-	if mediaType == "multipart/form-data" {
-		err = r.ParseMultipartForm(apiMaxBody)
-	} else {
-		err = r.ParseForm()
-	}
-	if err != nil {
+	if err := readForm(r, mediaType); err != nil {
 		return nil, fmt.Errorf("%w: reading the form: %v", errMalformed, err)
 	}
 	out := map[string]string{}
@@ -105,6 +102,17 @@ func requestFields(r *http.Request) (map[string]string, error) {
 		out[k] = v[0]
 	}
 	return out, nil
+}
+
+// readForm reads the form of r, whose body is of mediaType (multipart or
+// URL-encoded), at most apiMaxBody bytes. Reading it again reads nothing
+// more: the token check (apiToken) and the handler both read it.
+func readForm(r *http.Request, mediaType string) error {
+	r.Body = http.MaxBytesReader(nil, r.Body, apiMaxBody)
+	if mediaType == "multipart/form-data" {
+		return r.ParseMultipartForm(apiMaxBody)
+	}
+	return r.ParseForm()
 }
 
 // jsonFields reads a JSON object's scalar fields as strings.
@@ -134,7 +142,8 @@ func jsonFields(body io.Reader) (map[string]string, error) {
 }
 
 // handleAPIPostStatus is POST /api/v1/statuses: it publishes a status as
-// the bot, as `nuttx-feed post` does, so that it federates the same way.
+// the token's account (the bot unless made with --account), as
+// `nuttx-feed post` does, so that it federates the same way.
 // A request with an Idempotency-Key posted within the hour before from the
 // same token gets that status back.
 func (s *Server) handleAPIPostStatus(c echo.Context) error {
@@ -157,12 +166,13 @@ func (s *Server) handleAPIPostStatus(c echo.Context) error {
 			return c.JSON(http.StatusOK, st)
 		}
 	}
-	post := activitypub.Post{Content: richtext.Parse(req.Status), InReplyTo: req.InReplyToID, Visibility: req.Visibility}
+	post := req.post()
+	post.InReplyTo, post.Visibility = req.InReplyToID, req.Visibility
 	if err := s.svc.ResolveMentions(ctx, &post); err != nil { // network first: no write lock held meanwhile
 		return apiRequestError(c, err)
 	}
 	err = s.store.Update(ctx, func(tx *store.Tx) (err error) {
-		st, err = s.apiPublish(tx, key, post)
+		st, err = s.apiPublish(tx, tokenAccountOf(c), key, post)
 		return err
 	})
 	if err != nil {
@@ -185,16 +195,16 @@ func (s *Server) apiIdempotent(tx *store.Tx, key string) (*apiStatus, error) {
 	return s.apiStatusOf(tx, n)
 }
 
-// apiPublish publishes post as the bot in tx and records key (when not
-// "") for it; when key posted within the hour already (a request that
+// apiPublish publishes post as the local actor username in tx and records
+// key (when not "") for it; when key posted within the hour already (a request that
 // raced this one), it returns that status and publishes nothing.
-func (s *Server) apiPublish(tx *store.Tx, key string, post activitypub.Post) (*apiStatus, error) {
+func (s *Server) apiPublish(tx *store.Tx, username, key string, post activitypub.Post) (*apiStatus, error) {
 	if key != "" {
 		if st, err := s.apiIdempotent(tx, key); st != nil || err != nil {
 			return st, err
 		}
 	}
-	n, err := s.svc.Publish(tx, s.cfg.Username, post)
+	n, err := s.svc.Publish(tx, username, post)
 	if err != nil {
 		return nil, err
 	}
@@ -230,12 +240,9 @@ func apiRequestError(c echo.Context, err error) error {
 func (s *Server) handleAPIGetStatus(c echo.Context) error {
 	var st *apiStatus
 	err := s.store.View(c.Request().Context(), func(tx *store.Tx) error {
-		n, err := tx.NoteByPublicID(c.Param("id"))
+		n, err := apiStandingNote(tx, c.Param("id"))
 		if err != nil {
 			return err
-		}
-		if !n.Deleted.IsZero() {
-			return fmt.Errorf("%w: status %s was deleted", store.ErrNotFound, n.PublicID)
 		}
 		st, err = s.apiStatusOf(tx, n)
 		return err

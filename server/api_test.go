@@ -191,8 +191,6 @@ func TestAPIRawRequests(t *testing.T) {
 		{"private", "POST", "/api/v1/statuses", bearer, "application/x-www-form-urlencoded", "status=hi&visibility=private", 422, "Validation failed: Visibility private is not supported: nuttx-feed posts public and unlisted statuses only"},
 		{"direct", "POST", "/api/v1/statuses", bearer, "application/json", `{"status":"hi","visibility":"direct"}`, 422, "Validation failed: Visibility direct is not supported: nuttx-feed posts public and unlisted statuses only"},
 		{"odd visibility", "POST", "/api/v1/statuses", bearer, "application/json", `{"status":"hi","visibility":"world"}`, 422, "Validation failed: Visibility is not included in the list"},
-		{"spoiler", "POST", "/api/v1/statuses", bearer, "application/json", `{"status":"hi","spoiler_text":"cw"}`, 422, "Validation failed: Spoiler text and sensitive are not supported yet"},
-		{"sensitive", "POST", "/api/v1/statuses", bearer, "application/x-www-form-urlencoded", "status=hi&sensitive=true", 422, "Validation failed: Spoiler text and sensitive are not supported yet"},
 		{"sensitive not a boolean", "POST", "/api/v1/statuses", bearer, "application/json", `{"status":"hi","sensitive":"maybe"}`, 422, `Validation failed: Sensitive "maybe" is not true or false`},
 		{"bad JSON", "POST", "/api/v1/statuses", bearer, "application/json", `{"status":`, 400, "malformed request: reading the JSON body: unexpected EOF"},
 		{"reply to nothing", "POST", "/api/v1/statuses", bearer, "application/json", `{"status":"hi","in_reply_to_id":"00000000000000000000000000000000"}`, 404, "Record not found"},

@@ -91,8 +91,11 @@ var commands = []commandDef{
 		"replies to it stay. Deleting a note again sends nothing. It works while the server runs\n" +
 		"(same database)."},
 	{name: "token create", is: cmdAdmin, args: " NAME", about: "Makes a token for the API and the webhooks to come, named NAME (lower-case letters,\n" +
-		"digits, ., _ and -; a new name), and prints it once: only its SHA-256 is stored."},
-	{name: "token list", is: cmdAdmin, about: "Lists the tokens: name, when made and when last used (never the tokens themselves)."},
+		"digits, ., _ and -; a new name), and prints it once: only its SHA-256 is stored. It may do\n" +
+		"what its --scopes grant (default read,write: a script that posts and reads what it posted)\n" +
+		"and acts as the bot, or as the local account --account names (posts as it)."},
+	{name: "token list", is: cmdAdmin, about: "Lists the tokens: name, when made, when last used (to the minute), scopes and account\n" +
+		"(never the tokens themselves)."},
 	{name: "token revoke", is: cmdAdmin, args: " NAME", about: "Deletes the token NAME: it works no more."},
 	{name: "backup", is: cmdBackup, args: " FILE", about: "Writes a consistent copy of the database to FILE (a new file, readable by you only: it holds\n" +
 		"the bot's private key), while the server runs. To restore: stop serve, put the copy in the data\n" +

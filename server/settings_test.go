@@ -143,7 +143,7 @@ func TestSettingsHelp(t *testing.T) {
 		{[]string{"block", "list"}, admin},
 		{[]string{"delete"}, admin},
 		{[]string{"deliveries", "list"}, slices.Concat(admin, []string{"failed"})},
-		{[]string{"token", "create"}, admin},
+		{[]string{"token", "create"}, slices.Concat(admin, []string{"scopes", "account"})},
 		{[]string{"token", "list"}, admin},
 		{[]string{"token", "revoke"}, admin},
 		{[]string{"healthcheck"}, []string{"listen"}},

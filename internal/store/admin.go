@@ -116,8 +116,8 @@ func (tx *Tx) CancelUnusedInbox(inbox string) (int, error) {
 
 // DeleteNote marks the note seq deleted as of tx.Now and erases its text:
 // its content, content warning and tags, the build errors of the failures
-// it announced, and the note inside its Create, whose body becomes
-// tombstone. It gives up the deliveries of that Create
+// it announced, and the note inside its Create and its Updates (edits),
+// whose bodies become tombstone. It gives up the deliveries of those
 // still queued, and returns how many, and how many of those a running
 // server had claimed (their requests may be under way).
 func (tx *Tx) DeleteNote(seq int64, tombstone []byte) (cancelled, inFlight int, err error) {
@@ -136,10 +136,11 @@ func (tx *Tx) DeleteNote(seq int64, tombstone []byte) (cancelled, inFlight int, 
 	// The Create's deliveries are all given up below and nothing serves
 	// its body, so it may hold the Delete: only the note's text must go.
 	// (Anything that ever resends a given-up Create must skip these.)
-	if _, err := tx.exec(`UPDATE activities SET body = ? WHERE note_id = ? AND type = 'Create'`, tombstone, seq); err != nil {
+	// Its Updates (edits) hold its text too, and go the same way.
+	if _, err := tx.exec(`UPDATE activities SET body = ? WHERE note_id = ? AND type IN ('Create', 'Update')`, tombstone, seq); err != nil {
 		return 0, 0, fmt.Errorf("delete note: %w", err)
 	}
-	cancelled, inFlight, err = tx.withdraw("note deleted", `activity_id IN (SELECT id FROM activities WHERE note_id = ? AND type = 'Create')`, seq)
+	cancelled, inFlight, err = tx.withdraw("note deleted", `activity_id IN (SELECT id FROM activities WHERE note_id = ? AND type IN ('Create', 'Update'))`, seq)
 	if err != nil {
 		return 0, 0, fmt.Errorf("delete note: %w", err)
 	}

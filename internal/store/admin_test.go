@@ -207,15 +207,22 @@ func TestTokens(t *testing.T) {
 	if !strings.HasPrefix(ci, store.TokenPrefix) || len(ci) != len(store.TokenPrefix)+43 || ci == deploy {
 		t.Fatalf("tokens %q and %q: want %s and 43 base64url characters (32 random bytes), each its own", ci, deploy, store.TokenPrefix)
 	}
+	actor(t, db, "alerts")
 	update(t, db, func(tx *store.Tx) error {
-		if err := tx.CreateToken("ci", ci); err != nil {
+		if err := tx.CreateToken(store.Token{Name: "ci", Scopes: "read write"}, ci); err != nil {
 			return err
 		}
-		return tx.CreateToken("deploy", deploy)
+		return tx.CreateToken(store.Token{Name: "deploy", Scopes: "write:statuses", Account: "alerts"}, deploy)
 	})
-	err := db.Update(ctx, func(tx *store.Tx) error { return tx.CreateToken("ci", store.NewToken()) })
+	err := db.Update(ctx, func(tx *store.Tx) error { return tx.CreateToken(store.Token{Name: "ci"}, store.NewToken()) })
 	if !errors.Is(err, store.ErrExists) {
 		t.Errorf("a second token named ci: %v, want ErrExists", err)
+	}
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		return tx.CreateToken(store.Token{Name: "other", Account: "nobody"}, store.NewToken())
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a token of an unknown account: %v, want ErrNotFound", err)
 	}
 	var hash []byte
 	if err := db.SQL.QueryRow(`SELECT hash FROM tokens WHERE name = 'ci'`).Scan(&hash); err != nil {
@@ -224,14 +231,22 @@ func TestTokens(t *testing.T) {
 	if sum := sha256.Sum256([]byte(ci)); !bytes.Equal(hash, sum[:]) {
 		t.Errorf("stored %x, want the token's SHA-256", hash)
 	}
-	for token, want := range map[string]string{ci: "ci", deploy: "deploy"} {
-		if name, err := db.CheckToken(ctx, token); err != nil || name != want {
-			t.Errorf("CheckToken(%s...) = %q, %v; want %q", token[:8], name, err, want)
+	for token, want := range map[string]store.Token{
+		ci:     {Name: "ci", Scopes: "read write"},
+		deploy: {Name: "deploy", Scopes: "write:statuses", Account: "alerts"},
+	} {
+		got, err := db.CheckToken(ctx, token)
+		if got.Created.IsZero() {
+			err = errors.Join(err, errors.New("no creation time"))
+		}
+		got.Created = time.Time{}
+		if err != nil || got != want {
+			t.Errorf("CheckToken(%s...) = %+v, %v; want %+v", token[:8], got, err, want)
 		}
 	}
 	for _, wrong := range []string{"", store.TokenPrefix, ci[:len(ci)-1], ci + "x", store.NewToken()} {
-		if name, err := db.CheckToken(ctx, wrong); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("CheckToken(%q) = %q, %v; want ErrNotFound", wrong, name, err)
+		if got, err := db.CheckToken(ctx, wrong); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("CheckToken(%q) = %+v, %v; want ErrNotFound", wrong, got, err)
 		}
 	}
 	update(t, db, func(tx *store.Tx) error {
@@ -248,6 +263,40 @@ func TestTokens(t *testing.T) {
 	})
 	if _, err := db.CheckToken(ctx, ci); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a revoked token checks: %v", err)
+	}
+}
+
+// TestTouchToken: a token's last use is written when it was never used or
+// not within the interval given, and left alone otherwise.
+func TestTouchToken(t *testing.T) {
+	t.Parallel()
+	db, clk, _, update := clockedStore(t)
+	update(func(tx *store.Tx) error {
+		return tx.CreateToken(store.Token{Name: "ci", Scopes: "read"}, store.NewToken())
+	})
+	lastUsed := func() time.Time {
+		t.Helper()
+		var tokens []store.Token
+		if err := db.View(context.Background(), func(tx *store.Tx) (err error) { tokens, err = tx.Tokens(); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return tokens[0].LastUsed
+	}
+	first := clk.Now()
+	for _, step := range []struct {
+		advance time.Duration
+		want    time.Time
+	}{
+		{0, first},                // never used: written
+		{30 * time.Second, first}, // within the minute: left alone
+		{30 * time.Second, first.Add(time.Minute)}, // a minute on: written
+		{59 * time.Second, first.Add(time.Minute)}, // left alone again
+	} {
+		clk.Add(step.advance)
+		update(func(tx *store.Tx) error { return tx.TouchToken("ci", time.Minute) })
+		if got := lastUsed(); !got.Equal(step.want) {
+			t.Errorf("at %s: last used %s, want %s", clk.Now().Sub(first), got, step.want)
+		}
 	}
 }
 

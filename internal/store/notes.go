@@ -25,6 +25,7 @@ type Note struct {
 	Summary    string // content warning, plain text; "" for none
 	Sensitive  bool
 	Deleted    time.Time // when the note was deleted (DeleteNote); zero while it stands
+	Edited     time.Time // when the note was last edited (EditNote); zero when never
 	Mentions   []Mention // remote actors tagged and addressed, in order
 }
 
@@ -42,6 +43,12 @@ func (tx *Tx) InsertNote(n *Note) error {
 	if n.Seq, err = res.LastInsertId(); err != nil {
 		return fmt.Errorf("store note: %w", err)
 	}
+	return tx.insertTagsAndMentions(n)
+}
+
+// insertTagsAndMentions stores the tags and the mentions of the stored
+// note n.
+func (tx *Tx) insertTagsAndMentions(n *Note) error {
 	for _, t := range n.Tags {
 		if _, err := tx.exec(`INSERT OR IGNORE INTO note_tags (note_id, name, display) VALUES (?, ?, ?)`,
 			n.Seq, strings.ToLower(t), t); err != nil {
@@ -51,16 +58,37 @@ func (tx *Tx) InsertNote(n *Note) error {
 	return tx.insertMentions(n)
 }
 
+// EditNote stores the edited note n (its row is n.Seq): its content,
+// source, summary, sensitive, tags and mentions replace the stored ones,
+// and its edited_at becomes n.Edited. A deleted note is not changed: an
+// error wrapping ErrNotFound.
+func (tx *Tx) EditNote(n *Note) error {
+	res, err := tx.exec(`UPDATE notes SET content = ?, source = ?, summary = ?, sensitive = ?, edited_at = ?
+		WHERE id = ? AND deleted_at IS NULL`, n.Content, n.Source, n.Summary, n.Sensitive, ms(n.Edited), n.Seq)
+	if err != nil {
+		return fmt.Errorf("edit note: %w", err)
+	}
+	if changed, err := res.RowsAffected(); err != nil || changed == 0 {
+		return fmt.Errorf("%w: edit note %s: not found or deleted (%v)", ErrNotFound, n.PublicID, err)
+	}
+	for _, table := range []string{"note_tags", "note_mentions"} {
+		if _, err := tx.exec(`DELETE FROM `+table+` WHERE note_id = ?`, n.Seq); err != nil {
+			return fmt.Errorf("edit note: %w", err)
+		}
+	}
+	return tx.insertTagsAndMentions(n)
+}
+
 // noteColumns selects a Note; scanNote reads them.
 const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at, n.visibility, n.summary, n.sensitive,
-	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), ''), n.deleted_at, ` + mentionsColumn
+	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), ''), n.deleted_at, n.edited_at, ` + mentionsColumn
 
 func scanNote(row rowScanner) (*Note, error) {
 	n := &Note{}
 	var published int64
 	var tags, mentions string
-	var deleted sql.NullInt64
-	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &n.Summary, &n.Sensitive, &tags, &deleted, &mentions); err != nil {
+	var deleted, edited sql.NullInt64
+	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &n.Summary, &n.Sensitive, &tags, &deleted, &edited, &mentions); err != nil {
 		return nil, err
 	}
 	var err error
@@ -70,6 +98,9 @@ func scanNote(row rowScanner) (*Note, error) {
 	n.Published = fromMS(published)
 	if deleted.Valid {
 		n.Deleted = fromMS(deleted.Int64)
+	}
+	if edited.Valid {
+		n.Edited = fromMS(edited.Int64)
 	}
 	n.Tags = strings.Fields(tags)
 	return n, nil

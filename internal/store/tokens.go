@@ -29,9 +29,17 @@ var ErrExists = errors.New("already exists")
 
 // Token is a stored token, without the token itself.
 type Token struct {
-	Name     string
-	Created  time.Time
-	LastUsed time.Time // zero: never (kept for the API to come)
+	Name    string
+	Created time.Time
+	// LastUsed is when the API last saw it, to the minute or so
+	// (TouchToken); zero: never.
+	LastUsed time.Time
+	// Scopes are Mastodon's scopes it grants, space-separated
+	// ("read write", "read:statuses", ...).
+	Scopes string
+	// Account is the username of the local actor it acts as; "" is the
+	// bot (the server's --username).
+	Account string
 }
 
 // NewToken returns a new random token.
@@ -47,11 +55,22 @@ func tokenHash(token string) []byte {
 	return sum[:]
 }
 
-// CreateToken stores the hash of token under name. A name taken already
-// is an error wrapping ErrExists.
-func (tx *Tx) CreateToken(name, token string) error {
-	res, err := tx.exec(`INSERT INTO tokens (name, hash, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
-		name, tokenHash(token), ms(tx.Now))
+// CreateToken stores the hash of token under t.Name, with its scopes and
+// account (t.Created and t.LastUsed are not read). A name taken already
+// is an error wrapping ErrExists, an unknown account one wrapping
+// ErrNotFound.
+func (tx *Tx) CreateToken(t Token, token string) error {
+	name := t.Name
+	var actorID sql.NullInt64
+	if t.Account != "" {
+		a, err := tx.Actor(t.Account)
+		if err != nil {
+			return fmt.Errorf("create token %s: account: %w", name, err)
+		}
+		actorID = sql.NullInt64{Int64: a.ID, Valid: true}
+	}
+	res, err := tx.exec(`INSERT INTO tokens (name, hash, created_at, scopes, actor_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+		name, tokenHash(token), ms(tx.Now), t.Scopes, actorID)
 	if err != nil {
 		return fmt.Errorf("create token %s: %w", name, err)
 	}
@@ -65,19 +84,31 @@ func (tx *Tx) CreateToken(name, token string) error {
 	return nil
 }
 
+// tokenColumns selects a Token (table t) and its hash; scanToken reads
+// them.
+const tokenColumns = `t.name, t.created_at, t.last_used_at, t.scopes, COALESCE(a.username, ''), t.hash
+	FROM tokens t LEFT JOIN actors a ON a.id = t.actor_id`
+
+// scanToken reads a row of tokenColumns.
+func scanToken(row rowScanner) (Token, []byte, error) {
+	var t Token
+	var created int64
+	var used sql.NullInt64
+	var hash []byte
+	err := row.Scan(&t.Name, &created, &used, &t.Scopes, &t.Account, &hash)
+	t.Created = fromMS(created)
+	if used.Valid {
+		t.LastUsed = fromMS(used.Int64)
+	}
+	return t, hash, err
+}
+
 // Tokens returns every token, by name.
 func (tx *Tx) Tokens() ([]Token, error) {
 	out, err := queryList(tx, func(rows *sql.Rows) (Token, error) {
-		var t Token
-		var created int64
-		var used sql.NullInt64
-		err := rows.Scan(&t.Name, &created, &used)
-		t.Created = fromMS(created)
-		if used.Valid {
-			t.LastUsed = fromMS(used.Int64)
-		}
+		t, _, err := scanToken(rows)
 		return t, err
-	}, `SELECT name, created_at, last_used_at FROM tokens ORDER BY name`)
+	}, `SELECT `+tokenColumns+` ORDER BY t.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -94,36 +125,46 @@ func (tx *Tx) RevokeToken(name string) (bool, error) {
 	return n > 0, err
 }
 
-// CheckToken returns the name of token, or an error wrapping ErrNotFound
-// when no stored token is it. Its hash is compared with every stored hash
+// CheckToken returns the stored token that token is, or an error wrapping
+// ErrNotFound when none is. Its hash is compared with every stored hash
 // in constant time, all of them whatever matches, so that the time taken
 // tells nothing of the stored hashes (there are a handful).
-func (s *Store) CheckToken(ctx context.Context, token string) (string, error) {
+func (s *Store) CheckToken(ctx context.Context, token string) (Token, error) {
 	hash := tokenHash(token)
-	var name string
+	var found Token
 	err := s.View(ctx, func(tx *Tx) error {
-		rows, err := tx.query(`SELECT name, hash FROM tokens`)
+		rows, err := tx.query(`SELECT ` + tokenColumns)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var n string
-			var h []byte
-			if err := rows.Scan(&n, &h); err != nil {
+			t, h, err := scanToken(rows)
+			if err != nil {
 				return err
 			}
 			if subtle.ConstantTimeCompare(hash, h) == 1 {
-				name = n
+				found = t
 			}
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return "", fmt.Errorf("check token: %w", err)
+		return Token{}, fmt.Errorf("check token: %w", err)
 	}
-	if name == "" {
-		return "", fmt.Errorf("%w: no such token", ErrNotFound)
+	if found.Name == "" {
+		return Token{}, fmt.Errorf("%w: no such token", ErrNotFound)
 	}
-	return name, nil
+	return found, nil
+}
+
+// TouchToken records that the token name was used now, unless it was
+// within the last every already: a busy client costs one write per every,
+// not one per request.
+func (tx *Tx) TouchToken(name string, every time.Duration) error {
+	if _, err := tx.exec(`UPDATE tokens SET last_used_at = ?1 WHERE name = ?2 AND (last_used_at IS NULL OR last_used_at <= ?3)`,
+		ms(tx.Now), name, ms(tx.Now.Add(-every))); err != nil {
+		return fmt.Errorf("token %s used: %w", name, err)
+	}
+	return nil
 }

@@ -66,6 +66,7 @@ var (
 	APIVerifyCredentials = Route{"api-verify-credentials", "/api/v1/accounts/verify_credentials"}
 	APIStatuses          = Route{"api-statuses", "/api/v1/statuses"}
 	APIStatus            = Route{"api-status", "/api/v1/statuses/:id"}
+	APIStatusSource      = Route{"api-status-source", "/api/v1/statuses/:id/source"}
 )
 
 // FeedSuffix ends the path of an Atom feed.
@@ -77,7 +78,7 @@ var All = []Route{
 	WebFinger, HostMeta, NodeInfoLinks, NodeInfo20, NodeInfo21, Health,
 	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Replies, Image, SharedInbox,
 	Home, Follow, ProfileFeed, Profile, NotePage, Tag, Failing, TargetFeed, Target, Search, Static,
-	APIInstance, APIInstanceV2, APIVerifyCredentials, APIStatuses, APIStatus,
+	APIInstance, APIInstanceV2, APIVerifyCredentials, APIStatuses, APIStatus, APIStatusSource,
 }
 
 // RouterPattern is the pattern echo routes r by: Pattern without the
