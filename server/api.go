@@ -46,6 +46,14 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	route(urls.APIVerifyCredentials, http.MethodGet, required(s.handleAPIVerifyCredentials))
 	route(urls.APIStatuses, http.MethodPost, required(s.handleAPIPostStatus))
 	route(urls.APIStatus, http.MethodGet, optional(s.handleAPIGetStatus))
+	route(urls.APIStatusContext, http.MethodGet, optional(s.handleAPIContext))
+	route(urls.APIAccountLookup, http.MethodGet, optional(s.handleAPILookup))
+	route(urls.APIAccount, http.MethodGet, optional(s.handleAPIAccount))
+	route(urls.APIAccountStatuses, http.MethodGet, optional(s.handleAPIAccountStatuses))
+	route(urls.APIAccountFollowers, http.MethodGet, optional(s.handleAPIFollowers))
+	route(urls.APITimelinePublic, http.MethodGet, optional(s.handleAPIPublicTimeline))
+	route(urls.APINotifications, http.MethodGet, required(s.handleAPINotifications))
+	route(urls.APINotification, http.MethodGet, required(s.handleAPINotification))
 }
 
 // apiError answers with Mastodon's error shape, {"error": msg}.

@@ -66,6 +66,14 @@ var (
 	APIVerifyCredentials = Route{"api-verify-credentials", "/api/v1/accounts/verify_credentials"}
 	APIStatuses          = Route{"api-statuses", "/api/v1/statuses"}
 	APIStatus            = Route{"api-status", "/api/v1/statuses/:id"}
+	APIStatusContext     = Route{"api-status-context", "/api/v1/statuses/:id/context"}
+	APIAccountLookup     = Route{"api-account-lookup", "/api/v1/accounts/lookup"}
+	APIAccount           = Route{"api-account", "/api/v1/accounts/:id"}
+	APIAccountStatuses   = Route{"api-account-statuses", "/api/v1/accounts/:id/statuses"}
+	APIAccountFollowers  = Route{"api-account-followers", "/api/v1/accounts/:id/followers"}
+	APITimelinePublic    = Route{"api-timeline-public", "/api/v1/timelines/public"}
+	APINotifications     = Route{"api-notifications", "/api/v1/notifications"}
+	APINotification      = Route{"api-notification", "/api/v1/notifications/:id"}
 )
 
 // FeedSuffix ends the path of an Atom feed.
@@ -78,6 +86,8 @@ var All = []Route{
 	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Replies, Image, SharedInbox,
 	Home, Follow, ProfileFeed, Profile, NotePage, Tag, Failing, TargetFeed, Target, Search, Static,
 	APIInstance, APIInstanceV2, APIVerifyCredentials, APIStatuses, APIStatus,
+	APIStatusContext, APIAccountLookup, APIAccount, APIAccountStatuses, APIAccountFollowers, APITimelinePublic,
+	APINotifications, APINotification,
 }
 
 // RouterPattern is the pattern echo routes r by: Pattern without the
