@@ -43,8 +43,9 @@ func (s *Server) notificationFilter(tx *store.Tx, types []string) (store.Notific
 	return store.NotificationFilter{ActorID: a.ID, ActorIRI: iri, NotePrefix: iri + "/statuses/", Types: types}, nil
 }
 
-// apiNotificationTypesOf returns the types a request asks for (types[],
-// less exclude_types[]; unknown ones ignored), all when it names none.
+// apiNotificationTypesOf returns the types a request asks for: types[]
+// (all when absent; a type nuttx-feed never makes matches nothing) less
+// exclude_types[].
 func apiNotificationTypesOf(c echo.Context) []string {
 	params := c.QueryParams()
 	asked := slices.Concat(params["types[]"], params["types"])

@@ -96,8 +96,8 @@ const (
 	NotifyMention = "mention"
 )
 
-// Notification is a follow of a local actor or a stored reply to it (a
-// reply to one of its notes or a mention of it).
+// Notification is a follow of a local actor or a stored reply to it (an
+// answer to one of its notes or a mention of it).
 type Notification struct {
 	Seq       int64 // increases with time: the id and paging cursor
 	Type      string
@@ -118,12 +118,14 @@ type NotificationFilter struct {
 
 // notificationSQL selects (id, type, created_at, follower, reply_id) of
 // the notifications of ?1 (actor id), ?2 (actor IRI), ?3 (its notes'
-// prefix) whose type is in the JSON list ?4 (all when null).
+// prefix) whose type is in the JSON list ?4 (all when null): its follows,
+// the mentions of it and the replies that answer one of its notes (not
+// those that answer another reply in its threads).
 const notificationSQL = `SELECT n.id, n.type, n.created_at, COALESCE(f.follower, ''), COALESCE(n.reply_id, 0)
 	FROM api_notifications n
 	LEFT JOIN followers f ON f.id = n.follower_id
 	LEFT JOIN remote_replies r ON r.id = n.reply_id
-	WHERE (f.actor_id = ?1 OR r.thread = ?2 OR substr(r.thread, 1, length(?3)) = ?3)
+	WHERE (f.actor_id = ?1 OR r.thread = ?2 OR (r.in_reply_to = r.thread AND substr(r.thread, 1, length(?3)) = ?3))
 		AND (?4 IS NULL OR n.type IN (SELECT value FROM json_each(?4)))`
 
 // Notifications returns a page of the notifications f selects, newest

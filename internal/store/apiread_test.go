@@ -13,12 +13,15 @@ import (
 // actor's notes or a mention of it each make one notification, numbered
 // in the order they came; a repeated Follow or an edited reply makes
 // none; an unfollow or a deleted reply takes its notification away;
-// replies to another actor are not its notifications. Remote actors keep
+// replies to another actor, or answering a reply in its thread, are not
+// its notifications. Remote actors keep
 // their account number after they left, and show their profile.
 func TestNotificationsAndRemoteAccounts(t *testing.T) {
 	db := storetest.Open(t)
 	bot, other := actor(t, db, "bot"), actor(t, db, "other")
 	const botIRI, alice, bob = "https://bot.example/users/bot", "https://remote.example/users/alice", "https://remote.example/users/bob"
+	nested := remoteReply("https://remote.example/n/5", bob, botIRI+"/statuses/1", 5)
+	nested.InReplyTo = "https://remote.example/n/1"
 	filter := store.NotificationFilter{ActorID: bot.ID, ActorIRI: botIRI, NotePrefix: botIRI + "/statuses/"}
 	update(t, db, func(tx *store.Tx) error {
 		for _, err := range []error{
@@ -30,6 +33,7 @@ func TestNotificationsAndRemoteAccounts(t *testing.T) {
 			tx.SaveFollower(store.Follower{ActorID: other.ID, IRI: bob, Inbox: bob + "/inbox", FollowID: "f3"}),
 			tx.SaveRemoteReply(remoteReply("https://remote.example/n/3", bob, "https://bot.example/users/other/statuses/9", 4)),
 			tx.SaveRemoteReply(remoteReply("https://remote.example/n/4", bob, "https://bot.example/users/bot2/statuses/9", 4)),
+			tx.SaveRemoteReply(nested), // answers alice in the bot's thread: not the bot's
 		} {
 			if err != nil {
 				return err
