@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -301,4 +302,61 @@ func TestAPIReadRaw(t *testing.T) {
 	if code, doc, _ := f.request(t, "GET", "/api/v1/accounts/"+remoteAccount, "", "", nil); code != 200 || doc["id"] != remoteAccount {
 		t.Errorf("a former follower: %d %v", code, doc)
 	}
+}
+
+// TestAPIContextIsBounded: a chain of 65 statuses lists 40 ancestors and
+// 60 descendants to a request without a token, the closest ones, and all
+// of them to one with a token.
+func TestAPIContextIsBounded(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	c := mastodon.NewClient(&mastodon.Config{Server: s.url, AccessToken: s.token})
+	anonymous := mastodon.NewClient(&mastodon.Config{Server: s.url})
+	anonymous.Transport = withoutAuthorization{} // go-mastodon sends "Bearer " without a token
+	ctx := t.Context()
+	var chain []mastodon.ID
+	for i := range 65 {
+		toot := &mastodon.Toot{Status: "link " + strconv.Itoa(i)}
+		if i > 0 {
+			toot.InReplyToID = chain[i-1]
+		}
+		st, err := c.PostStatus(ctx, toot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, st.ID)
+	}
+	for _, tc := range []struct {
+		name     string
+		client   *mastodon.Client
+		up, down []mastodon.ID
+	}{
+		{"anonymous", anonymous, chain[24:64], chain[1:61]},
+		{"with a token", c, chain[:64], chain[1:]},
+	} {
+		last, err := tc.client.GetStatusContext(ctx, chain[64])
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !slices.Equal(ids(last.Ancestors), tc.up) || len(last.Descendants) != 0 {
+			t.Errorf("%s: %d ancestors, %d descendants of the last", tc.name, len(last.Ancestors), len(last.Descendants))
+		}
+		first, err := tc.client.GetStatusContext(ctx, chain[0])
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !slices.Equal(ids(first.Descendants), tc.down) || len(first.Ancestors) != 0 {
+			t.Errorf("%s: %d descendants, %d ancestors of the first", tc.name, len(first.Descendants), len(first.Ancestors))
+		}
+	}
+}
+
+// withoutAuthorization sends requests without their Authorization header.
+type withoutAuthorization struct{}
+
+// RoundTrip sends a copy of r without its Authorization header.
+func (withoutAuthorization) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Del("Authorization")
+	return http.DefaultTransport.RoundTrip(r)
 }

@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
@@ -144,6 +146,60 @@ func TestFollowersPage(t *testing.T) {
 		prev, err := tx.FollowersPage(bot.ID, store.Page{MinID: next[0].Seq, Limit: 1})
 		if err != nil || len(prev) != 1 || prev[0].Seq != first[1].Seq {
 			t.Errorf("previous page %+v %v", prev, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNoteFiltersOfTheAPI: public only (no unlisted note), replies left
+// out but those to the actor's own notes, and since_id (the newest notes
+// after a cursor).
+func TestNoteFiltersOfTheAPI(t *testing.T) {
+	db := storetest.Open(t)
+	a := actor(t, db, "bot")
+	const own = "https://bot.example/users/bot/"
+	var seqs []int64
+	update(t, db, func(tx *store.Tx) error {
+		for i, n := range []*store.Note{
+			{PublicID: "root"},
+			{PublicID: "self", InReplyTo: own + "statuses/root"},
+			{PublicID: "remote", InReplyTo: "https://remote.example/n/1"},
+			{PublicID: "quiet", Visibility: store.Unlisted},
+			{PublicID: "other", InReplyTo: "https://bot.example/users/bot2/statuses/x"},
+		} {
+			n.ActorID, n.Content, n.Published = a.ID, "x", tx.Now.Add(time.Duration(i))
+			if err := tx.InsertNote(n); err != nil {
+				return err
+			}
+			seqs = append(seqs, n.Seq)
+		}
+		return nil
+	})
+	err := db.View(context.Background(), func(tx *store.Tx) error {
+		for _, c := range []struct {
+			f    store.NoteFilter
+			p    store.Page
+			want string
+		}{
+			{store.NoteFilter{ActorID: a.ID, PublicOnly: true}, store.Page{}, "other remote self root"},
+			{store.NoteFilter{ActorID: a.ID, SelfReplies: own}, store.Page{}, "quiet self root"},
+			{store.NoteFilter{ActorID: a.ID}, store.Page{SinceID: seqs[1], Limit: 2}, "other quiet"},
+			{store.NoteFilter{ActorID: a.ID}, store.Page{MinID: seqs[1], Limit: 2}, "quiet remote"},
+		} {
+			page, err := tx.Notes(c.f, c.p)
+			if err != nil {
+				return err
+			}
+			var got []string
+			for _, n := range page.Notes {
+				got = append(got, n.PublicID)
+			}
+			if strings.Join(got, " ") != c.want {
+				t.Errorf("%+v %+v: %v, want %s", c.f, c.p, got, c.want)
+			}
 		}
 		return nil
 	})
