@@ -52,19 +52,13 @@ func (s *Server) describe(tx *store.Tx, ref apiAccountRef) (apiAccount, error) {
 // handleAPIAccount is GET /api/v1/accounts/:id: one of our actors or a
 // remote account the server knows.
 func (s *Server) handleAPIAccount(c echo.Context) error {
-	var out apiAccount
-	err := s.store.View(c.Request().Context(), func(tx *store.Tx) error {
+	return apiRead(s, c, func(tx *store.Tx) (apiAccount, error) {
 		ref, err := apiAccountByID(tx, c.Param("id"))
 		if err != nil {
-			return err
+			return apiAccount{}, err
 		}
-		out, err = s.describe(tx, ref)
-		return err
+		return s.describe(tx, ref)
 	})
-	if err != nil {
-		return apiReadError(c, err)
-	}
-	return c.JSON(http.StatusOK, out)
 }
 
 // handleAPILookup is GET /api/v1/accounts/lookup?acct=: one of our actors
@@ -75,19 +69,13 @@ func (s *Server) handleAPILookup(c echo.Context) error {
 	if user == "" || remote && !strings.EqualFold(host, s.site.Host()) && !strings.EqualFold(host, s.site.Hostname()) {
 		return apiError(c, http.StatusNotFound, apiErrNotFound)
 	}
-	var out apiAccount
-	err := s.store.View(c.Request().Context(), func(tx *store.Tx) error {
+	return apiRead(s, c, func(tx *store.Tx) (apiAccount, error) {
 		a, err := tx.Actor(user)
 		if err != nil {
-			return err
+			return apiAccount{}, err
 		}
-		out, err = s.apiAccountOf(tx, a)
-		return err
+		return s.apiAccountOf(tx, a)
 	})
-	if err != nil {
-		return apiReadError(c, err)
-	}
-	return c.JSON(http.StatusOK, out)
 }
 
 // handleAPIAccountStatuses is GET /api/v1/accounts/:id/statuses: the

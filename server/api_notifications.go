@@ -105,27 +105,21 @@ func (s *Server) handleAPINotifications(c echo.Context) error {
 // handleAPINotification is GET /api/v1/notifications/:id: one of the
 // bot's notifications.
 func (s *Server) handleAPINotification(c echo.Context) error {
-	var out apiNotification
-	err := s.store.View(c.Request().Context(), func(tx *store.Tx) error {
+	return apiRead(s, c, func(tx *store.Tx) (apiNotification, error) {
 		seq, err := strconv.ParseInt(c.Param("id"), 10, 64)
 		if err != nil {
-			return fmt.Errorf("%w: no notification %q", store.ErrNotFound, c.Param("id"))
+			return apiNotification{}, fmt.Errorf("%w: no notification %q", store.ErrNotFound, c.Param("id"))
 		}
 		f, err := s.notificationFilter(tx, nil)
 		if err != nil {
-			return err
+			return apiNotification{}, err
 		}
 		n, err := tx.Notification(f, seq)
 		if err != nil {
-			return err
+			return apiNotification{}, err
 		}
-		out, err = s.apiNotificationOf(tx, n)
-		return err
+		return s.apiNotificationOf(tx, n)
 	})
-	if err != nil {
-		return apiReadError(c, err)
-	}
-	return c.JSON(http.StatusOK, out)
 }
 
 // apiNotificationOf describes a notification: the follower's account, or

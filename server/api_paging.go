@@ -135,3 +135,17 @@ func apiReadError(c echo.Context, err error) error {
 	}
 	return apiRequestError(c, err)
 }
+
+// apiRead answers with what read returns from the database, or with
+// apiReadError.
+func apiRead[T any](s *Server, c echo.Context, read func(tx *store.Tx) (T, error)) error {
+	var out T
+	err := s.store.View(c.Request().Context(), func(tx *store.Tx) (err error) {
+		out, err = read(tx)
+		return err
+	})
+	if err != nil {
+		return apiReadError(c, err)
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -176,14 +176,9 @@ func (tx *Tx) notifications(query string, f NotificationFilter, more ...any) ([]
 	if err != nil {
 		return nil, fmt.Errorf("list notifications: %w", err)
 	}
-	replies, err := queryList(tx, func(rows *sql.Rows) (*RemoteReply, error) { return scanRemoteReply(rows) },
-		`SELECT `+remoteReplyColumns+` FROM remote_replies WHERE id IN (SELECT value FROM json_each(?))`, idList(replyIDs))
+	byID, err := tx.remoteRepliesBySeq(replyIDs)
 	if err != nil {
 		return nil, fmt.Errorf("list notifications: %w", err)
-	}
-	byID := map[int64]*RemoteReply{}
-	for _, r := range replies {
-		byID[r.Seq] = r
 	}
 	for _, n := range out {
 		if n.Reply != nil {
@@ -196,6 +191,17 @@ func (tx *Tx) notifications(query string, f NotificationFilter, more ...any) ([]
 // RemoteReplyBySeq returns the stored reply numbered seq.
 func (tx *Tx) RemoteReplyBySeq(seq int64) (*RemoteReply, error) {
 	return tx.remoteReply(`id = ?`, seq)
+}
+
+// remoteRepliesBySeq loads the stored replies numbered seqs, by number.
+func (tx *Tx) remoteRepliesBySeq(seqs []int64) (map[int64]*RemoteReply, error) {
+	replies, err := queryList(tx, func(rows *sql.Rows) (*RemoteReply, error) { return scanRemoteReply(rows) },
+		`SELECT `+remoteReplyColumns+` FROM remote_replies WHERE id IN (SELECT value FROM json_each(?))`, idList(seqs))
+	byID := make(map[int64]*RemoteReply, len(replies))
+	for _, r := range replies {
+		byID[r.Seq] = r
+	}
+	return byID, err
 }
 
 // remoteReply loads the stored reply that cond (on key) selects.
