@@ -32,10 +32,10 @@ type apiListQuery struct {
 	keep                  url.Values
 }
 
-// apiList reads a list request's paging: its limit (def when absent, not
-// a number or 0, as Mastodon's limit_param; the absolute value, at most
-// most) and cursors; keep names the other parameters the Link header
-// carries on (limit always).
+// apiList reads a list request's paging: its limit (def when absent, 0 or
+// not a number; else its absolute value, at most most, as Mastodon's
+// limit_param) and cursors; keep names the other parameters the Link
+// header carries on (limit always).
 func apiList(c echo.Context, def, most int, keep ...string) apiListQuery {
 	q := apiListQuery{maxID: c.QueryParam("max_id"), sinceID: c.QueryParam("since_id"), minID: c.QueryParam("min_id"), limit: def, keep: url.Values{}}
 	params := c.QueryParams()
@@ -44,8 +44,13 @@ func apiList(c echo.Context, def, most int, keep ...string) apiListQuery {
 			q.keep[k] = v
 		}
 	}
-	if n, err := strconv.Atoi(c.QueryParam("limit")); err == nil && n != 0 {
-		q.limit = min(max(n, -n), most)
+	if n, err := strconv.Atoi(c.QueryParam("limit")); err == nil {
+		if n < 0 {
+			n = -n // the smallest int stays negative: the default
+		}
+		if n > 0 {
+			q.limit = min(n, most)
+		}
 	}
 	return q
 }

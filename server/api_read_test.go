@@ -235,6 +235,8 @@ func TestAPIReadRaw(t *testing.T) {
 		"/api/v1/accounts/" + me + "/statuses?limit=abc":                       5, // not a number: the default, 20
 		"/api/v1/accounts/" + me + "/statuses?limit=-2":                        2,
 		"/api/v1/accounts/" + me + "/statuses?limit=99999999999999999999":      5,
+		"/api/v1/accounts/" + me + "/statuses?limit=-9223372036854775808":      5,
+		"/api/v1/accounts/" + me + "/statuses?limit=0":                         5,
 		"/api/v1/accounts/" + me + "/statuses?only_media=true":                 0,
 		"/api/v1/accounts/" + me + "/statuses?pinned=true":                     0,
 		"/api/v1/accounts/" + me + "/statuses?max_id=" + string(st[0].ID):      0,
@@ -306,7 +308,7 @@ func TestAPIReadRaw(t *testing.T) {
 
 // TestAPIContextIsBounded: a chain of 65 statuses lists 40 ancestors and
 // 60 descendants to a request without a token, the closest ones, and all
-// of them to one with a token.
+// of them to one with a token; a page of statuses holds 40 at most.
 func TestAPIContextIsBounded(t *testing.T) {
 	t.Parallel()
 	s := startAPIServer(t)
@@ -325,6 +327,13 @@ func TestAPIContextIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		chain = append(chain, st.ID)
+	}
+	me, err := c.GetAccountCurrentUser(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page, err := c.GetAccountStatuses(ctx, me.ID, &mastodon.Pagination{Limit: 100}); err != nil || len(page) != 40 {
+		t.Errorf("limit=100: %d statuses (%v), want Mastodon's most, 40", len(page), err)
 	}
 	for _, tc := range []struct {
 		name     string
