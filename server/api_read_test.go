@@ -287,6 +287,22 @@ func TestAPIReadRaw(t *testing.T) {
 		}
 	}
 
+	// Hostile parameters on every read: a 200, 400 or 404 with JSON, never a 500.
+	long := strings.Repeat("9", 5000)
+	for _, path := range []string{"/api/v1/accounts/" + me + "/statuses", "/api/v1/accounts/" + me + "/followers", "/api/v1/timelines/public",
+		"/api/v1/notifications", "/api/v1/statuses/" + string(st[0].ID) + "/context", "/api/v1/accounts/lookup", "/api/v1/notifications/" + long,
+		"/api/v1/accounts/" + long, "/api/v1/accounts/" + long + "/statuses", "/api/v1/statuses/" + long + "/context"} {
+		for _, query := range []string{"limit=%ff", "limit=1e9", "max_id=" + long, "since_id=%27%3B--", "min_id=-1&max_id=0", "types[]=&exclude_types[]=%00",
+			"tagged=%00&exclude_replies=%ff&only_media=", "acct=@@@", "acct=" + long, "limit=1&limit=2&max_id=a&max_id=b"} {
+			req, _ := http.NewRequest("GET", f.url+path+"?"+query, nil)
+			req.Header.Set("Authorization", bearer)
+			a := send(t, req)
+			if a.status != 200 && a.status != 400 && a.status != 404 || !json.Valid([]byte(a.body)) {
+				t.Errorf("%s?%s: %d %.200s", path, query, a.status, a.body)
+			}
+		}
+	}
+
 	// A deleted status has no context, and the lists go on past it.
 	f.admin(t, "delete", string(st[2].ID))
 	if code, doc, _ := f.request(t, "GET", "/api/v1/statuses/"+string(st[2].ID)+"/context", "", "", nil); code != 404 {
