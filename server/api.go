@@ -61,6 +61,14 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	route(urls.APIStatus, http.MethodPut, s.apiAuth(required, "write:statuses")(s.handleAPIEditStatus))
 	route(urls.APIStatus, http.MethodDelete, s.apiAuth(required, "write:statuses")(s.handleAPIDeleteStatus))
 	route(urls.APIStatusSource, http.MethodGet, s.apiAuth(required, "read:statuses")(s.handleAPIStatusSource))
+	route(urls.APIStatusContext, http.MethodGet, s.apiAuth(optional, "read:statuses")(s.handleAPIContext))
+	route(urls.APIAccountLookup, http.MethodGet, s.apiAuth(optional, "read:accounts")(s.handleAPILookup))
+	route(urls.APIAccount, http.MethodGet, s.apiAuth(optional, "read:accounts")(s.handleAPIAccount))
+	route(urls.APIAccountStatuses, http.MethodGet, s.apiAuth(optional, "read:statuses")(s.handleAPIAccountStatuses))
+	route(urls.APIAccountFollowers, http.MethodGet, s.apiAuth(optional, "read:accounts")(s.handleAPIFollowers))
+	route(urls.APITimelinePublic, http.MethodGet, s.apiAuth(optional, "read:statuses")(s.handleAPIPublicTimeline))
+	route(urls.APINotifications, http.MethodGet, s.apiAuth(required, "read:notifications")(s.handleAPINotifications))
+	route(urls.APINotification, http.MethodGet, s.apiAuth(required, "read:notifications")(s.handleAPINotification))
 }
 
 // apiError answers with Mastodon's error shape, {"error": msg}.
@@ -160,15 +168,14 @@ func apiToken(r *http.Request) (string, bool) {
 }
 
 // bearerToken returns the token of an "Authorization: Bearer TOKEN"
-// header, and whether the request has an Authorization header at all.
+// header, and whether there is one. As on Mastodon (Doorkeeper), another
+// scheme or an empty token counts as no token: Mastodon client libraries
+// send "Bearer " when they have none.
 func bearerToken(r *http.Request) (string, bool) {
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return "", false
 	}
-	scheme, token, _ := strings.Cut(auth, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", true
-	}
-	return strings.TrimSpace(token), true
+	return token, true
 }

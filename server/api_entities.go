@@ -152,11 +152,12 @@ func (s *Server) apiStatusOf(tx *store.Tx, n *store.Note) (*apiStatus, error) {
 }
 
 // apiParent sets the in_reply_to fields of st when its parent, the IRI
-// parent, is a local note; a remote parent has no local id.
+// parent, is a local note or a stored reply; another remote parent has no
+// id here.
 func (s *Server) apiParent(tx *store.Tx, st *apiStatus, parent string) error {
 	_, id, ok := s.site.ParseLocalNote(parent)
 	if !ok {
-		return nil
+		return s.apiRemoteParent(tx, st, parent)
 	}
 	p, err := tx.NoteByPublicID(id)
 	if err != nil {

@@ -183,6 +183,7 @@ func TestAPIRawRequests(t *testing.T) {
 		{"no token", "POST", "/api/v1/statuses", "", "application/x-www-form-urlencoded", "status=hi", 401, "The access token is invalid"},
 		{"bad token", "POST", "/api/v1/statuses", "Bearer nfd_nope", "application/x-www-form-urlencoded", "status=hi", 401, "The access token is invalid"},
 		{"not bearer", "GET", "/api/v1/accounts/verify_credentials", "Basic " + s.token, "", "", 401, "The access token is invalid"},
+		{"empty bearer, credentials", "GET", "/api/v1/accounts/verify_credentials", "Bearer ", "", "", 401, "The access token is invalid"},
 		{"no token, credentials", "GET", "/api/v1/accounts/verify_credentials", "", "", "", 401, "The access token is invalid"},
 		{"bad token, a public GET", "GET", "/api/v1/instance", "Bearer nfd_nope", "", "", 401, "The access token is invalid"},
 		{"empty", "POST", "/api/v1/statuses", bearer, "application/x-www-form-urlencoded", "status=+%0A", 422, "Validation failed: Text can't be blank"},

@@ -65,6 +65,14 @@ func TestEveryURLRoutesToItsHandler(t *testing.T) {
 		{http.MethodPost, site.URL(urls.APIStatuses), urls.APIStatuses},
 		{http.MethodOptions, site.URL(urls.APIStatuses), urls.APIStatuses},
 		{http.MethodGet, site.URL(urls.APIStatus, "60cece9b"), urls.APIStatus},
+		{http.MethodGet, site.URL(urls.APIStatusContext, "60cece9b"), urls.APIStatusContext},
+		{http.MethodGet, site.URL(urls.APIAccountLookup) + "?acct=nuttx_build", urls.APIAccountLookup},
+		{http.MethodGet, site.URL(urls.APIAccount, "1"), urls.APIAccount},
+		{http.MethodGet, site.URL(urls.APIAccountStatuses, "1"), urls.APIAccountStatuses},
+		{http.MethodGet, site.URL(urls.APIAccountFollowers, "1"), urls.APIAccountFollowers},
+		{http.MethodGet, site.URL(urls.APITimelinePublic), urls.APITimelinePublic},
+		{http.MethodGet, site.URL(urls.APINotifications), urls.APINotifications},
+		{http.MethodGet, site.URL(urls.APINotification, "7"), urls.APINotification},
 	} {
 		req := httptest.NewRequest(c.method, c.url, nil)
 		ctx := e.NewContext(req, nil)

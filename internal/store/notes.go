@@ -157,6 +157,9 @@ func (tx *Tx) NoteCount(actorID int64) (int, error) {
 type Page struct {
 	MaxID int64 // only items older than this (0: no bound)
 	MinID int64 // only items newer than this, the oldest of them (0: no bound)
+	// SinceID: only items newer than this, the newest of them (0: no
+	// bound; Mastodon's since_id).
+	SinceID int64
 	// FromOldest takes the oldest items first even without MinID (the
 	// outbox's "last" page is min_id=0).
 	FromOldest bool
@@ -174,6 +177,29 @@ func (p Page) limit() int {
 	return min(p.Limit, 100)
 }
 
+// clause is the SQL that bounds a query's rows by the column id (AND ...),
+// orders and limits them (ORDER BY id ... LIMIT ?), with its arguments,
+// and whether it lists them oldest first: the caller hands them out newest
+// first.
+func (p Page) clause(id string) (sql string, ascending bool, args []any) {
+	for _, b := range []struct {
+		v  int64
+		op string
+	}{{p.MaxID, " < ?"}, {p.MinID, " > ?"}, {p.SinceID, " > ?"}} {
+		if b.v > 0 {
+			sql += ` AND ` + id + b.op
+			args = append(args, b.v)
+		}
+	}
+	ascending = p.FromOldest || p.MinID > 0
+	if ascending {
+		sql += ` ORDER BY ` + id + ` ASC LIMIT ?`
+	} else {
+		sql += ` ORDER BY ` + id + ` DESC LIMIT ?`
+	}
+	return sql, ascending, append(args, p.limit())
+}
+
 // NotePage is one page of notes, newest first, and whether pages exist on
 // either side of it.
 type NotePage struct {
@@ -187,6 +213,12 @@ type NotePage struct {
 type NoteFilter struct {
 	ActorID int64
 	Tag     string // a hashtag, any case, without '#'
+	// PublicOnly leaves out unlisted notes.
+	PublicOnly bool
+	// SelfReplies, when set, leaves out replies except those to a note
+	// whose IRI starts with it (the actor's own threads: Mastodon's
+	// exclude_replies).
+	SelfReplies string
 }
 
 func (f NoteFilter) where() (string, []any) {
@@ -198,28 +230,22 @@ func (f NoteFilter) where() (string, []any) {
 	if f.Tag != "" {
 		conds, args = append(conds, `n.id IN (SELECT note_id FROM note_tags WHERE name = ?)`), append(args, strings.ToLower(f.Tag))
 	}
+	if f.PublicOnly {
+		conds, args = append(conds, `n.visibility = ?`), append(args, Public)
+	}
+	if f.SelfReplies != "" {
+		conds = append(conds, `(n.in_reply_to = '' OR substr(n.in_reply_to, 1, length(?)) = ?)`)
+		args = append(args, f.SelfReplies, f.SelfReplies)
+	}
 	return strings.Join(conds, ` AND `), args
 }
 
 // Notes returns a page of the notes f selects.
 func (tx *Tx) Notes(f NoteFilter, p Page) (NotePage, error) {
 	where, args := f.where()
-	q := `SELECT ` + noteColumns + ` FROM notes n JOIN actors a ON a.id = n.actor_id WHERE ` + where
-	if p.MaxID > 0 {
-		q += ` AND n.id < ?`
-		args = append(args, p.MaxID)
-	}
-	if p.MinID > 0 {
-		q += ` AND n.id > ?`
-		args = append(args, p.MinID)
-	}
-	ascending := p.FromOldest || p.MinID > 0
-	if ascending {
-		q += ` ORDER BY n.id ASC LIMIT ?`
-	} else {
-		q += ` ORDER BY n.id DESC LIMIT ?`
-	}
-	args = append(args, p.limit())
+	bounds, ascending, more := p.clause("n.id")
+	q := `SELECT ` + noteColumns + ` FROM notes n JOIN actors a ON a.id = n.actor_id WHERE ` + where + bounds
+	args = append(args, more...)
 	notes, err := queryList(tx, func(rows *sql.Rows) (*Note, error) { return scanNote(rows) }, q, args...)
 	if err != nil {
 		return NotePage{}, fmt.Errorf("list notes: %w", err)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -33,14 +32,7 @@ const maxThreadReplies = 200
 
 // RemoteReply returns the stored reply noteID.
 func (tx *Tx) RemoteReply(noteID string) (*RemoteReply, error) {
-	r, err := scanRemoteReply(tx.queryRow(`SELECT `+remoteReplyColumns+` FROM remote_replies WHERE note_id = ?`, noteID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: no remote reply %s", ErrNotFound, noteID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load remote reply: %w", err)
-	}
-	return r, nil
+	return tx.remoteReply(`note_id = ?`, noteID)
 }
 
 // SaveRemoteReply stores r, or replaces the stored reply with its note id

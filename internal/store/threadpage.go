@@ -108,8 +108,7 @@ func (tx *Tx) threadItems(entries []threadEntry) ([]ThreadItem, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load thread replies: %w", err)
 	}
-	replies, err := queryList(tx, func(rows *sql.Rows) (*RemoteReply, error) { return scanRemoteReply(rows) },
-		`SELECT `+remoteReplyColumns+` FROM remote_replies WHERE id IN (SELECT value FROM json_each(?))`, idList(remote))
+	replies, err := tx.remoteRepliesBySeq(remote)
 	if err != nil {
 		return nil, fmt.Errorf("load thread replies: %w", err)
 	}

@@ -67,6 +67,14 @@ var (
 	APIStatuses          = Route{"api-statuses", "/api/v1/statuses"}
 	APIStatus            = Route{"api-status", "/api/v1/statuses/:id"}
 	APIStatusSource      = Route{"api-status-source", "/api/v1/statuses/:id/source"}
+	APIStatusContext     = Route{"api-status-context", "/api/v1/statuses/:id/context"}
+	APIAccountLookup     = Route{"api-account-lookup", "/api/v1/accounts/lookup"}
+	APIAccount           = Route{"api-account", "/api/v1/accounts/:id"}
+	APIAccountStatuses   = Route{"api-account-statuses", "/api/v1/accounts/:id/statuses"}
+	APIAccountFollowers  = Route{"api-account-followers", "/api/v1/accounts/:id/followers"}
+	APITimelinePublic    = Route{"api-timeline-public", "/api/v1/timelines/public"}
+	APINotifications     = Route{"api-notifications", "/api/v1/notifications"}
+	APINotification      = Route{"api-notification", "/api/v1/notifications/:id"}
 )
 
 // FeedSuffix ends the path of an Atom feed.
@@ -79,6 +87,8 @@ var All = []Route{
 	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Replies, Image, SharedInbox,
 	Home, Follow, ProfileFeed, Profile, NotePage, Tag, Failing, TargetFeed, Target, Search, Static,
 	APIInstance, APIInstanceV2, APIVerifyCredentials, APIStatuses, APIStatus, APIStatusSource,
+	APIStatusContext, APIAccountLookup, APIAccount, APIAccountStatuses, APIAccountFollowers, APITimelinePublic,
+	APINotifications, APINotification,
 }
 
 // RouterPattern is the pattern echo routes r by: Pattern without the
