@@ -41,7 +41,7 @@ type Config struct {
 	FailureLogEvery time.Duration
 	Username        string // the actor that posts (the firehose)
 	Format          Formatter
-	AlertTemplates  *AlertTemplates // the texts of alert posts; nil: the built-in ones
+	AlertTemplates  *AlertTemplates  // the texts of alert posts; nil: the built-in ones
 	Metrics         *metrics.Metrics // counts polls and posts; nil counts nothing
 }
 
