@@ -65,6 +65,7 @@ func TestEveryURLRoutesToItsHandler(t *testing.T) {
 		{http.MethodPost, site.URL(urls.APIStatuses), urls.APIStatuses},
 		{http.MethodOptions, site.URL(urls.APIStatuses), urls.APIStatuses},
 		{http.MethodGet, site.URL(urls.APIStatus, "60cece9b"), urls.APIStatus},
+		{http.MethodPost, site.URL(urls.HookAlertmanager), urls.HookAlertmanager},
 	} {
 		req := httptest.NewRequest(c.method, c.url, nil)
 		ctx := e.NewContext(req, nil)

@@ -181,6 +181,9 @@ var settings = []setting{
 	{name: "metrics-token", env: "NUTTX_FEED_METRICS_TOKEN", meta: "TOKEN", in: cmdServe,
 		help:  "serve /metrics (on --listen, or on --metrics-listen if set) only to requests with Authorization: Bearer TOKEN; at least 16 characters of A-Z a-z 0-9 - . _ ~ + /. With neither, /metrics is not served",
 		value: typed(func(c *Config) *string { return &c.MetricsToken }, "", checkMetricsToken)},
+	{name: "alert-template", env: "NUTTX_FEED_ALERT_TEMPLATE", meta: "FILE", in: cmdServe,
+		help:  "Go text/template file whose {{define \"firing\"}}, \"refiring\" or \"resolved\" replace the texts of the Alertmanager receiver's posts; empty: the built-in texts",
+		value: typed(func(c *Config) *string { return &c.AlertTemplate }, "", checkAlertTemplate)},
 	{name: "database-url", env: "NUTTX_FEED_DATABASE_URL", meta: "URL", in: cmdImport,
 		help:  "the Mastodon server's PostgreSQL, read only: postgres://USER:PASSWORD@HOST:5432/mastodon_production (the environment keeps the password out of ps)",
 		value: typed(func(c *Config) *string { return &c.DatabaseURL }, "", nil)},
@@ -366,6 +369,16 @@ func checkMetricsToken(v string) error {
 		return errors.New("use only A-Z a-z 0-9 - . _ ~ + /")
 	}
 	return nil
+}
+
+// checkAlertTemplate loads the file (when one is named) as serve will: a
+// mistake shows at once, with its file and line.
+func checkAlertTemplate(v string) error {
+	if v == "" {
+		return nil
+	}
+	_, err := feed.LoadAlertTemplates(v)
+	return err
 }
 
 func checkUsername(v string) error {

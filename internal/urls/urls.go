@@ -66,6 +66,9 @@ var (
 	APIVerifyCredentials = Route{"api-verify-credentials", "/api/v1/accounts/verify_credentials"}
 	APIStatuses          = Route{"api-statuses", "/api/v1/statuses"}
 	APIStatus            = Route{"api-status", "/api/v1/statuses/:id"}
+
+	// Webhooks (server/hooks.go).
+	HookAlertmanager = Route{"hook-alertmanager", "/hooks/alertmanager"}
 )
 
 // FeedSuffix ends the path of an Atom feed.
@@ -78,6 +81,7 @@ var All = []Route{
 	Actor, Inbox, Outbox, Followers, Following, Featured, Note, Activity, Replies, Image, SharedInbox,
 	Home, Follow, ProfileFeed, Profile, NotePage, Tag, Failing, TargetFeed, Target, Search, Static,
 	APIInstance, APIInstanceV2, APIVerifyCredentials, APIStatuses, APIStatus,
+	HookAlertmanager,
 }
 
 // RouterPattern is the pattern echo routes r by: Pattern without the
