@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // The Alertmanager receiver, POST /hooks/alertmanager, against `nuttx-feed
@@ -184,4 +186,34 @@ func notificationsSent(t *testing.T, am *promtest.Alertmanager) int {
 		t.Fatal(err)
 	}
 	return sent
+}
+
+// TestDeployAlertmanagerConfig: the receiver configuration that
+// docs/deploy.md shows passes Alertmanager's own check (amtool), and
+// names the webhook's path.
+func TestDeployAlertmanagerConfig(t *testing.T) {
+	t.Parallel()
+	amtool, err := exec.LookPath("amtool")
+	if err != nil {
+		promtest.Check(t, fmt.Errorf("amtool: %w: install Debian's prometheus-alertmanager", promtest.ErrMissing))
+	}
+	guide := readFile(t, deployGuide)
+	_, block, _ := strings.Cut(guide, "```yaml\nroute:\n")
+	block, _, found := strings.Cut(block, "```")
+	if !found || !strings.Contains(block, "url: https://nuttx-feed.org"+urls.HookAlertmanager.Pattern) {
+		t.Fatalf("docs/deploy.md has no Alertmanager configuration with the webhook's URL")
+	}
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	config := filepath.Join(dir, "alertmanager.yml")
+	block = strings.ReplaceAll("route:\n"+block, "/etc/prometheus/nuttx-feed-alerts.token", token)
+	if err := os.WriteFile(token, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(amtool, "check-config", config).CombinedOutput(); err != nil {
+		t.Errorf("amtool check-config of docs/deploy.md's configuration: %v\n%s", err, out)
+	}
 }
