@@ -90,7 +90,7 @@ var commands = []commandDef{
 		"Its URL then answers 410 Gone, its page says it was deleted, the outbox leaves it out, and\n" +
 		"replies to it stay. Deleting a note again sends nothing. It works while the server runs\n" +
 		"(same database)."},
-	{name: "token create", is: cmdAdmin, args: " NAME", about: "Makes a token for the API and the webhooks to come, named NAME (lower-case letters,\n" +
+	{name: "token create", is: cmdAdmin, args: " NAME", about: "Makes a token for the API and the Alertmanager receiver, named NAME (lower-case letters,\n" +
 		"digits, ., _ and -; a new name), and prints it once: only its SHA-256 is stored."},
 	{name: "token list", is: cmdAdmin, about: "Lists the tokens: name, when made and when last used (never the tokens themselves)."},
 	{name: "token revoke", is: cmdAdmin, args: " NAME", about: "Deletes the token NAME: it works no more."},
