@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
@@ -111,6 +113,30 @@ func TestAlertTemplateSetting(t *testing.T) {
 	code, _, stderr = run("serve", "--data", dir, "--listen", "nowhere", "--alert-template", filepath.Join(dir, "none.tmpl"))
 	if code != 2 || !strings.Contains(stderr, "none.tmpl: no such file or directory") {
 		t.Errorf("serve with a missing template: exit %d, %q", code, stderr)
+	}
+}
+
+// TestAlertTemplateServed: serve posts alerts with the texts of
+// --alert-template, the built-in ones for what the file leaves out.
+func TestAlertTemplateServed(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "alerts.tmpl")
+	if err := os.WriteFile(file, []byte(`{{define "firing"}}ALERT {{.Name}} on {{.Receiver}}{{end}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, func(c *Config) { c.AlertTemplate = file })
+	token := store.NewToken()
+	if err := ts.store.Update(context.Background(), func(tx *store.Tx) error { return tx.CreateToken("alertmanager", token) }); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+urls.HookAlertmanager.Pattern, strings.NewReader(hookFiring("0a")))
+	req.Header.Set("Authorization", "Bearer "+token)
+	if a := send(t, req); a.status != http.StatusOK {
+		t.Fatalf("notification: %d %s", a.status, a.body)
+	}
+	var source string
+	if err := ts.sql(t).QueryRow(`SELECT source FROM notes`).Scan(&source); err != nil || source != "ALERT IngestStopped on nuttx-feed" {
+		t.Errorf("the post reads %q (%v), want the template's text", source, err)
 	}
 }
 
