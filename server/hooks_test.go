@@ -243,3 +243,18 @@ func TestDeployAlertmanagerConfig(t *testing.T) {
 		t.Errorf("amtool check-config of docs/deploy.md's configuration: %v\n%s", err, out)
 	}
 }
+
+// TestAlertmanagerHookIsRateLimited: the receiver counts against
+// --rate-limit like the API.
+func TestAlertmanagerHookIsRateLimited(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) { c.RateLimit = 1 })
+	statuses := make([]int, 2)
+	for i := range statuses {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+urls.HookAlertmanager.Pattern, strings.NewReader(hookFiring("0a")))
+		statuses[i] = send(t, req).status
+	}
+	if statuses[0] != http.StatusUnauthorized || statuses[1] != http.StatusTooManyRequests {
+		t.Errorf("two notifications without a token: %v, want 401 then 429", statuses)
+	}
+}
