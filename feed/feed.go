@@ -41,6 +41,7 @@ type Config struct {
 	FailureLogEvery time.Duration
 	Username        string // the actor that posts (the firehose)
 	Format          Formatter
+	AlertTemplates  *AlertTemplates  // the texts of alert posts; nil: the built-in ones
 	Metrics         *metrics.Metrics // counts polls and posts; nil counts nothing
 }
 
@@ -86,6 +87,9 @@ func New(cfg Config, st *store.Store, pub Publisher, log *slog.Logger) (*Feed, e
 	}
 	if cfg.FailureLogEvery <= 0 {
 		cfg.FailureLogEvery = 15 * time.Minute
+	}
+	if cfg.AlertTemplates == nil {
+		cfg.AlertTemplates = DefaultAlertTemplates()
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

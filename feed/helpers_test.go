@@ -76,6 +76,11 @@ func TestMain(m *testing.M) {
 	if !parallelSet {
 		flag.Set("test.parallel", "64")
 	}
+	// A fuzzing worker (make fuzz starts one per -parallel) runs only the
+	// fuzz target: no stacks for it.
+	if w := flag.Lookup("test.fuzzworker"); w != nil && w.Value.String() == "true" {
+		os.Exit(m.Run())
+	}
 	var launched sync.WaitGroup
 	launched.Go(func() { outage, outageErr = promtest.Launch(promtest.Options{ScrapeInterval: scrapeInterval}) })
 	launched.Go(func() { shared, sharedErr = promtest.Launch(promtest.Options{ScrapeInterval: scrapeInterval}) })

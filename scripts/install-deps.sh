@@ -3,6 +3,7 @@
 #   gcc                       go test -race needs cgo
 #   chromium                  browser tests of the web pages
 #   prometheus, pushgateway   the feed's tests run a real Prometheus
+#   prometheus-alertmanager   the Alertmanager receiver's test runs a real Alertmanager
 #   openssl                   checks the published key with a second parser
 #   postgresql                the Mastodon import's tests run a real PostgreSQL
 #   systemd                   systemd-analyze verifies the deployment units (docs/deploy)
@@ -14,6 +15,7 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
@@ -37,7 +39,7 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -q
 "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
 # Debian starts the packaged services; the tests start their own instances.
-for svc in prometheus prometheus-pushgateway prometheus-node-exporter; do
+for svc in prometheus prometheus-pushgateway prometheus-alertmanager prometheus-node-exporter; do
 	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
 		"${sudo[@]}" systemctl stop "$svc" || true
 	fi

@@ -34,6 +34,7 @@ type Config struct {
 	LogLevel             string
 	MetricsListen        string
 	MetricsToken         string
+	AlertTemplate        string
 	DatabaseURL          string
 
 	// The Prometheus feed.

@@ -50,7 +50,7 @@ Commands:
   import mastodon
                  take over a Mastodon account: key, profile, followers, posts
   token create|list|revoke NAME
-                 tokens for the API and the webhooks to come (printed once, stored hashed)
+                 tokens for the API and the Alertmanager receiver (printed once, stored hashed)
   backup FILE    write a consistent copy of the database, while the server runs
   healthcheck    ask the local server for /health; exit 0 when it is healthy
   version        print the version

@@ -78,6 +78,7 @@ func (s *Server) routes() *echo.Echo {
 
 	// The Mastodon-compatible API (api.go).
 	s.apiRoutes(e)
+	s.hookRoutes(e) // and the webhooks (hooks.go)
 	return e
 }
 

@@ -73,6 +73,7 @@ func TestEveryURLRoutesToItsHandler(t *testing.T) {
 		{http.MethodGet, site.URL(urls.APITimelinePublic), urls.APITimelinePublic},
 		{http.MethodGet, site.URL(urls.APINotifications), urls.APINotifications},
 		{http.MethodGet, site.URL(urls.APINotification, "7"), urls.APINotification},
+		{http.MethodPost, site.URL(urls.HookAlertmanager), urls.HookAlertmanager},
 	} {
 		req := httptest.NewRequest(c.method, c.url, nil)
 		ctx := e.NewContext(req, nil)

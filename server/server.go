@@ -175,6 +175,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 	}
 	feedConfig := cfg.feedConfig()
 	feedConfig.Metrics = s.metrics
+	if feedConfig.AlertTemplates, err = feed.LoadAlertTemplates(cfg.AlertTemplate); err != nil {
+		return nil, err
+	}
 	if s.feed, err = feed.New(feedConfig, s.store, s.svc, log.With("component", "feed")); err != nil {
 		return nil, err
 	}

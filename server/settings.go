@@ -90,7 +90,7 @@ var commands = []commandDef{
 		"Its URL then answers 410 Gone, its page says it was deleted, the outbox leaves it out, and\n" +
 		"replies to it stay. Deleting a note again sends nothing. It works while the server runs\n" +
 		"(same database)."},
-	{name: "token create", is: cmdAdmin, args: " NAME", about: "Makes a token for the API and the webhooks to come, named NAME (lower-case letters,\n" +
+	{name: "token create", is: cmdAdmin, args: " NAME", about: "Makes a token for the API and the Alertmanager receiver, named NAME (lower-case letters,\n" +
 		"digits, ., _ and -; a new name), and prints it once: only its SHA-256 is stored. It may do\n" +
 		"what its --scopes grant (default read,write: a script that posts and reads what it posted)\n" +
 		"and acts as the bot, or as the local account --account names (posts as it)."},
@@ -184,6 +184,9 @@ var settings = []setting{
 	{name: "metrics-token", env: "NUTTX_FEED_METRICS_TOKEN", meta: "TOKEN", in: cmdServe,
 		help:  "serve /metrics (on --listen, or on --metrics-listen if set) only to requests with Authorization: Bearer TOKEN; at least 16 characters of A-Z a-z 0-9 - . _ ~ + /. With neither, /metrics is not served",
 		value: typed(func(c *Config) *string { return &c.MetricsToken }, "", checkMetricsToken)},
+	{name: "alert-template", env: "NUTTX_FEED_ALERT_TEMPLATE", meta: "FILE", in: cmdServe,
+		help:  "Go text/template file whose {{define \"firing\"}}, \"refiring\" or \"resolved\" replace the texts of the Alertmanager receiver's posts; empty: the built-in texts",
+		value: typed(func(c *Config) *string { return &c.AlertTemplate }, "", checkAlertTemplate)},
 	{name: "database-url", env: "NUTTX_FEED_DATABASE_URL", meta: "URL", in: cmdImport,
 		help:  "the Mastodon server's PostgreSQL, read only: postgres://USER:PASSWORD@HOST:5432/mastodon_production (the environment keeps the password out of ps)",
 		value: typed(func(c *Config) *string { return &c.DatabaseURL }, "", nil)},
@@ -369,6 +372,16 @@ func checkMetricsToken(v string) error {
 		return errors.New("use only A-Z a-z 0-9 - . _ ~ + /")
 	}
 	return nil
+}
+
+// checkAlertTemplate loads the file (when one is named) as serve will: a
+// mistake shows at once, with its file and line.
+func checkAlertTemplate(v string) error {
+	if v == "" {
+		return nil
+	}
+	_, err := feed.LoadAlertTemplates(v)
+	return err
 }
 
 func checkUsername(v string) error {

@@ -130,7 +130,7 @@ func TestSettingsHelp(t *testing.T) {
 	}{
 		{[]string{"serve"}, slices.Concat([]string{"base-url", "listen", "data", "username", "display-name", "summary",
 			"allow-private-networks", "trusted-proxies", "rate-limit", "inbox-rate", "retention", "log-format", "log-level",
-			"metrics-listen", "metrics-token"}, feed)},
+			"metrics-listen", "metrics-token", "alert-template"}, feed)},
 		{[]string{"post"}, []string{"base-url", "data", "username", "allow-private-networks", "log-format", "in-reply-to"}},
 		{[]string{"feed", "preview"}, slices.Concat(identity, feed)},
 		{[]string{"feed", "status"}, []string{"base-url", "data", "username", "log-format"}},

@@ -2,8 +2,12 @@
 // loopback for tests, and pushes build results the way the NuttX build farm
 // does (POST /metrics/job/<user>/instance/<target>, text format).
 //
-// It needs Debian's prometheus and prometheus-pushgateway (make test
-// installs them); set NUTTX_FEED_SKIP_PROMETHEUS=1 to skip knowingly.
+// It also runs a real Alertmanager (alertmanager.go) for Prometheus to send
+// its alerts to.
+//
+// It needs Debian's prometheus, prometheus-pushgateway and
+// prometheus-alertmanager (make test installs them); set
+// NUTTX_FEED_SKIP_PROMETHEUS=1 to skip knowingly.
 package promtest
 
 import (
@@ -86,6 +90,12 @@ type Options struct {
 	// when zero. Tests that wait for what they push to show (or, replaced,
 	// to go stale) wait about one interval per push: 100ms makes them fast.
 	ScrapeInterval time.Duration
+	// Rules are alerting (or recording) rules in Prometheus' rule file
+	// format, evaluated every ScrapeInterval; "" for none.
+	Rules string
+	// Alertmanager is the address (HOST:PORT) of the Alertmanager that
+	// Prometheus sends its alerts to; "" for none.
+	Alertmanager string
 }
 
 // New starts both servers in a new temporary folder, and waits until
@@ -148,6 +158,15 @@ scrape_configs:
     static_configs:
       - targets: [%[2]q]
 `, interval, pushAddr)
+	if opts.Rules != "" {
+		if err := os.WriteFile(filepath.Join(s.dir, "rules.yml"), []byte(opts.Rules), 0o644); err != nil {
+			return nil, err
+		}
+		config += "rule_files: [rules.yml]\n"
+	}
+	if opts.Alertmanager != "" {
+		config += fmt.Sprintf("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [%q]\n", opts.Alertmanager)
+	}
 	if err := os.WriteFile(filepath.Join(s.dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		return nil, err
 	}

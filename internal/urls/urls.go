@@ -75,6 +75,9 @@ var (
 	APITimelinePublic    = Route{"api-timeline-public", "/api/v1/timelines/public"}
 	APINotifications     = Route{"api-notifications", "/api/v1/notifications"}
 	APINotification      = Route{"api-notification", "/api/v1/notifications/:id"}
+
+	// Webhooks (server/hooks.go).
+	HookAlertmanager = Route{"hook-alertmanager", "/hooks/alertmanager"}
 )
 
 // FeedSuffix ends the path of an Atom feed.
@@ -89,6 +92,7 @@ var All = []Route{
 	APIInstance, APIInstanceV2, APIVerifyCredentials, APIStatuses, APIStatus, APIStatusSource,
 	APIStatusContext, APIAccountLookup, APIAccount, APIAccountStatuses, APIAccountFollowers, APITimelinePublic,
 	APINotifications, APINotification,
+	HookAlertmanager,
 }
 
 // RouterPattern is the pattern echo routes r by: Pattern without the

@@ -1,0 +1,264 @@
+package feed
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
+)
+
+// t0 is when the test alerts start firing.
+var t0 = time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+
+// firingAlert is the alert fp firing since start.
+func firingAlert(fp string, start time.Time) Alert {
+	return Alert{Status: AlertFiring, Fingerprint: fp, StartsAt: start,
+		Labels:       map[string]string{"alertname": "IngestStopped", "severity": "critical", "job": "ingest", "instance": "farm-1"},
+		Annotations:  map[string]string{"summary": "The ingest job stopped", "description": "No run for 1h."},
+		GeneratorURL: "http://prometheus.example:9090/graph?g0.expr=up"}
+}
+
+// resolvedAlert is the alert fp from start to end.
+func resolvedAlert(fp string, start, end time.Time) Alert {
+	a := firingAlert(fp, start)
+	a.Status, a.EndsAt = AlertResolved, end
+	return a
+}
+
+// storedAlert is a stored state of fp.
+func storedAlert(fp string, firing bool, start time.Time, thread string) *store.Alert {
+	return &store.Alert{Fingerprint: fp, Firing: firing, StartsAt: start, Thread: thread, LastNote: thread}
+}
+
+func TestPlanAlerts(t *testing.T) {
+	t1 := t0.Add(time.Hour)
+	for _, c := range []struct {
+		name  string
+		prev  *store.Alert
+		alert Alert
+		want  []alertActionKind // none: nothing to do
+	}{
+		{"first firing opens a thread", nil, firingAlert("f", t0), []alertActionKind{alertOpen}},
+		{"repeat of a firing alert", storedAlert("f", true, t0, "root"), firingAlert("f", t0), nil},
+		{"late firing of an older episode", storedAlert("f", true, t1, "root"), firingAlert("f", t0), nil},
+		{"new episode while firing (a resolution missed)", storedAlert("f", true, t0, "root"), firingAlert("f", t1), []alertActionKind{alertRefire}},
+		{"resolved", storedAlert("f", true, t0, "root"), resolvedAlert("f", t0, t1), []alertActionKind{alertResolve}},
+		{"resolved, a newer episode than stored", storedAlert("f", true, t0, "root"), resolvedAlert("f", t0.Add(time.Minute), t1), []alertActionKind{alertResolve}},
+		{"resolved, an older episode than stored", storedAlert("f", true, t1, "root"), resolvedAlert("f", t0, t0.Add(time.Minute)), nil},
+		{"resolved again (a duplicate)", storedAlert("f", false, t0, "root"), resolvedAlert("f", t0, t1), nil},
+		{"firing again after resolving", storedAlert("f", false, t0, "root"), firingAlert("f", t1), []alertActionKind{alertRefire}},
+		{"late firing after its resolution", storedAlert("f", false, t0, "root"), firingAlert("f", t0), nil},
+		{"resolved, never seen: recorded only", nil, resolvedAlert("f", t0, t1), []alertActionKind{alertRecord}},
+		{"late firing of an episode recorded resolved", storedAlert("f", false, t0, ""), firingAlert("f", t0), nil},
+		{"new episode of an alert never posted opens a thread", storedAlert("f", false, t0, ""), firingAlert("f", t1), []alertActionKind{alertOpen}},
+		{"resolved, a newer episode never seen firing", storedAlert("f", false, t0, "root"), resolvedAlert("f", t1, t1.Add(time.Minute)), []alertActionKind{alertRecord}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			states := map[string]*store.Alert{}
+			if c.prev != nil {
+				states["f"] = c.prev
+			}
+			var got []alertActionKind
+			for _, a := range planAlerts(states, AlertNotification{Alerts: []Alert{c.alert}}) {
+				if a.alert.Fingerprint != "f" || a.prev != c.prev {
+					t.Errorf("action %+v", a)
+				}
+				got = append(got, a.kind)
+			}
+			if len(got) != len(c.want) || (len(got) == 1 && got[0] != c.want[0]) {
+				t.Fatalf("actions %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestPlanAlertsKeepsOrder: each alert of a notification is planned on
+// its own state, in the notification's order.
+func TestPlanAlertsKeepsOrder(t *testing.T) {
+	states := map[string]*store.Alert{"b": storedAlert("b", true, t0, "root-b"), "c": storedAlert("c", true, t0, "root-c")}
+	n := AlertNotification{Alerts: []Alert{firingAlert("c", t0), firingAlert("a", t0), resolvedAlert("b", t0, t0.Add(time.Minute))}}
+	got := planAlerts(states, n)
+	if len(got) != 2 || got[0].kind != alertOpen || got[0].alert.Fingerprint != "a" || got[1].kind != alertResolve || got[1].prev != states["b"] {
+		t.Fatalf("actions %+v", got)
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 400 * time.Millisecond: "0s", 45 * time.Second: "45s", 3*time.Minute + 20*time.Second: "3m 20s",
+		5 * time.Minute: "5m", 2*time.Hour + 5*time.Minute + 59*time.Second: "2h 5m", 90 * time.Minute: "1h 30m",
+		76 * time.Hour: "3d 4h", 48 * time.Hour: "2d",
+	} {
+		if got := humanDuration(d); got != want {
+			t.Errorf("humanDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// renderAlert renders the template name of the default texts for a.
+func renderAlert(t *testing.T, at *AlertTemplates, name string, a Alert) string {
+	t.Helper()
+	text, err := at.render(name, viewOf(AlertNotification{ExternalURL: "http://alertmanager.example:9093"}, a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
+}
+
+func TestDefaultAlertTexts(t *testing.T) {
+	at := DefaultAlertTemplates()
+	a := firingAlert("f", t0)
+	want := `Firing: IngestStopped (critical)
+The ingest job stopped
+
+No run for 1h.
+
+instance: farm-1
+job: ingest
+
+Source: http://prometheus.example:9090/graph?g0.expr=up
+Dashboard: http://alertmanager.example:9093`
+	if got := renderAlert(t, at, tmplFiring, a); got != want {
+		t.Errorf("firing:\n%s\nwant:\n%s", got, want)
+	}
+	a.Annotations["dashboard"], a.Annotations["runbook_url"] = "https://grafana.example/d/ingest", "https://wiki.example/ingest"
+	want = `Firing again: IngestStopped (critical)
+The ingest job stopped
+
+Source: http://prometheus.example:9090/graph?g0.expr=up
+Dashboard: https://grafana.example/d/ingest
+Runbook: https://wiki.example/ingest`
+	if got := renderAlert(t, at, tmplRefiring, a); got != want {
+		t.Errorf("refiring:\n%s\nwant:\n%s", got, want)
+	}
+	want = "Resolved after 1h 30m: IngestStopped\nThe ingest job stopped"
+	if got := renderAlert(t, at, tmplResolved, resolvedAlert("f", t0, t0.Add(90*time.Minute))); got != want {
+		t.Errorf("resolved:\n%s\nwant:\n%s", got, want)
+	}
+	// An alert with no name, labels or annotations still reads.
+	bare := Alert{Status: AlertFiring, Fingerprint: "0a", StartsAt: t0}
+	if got, want := renderAlert(t, at, tmplFiring, bare), "Firing: alert 0a\n\nDashboard: http://alertmanager.example:9093"; got != want {
+		t.Errorf("bare alert:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// writeTemplate writes text to a file of the test and returns its path.
+func writeTemplate(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "alerts.tmpl")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestAlertTemplateOverride(t *testing.T) {
+	p := writeTemplate(t, `{{define "resolved"}}{{.Name}} is fine again ({{.Duration}}, {{.Labels.job}}){{end}}`)
+	at, err := LoadAlertTemplates(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := renderAlert(t, at, tmplResolved, resolvedAlert("f", t0, t0.Add(45*time.Second))), "IngestStopped is fine again (45s, ingest)"; got != want {
+		t.Errorf("overridden resolved: %q, want %q", got, want)
+	}
+	if got := renderAlert(t, at, tmplFiring, firingAlert("f", t0)); !strings.HasPrefix(got, "Firing: IngestStopped (critical)\n") {
+		t.Errorf("firing, not overridden: %q", got)
+	}
+}
+
+func TestAlertTemplateErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.tmpl")
+	for _, c := range []struct{ name, file, want string }{
+		{"missing file", missing, "alert template: open " + missing + ": no such file or directory"},
+		{"syntax", writeTemplate(t, "{{define \"firing\"}}\nFiring {{.Name}\n{{end}}"), "alert template: template: %s:2: bad character U+007D '}'"},
+		{"unknown field", writeTemplate(t, "{{define \"firing\"}}\n\n{{.Nmae}}{{end}}"), "alert template: template: %s:3:2: executing \"firing\" at <.Nmae>: can't evaluate field Nmae"},
+		{"blank text", writeTemplate(t, `{{define "resolved"}}{{if false}}x{{end}} {{end}}`), `alert template "resolved": the text is blank`},
+		{"defines nothing known", writeTemplate(t, `{{define "fired"}}x{{end}}`), "alert template %s: defines none of firing, refiring, resolved"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			want := c.want
+			if strings.Contains(want, "%s") {
+				want = strings.ReplaceAll(want, "%s", c.file)
+			}
+			_, err := LoadAlertTemplates(c.file)
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("error %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+// receive hands n to the env's feed.
+func (e *env) receive(alerts ...Alert) (AlertResult, error) {
+	return e.feed.ReceiveAlerts(e.ctx, AlertNotification{Receiver: "nuttx-feed", ExternalURL: "http://alertmanager.example:9093", Alerts: alerts})
+}
+
+// TestReceiveAlerts follows one alert through a thread in a real store:
+// its firing starts the thread, repeats post nothing, its resolution and
+// a later firing reply to the root.
+func TestReceiveAlerts(t *testing.T) {
+	e := newFarmEnv(t)
+	steps := []struct {
+		alert Alert
+		want  AlertResult
+	}{
+		{firingAlert("f", t0), AlertResult{Posts: 1}},
+		{firingAlert("f", t0), AlertResult{}},
+		{resolvedAlert("f", t0, t0.Add(90*time.Minute)), AlertResult{Posts: 1}},
+		{resolvedAlert("f", t0, t0.Add(90*time.Minute)), AlertResult{}},
+		{firingAlert("f", t0), AlertResult{}}, // late
+		{firingAlert("f", t0.Add(3*time.Hour)), AlertResult{Posts: 1}},
+		{resolvedAlert("g", t0, t0.Add(time.Minute)), AlertResult{StateChanges: 1}},
+	}
+	for i, s := range steps {
+		got, err := e.receive(s.alert)
+		if err != nil || got != s.want {
+			t.Fatalf("step %d: %+v, %v; want %+v", i, got, err, s.want)
+		}
+	}
+	notes := e.wantNotes(3)
+	root := notes[0]
+	if root.InReplyTo != "" || !strings.HasPrefix(root.Source, "Firing: IngestStopped (critical)") ||
+		!strings.Contains(root.Content, `href="http://prometheus.example:9090/graph?g0.expr=up"`) {
+		t.Errorf("root %+v", root)
+	}
+	if notes[1].InReplyTo != root.ID || !strings.HasPrefix(notes[1].Source, "Resolved after 1h 30m: IngestStopped") {
+		t.Errorf("resolution %+v", notes[1])
+	}
+	if notes[2].InReplyTo != root.ID || !strings.HasPrefix(notes[2].Source, "Firing again: IngestStopped") {
+		t.Errorf("firing again %+v", notes[2])
+	}
+	var st map[string]*store.Alert
+	if err := e.db.View(e.ctx, func(tx *store.Tx) (err error) { st, err = tx.Alerts([]string{"f", "g"}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if f := st["f"]; f == nil || !f.Firing || !f.StartsAt.Equal(t0.Add(3*time.Hour)) || f.Thread != root.ID || f.LastNote != notes[2].ID {
+		t.Errorf("state of f %+v", f)
+	}
+	if g := st["g"]; g == nil || g.Firing || g.Thread != "" || !g.EndsAt.Equal(t0.Add(time.Minute)) || g.Name != "IngestStopped" {
+		t.Errorf("state of g %+v", g)
+	}
+}
+
+// TestReceiveAlertsAllOrNothing: when one alert of a notification cannot
+// be posted, none of it is, and its state is unchanged.
+func TestReceiveAlertsAllOrNothing(t *testing.T) {
+	p := writeTemplate(t, `{{define "firing"}}{{if eq .Name "Broken"}}{{index .Labels.nope 3}}{{end}}{{.Name}}{{end}}`)
+	at, err := LoadAlertTemplates(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newFarmEnv(t, func(c *Config) { c.AlertTemplates = at })
+	broken := firingAlert("b", t0)
+	broken.Labels["alertname"] = "Broken"
+	if _, err := e.receive(firingAlert("a", t0), broken); err == nil || !strings.Contains(err.Error(), "alert b (Broken)") {
+		t.Fatalf("error %v, want one naming alert b", err)
+	}
+	e.wantNotes(0)
+	if res, err := e.receive(firingAlert("a", t0)); err != nil || res.Posts != 1 {
+		t.Fatalf("alert a alone: %+v, %v; want one post (nothing of it stored before)", res, err)
+	}
+}

@@ -1,0 +1,175 @@
+package feed
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// The texts of the alert posts: Go templates, the defaults in alerts.tmpl,
+// any of them replaced by --alert-template.
+
+//go:embed alerts.tmpl
+var defaultAlertTemplates string
+
+// The templates each post uses.
+const (
+	tmplFiring   = "firing"   // an alert fires for the first time: the thread's root
+	tmplRefiring = "refiring" // it fires again after resolving: a reply
+	tmplResolved = "resolved" // it resolved: a reply
+)
+
+var alertTemplateNames = []string{tmplFiring, tmplRefiring, tmplResolved}
+
+// AlertTemplates are the parsed texts of the alert posts.
+type AlertTemplates struct{ t *template.Template }
+
+// DefaultAlertTemplates returns the built-in texts.
+func DefaultAlertTemplates() *AlertTemplates {
+	t, err := LoadAlertTemplates("")
+	if err != nil {
+		panic("feed/alerts.tmpl: " + err.Error())
+	}
+	return t
+}
+
+// LoadAlertTemplates parses the built-in texts, then file (when not "")
+// over them: a {{define "firing"}}, "refiring" or "resolved" in file
+// replaces that text. Each text is tried on a sample alert, so a mistake
+// shows now, with the file and line, rather than at the first alert.
+func LoadAlertTemplates(file string) (*AlertTemplates, error) {
+	t := template.Must(template.New("alerts.tmpl").Option("missingkey=zero").Parse(defaultAlertTemplates))
+	if file != "" {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("alert template: %w", err)
+		}
+		if _, err := t.New(file).Parse(string(text)); err != nil {
+			return nil, fmt.Errorf("alert template: %w", err)
+		}
+		if !definesAny(t, file) {
+			return nil, fmt.Errorf("alert template %s: defines none of %s", file, strings.Join(alertTemplateNames, ", "))
+		}
+	}
+	at := &AlertTemplates{t: t}
+	for _, name := range alertTemplateNames {
+		if _, err := at.render(name, sampleAlertView()); err != nil {
+			return nil, err
+		}
+	}
+	return at, nil
+}
+
+// definesAny tells whether file defined one of the post templates.
+func definesAny(t *template.Template, file string) bool {
+	for _, name := range alertTemplateNames {
+		if tree := t.Lookup(name).Tree; tree != nil && tree.ParseName == file {
+			return true
+		}
+	}
+	return false
+}
+
+// render runs the template name on v; a blank text is an error.
+func (at *AlertTemplates) render(name string, v alertView) (string, error) {
+	var b strings.Builder
+	if err := at.t.ExecuteTemplate(&b, name, v); err != nil {
+		return "", fmt.Errorf("alert template: %w", err)
+	}
+	text := strings.TrimSpace(b.String())
+	if text == "" {
+		return "", fmt.Errorf("alert template %q: the text is blank", name)
+	}
+	return text, nil
+}
+
+// alertView is what the templates see of an alert.
+type alertView struct {
+	Status       string // firing or resolved
+	Name         string // the alertname label
+	Severity     string // the severity label
+	Summary      string // the summary annotation
+	Description  string // the description annotation
+	OtherLabels  []labelPair
+	Labels       map[string]string
+	Annotations  map[string]string
+	GeneratorURL string
+	DashboardURL string // the dashboard annotation, else Alertmanager's page
+	RunbookURL   string // the runbook_url annotation
+	StartsAt     time.Time
+	EndsAt       time.Time // zero while firing
+	Duration     string    // EndsAt - StartsAt, human readable, when resolved
+	Receiver     string
+}
+
+// labelPair is a label, for the templates.
+type labelPair struct{ Name, Value string }
+
+// viewOf returns what the templates see of a of n.
+func viewOf(n AlertNotification, a Alert) alertView {
+	v := alertView{
+		Status: a.Status, Name: a.Name(), Severity: a.Labels["severity"],
+		Summary: a.Annotations["summary"], Description: a.Annotations["description"],
+		Labels: a.Labels, Annotations: a.Annotations, GeneratorURL: a.GeneratorURL,
+		DashboardURL: a.Annotations["dashboard"], RunbookURL: a.Annotations["runbook_url"],
+		StartsAt: a.StartsAt, EndsAt: a.EndsAt, Receiver: n.Receiver,
+	}
+	if v.Name == "" {
+		v.Name = "alert " + a.Fingerprint
+	}
+	if v.DashboardURL == "" {
+		v.DashboardURL = n.ExternalURL
+	}
+	if !a.EndsAt.IsZero() {
+		v.Duration = humanDuration(a.EndsAt.Sub(a.StartsAt))
+	}
+	for k, val := range a.Labels {
+		if k != "alertname" && k != "severity" {
+			v.OtherLabels = append(v.OtherLabels, labelPair{k, val})
+		}
+	}
+	sort.Slice(v.OtherLabels, func(i, j int) bool { return v.OtherLabels[i].Name < v.OtherLabels[j].Name })
+	return v
+}
+
+// sampleAlertView is the alert LoadAlertTemplates tries the texts on.
+func sampleAlertView() alertView {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	return viewOf(AlertNotification{ExternalURL: "http://alertmanager.example:9093"}, Alert{
+		Status: AlertResolved, Fingerprint: "0123456789abcdef",
+		Labels:       map[string]string{"alertname": "IngestStopped", "severity": "critical", "job": "ingest"},
+		Annotations:  map[string]string{"summary": "The ingest job stopped", "description": "No run for 1h."},
+		GeneratorURL: "http://prometheus.example:9090/graph", StartsAt: start, EndsAt: start.Add(90 * time.Minute),
+	})
+}
+
+// humanDuration writes d in its two largest units: 45s, 3m 20s, 2h 5m,
+// 3d 4h; a unit that is zero is left out.
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < time.Second {
+		return "0s"
+	}
+	units := []struct {
+		size time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}}
+	var parts []string
+	for i, u := range units {
+		if d < u.size {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%d%s", d/u.size, u.name))
+		if i+1 < len(units) {
+			if rest := d % u.size / units[i+1].size; rest > 0 {
+				parts = append(parts, fmt.Sprintf("%d%s", rest, units[i+1].name))
+			}
+		}
+		break
+	}
+	return strings.Join(parts, " ")
+}
