@@ -52,7 +52,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var he *echo.HTTPError
 	if status == http.StatusServiceUnavailable && !errors.As(err, &he) {
 		if !errors.Is(err, activitypub.ErrUnavailable) {
-			s.log.Error("internal error", "uri", c.Request().RequestURI, "err", err)
+			s.log.Error("internal error", "uri", loggedURI(c.Request()), "err", err)
 		}
 		c.Response().Header().Set("Retry-After", "30")
 	}

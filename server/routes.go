@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableStackAll: true, // the panicking goroutine's stack, logged through slog
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			s.log.Error("panic in a handler", "uri", c.Request().RequestURI, "err", err, "stack", string(stack))
+			s.log.Error("panic in a handler", "uri", loggedURI(c.Request()), "err", err, "stack", string(stack))
 			return err
 		},
 	}))
@@ -127,7 +128,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err) // write the response now, so the status is known
 		}
 		req, status := c.Request(), c.Response().Status
-		attrs := []any{"method", req.Method, "uri", req.RequestURI, "status", status,
+		attrs := []any{"method", req.Method, "uri", loggedURI(req), "status", status,
 			"ms", time.Since(start).Milliseconds(), "ip", c.RealIP(), "ua", req.UserAgent()}
 		if req.Method == http.MethodPost || status >= 400 {
 			s.log.Info("request", attrs...)
@@ -136,4 +137,33 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return nil
 	}
+}
+
+// secretParams are query parameters that carry credentials: an API token
+// (access_token, as Mastodon takes it), OAuth codes and secrets.
+var secretParams = []string{"access_token", "code", "client_secret", "token"}
+
+// loggedURI is the request's URI as logs show it: the values of
+// secretParams are replaced, so that a token sent in the query string
+// never reaches a log file.
+func loggedURI(r *http.Request) string {
+	path, query, ok := strings.Cut(r.RequestURI, "?")
+	if !ok {
+		return r.RequestURI
+	}
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return path + "?(a malformed query, not logged)"
+	}
+	hidden := false
+	for _, name := range secretParams {
+		if values.Has(name) {
+			values.Set(name, "REDACTED")
+			hidden = true
+		}
+	}
+	if !hidden {
+		return r.RequestURI
+	}
+	return path + "?" + values.Encode()
 }

@@ -127,3 +127,33 @@ func TestPanicIsLoggedThroughSlog(t *testing.T) {
 		t.Errorf("no structured record of the panic:\n%s", logs.String())
 	}
 }
+
+// TestLoggedURIHidesSecrets: a token sent as access_token (as Mastodon
+// clients may) or an OAuth code or secret never reaches the request log.
+func TestLoggedURIHidesSecrets(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ uri, want string }{
+		{"/api/v1/instance", "/api/v1/instance"},
+		{"/api/v1/timelines/public?limit=5&local=true", "/api/v1/timelines/public?limit=5&local=true"},
+		{"/hooks/alertmanager?access_token=nfd_secret", "/hooks/alertmanager?access_token=REDACTED"},
+		{"/api/v1/notifications?limit=2&access_token=nfd_secret", "/api/v1/notifications?access_token=REDACTED&limit=2"},
+		{"/oauth/authorize?code=c0de&client_secret=s3cret&token=t0k", "/oauth/authorize?client_secret=REDACTED&code=REDACTED&token=REDACTED"},
+		{"/api/v1/statuses?access_token=nfd_secret%zz", "/api/v1/statuses?(a malformed query, not logged)"},
+	} {
+		req := httptest.NewRequest(http.MethodGet, c.uri, nil)
+		if got := loggedURI(req); got != c.want {
+			t.Errorf("loggedURI(%q) = %q, want %q", c.uri, got, c.want)
+		}
+	}
+
+	// Through the request log itself.
+	site, _ := urls.New("https://nuttx-feed.org")
+	var logs bytes.Buffer
+	s := &Server{site: site, log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	e := s.routes()
+	req := httptest.NewRequest(http.MethodPost, "/nowhere?access_token=nfd_secret", nil)
+	e.ServeHTTP(httptest.NewRecorder(), req)
+	if strings.Contains(logs.String(), "nfd_secret") || !strings.Contains(logs.String(), "access_token=REDACTED") {
+		t.Errorf("the request log shows the token or no redacted URI:\n%s", logs.String())
+	}
+}
