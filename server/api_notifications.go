@@ -33,9 +33,10 @@ type apiNotification struct {
 	Status    *apiStatus `json:"status,omitempty"`
 }
 
-// notificationFilter selects the bot's notifications of the given types.
-func (s *Server) notificationFilter(tx *store.Tx, types []string) (store.NotificationFilter, error) {
-	a, err := tx.Actor(s.cfg.Username)
+// notificationFilter selects the notifications of the local account
+// username (the token's) of the given types.
+func (s *Server) notificationFilter(tx *store.Tx, username string, types []string) (store.NotificationFilter, error) {
+	a, err := tx.Actor(username)
 	if err != nil {
 		return store.NotificationFilter{}, err
 	}
@@ -72,7 +73,7 @@ func (s *Server) handleAPINotifications(c echo.Context) error {
 			if err != nil {
 				return err
 			}
-			f, err := s.notificationFilter(tx, types)
+			f, err := s.notificationFilter(tx, tokenAccountOf(c), types)
 			if err != nil {
 				return err
 			}
@@ -110,7 +111,7 @@ func (s *Server) handleAPINotification(c echo.Context) error {
 		if err != nil {
 			return apiNotification{}, fmt.Errorf("%w: no notification %q", store.ErrNotFound, c.Param("id"))
 		}
-		f, err := s.notificationFilter(tx, nil)
+		f, err := s.notificationFilter(tx, tokenAccountOf(c), nil)
 		if err != nil {
 			return apiNotification{}, err
 		}

@@ -375,3 +375,33 @@ func TestAPIContextIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestAPINotificationsAreTheTokensAccounts: a token acting as another
+// local account reads that account's notifications, not the bot's.
+func TestAPINotificationsAreTheTokensAccounts(t *testing.T) {
+	t.Parallel()
+	s, _ := startFollowedAPIServer(t) // alice follows the bot
+	s.addActor(t, "alerts")
+	alerts := s.newToken(t, "--account", "alerts", "alerts")
+	for _, c := range []struct {
+		name, token string
+		want        int
+	}{{"the bot's token", s.token, 1}, {"the alerts token", alerts, 0}} {
+		a := send(t, authorized(t, s.url+"/api/v1/notifications", c.token))
+		var list []map[string]any
+		if a.status != 200 || json.Unmarshal([]byte(a.body), &list) != nil || len(list) != c.want {
+			t.Errorf("%s: %d, %s; want %d notifications", c.name, a.status, a.body, c.want)
+		}
+	}
+}
+
+// authorized is a GET of u with the token.
+func authorized(t *testing.T, u, token string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return req
+}
