@@ -182,14 +182,14 @@ func (s *Server) handleAPIPostStatus(c echo.Context) error {
 }
 
 // apiIdempotent returns the status posted under key within the hour, or
-// nil.
+// nil (also when that status was deleted since).
 func (s *Server) apiIdempotent(tx *store.Tx, key string) (*apiStatus, error) {
 	id, err := tx.IdempotentNote(key, tx.Now.Add(-idempotencyTTL))
 	if err != nil || id == "" {
 		return nil, err
 	}
 	n, err := tx.NoteByPublicID(id)
-	if err != nil {
+	if err != nil || !n.Deleted.IsZero() { // deleted since: the request posts anew, as on Mastodon
 		return nil, err
 	}
 	return s.apiStatusOf(tx, n)

@@ -291,6 +291,18 @@ func TestAPIIdempotencyKey(t *testing.T) {
 	if n := s.noteCount(t); n != 4 {
 		t.Errorf("%d notes, want 4", n)
 	}
+	// A key whose status was deleted since posts anew, as on Mastodon,
+	// rather than answer with a status that is gone.
+	_, kept := s.postForm(t, form, "Idempotency-Key", "k3")
+	if code, doc, _ := s.request(t, "DELETE", "/api/v1/statuses/"+kept["id"].(string), "Bearer "+s.token, "", nil); code != 200 {
+		t.Fatalf("delete: %d %v", code, doc)
+	}
+	if code, doc := s.postForm(t, form, "Idempotency-Key", "k3"); code != 200 || doc["id"] == kept["id"] || doc["id"] == nil {
+		t.Errorf("the key of a deleted status: %d %v", code, doc)
+	}
+	if n := s.noteCount(t); n != 6 {
+		t.Errorf("%d notes, want 6", n)
+	}
 }
 
 // TestAPIStatusFederates: a status posted through the API reaches a
