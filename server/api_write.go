@@ -107,10 +107,12 @@ type apiStatusSource struct {
 	SpoilerText string `json:"spoiler_text"`
 }
 
-// handleAPIStatusSource is GET /api/v1/statuses/:id/source.
+// handleAPIStatusSource is GET /api/v1/statuses/:id/source: the text of
+// a status of the token's account, as an edit starts from it; another
+// account's is 404, as on Mastodon.
 func (s *Server) handleAPIStatusSource(c echo.Context) error {
 	var n *store.Note
-	err := s.store.View(c.Request().Context(), func(tx *store.Tx) (err error) { n, err = apiStandingNote(tx, c.Param("id")); return err })
+	err := s.store.View(c.Request().Context(), func(tx *store.Tx) (err error) { n, err = apiOwnNote(tx, tokenAccountOf(c), c.Param("id")); return err })
 	if err != nil {
 		return apiRequestError(c, err)
 	}

@@ -260,6 +260,14 @@ func TestAPITokenAccount(t *testing.T) {
 		code, doc := s.form(t, c.method, "/api/v1/statuses/"+c.id, c.token, url.Values{"status": {"taken over"}})
 		wantError(t, c.method+" of another account's status", code, doc, 404, "Record not found")
 	}
+	// The source (what an edit starts from) is the owner's only, as on Mastodon.
+	for _, c := range []struct{ token, id string }{{alerts, botID}, {s.token, alertsID}} {
+		code, doc, _ := s.request(t, "GET", "/api/v1/statuses/"+c.id+"/source", "Bearer "+c.token, "", nil)
+		wantError(t, "the source of another account's status", code, doc, 404, "Record not found")
+	}
+	if code, doc, _ := s.request(t, "GET", "/api/v1/statuses/"+alertsID+"/source", "Bearer "+alerts, "", nil); code != 200 || doc["text"] != "disk full" {
+		t.Errorf("the source of its own status: %d %v", code, doc)
+	}
 	if content, _, _, _, edited := s.noteRow(t, botID); content != "<p>the bot posts</p>" || edited != nil {
 		t.Errorf("the bot's status changed: %q, edited %v", content, edited)
 	}
