@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 )
 
 // The texts of the alert posts: Go templates, the defaults in alerts.tmpl,
@@ -85,6 +87,44 @@ func (at *AlertTemplates) render(name string, v alertView) (string, error) {
 		return "", fmt.Errorf("alert template %q: the text is blank", name)
 	}
 	return text, nil
+}
+
+// content renders the text name of v as a post that counts at most
+// fm.MaxChars (Formatter.fit): the description is cut first, then, when
+// that is not enough, the summary; the links and the rest stay whole.
+func (at *AlertTemplates) content(name string, v alertView, fm Formatter) (*richtext.Content, error) {
+	var firstErr error
+	compose := func(field, key string) func(string) *richtext.Content {
+		return func(text string) *richtext.Content {
+			out, err := at.render(name, v.with(field, key, text))
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			return richtext.Parse(out)
+		}
+	}
+	c := fm.fit(compose("Description", "description"), v.Description)
+	if fm.MaxChars > 0 && c.Length() > fm.MaxChars {
+		v = v.with("Description", "description", "")
+		c = fm.fit(compose("Summary", "summary"), v.Summary)
+	}
+	return c, firstErr
+}
+
+// with returns v with the annotation key (shown as the field Summary or
+// Description) set to text.
+func (v alertView) with(field, key, text string) alertView {
+	ann := make(map[string]string, len(v.Annotations)+1)
+	for k, val := range v.Annotations {
+		ann[k] = val
+	}
+	ann[key], v.Annotations = text, ann
+	if field == "Summary" {
+		v.Summary = text
+	} else {
+		v.Description = text
+	}
+	return v
 }
 
 // alertView is what the templates see of an alert.
