@@ -112,13 +112,14 @@ func renderAlert(t *testing.T, at *AlertTemplates, name string, a Alert) string 
 func TestDefaultAlertTexts(t *testing.T) {
 	at := DefaultAlertTemplates()
 	a := firingAlert("f", t0)
+	a.Labels["prometheus"], a.Labels["board"] = "monitoring/k8s", "sim"
+	// instance, job and prometheus name internal hosts: left out.
 	want := `Firing: IngestStopped (critical)
 The ingest job stopped
 
 No run for 1h.
 
-instance: farm-1
-job: ingest
+board: sim
 
 Source: http://prometheus.example:9090/graph?g0.expr=up
 Dashboard: http://alertmanager.example:9093`
@@ -157,7 +158,11 @@ func writeTemplate(t *testing.T, text string) string {
 }
 
 func TestAlertTemplateOverride(t *testing.T) {
-	p := writeTemplate(t, `{{define "resolved"}}{{.Name}} is fine again ({{.Duration}}, {{.Labels.job}}){{end}}`)
+	// A helper template of the file counts as used when a post template
+	// calls it, even under an if, a range or a with.
+	p := writeTemplate(t, `{{define "resolved"}}{{if true}}{{with .Name}}{{template "name" .}}{{end}}{{end}} is fine again ({{.Duration}}, `+
+		`{{range $k, $v := .Labels}}{{if eq $k "job"}}{{template "job" $v}}{{end}}{{end}}){{end}}
+{{define "name"}}{{.}}{{end}}{{define "job"}}{{.}}{{end}}`)
 	at, err := LoadAlertTemplates(p)
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +175,19 @@ func TestAlertTemplateOverride(t *testing.T) {
 	}
 }
 
+// TestAlertTemplateLabelsWithout: a template picks the labels it shows
+// with labelsWithout.
+func TestAlertTemplateLabelsWithout(t *testing.T) {
+	p := writeTemplate(t, `{{define "firing"}}{{.Name}}{{range labelsWithout .Labels "alertname" "severity"}} {{.Name}}={{.Value}}{{end}}{{end}}`)
+	at, err := LoadAlertTemplates(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := renderAlert(t, at, tmplFiring, firingAlert("f", t0)), "IngestStopped instance=farm-1 job=ingest"; got != want {
+		t.Errorf("firing: %q, want %q", got, want)
+	}
+}
+
 func TestAlertTemplateErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.tmpl")
 	for _, c := range []struct{ name, file, want string }{
@@ -178,6 +196,8 @@ func TestAlertTemplateErrors(t *testing.T) {
 		{"unknown field", writeTemplate(t, "{{define \"firing\"}}\n\n{{.Nmae}}{{end}}"), "alert template: template: %s:3:2: executing \"firing\" at <.Nmae>: can't evaluate field Nmae"},
 		{"blank text", writeTemplate(t, `{{define "resolved"}}{{if false}}x{{end}} {{end}}`), `alert template "resolved": the text is blank`},
 		{"defines nothing known", writeTemplate(t, `{{define "fired"}}x{{end}}`), "alert template %s: defines none of firing, refiring, resolved"},
+		{"a misspelled define beside a right one", writeTemplate(t, `{{define "resolved"}}ok{{end}}{{define "fireing"}}x{{end}}{{define "zz"}}y{{end}}`),
+			`alert template %s: defines ["fireing" "zz"], which none of firing, refiring, resolved uses (a misspelling?)`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			want := c.want
