@@ -223,8 +223,9 @@ func notificationsSent(t *testing.T, am *promtest.Alertmanager) int {
 }
 
 // TestDeployAlertmanagerConfig: the receiver configuration that
-// docs/deploy.md shows passes Alertmanager's own check (amtool), and
-// names the webhook's path.
+// docs/deploy.md shows passes Alertmanager's own check (amtool), names
+// the webhook's path, and routes to the bot only the alerts labelled
+// publish="fediverse": docs/alerts.yml's own alerts go elsewhere.
 func TestDeployAlertmanagerConfig(t *testing.T) {
 	t.Parallel()
 	amtool, err := exec.LookPath("amtool")
@@ -232,6 +233,9 @@ func TestDeployAlertmanagerConfig(t *testing.T) {
 		promtest.Check(t, fmt.Errorf("amtool: %w: install Debian's prometheus-alertmanager", promtest.ErrMissing))
 	}
 	guide := readFile(t, deployGuide)
+	if !strings.Contains(guide, "nuttx-feed token create --scopes write:statuses alertmanager") {
+		t.Errorf("docs/deploy.md does not make the receiver's token with --scopes write:statuses, which it needs")
+	}
 	_, block, _ := strings.Cut(guide, "```yaml\nroute:\n")
 	block, _, found := strings.Cut(block, "```")
 	if !found || !strings.Contains(block, "url: https://nuttx-feed.org"+urls.HookAlertmanager.Pattern) {
@@ -248,7 +252,19 @@ func TestDeployAlertmanagerConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(amtool, "check-config", config).CombinedOutput(); err != nil {
-		t.Errorf("amtool check-config of docs/deploy.md's configuration: %v\n%s", err, out)
+		t.Fatalf("amtool check-config of docs/deploy.md's configuration: %v\n%s", err, out)
+	}
+	for labels, want := range map[string]string{
+		"alertname=IngestStopped publish=fediverse": "nuttx-feed",
+		"alertname=IngestStopped":                   "team",
+		"alertname=NuttxFeedDown severity=critical": "team",
+		"alertname=FeedStale severity=warning":      "team",
+	} {
+		args := append([]string{"config", "routes", "test", "--config.file", config}, strings.Fields(labels)...)
+		out, err := exec.Command(amtool, args...).Output() // stdout: the receivers
+		if got := strings.TrimSpace(string(out)); err != nil || got != want {
+			t.Errorf("docs/deploy.md routes %s to %q (%v), want %q", labels, got, err, want)
+		}
 	}
 }
 
