@@ -167,7 +167,9 @@ func TestAlertTemplateServed(t *testing.T) {
 	}
 	ts := startServer(t, func(c *Config) { c.AlertTemplate = file })
 	token := store.NewToken()
-	if err := ts.store.Update(context.Background(), func(tx *store.Tx) error { return tx.CreateToken(store.Token{Name: "alertmanager", Scopes: "write"}, token) }); err != nil {
+	if err := ts.store.Update(context.Background(), func(tx *store.Tx) error {
+		return tx.CreateToken(store.Token{Name: "alertmanager", Scopes: "write"}, token)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodPost, ts.URL+urls.HookAlertmanager.Pattern, strings.NewReader(hookFiring("0a")))
