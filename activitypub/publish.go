@@ -1,6 +1,7 @@
 package activitypub
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -190,3 +191,20 @@ func (s *Service) resolveParent(tx *store.Tx, ref string) (string, error) {
 
 // NoteIRI returns the id of n.
 func (s *Service) NoteIRI(n *store.Note) string { return s.site.Note(n.Username, n.PublicID) }
+
+// NoteStands tells whether iri is a local note that exists and is not
+// deleted.
+func (s *Service) NoteStands(tx *store.Tx, iri string) (bool, error) {
+	_, id, ok := s.site.ParseLocalNote(iri)
+	if !ok {
+		return false, nil
+	}
+	n, err := tx.NoteByPublicID(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return n.Deleted.IsZero(), nil
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
-	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
@@ -26,6 +25,8 @@ import (
 //     resolution missed in between is not made up.
 //   - resolved while stored as firing (this episode or a newer one): a
 //     reply "resolved after <duration>".
+//   - a reply whose thread root was deleted (by an admin or the API) is
+//     a new root instead, and the alert's thread from then on.
 //   - resolved, never seen or stored as resolved: recorded, nothing posted:
 //     nobody saw it fire here, so its end is no news; and a late firing
 //     notification of that episode then posts nothing either.
@@ -119,6 +120,35 @@ func (f *Feed) ReceiveAlerts(ctx context.Context, n AlertNotification) (AlertRes
 	return res, nil
 }
 
+// postAlert publishes the text tmpl of v, cut to the feed's MaxChars,
+// as a reply to the root of next's thread, and records the note in next.
+// With no root, or a root that was deleted (a reply to it would be an
+// orphan), the note is a new root: the alert's thread from now on.
+func (f *Feed) postAlert(tx *store.Tx, next *store.Alert, tmpl string, v alertView) error {
+	if next.Thread != "" {
+		stands, err := f.pub.NoteStands(tx, next.Thread)
+		if err != nil {
+			return fmt.Errorf("thread root: %w", err)
+		}
+		if !stands {
+			next.Thread = ""
+		}
+	}
+	content, err := f.cfg.AlertTemplates.content(tmpl, v, f.cfg.Format)
+	if err != nil {
+		return err
+	}
+	note, err := f.pub.Publish(tx, f.cfg.Username, activitypub.Post{Content: content, InReplyTo: next.Thread})
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	next.LastNote = f.pub.NoteIRI(note)
+	if next.Thread == "" {
+		next.Thread = next.LastNote
+	}
+	return nil
+}
+
 // applyAlert carries out one action in tx and tells whether it posted.
 func (f *Feed) applyAlert(tx *store.Tx, n AlertNotification, act alertAction) (bool, error) {
 	a := act.alert
@@ -128,17 +158,8 @@ func (f *Feed) applyAlert(tx *store.Tx, n AlertNotification, act alertAction) (b
 	}
 	tmpl := map[alertActionKind]string{alertOpen: tmplFiring, alertRefire: tmplRefiring, alertResolve: tmplResolved}[act.kind]
 	if tmpl != "" {
-		text, err := f.cfg.AlertTemplates.render(tmpl, viewOf(n, a))
-		if err != nil {
+		if err := f.postAlert(tx, &next, tmpl, viewOf(n, a)); err != nil {
 			return false, err
-		}
-		note, err := f.pub.Publish(tx, f.cfg.Username, activitypub.Post{Content: richtext.Parse(text), InReplyTo: next.Thread})
-		if err != nil {
-			return false, fmt.Errorf("publish: %w", err)
-		}
-		next.LastNote = f.pub.NoteIRI(note)
-		if next.Thread == "" {
-			next.Thread = next.LastNote
 		}
 	}
 	if err := tx.SaveAlert(next); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
@@ -111,13 +112,14 @@ func renderAlert(t *testing.T, at *AlertTemplates, name string, a Alert) string 
 func TestDefaultAlertTexts(t *testing.T) {
 	at := DefaultAlertTemplates()
 	a := firingAlert("f", t0)
+	a.Labels["prometheus"], a.Labels["board"] = "monitoring/k8s", "sim"
+	// instance, job and prometheus name internal hosts: left out.
 	want := `Firing: IngestStopped (critical)
 The ingest job stopped
 
 No run for 1h.
 
-instance: farm-1
-job: ingest
+board: sim
 
 Source: http://prometheus.example:9090/graph?g0.expr=up
 Dashboard: http://alertmanager.example:9093`
@@ -156,7 +158,11 @@ func writeTemplate(t *testing.T, text string) string {
 }
 
 func TestAlertTemplateOverride(t *testing.T) {
-	p := writeTemplate(t, `{{define "resolved"}}{{.Name}} is fine again ({{.Duration}}, {{.Labels.job}}){{end}}`)
+	// A helper template of the file counts as used when a post template
+	// calls it, even under an if, a range or a with.
+	p := writeTemplate(t, `{{define "resolved"}}{{if true}}{{with .Name}}{{template "name" .}}{{end}}{{end}} is fine again ({{.Duration}}, `+
+		`{{range $k, $v := .Labels}}{{if eq $k "job"}}{{template "job" $v}}{{end}}{{end}}){{end}}
+{{define "name"}}{{.}}{{end}}{{define "job"}}{{.}}{{end}}`)
 	at, err := LoadAlertTemplates(p)
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +175,19 @@ func TestAlertTemplateOverride(t *testing.T) {
 	}
 }
 
+// TestAlertTemplateLabelsWithout: a template picks the labels it shows
+// with labelsWithout.
+func TestAlertTemplateLabelsWithout(t *testing.T) {
+	p := writeTemplate(t, `{{define "firing"}}{{.Name}}{{range labelsWithout .Labels "alertname" "severity"}} {{.Name}}={{.Value}}{{end}}{{end}}`)
+	at, err := LoadAlertTemplates(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := renderAlert(t, at, tmplFiring, firingAlert("f", t0)), "IngestStopped instance=farm-1 job=ingest"; got != want {
+		t.Errorf("firing: %q, want %q", got, want)
+	}
+}
+
 func TestAlertTemplateErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.tmpl")
 	for _, c := range []struct{ name, file, want string }{
@@ -177,6 +196,8 @@ func TestAlertTemplateErrors(t *testing.T) {
 		{"unknown field", writeTemplate(t, "{{define \"firing\"}}\n\n{{.Nmae}}{{end}}"), "alert template: template: %s:3:2: executing \"firing\" at <.Nmae>: can't evaluate field Nmae"},
 		{"blank text", writeTemplate(t, `{{define "resolved"}}{{if false}}x{{end}} {{end}}`), `alert template "resolved": the text is blank`},
 		{"defines nothing known", writeTemplate(t, `{{define "fired"}}x{{end}}`), "alert template %s: defines none of firing, refiring, resolved"},
+		{"a misspelled define beside a right one", writeTemplate(t, `{{define "resolved"}}ok{{end}}{{define "fireing"}}x{{end}}{{define "zz"}}y{{end}}`),
+			`alert template %s: defines ["fireing" "zz"], which none of firing, refiring, resolved uses (a misspelling?)`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			want := c.want
@@ -260,5 +281,94 @@ func TestReceiveAlertsAllOrNothing(t *testing.T) {
 	e.wantNotes(0)
 	if res, err := e.receive(firingAlert("a", t0)); err != nil || res.Posts != 1 {
 		t.Fatalf("alert a alone: %+v, %v; want one post (nothing of it stored before)", res, err)
+	}
+}
+
+// alertState returns the stored state of the alert fp.
+func (e *env) alertState(fp string) *store.Alert {
+	e.t.Helper()
+	var st map[string]*store.Alert
+	if err := e.db.View(e.ctx, func(tx *store.Tx) (err error) { st, err = tx.Alerts([]string{fp}); return err }); err != nil {
+		e.t.Fatal(err)
+	}
+	return st[fp]
+}
+
+// TestReceiveAlertsDeletedRoot: once an alert's thread root is deleted,
+// its resolution, and a later firing, start a thread of their own rather
+// than answer a post nobody can see.
+func TestReceiveAlertsDeletedRoot(t *testing.T) {
+	e := newFarmEnv(t)
+	deleteOnly := func() string {
+		t.Helper()
+		notes := e.wantNotes(1)
+		if _, err := e.svc.DeleteNote(e.ctx, notes[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		e.wantNotes(0)
+		return notes[0].ID
+	}
+	steps := []struct {
+		alert Alert
+		start string
+	}{
+		{resolvedAlert("f", t0, t0.Add(time.Hour)), "Resolved after 1h: IngestStopped"},
+		{firingAlert("f", t0.Add(2*time.Hour)), "Firing again: IngestStopped"},
+	}
+	if res, err := e.receive(firingAlert("f", t0)); err != nil || res.Posts != 1 {
+		t.Fatalf("firing: %+v, %v", res, err)
+	}
+	for i, s := range steps {
+		deleted := deleteOnly()
+		if res, err := e.receive(s.alert); err != nil || res.Posts != 1 {
+			t.Fatalf("step %d: %+v, %v", i, res, err)
+		}
+		n := e.wantNotes(1)[0]
+		if n.InReplyTo != "" || !strings.HasPrefix(n.Source, s.start) {
+			t.Errorf("step %d: note %+v, want a root starting %q (the old root %s is deleted)", i, n, s.start, deleted)
+		}
+		if st := e.alertState("f"); st.Thread != n.ID || st.LastNote != n.ID {
+			t.Errorf("step %d: state %+v, want the new root as the thread", i, st)
+		}
+	}
+	// The new thread is the alert's: its resolution answers it.
+	root := e.wantNotes(1)[0]
+	if _, err := e.receive(resolvedAlert("f", t0.Add(2*time.Hour), t0.Add(3*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.wantNotes(2)[1]; n.InReplyTo != root.ID {
+		t.Errorf("resolution %+v, want a reply to %s", n, root.ID)
+	}
+}
+
+// TestReceiveAlertsFitsMaxChars: a huge description is cut so that the
+// post counts at most MaxChars, and the links stay.
+func TestReceiveAlertsFitsMaxChars(t *testing.T) {
+	e := newFarmEnv(t, func(c *Config) { c.Format.MaxChars = 500 })
+	a := firingAlert("f", t0)
+	a.Annotations["description"] = strings.Repeat("disk full ", 10_000) // 100 KB
+	a.Annotations["runbook_url"] = "https://wiki.example/ingest"
+	if res, err := e.receive(a); err != nil || res.Posts != 1 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	n := e.wantNotes(1)[0]
+	if got := richtext.Parse(n.Source).Length(); got > 500 || got < 400 {
+		t.Errorf("the post counts %d, want at most 500 and the room used:\n%s", got, n.Source)
+	}
+	for _, want := range []string{"Firing: IngestStopped (critical)\nThe ingest job stopped\n\ndisk full disk", "…\n\n",
+		"Source: http://prometheus.example:9090/graph?g0.expr=up", "Runbook: https://wiki.example/ingest"} {
+		if !strings.Contains(n.Source, want) {
+			t.Errorf("post lacks %q:\n%s", want, n.Source)
+		}
+	}
+	// A huge summary is cut too, once the description is gone.
+	b := firingAlert("g", t0)
+	b.Annotations["summary"] = strings.Repeat("s", 100_000)
+	if _, err := e.receive(b); err != nil {
+		t.Fatal(err)
+	}
+	n = e.wantNotes(2)[1]
+	if got := richtext.Parse(n.Source).Length(); got > 500 || strings.Contains(n.Source, "No run for 1h.") || !strings.Contains(n.Source, "s…") {
+		t.Errorf("the post counts %d:\n%s", got, n.Source)
 	}
 }

@@ -4,10 +4,14 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 )
 
 // The texts of the alert posts: Go templates, the defaults in alerts.tmpl,
@@ -42,7 +46,8 @@ func DefaultAlertTemplates() *AlertTemplates {
 // replaces that text. Each text is tried on a sample alert, so a mistake
 // shows now, with the file and line, rather than at the first alert.
 func LoadAlertTemplates(file string) (*AlertTemplates, error) {
-	t := template.Must(template.New("alerts.tmpl").Option("missingkey=zero").Parse(defaultAlertTemplates))
+	t := template.Must(template.New("alerts.tmpl").Option("missingkey=zero").
+		Funcs(template.FuncMap{"labelsWithout": labelsWithout}).Parse(defaultAlertTemplates))
 	if file != "" {
 		text, err := os.ReadFile(file)
 		if err != nil {
@@ -53,6 +58,10 @@ func LoadAlertTemplates(file string) (*AlertTemplates, error) {
 		}
 		if !definesAny(t, file) {
 			return nil, fmt.Errorf("alert template %s: defines none of %s", file, strings.Join(alertTemplateNames, ", "))
+		}
+		if unused := unusedDefines(t, file); len(unused) > 0 {
+			return nil, fmt.Errorf("alert template %s: defines %q, which none of %s uses (a misspelling?)",
+				file, unused, strings.Join(alertTemplateNames, ", "))
 		}
 	}
 	at := &AlertTemplates{t: t}
@@ -74,6 +83,57 @@ func definesAny(t *template.Template, file string) bool {
 	return false
 }
 
+// unusedDefines returns, sorted, the templates file defined that no post
+// template uses, directly or through others: a misspelled name, which
+// would be ignored.
+func unusedDefines(t *template.Template, file string) []string {
+	used := map[string]bool{}
+	var visit func(name string)
+	visit = func(name string) {
+		if tt := t.Lookup(name); !used[name] && tt != nil && tt.Tree != nil {
+			used[name] = true
+			walkTemplateCalls(tt.Tree.Root, visit)
+		}
+	}
+	for _, name := range alertTemplateNames {
+		visit(name)
+	}
+	var unused []string
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil && tt.Tree.ParseName == file && tt.Name() != file && !used[tt.Name()] {
+			unused = append(unused, tt.Name())
+		}
+	}
+	sort.Strings(unused)
+	return unused
+}
+
+// walkTemplateCalls calls visit with the name of each {{template}} in
+// node and the nodes under it.
+func walkTemplateCalls(node parse.Node, visit func(string)) {
+	var branch *parse.BranchNode
+	switch n := node.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			for _, c := range n.Nodes {
+				walkTemplateCalls(c, visit)
+			}
+		}
+	case *parse.TemplateNode:
+		visit(n.Name)
+	case *parse.IfNode:
+		branch = &n.BranchNode
+	case *parse.RangeNode:
+		branch = &n.BranchNode
+	case *parse.WithNode:
+		branch = &n.BranchNode
+	}
+	if branch != nil {
+		walkTemplateCalls(branch.List, visit)
+		walkTemplateCalls(branch.ElseList, visit)
+	}
+}
+
 // render runs the template name on v; a blank text is an error.
 func (at *AlertTemplates) render(name string, v alertView) (string, error) {
 	var b strings.Builder
@@ -87,14 +147,52 @@ func (at *AlertTemplates) render(name string, v alertView) (string, error) {
 	return text, nil
 }
 
+// content renders the text name of v as a post that counts at most
+// fm.MaxChars (Formatter.fit): the description is cut first, then, when
+// that is not enough, the summary; the links and the rest stay whole.
+func (at *AlertTemplates) content(name string, v alertView, fm Formatter) (*richtext.Content, error) {
+	var firstErr error
+	compose := func(field, key string) func(string) *richtext.Content {
+		return func(text string) *richtext.Content {
+			out, err := at.render(name, v.with(field, key, text))
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			return richtext.Parse(out)
+		}
+	}
+	c := fm.fit(compose("Description", "description"), v.Description)
+	if fm.MaxChars > 0 && c.Length() > fm.MaxChars {
+		v = v.with("Description", "description", "")
+		c = fm.fit(compose("Summary", "summary"), v.Summary)
+	}
+	return c, firstErr
+}
+
+// with returns v with the annotation key (shown as the field Summary or
+// Description) set to text.
+func (v alertView) with(field, key, text string) alertView {
+	ann := make(map[string]string, len(v.Annotations)+1)
+	for k, val := range v.Annotations {
+		ann[k] = val
+	}
+	ann[key], v.Annotations = text, ann
+	if field == "Summary" {
+		v.Summary = text
+	} else {
+		v.Description = text
+	}
+	return v
+}
+
 // alertView is what the templates see of an alert.
 type alertView struct {
-	Status       string // firing or resolved
-	Name         string // the alertname label
-	Severity     string // the severity label
-	Summary      string // the summary annotation
-	Description  string // the description annotation
-	OtherLabels  []labelPair
+	Status       string      // firing or resolved
+	Name         string      // the alertname label
+	Severity     string      // the severity label
+	Summary      string      // the summary annotation
+	Description  string      // the description annotation
+	OtherLabels  []labelPair // the labels but hiddenLabels
 	Labels       map[string]string
 	Annotations  map[string]string
 	GeneratorURL string
@@ -127,13 +225,26 @@ func viewOf(n AlertNotification, a Alert) alertView {
 	if !a.EndsAt.IsZero() {
 		v.Duration = humanDuration(a.EndsAt.Sub(a.StartsAt))
 	}
-	for k, val := range a.Labels {
-		if k != "alertname" && k != "severity" {
-			v.OtherLabels = append(v.OtherLabels, labelPair{k, val})
+	v.OtherLabels = labelsWithout(a.Labels, hiddenLabels...)
+	return v
+}
+
+// hiddenLabels are the labels .OtherLabels leaves out: the name and
+// severity, shown already, and the ones that name internal hosts and
+// jobs, of no use to the public.
+var hiddenLabels = []string{"alertname", "severity", "instance", "job", "prometheus"}
+
+// labelsWithout returns the labels but the named ones, sorted by name;
+// the templates call it as labelsWithout .Labels "name"...
+func labelsWithout(labels map[string]string, names ...string) []labelPair {
+	var out []labelPair
+	for k, val := range labels {
+		if !slices.Contains(names, k) {
+			out = append(out, labelPair{k, val})
 		}
 	}
-	sort.Slice(v.OtherLabels, func(i, j int) bool { return v.OtherLabels[i].Name < v.OtherLabels[j].Name })
-	return v
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // sampleAlertView is the alert LoadAlertTemplates tries the texts on.

@@ -57,6 +57,8 @@ const (
 type Publisher interface {
 	Publish(tx *store.Tx, username string, p activitypub.Post) (*store.Note, error)
 	NoteIRI(n *store.Note) string
+	// NoteStands tells whether iri is a local note not deleted.
+	NoteStands(tx *store.Tx, iri string) (bool, error)
 }
 
 // Feed polls its source and posts. Create it with New.

@@ -124,6 +124,39 @@ func TestAlertTemplateSetting(t *testing.T) {
 	}
 }
 
+// TestAlertmanagerHookAfterDelete: the answer counts posts and recorded
+// alerts, and once the thread's root is deleted through the API, the
+// resolution is a root of its own, not a reply to the deleted post.
+func TestAlertmanagerHookAfterDelete(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	bearer := "Bearer " + s.token
+	resolved := func(fp string) string {
+		return strings.NewReplacer(`"status": "firing"`, `"status": "resolved"`, `"0001-01-01T00:00:00Z"`, `"2026-01-02T04:00:00Z"`).Replace(hookFiring(fp))
+	}
+	if code, doc := s.hook(t, bearer, resolved("0b")); code != http.StatusOK || doc["posts"] != 0.0 || doc["recorded"] != 1.0 {
+		t.Errorf("resolved, never seen: %d %v, want 200 with 0 posts, 1 recorded", code, doc)
+	}
+	if code, doc := s.hook(t, bearer, hookFiring("0a")); code != http.StatusOK || doc["posts"] != 1.0 || doc["recorded"] != 0.0 {
+		t.Fatalf("firing: %d %v, want 200 with 1 post", code, doc)
+	}
+	var root string
+	if err := s.db(t).SQL.QueryRow(`SELECT public_id FROM notes`).Scan(&root); err != nil {
+		t.Fatal(err)
+	}
+	if code, doc, _ := s.request(t, http.MethodDelete, "/api/v1/statuses/"+root, bearer, "", nil); code != http.StatusOK {
+		t.Fatalf("DELETE the root: %d %v", code, doc)
+	}
+	if code, doc := s.hook(t, bearer, resolved("0a")); code != http.StatusOK || doc["posts"] != 1.0 {
+		t.Fatalf("resolved: %d %v, want 200 with 1 post", code, doc)
+	}
+	var source, parent string
+	err := s.db(t).SQL.QueryRow(`SELECT source, in_reply_to FROM notes WHERE deleted_at IS NULL`).Scan(&source, &parent)
+	if err != nil || parent != "" || !strings.HasPrefix(source, "Resolved after 1h: IngestStopped") {
+		t.Errorf("the resolution: %q in reply to %q (%v), want a root", source, parent, err)
+	}
+}
+
 // TestAlertTemplateServed: serve posts alerts with the texts of
 // --alert-template, the built-in ones for what the file leaves out.
 func TestAlertTemplateServed(t *testing.T) {
@@ -225,8 +258,9 @@ func notificationsSent(t *testing.T, am *promtest.Alertmanager) int {
 }
 
 // TestDeployAlertmanagerConfig: the receiver configuration that
-// docs/deploy.md shows passes Alertmanager's own check (amtool), and
-// names the webhook's path.
+// docs/deploy.md shows passes Alertmanager's own check (amtool), names
+// the webhook's path, and routes to the bot only the alerts labelled
+// publish="fediverse": docs/alerts.yml's own alerts go elsewhere.
 func TestDeployAlertmanagerConfig(t *testing.T) {
 	t.Parallel()
 	amtool, err := exec.LookPath("amtool")
@@ -234,6 +268,9 @@ func TestDeployAlertmanagerConfig(t *testing.T) {
 		promtest.Check(t, fmt.Errorf("amtool: %w: install Debian's prometheus-alertmanager", promtest.ErrMissing))
 	}
 	guide := readFile(t, deployGuide)
+	if !strings.Contains(guide, "nuttx-feed token create --scopes write:statuses alertmanager") {
+		t.Errorf("docs/deploy.md does not make the receiver's token with --scopes write:statuses, which it needs")
+	}
 	_, block, _ := strings.Cut(guide, "```yaml\nroute:\n")
 	block, _, found := strings.Cut(block, "```")
 	if !found || !strings.Contains(block, "url: https://nuttx-feed.org"+urls.HookAlertmanager.Pattern) {
@@ -250,7 +287,19 @@ func TestDeployAlertmanagerConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(amtool, "check-config", config).CombinedOutput(); err != nil {
-		t.Errorf("amtool check-config of docs/deploy.md's configuration: %v\n%s", err, out)
+		t.Fatalf("amtool check-config of docs/deploy.md's configuration: %v\n%s", err, out)
+	}
+	for labels, want := range map[string]string{
+		"alertname=IngestStopped publish=fediverse": "nuttx-feed",
+		"alertname=IngestStopped":                   "team",
+		"alertname=NuttxFeedDown severity=critical": "team",
+		"alertname=FeedStale severity=warning":      "team",
+	} {
+		args := append([]string{"config", "routes", "test", "--config.file", config}, strings.Fields(labels)...)
+		out, err := exec.Command(amtool, args...).Output() // stdout: the receivers
+		if got := strings.TrimSpace(string(out)); err != nil || got != want {
+			t.Errorf("docs/deploy.md routes %s to %q (%v), want %q", labels, got, err, want)
+		}
 	}
 }
 
