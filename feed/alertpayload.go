@@ -79,6 +79,28 @@ type payloadAlert struct {
 // digits).
 const maxFingerprint = 64
 
+// MaxClockSkew is how far past the receiver's clock an alert may start
+// (or, resolved, end): Prometheus's clock may be a little ahead.
+const MaxClockSkew = 10 * time.Minute
+
+// CheckTimes refuses a notification with an alert that starts, or
+// resolved ends, more than MaxClockSkew after now. Such a time (a clock
+// far ahead, or a forged one) would make every later notification of the
+// alert look older than it, and so silence the alert for good. The error
+// names the alert, in one line.
+func (n AlertNotification) CheckTimes(now time.Time) error {
+	limit := now.Add(MaxClockSkew)
+	for i, a := range n.Alerts {
+		switch {
+		case a.StartsAt.After(limit):
+			return fmt.Errorf("alerts[%d]: startsAt %s is in the future (now %s)", i, a.StartsAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		case a.Status == AlertResolved && a.EndsAt.After(limit):
+			return fmt.Errorf("alerts[%d]: resolved, but endsAt %s is in the future (now %s)", i, a.EndsAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
 // ParseAlertPayload reads and checks a notification: version "4", one JSON
 // object, a known status, 1 to MaxAlerts alerts each with a fingerprint of
 // its own, a known status and valid times (a resolved alert ends, at or

@@ -88,7 +88,8 @@ type AlertResult struct {
 }
 
 // ReceiveAlerts publishes what the notification n changes, in one
-// transaction: it posts all of it or, on an error, nothing.
+// transaction: it posts all of it or, on an error, nothing. Past the
+// burst threshold, one post tells it all (alertburst.go).
 func (f *Feed) ReceiveAlerts(ctx context.Context, n AlertNotification) (AlertResult, error) {
 	fingerprints := make([]string, len(n.Alerts))
 	for i, a := range n.Alerts {
@@ -101,7 +102,12 @@ func (f *Feed) ReceiveAlerts(ctx context.Context, n AlertNotification) (AlertRes
 		if err != nil {
 			return err
 		}
-		for _, act := range planAlerts(states, n) {
+		actions := planAlerts(states, n)
+		if posting(actions) > f.cfg.BurstThreshold {
+			res, err = f.applyBurst(tx, n, actions)
+			return err
+		}
+		for _, act := range actions {
 			posted, err := f.applyAlert(tx, n, act)
 			if err != nil {
 				return fmt.Errorf("alert %s (%s): %w", act.alert.Fingerprint, act.alert.Name(), err)
@@ -149,13 +155,21 @@ func (f *Feed) postAlert(tx *store.Tx, next *store.Alert, tmpl string, v alertVi
 	return nil
 }
 
-// applyAlert carries out one action in tx and tells whether it posted.
-func (f *Feed) applyAlert(tx *store.Tx, n AlertNotification, act alertAction) (bool, error) {
+// nextState is the stored state of act's alert after it, its thread and
+// last note as they were.
+func nextState(act alertAction) store.Alert {
 	a := act.alert
 	next := store.Alert{Fingerprint: a.Fingerprint, Name: a.Name(), Firing: a.Status == AlertFiring, StartsAt: a.StartsAt, EndsAt: a.EndsAt}
 	if act.prev != nil {
 		next.Thread, next.LastNote = act.prev.Thread, act.prev.LastNote
 	}
+	return next
+}
+
+// applyAlert carries out one action in tx and tells whether it posted.
+func (f *Feed) applyAlert(tx *store.Tx, n AlertNotification, act alertAction) (bool, error) {
+	a := act.alert
+	next := nextState(act)
 	tmpl := map[alertActionKind]string{alertOpen: tmplFiring, alertRefire: tmplRefiring, alertResolve: tmplResolved}[act.kind]
 	if tmpl != "" {
 		if err := f.postAlert(tx, &next, tmpl, viewOf(n, a)); err != nil {

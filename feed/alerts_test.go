@@ -1,11 +1,13 @@
 package feed
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -197,7 +199,7 @@ func TestAlertTemplateErrors(t *testing.T) {
 		{"blank text", writeTemplate(t, `{{define "resolved"}}{{if false}}x{{end}} {{end}}`), `alert template "resolved": the text is blank`},
 		{"defines nothing known", writeTemplate(t, `{{define "fired"}}x{{end}}`), "alert template %s: defines none of firing, refiring, resolved"},
 		{"a misspelled define beside a right one", writeTemplate(t, `{{define "resolved"}}ok{{end}}{{define "fireing"}}x{{end}}{{define "zz"}}y{{end}}`),
-			`alert template %s: defines ["fireing" "zz"], which none of firing, refiring, resolved uses (a misspelling?)`},
+			`alert template %s: defines ["fireing" "zz"], which none of firing, refiring, resolved, burst uses (a misspelling?)`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			want := c.want
@@ -370,5 +372,74 @@ func TestReceiveAlertsFitsMaxChars(t *testing.T) {
 	n = e.wantNotes(2)[1]
 	if got := richtext.Parse(n.Source).Length(); got > 500 || strings.Contains(n.Source, "No run for 1h.") || !strings.Contains(n.Source, "s…") {
 		t.Errorf("the post counts %d:\n%s", got, n.Source)
+	}
+}
+
+// burstOf is n alerts, b000 to b(n-1), made by alert.
+func burstOf(n int, alert func(fp string) Alert) []Alert {
+	out := make([]Alert, n)
+	for i := range out {
+		out[i] = alert(fmt.Sprintf("b%03d", i))
+		out[i].Labels["alertname"] = fmt.Sprintf("DiskFull%03d", i)
+	}
+	return out
+}
+
+// TestReceiveAlertsBurst: past the burst threshold, one notification
+// makes one post listing its alerts, which becomes the thread of those it
+// opens; fewer changes reply in that thread one by one.
+func TestReceiveAlertsBurst(t *testing.T) {
+	e := newFarmEnv(t) // burst threshold 10
+	firing := burstOf(30, func(fp string) Alert { return firingAlert(fp, t0) })
+	if res, err := e.receive(firing...); err != nil || res.Posts != 1 || res.StateChanges != 0 {
+		t.Fatalf("30 firing: %+v, %v; want one post", res, err)
+	}
+	burst := e.wantNotes(1)[0]
+	listed := strings.Count(burst.Source, "Firing: DiskFull")
+	if burst.InReplyTo != "" || !strings.HasPrefix(burst.Source, "30 alerts at once:") || listed < 3 ||
+		!strings.Contains(burst.Source, "Firing: DiskFull000 (critical): The ingest job stopped") ||
+		!strings.Contains(burst.Source, fmt.Sprintf("And %d more.", 30-listed)) {
+		t.Errorf("burst post:\n%s", burst.Source)
+	}
+	for _, a := range firing {
+		if st := e.alertState(a.Fingerprint); st.Thread != burst.ID || st.LastNote != burst.ID || !st.Firing {
+			t.Fatalf("%s: state %+v, want the burst post as its thread", a.Fingerprint, st)
+		}
+	}
+	// Two resolve: two replies in the burst's thread.
+	resolved := burstOf(30, func(fp string) Alert { return resolvedAlert(fp, t0, t0.Add(time.Hour)) })
+	if res, err := e.receive(resolved[:2]...); err != nil || res.Posts != 2 {
+		t.Fatalf("2 resolved: %+v, %v", res, err)
+	}
+	for _, n := range e.wantNotes(3)[1:] {
+		if n.InReplyTo != burst.ID || !strings.HasPrefix(n.Source, "Resolved after 1h: DiskFull00") {
+			t.Errorf("resolution %+v, want a reply to the burst %s", n, burst.ID)
+		}
+	}
+	// The 28 others at once: one more burst post, a root; their threads stay.
+	if res, err := e.receive(resolved...); err != nil || res.Posts != 1 {
+		t.Fatalf("28 resolved: %+v, %v", res, err)
+	}
+	second := e.wantNotes(4)[3]
+	if second.InReplyTo != "" || !strings.HasPrefix(second.Source, "28 alerts at once:") || !strings.Contains(second.Source, "Resolved after 1h: DiskFull002 (critical)") {
+		t.Errorf("second burst:\n%s", second.Source)
+	}
+	if st := e.alertState("b029"); st.Thread != burst.ID || st.LastNote != second.ID || st.Firing {
+		t.Errorf("b029 after the second burst: %+v", st)
+	}
+}
+
+// TestReceiveAlertsBurstFitsMaxChars: a burst of 1,000 alerts makes one
+// post of at most MaxChars that lists what fits and counts the others.
+func TestReceiveAlertsBurstFitsMaxChars(t *testing.T) {
+	e := newFarmEnv(t, func(c *Config) { c.Format.MaxChars = 500 })
+	if res, err := e.receive(burstOf(MaxAlerts, func(fp string) Alert { return firingAlert(fp, t0) })...); err != nil || res.Posts != 1 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	post := e.wantNotes(1)[0].Source
+	listed := strings.Count(post, "Firing: DiskFull")
+	if n := utf8.RuneCountInString(post); n > 500 || listed < 3 ||
+		!strings.Contains(post, fmt.Sprintf("And %d more.", MaxAlerts-listed)) || !strings.Contains(post, "Dashboard: http://alertmanager.example:9093") {
+		t.Errorf("%d characters, %d alerts listed:\n%s", n, listed, post)
 	}
 }

@@ -27,7 +27,7 @@ const (
 	tmplResolved = "resolved" // it resolved: a reply
 )
 
-var alertTemplateNames = []string{tmplFiring, tmplRefiring, tmplResolved}
+var alertTemplateNames = []string{tmplFiring, tmplRefiring, tmplResolved, tmplBurst}
 
 // AlertTemplates are the parsed texts of the alert posts.
 type AlertTemplates struct{ t *template.Template }
@@ -66,7 +66,11 @@ func LoadAlertTemplates(file string) (*AlertTemplates, error) {
 	}
 	at := &AlertTemplates{t: t}
 	for _, name := range alertTemplateNames {
-		if _, err := at.render(name, sampleAlertView()); err != nil {
+		var sample any = sampleAlertView()
+		if name == tmplBurst {
+			sample = sampleBurstView()
+		}
+		if _, err := at.render(name, sample); err != nil {
 			return nil, err
 		}
 	}
@@ -134,8 +138,9 @@ func walkTemplateCalls(node parse.Node, visit func(string)) {
 	}
 }
 
-// render runs the template name on v; a blank text is an error.
-func (at *AlertTemplates) render(name string, v alertView) (string, error) {
+// render runs the template name on v (an alertView, a burstView for
+// the burst); a blank text is an error.
+func (at *AlertTemplates) render(name string, v any) (string, error) {
 	var b strings.Builder
 	if err := at.t.ExecuteTemplate(&b, name, v); err != nil {
 		return "", fmt.Errorf("alert template: %w", err)
@@ -256,6 +261,17 @@ func sampleAlertView() alertView {
 		Annotations:  map[string]string{"summary": "The ingest job stopped", "description": "No run for 1h."},
 		GeneratorURL: "http://prometheus.example:9090/graph", StartsAt: start, EndsAt: start.Add(90 * time.Minute),
 	})
+}
+
+// sampleBurstView is a burst of three alerts, to try the burst template
+// on.
+func sampleBurstView() burstView {
+	v := sampleAlertView()
+	firing := v
+	firing.Status, firing.EndsAt, firing.Duration = AlertFiring, time.Time{}, ""
+	return burstView{Total: 3, More: 1, Receiver: "nuttx-feed", DashboardURL: v.DashboardURL, Alerts: []burstLine{
+		{Change: "Firing", alertView: firing}, {Change: "Resolved after " + v.Duration, alertView: v},
+	}}
 }
 
 // humanDuration writes d in its two largest units: 45s, 3m 20s, 2h 5m,

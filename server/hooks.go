@@ -28,8 +28,13 @@ func (s *Server) hookRoutes(e *echo.Echo) {
 
 // handleAlertmanager reads and checks the whole notification, then posts
 // what it changes in one transaction: a bad notification gets 400 with
-// the reason and posts nothing.
+// the reason and posts nothing. The posts are the bot's (the feed's
+// account, whose threads the alerts' state names): a token acting as
+// another account gets 403.
 func (s *Server) handleAlertmanager(c echo.Context) error {
+	if account := tokenAccountOf(c); account != s.cfg.Username {
+		return apiError(c, http.StatusForbidden, fmt.Sprintf("this token acts as %s, and the Alertmanager receiver posts as %s: use a token made without --account", account, s.cfg.Username))
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, hookMaxBody))
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -39,6 +44,9 @@ func (s *Server) handleAlertmanager(c echo.Context) error {
 		return apiError(c, http.StatusBadRequest, "reading the body: "+err.Error())
 	}
 	n, err := feed.ParseAlertPayload(body)
+	if err == nil {
+		err = n.CheckTimes(s.now())
+	}
 	if err != nil {
 		return apiError(c, http.StatusBadRequest, err.Error())
 	}

@@ -67,6 +67,14 @@ func TestAlertmanagerHook(t *testing.T) {
 	if code, doc := s.hook(t, reader, valid); code != http.StatusForbidden || doc["error"] != apiErrScope {
 		t.Errorf("a read-only token: %d %v, want 403 %q", code, doc, apiErrScope)
 	}
+	// A token acting as another account: the receiver posts as the bot,
+	// so it refuses the token rather than post as someone else.
+	s.addActor(t, "alerts")
+	other := "Bearer " + s.newToken(t, "--account", "alerts", "alerts")
+	wantOther := "this token acts as alerts, and the Alertmanager receiver posts as nuttx_build: use a token made without --account"
+	if code, doc := s.hook(t, other, valid); code != http.StatusForbidden || doc["error"] != wantOther {
+		t.Errorf("another account's token: %d %v, want 403 %q", code, doc, wantOther)
+	}
 	if notes, alerts := s.stored(t); notes != 0 || alerts != 0 {
 		t.Errorf("after the refused notifications: %d notes, %d alerts stored, want none", notes, alerts)
 	}
@@ -84,6 +92,16 @@ func TestAlertmanagerHook(t *testing.T) {
 	} {
 		if code, doc := s.hook(t, bearer, c.body); code != http.StatusBadRequest || doc["error"] != c.want {
 			t.Errorf("%s: %d %v, want 400 %q", c.name, code, doc, c.want)
+		}
+	}
+	// A time far ahead would silence the alert's later notifications. The
+	// error ends with the server's clock: "(now 2026-...)".
+	for _, c := range []struct{ name, body, want string }{
+		{"start in the future", strings.Replace(valid, "2026-01-02T03:00:00Z", "9999-12-31T23:59:59Z", 1), "alerts[0]: startsAt 9999-12-31T23:59:59Z is in the future (now "},
+		{"end in the future", strings.Replace(strings.Replace(valid, `[{"status": "firing"`, `[{"status": "resolved"`, 1), "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", 1), "alerts[0]: resolved, but endsAt 9999-12-31T23:59:59Z is in the future (now "},
+	} {
+		if code, doc := s.hook(t, bearer, c.body); code != http.StatusBadRequest || !strings.HasPrefix(fmt.Sprint(doc["error"]), c.want) {
+			t.Errorf("%s: %d %v, want 400 %q...", c.name, code, doc, c.want)
 		}
 	}
 	huge := strings.Replace(valid, `"receiver": "nuttx-feed"`, `"receiver": "`+strings.Repeat("x", hookMaxBody)+`"`, 1)

@@ -185,7 +185,7 @@ var settings = []setting{
 		help:  "serve /metrics (on --listen, or on --metrics-listen if set) only to requests with Authorization: Bearer TOKEN; at least 16 characters of A-Z a-z 0-9 - . _ ~ + /. With neither, /metrics is not served",
 		value: typed(func(c *Config) *string { return &c.MetricsToken }, "", checkMetricsToken)},
 	{name: "alert-template", env: "NUTTX_FEED_ALERT_TEMPLATE", meta: "FILE", in: cmdServe,
-		help:  "Go text/template file whose {{define \"firing\"}}, \"refiring\" or \"resolved\" replace the texts of the Alertmanager receiver's posts; empty: the built-in texts",
+		help:  "Go text/template file whose {{define \"firing\"}}, \"refiring\", \"resolved\" or \"burst\" replace the texts of the Alertmanager receiver's posts; empty: the built-in texts",
 		value: typed(func(c *Config) *string { return &c.AlertTemplate }, "", checkAlertTemplate)},
 	{name: "database-url", env: "NUTTX_FEED_DATABASE_URL", meta: "URL", in: cmdImport,
 		help:  "the Mastodon server's PostgreSQL, read only: postgres://USER:PASSWORD@HOST:5432/mastodon_production (the environment keeps the password out of ps)",
