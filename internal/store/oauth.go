@@ -188,3 +188,13 @@ func (tx *Tx) CreateAppToken(t Token, token string, appID int64) (string, error)
 	}
 	return t.Name, nil
 }
+
+// IsFollower reports whether the remote actor iri follows the local actor
+// actorID.
+func (tx *Tx) IsFollower(actorID int64, iri string) (bool, error) {
+	var n int
+	if err := tx.queryRow(`SELECT COUNT(*) FROM followers WHERE actor_id = ? AND follower = ?`, actorID, iri).Scan(&n); err != nil {
+		return false, fmt.Errorf("is follower: %w", err)
+	}
+	return n > 0, nil
+}
