@@ -198,8 +198,8 @@ func (s *Server) handleAPIAppVerify(c echo.Context) error {
 // checkAuthorize against the app's registration.
 type authorizeRequest struct {
 	ResponseType, ClientID, RedirectURI, Scope, State, Challenge, ChallengeMethod string
-	app                                                                            *store.App
-	scopes                                                                         []string
+	app                                                                           *store.App
+	scopes                                                                        []string
 }
 
 // authorizeRequestOf reads the request's parameters (query or form).
