@@ -275,7 +275,7 @@ func (s *Server) authorizeRefused(c echo.Context, err error) error {
 // authorizePage renders the form, with the error msg of the last attempt.
 func (s *Server) authorizePage(c echo.Context, status int, r authorizeRequest, nonce, msg string) error {
 	p := web.AuthorizePage{Page: s.page("Authorize "+r.app.Name, "", "", ""), AppName: r.app.Name, AppWebsite: httpURL(r.app.Website),
-		Scopes: r.scopes, Account: "@" + s.site.Handle(s.cfg.Username), Action: urls.OAuthAuthorize.Path(), Hidden: r.hidden(nonce), Error: msg}
+		Scopes: r.scopes, ScopesFlag: strings.Join(r.scopes, ","), Account: "@" + s.site.Handle(s.cfg.Username), Action: urls.OAuthAuthorize.Path(), Hidden: r.hidden(nonce), Error: msg}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return s.renderPageCSP(c, status, "authorize", p, authorizeCSP(r.RedirectURI))
 }

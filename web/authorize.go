@@ -9,6 +9,7 @@ type AuthorizePage struct {
 	AppName    string
 	AppWebsite string   // "" when it gave none
 	Scopes     []string // those asked for
+	ScopesFlag string   // the same, as token create's --scopes
 	Account    string   // @user@host of the bot, which the token acts as unless made with --account
 	Action     string   // the form's action, by path
 	Hidden     []Field  // the request's parameters, sent back with the form
