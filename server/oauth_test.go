@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/chromedp/chromedp"
 	"github.com/mattn/go-mastodon"
 )
 
@@ -475,4 +476,34 @@ func bearer(t *testing.T, s *apiServer, path, token string) *http.Request {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	return req
+}
+
+// TestOAuthAuthorizeInBrowser: Chromium opens the authorize page an app
+// sent it to, styled, the operator pastes a token and clicks Authorize,
+// and the browser lands on the app's redirect URI with the code: the
+// page's CSP lets the form lead there.
+func TestOAuthAuthorizeInBrowser(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	app := registerApp(t, s, "read write")
+	b := browser(t)
+	if err := chromedp.Do(b, chromedp.Navigate(app.AuthURI), chromedp.WaitVisible(chromedp.CSS("form.authorize"))); err != nil {
+		t.Fatalf("authorize page: %v", err)
+	}
+	if mw := evaluator(t, b)(`getComputedStyle(document.querySelector("main")).maxWidth`); mw == "none" || mw == "" {
+		t.Errorf("stylesheet not applied (main max-width %v)", mw)
+	}
+	if err := chromedp.Do(b, chromedp.SendKeys(chromedp.CSS("#oauth-token"), s.token), chromedp.Click(chromedp.CSS(`button[value="allow"]`))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case q := <-app.got:
+		status, _ := exchange(t, s, url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "client_id": {app.ClientID},
+			"client_secret": {app.ClientSecret}, "redirect_uri": {app.redirect}})
+		if status != http.StatusOK {
+			t.Errorf("the browser's code: %d", status)
+		}
+	case <-b.Done():
+		t.Fatal("the browser never reached the app's redirect URI")
+	}
 }
