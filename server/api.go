@@ -46,7 +46,7 @@ const apiCompatVersion = "4.3.0"
 // every route answers CORS preflight requests (OPTIONS).
 func (s *Server) apiRoutes(e *echo.Echo) {
 	route := func(r urls.Route, method string, h echo.HandlerFunc) {
-		h = s.limited(h) // --rate-limit, as the pages
+		h = s.limited(s.apiAppTokens(h)) // --rate-limit, as the pages; an app's own token reads as no token (oauth.go)
 		e.Match([]string{method, http.MethodOptions}, r.Pattern, h, apiCORS)
 		if method == http.MethodGet {
 			e.HEAD(r.Pattern, h, apiCORS)

@@ -168,22 +168,60 @@ func checkRedirectURI(raw string) error {
 	return nil
 }
 
+// appTokenPrefix starts a client_credentials token, so that the API tells
+// one from the tokens of the tokens table without looking it up.
+const appTokenPrefix = "nfa_"
+
+// apiAppKey is the echo context key of the app whose client_credentials
+// token the request carries.
+const apiAppKey = "api-app"
+
+// apiAppTokens lets a request with an app's client_credentials token in
+// as one without a token, with the app in the context: such a token acts
+// as no account, so it reads what anyone may read, a route that needs an
+// account answers 401, and /api/v1/apps/verify_credentials names the app.
+func (s *Server) apiAppTokens(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		token, given := apiToken(r)
+		if !given || !strings.HasPrefix(token, appTokenPrefix) {
+			return next(c)
+		}
+		var app *store.App
+		err := s.store.View(r.Context(), func(tx *store.Tx) (err error) { app, err = tx.AppByToken(token); return err })
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return next(c) // apiAuth refuses it
+		case err != nil:
+			return err
+		}
+		c.Set(apiAppKey, app)
+		r.Header.Del("Authorization")
+		q := r.URL.Query()
+		q.Del("access_token")
+		r.URL.RawQuery = q.Encode()
+		r.Form.Del("access_token") // read by apiToken when a form; nil maps ignore Del
+		r.PostForm.Del("access_token")
+		return next(c)
+	}
+}
+
 // handleAPIAppVerify is GET /api/v1/apps/verify_credentials: the app of
 // the request's token, a client_credentials token or one given to the app
 // by /oauth/token.
 func (s *Server) handleAPIAppVerify(c echo.Context) error {
+	if app, ok := c.Get(apiAppKey).(*store.App); ok {
+		return c.JSON(http.StatusOK, apiApplicationOf(app))
+	}
 	token, given := apiToken(c.Request())
 	if !given {
 		return apiError(c, http.StatusUnauthorized, apiErrBadToken)
 	}
 	ctx := c.Request().Context()
+	t, err := s.store.CheckToken(ctx, token)
 	var app *store.App
-	err := s.store.View(ctx, func(tx *store.Tx) (err error) { app, err = tx.AppByToken(token); return err })
-	if errors.Is(err, store.ErrNotFound) { // not the app's own token: one given to it?
-		var t store.Token
-		if t, err = s.store.CheckToken(ctx, token); err == nil {
-			err = s.store.View(ctx, func(tx *store.Tx) (err error) { app, err = tx.AppOfToken(t.Name); return err })
-		}
+	if err == nil {
+		err = s.store.View(ctx, func(tx *store.Tx) (err error) { app, err = tx.AppOfToken(t.Name); return err })
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return apiError(c, http.StatusUnauthorized, apiErrBadToken)
@@ -474,7 +512,7 @@ func appTokenName(name string) string {
 // appToken answers grant_type=client_credentials: a new token for the app
 // itself, replacing the one before.
 func (s *Server) appToken(c echo.Context, app *store.App, f map[string]string) error {
-	token := store.NewToken()
+	token := appTokenPrefix + randomString()
 	if err := s.store.Update(c.Request().Context(), func(tx *store.Tx) error { return tx.SetAppToken(app.ID, token) }); err != nil {
 		return err
 	}

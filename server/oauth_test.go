@@ -420,14 +420,27 @@ func TestOAuthRegistration(t *testing.T) {
 	if code, e, _ := s.request(t, "GET", "/api/v1/apps/verify_credentials", appToken, "", nil); code != http.StatusOK || e["name"] != "Elk" {
 		t.Errorf("apps/verify_credentials: %d %v", code, e)
 	}
+	if a := send(t, bearer(t, s, "/api/v1/timelines/public?access_token="+cc["access_token"].(string), "")); a.status != http.StatusOK {
+		t.Errorf("the public timeline with an app token: %d %s", a.status, a.body)
+	}
 	if code, _, _ := s.request(t, "GET", "/api/v1/accounts/verify_credentials", appToken, "", nil); code != http.StatusUnauthorized {
 		t.Errorf("an app token acting as an account: %d, want 401", code)
 	}
 	if code, _, _ := s.request(t, "GET", "/api/v1/apps/verify_credentials", "Bearer "+s.token, "", nil); code != http.StatusUnauthorized {
 		t.Errorf("apps/verify_credentials with the operator's token: %d, want 401", code)
 	}
+	if code, _, _ := s.request(t, "GET", "/api/v1/apps/verify_credentials", "Bearer nfa_forged", "", nil); code != http.StatusUnauthorized {
+		t.Errorf("apps/verify_credentials with a forged app token: %d, want 401", code)
+	}
 	if _, out, _ := run("token", "list", "--data", s.dir); strings.Count(out, "app-") != 1 {
 		t.Errorf("token list shows a client_credentials token:\n%s", out)
+	}
+	revoke := url.Values{"token": {cc["access_token"].(string)}, "client_id": {id}, "client_secret": {secret}}
+	if code, _, _ := s.request(t, "POST", "/oauth/revoke", "", "application/x-www-form-urlencoded", []byte(revoke.Encode())); code != http.StatusOK {
+		t.Errorf("revoke the app token: %d", code)
+	}
+	if code, _, _ := s.request(t, "GET", "/api/v1/apps/verify_credentials", appToken, "", nil); code != http.StatusUnauthorized {
+		t.Errorf("a revoked app token: %d, want 401", code)
 	}
 }
 
