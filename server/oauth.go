@@ -295,7 +295,7 @@ func (s *Server) checkAuthorize(c echo.Context, r *authorizeRequest) error {
 func (s *Server) handleOAuthAuthorize(c echo.Context) error {
 	r := authorizeRequestOf(c)
 	if err := s.checkAuthorize(c, &r); err != nil {
-		return s.authorizeRefused(c, err)
+		return s.authorizeRefused(c, http.StatusBadRequest, err)
 	}
 	nonce := randomString()
 	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: nonce, Path: urls.OAuthAuthorize.Path(), HttpOnly: true,
@@ -304,9 +304,9 @@ func (s *Server) handleOAuthAuthorize(c echo.Context) error {
 }
 
 // authorizeRefused shows why an authorize request cannot be served.
-func (s *Server) authorizeRefused(c echo.Context, err error) error {
+func (s *Server) authorizeRefused(c echo.Context, status int, err error) error {
 	msg := err.Error()
-	return s.renderPage(c, http.StatusBadRequest, "error", web.ErrorPage{Page: s.page("Cannot authorize", "", "", ""), Heading: "Cannot authorize this app",
+	return s.renderPage(c, status, "error", web.ErrorPage{Page: s.page("Cannot authorize", "", "", ""), Heading: "Cannot authorize this app",
 		Message: strings.ToUpper(msg[:1]) + msg[1:] + "."})
 }
 
@@ -351,12 +351,11 @@ func (s *Server) handleOAuthAuthorizePost(c echo.Context) error {
 	}
 	r := authorizeRequestOf(c)
 	if err := s.checkAuthorize(c, &r); err != nil {
-		return s.authorizeRefused(c, err)
+		return s.authorizeRefused(c, http.StatusBadRequest, err)
 	}
 	cookie, err := c.Cookie(csrfCookie)
 	if err != nil || cookie.Value == "" || subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(c.FormValue("csrf"))) != 1 {
-		return s.renderPage(c, http.StatusForbidden, "error", web.ErrorPage{Page: s.page("Cannot authorize", "", "", ""), Heading: "Cannot authorize this app",
-			Message: "The form expired or was not sent from this server's page: open the app's sign-in again."})
+		return s.authorizeRefused(c, http.StatusForbidden, errors.New("the form expired or was not sent from this server's page: open the app's sign-in again"))
 	}
 	if c.FormValue("decision") == "deny" {
 		return c.Redirect(http.StatusSeeOther, redirectWith(r, "error", "access_denied"))
