@@ -259,43 +259,44 @@ func (r authorizeRequest) hidden(nonce string) []web.Field {
 	}
 }
 
-// checkAuthorize finds the app and checks the request against it: an
-// unknown app, an unregistered redirect URI, a scope it did not register,
-// another response type than code or a PKCE method other than S256 is an
-// error, shown on a page (never sent to the redirect URI, which may not be
-// the app's).
-func (s *Server) checkAuthorize(c echo.Context, r *authorizeRequest) error {
+// checkAuthorize finds the app and checks the request against it. It
+// returns why it is refused, "" when it is not: an unknown app, an
+// unregistered redirect URI, a scope the app did not register, another
+// response type than code or a PKCE method other than S256. A refusal is
+// shown on a page, never sent to the redirect URI, which may not be the
+// app's. The error is the database's.
+func (s *Server) checkAuthorize(c echo.Context, r *authorizeRequest) (string, error) {
 	err := s.store.View(c.Request().Context(), func(tx *store.Tx) (err error) {
 		r.app, err = tx.AppByClientID(r.ClientID)
 		return err
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errors.New("no app is registered with this client_id: sign in from the app again, it registers itself")
+		return "No app is registered with this client_id: sign in from the app again, it registers itself.", nil
 	case err != nil:
-		return err
+		return "", err
 	case !slices.Contains(r.app.RedirectURIs, r.RedirectURI):
-		return fmt.Errorf("the redirect_uri %q is not one that %s registered", r.RedirectURI, r.app.Name)
+		return fmt.Sprintf("The redirect_uri %q is not one that %s registered.", r.RedirectURI, r.app.Name), nil
 	case r.ResponseType != "code":
-		return errors.New("the response_type must be code")
+		return "The response_type must be code.", nil
 	case r.Challenge != "" && r.ChallengeMethod != "S256":
-		return errors.New("the code_challenge_method must be S256")
+		return "The code_challenge_method must be S256.", nil
 	}
 	r.scopes = strings.Fields(orDefault(r.Scope, "read"))
 	for _, scope := range r.scopes {
 		if !slices.Contains(apiScopes, scope) || !scopeGrants(r.app.Scopes, []string{scope}) {
-			return fmt.Errorf("the scope %q is not one that %s registered (%s)", scope, r.app.Name, r.app.Scopes)
+			return fmt.Sprintf("The scope %q is not one that %s registered (%s).", scope, r.app.Name, r.app.Scopes), nil
 		}
 	}
-	return nil
+	return "", nil
 }
 
 // handleOAuthAuthorize is GET /oauth/authorize: the page on which the
 // operator authorizes an app, with a new nonce in a cookie and the form.
 func (s *Server) handleOAuthAuthorize(c echo.Context) error {
 	r := authorizeRequestOf(c)
-	if err := s.checkAuthorize(c, &r); err != nil {
-		return s.authorizeRefused(c, http.StatusBadRequest, err)
+	if refused, err := s.checkAuthorize(c, &r); refused != "" || err != nil {
+		return s.authorizeRefused(c, http.StatusBadRequest, refused, err)
 	}
 	nonce := randomString()
 	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: nonce, Path: urls.OAuthAuthorize.Path(), HttpOnly: true,
@@ -303,11 +304,13 @@ func (s *Server) handleOAuthAuthorize(c echo.Context) error {
 	return s.authorizePage(c, http.StatusOK, r, nonce, "")
 }
 
-// authorizeRefused shows why an authorize request cannot be served.
-func (s *Server) authorizeRefused(c echo.Context, status int, err error) error {
-	msg := err.Error()
-	return s.renderPage(c, status, "error", web.ErrorPage{Page: s.page("Cannot authorize", "", "", ""), Heading: "Cannot authorize this app",
-		Message: strings.ToUpper(msg[:1]) + msg[1:] + "."})
+// authorizeRefused shows why an authorize request cannot be served:
+// the reason given, or err (the server's error handler answers it).
+func (s *Server) authorizeRefused(c echo.Context, status int, reason string, err error) error {
+	if err != nil {
+		return err
+	}
+	return s.renderPage(c, status, "error", web.ErrorPage{Page: s.page("Cannot authorize", "", "", ""), Heading: "Cannot authorize this app", Message: reason})
 }
 
 // authorizePage renders the form, with the error msg of the last attempt.
@@ -350,12 +353,12 @@ func (s *Server) handleOAuthAuthorizePost(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "cannot read the form: "+err.Error())
 	}
 	r := authorizeRequestOf(c)
-	if err := s.checkAuthorize(c, &r); err != nil {
-		return s.authorizeRefused(c, http.StatusBadRequest, err)
+	if refused, err := s.checkAuthorize(c, &r); refused != "" || err != nil {
+		return s.authorizeRefused(c, http.StatusBadRequest, refused, err)
 	}
 	cookie, err := c.Cookie(csrfCookie)
 	if err != nil || cookie.Value == "" || subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(c.FormValue("csrf"))) != 1 {
-		return s.authorizeRefused(c, http.StatusForbidden, errors.New("the form expired or was not sent from this server's page: open the app's sign-in again"))
+		return s.authorizeRefused(c, http.StatusForbidden, "The form expired or was not sent from this server's page: open the app's sign-in again.", nil)
 	}
 	if c.FormValue("decision") == "deny" {
 		return c.Redirect(http.StatusSeeOther, redirectWith(r, "error", "access_denied"))

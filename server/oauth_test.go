@@ -276,20 +276,25 @@ func TestOAuthRefusals(t *testing.T) {
 		change(q)
 		return s.url + "/oauth/authorize?" + q.Encode()
 	}
-	for name, change := range map[string]func(url.Values){
-		"an unknown client_id":        func(q url.Values) { q.Set("client_id", "nope") },
-		"an unregistered redirect":    func(q url.Values) { q.Set("redirect_uri", "https://evil.example/steal") },
-		"a scope it did not register": func(q url.Values) { q.Set("scope", "read follow") },
-		"another response_type":       func(q url.Values) { q.Set("response_type", "token") },
-		"a plain PKCE challenge":      func(q url.Values) { q.Set("code_challenge", "abc"); q.Set("code_challenge_method", "plain") },
+	for name, c := range map[string]struct {
+		change func(url.Values)
+		says   string
+	}{
+		"an unknown client_id":        {func(q url.Values) { q.Set("client_id", "nope") }, "No app is registered with this client_id"},
+		"an unregistered redirect":    {func(q url.Values) { q.Set("redirect_uri", "https://evil.example/steal") }, "is not one that Tusky (test) registered"},
+		"a scope it did not register": {func(q url.Values) { q.Set("scope", "read follow") }, `The scope "follow" is not one`},
+		"another response_type":       {func(q url.Values) { q.Set("response_type", "token") }, "The response_type must be code"},
+		"a plain PKCE challenge": {func(q url.Values) { q.Set("code_challenge", "abc"); q.Set("code_challenge_method", "plain") },
+			"The code_challenge_method must be S256"},
 	} {
-		resp, err := oauthBrowser(t, false).Get(authorize(change))
+		resp, err := oauthBrowser(t, false).Get(authorize(c.change))
 		if err != nil {
 			t.Fatal(err)
 		}
+		doc, _ := goquery.NewDocumentFromReader(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
-			t.Errorf("%s: %d, Location %q; want 400 and no redirect", name, resp.StatusCode, resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(doc.Find("main").Text(), c.says) {
+			t.Errorf("%s: %d, Location %q, page %q; want 400, no redirect and %q", name, resp.StatusCode, resp.Header.Get("Location"), doc.Find("main").Text(), c.says)
 		}
 	}
 
