@@ -46,7 +46,7 @@ const apiCompatVersion = "4.3.0"
 // every route answers CORS preflight requests (OPTIONS).
 func (s *Server) apiRoutes(e *echo.Echo) {
 	route := func(r urls.Route, method string, h echo.HandlerFunc) {
-		h = s.limited(h) // --rate-limit, as the pages
+		h = s.limited(s.apiAppTokens(h)) // --rate-limit, as the pages; an app's own token reads as no token (oauth.go)
 		e.Match([]string{method, http.MethodOptions}, r.Pattern, h, apiCORS)
 		if method == http.MethodGet {
 			e.HEAD(r.Pattern, h, apiCORS)
@@ -69,6 +69,25 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	route(urls.APITimelinePublic, http.MethodGet, s.apiAuth(optional, "read:statuses")(s.handleAPIPublicTimeline))
 	route(urls.APINotifications, http.MethodGet, s.apiAuth(required, "read:notifications")(s.handleAPINotifications))
 	route(urls.APINotification, http.MethodGet, s.apiAuth(required, "read:notifications")(s.handleAPINotification))
+	// OAuth for apps and what they call on start (oauth.go, api_client.go).
+	route(urls.APIApps, http.MethodPost, s.handleAPIRegisterApp)
+	route(urls.APIAppsVerify, http.MethodGet, s.handleAPIAppVerify)
+	route(urls.OAuthToken, http.MethodPost, s.handleOAuthToken)
+	route(urls.OAuthRevoke, http.MethodPost, s.handleOAuthRevoke)
+	route(urls.OAuthMetadata, http.MethodGet, s.handleOAuthMetadata)
+	e.GET(urls.OAuthAuthorize.Pattern, s.limited(s.handleOAuthAuthorize))
+	e.POST(urls.OAuthAuthorize.Pattern, s.limited(s.handleOAuthAuthorizePost))
+	route(urls.APICustomEmojis, http.MethodGet, apiEmpty)
+	route(urls.APITimelineHome, http.MethodGet, s.apiAuth(required, "read:statuses")(s.handleAPIHomeTimeline))
+	route(urls.APIPreferences, http.MethodGet, s.apiAuth(required, "read:accounts")(s.handleAPIPreferences))
+	route(urls.APIMarkers, http.MethodGet, s.apiAuth(required, "read:statuses")(apiEmptyObject))
+	route(urls.APIFilters, http.MethodGet, s.apiAuth(required, "read:filters")(apiEmpty))
+	route(urls.APIFiltersV2, http.MethodGet, s.apiAuth(required, "read:filters")(apiEmpty))
+	route(urls.APILists, http.MethodGet, s.apiAuth(required, "read:lists")(apiEmpty))
+	route(urls.APIAnnouncements, http.MethodGet, s.apiAuth(required, "read")(apiEmpty))
+	route(urls.APIFollowedTags, http.MethodGet, s.apiAuth(required, "read:follows")(apiEmpty))
+	route(urls.APIConversations, http.MethodGet, s.apiAuth(required, "read:statuses")(apiEmpty))
+	route(urls.APIAccountRelationships, http.MethodGet, s.apiAuth(required, "read:follows")(s.handleAPIRelationships))
 }
 
 // apiError answers with Mastodon's error shape, {"error": msg}.

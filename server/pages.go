@@ -32,12 +32,18 @@ func (s *Server) page(title, description, alternate, canonical string) web.Page 
 }
 
 func (s *Server) renderPage(c echo.Context, status int, name string, data any) error {
+	return s.renderPageCSP(c, status, name, data, contentSecurityPolicy)
+}
+
+// renderPageCSP is renderPage with the Content-Security-Policy csp: the
+// OAuth authorize page lets its form lead to the app's redirect URI.
+func (s *Server) renderPageCSP(c echo.Context, status int, name string, data any, csp string) error {
 	var buf bytes.Buffer
 	if err := s.pages.Render(&buf, name, data); err != nil {
 		return err
 	}
 	h := c.Response().Header()
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Vary", "Accept")

@@ -36,7 +36,7 @@ func Static() fs.FS {
 }
 
 // pageNames are the page templates; each is combined with the layout.
-var pageNames = []string{"profile", "note", "tag", "target", "failing", "search", "error"}
+var pageNames = []string{"profile", "note", "tag", "target", "failing", "search", "error", "authorize"}
 
 // Renderer executes the parsed page templates. It is safe for concurrent use.
 type Renderer struct {

@@ -76,6 +76,26 @@ var (
 	APINotifications     = Route{"api-notifications", "/api/v1/notifications"}
 	APINotification      = Route{"api-notification", "/api/v1/notifications/:id"}
 
+	// OAuth 2 for phone apps and what they call on start (server/oauth.go,
+	// server/api_client.go).
+	APIApps                 = Route{"api-apps", "/api/v1/apps"}
+	APIAppsVerify           = Route{"api-apps-verify", "/api/v1/apps/verify_credentials"}
+	OAuthAuthorize          = Route{"oauth-authorize", "/oauth/authorize"}
+	OAuthToken              = Route{"oauth-token", "/oauth/token"}
+	OAuthRevoke             = Route{"oauth-revoke", "/oauth/revoke"}
+	OAuthMetadata           = Route{"oauth-metadata", "/.well-known/oauth-authorization-server"}
+	APICustomEmojis         = Route{"api-custom-emojis", "/api/v1/custom_emojis"}
+	APITimelineHome         = Route{"api-timeline-home", "/api/v1/timelines/home"}
+	APIPreferences          = Route{"api-preferences", "/api/v1/preferences"}
+	APIMarkers              = Route{"api-markers", "/api/v1/markers"}
+	APIFilters              = Route{"api-filters", "/api/v1/filters"}
+	APIFiltersV2            = Route{"api-filters-v2", "/api/v2/filters"}
+	APILists                = Route{"api-lists", "/api/v1/lists"}
+	APIAnnouncements        = Route{"api-announcements", "/api/v1/announcements"}
+	APIFollowedTags         = Route{"api-followed-tags", "/api/v1/followed_tags"}
+	APIConversations        = Route{"api-conversations", "/api/v1/conversations"}
+	APIAccountRelationships = Route{"api-account-relationships", "/api/v1/accounts/relationships"}
+
 	// Webhooks (server/hooks.go).
 	HookAlertmanager = Route{"hook-alertmanager", "/hooks/alertmanager"}
 )
@@ -92,6 +112,9 @@ var All = []Route{
 	APIInstance, APIInstanceV2, APIVerifyCredentials, APIStatuses, APIStatus, APIStatusSource,
 	APIStatusContext, APIAccountLookup, APIAccount, APIAccountStatuses, APIAccountFollowers, APITimelinePublic,
 	APINotifications, APINotification,
+	APIApps, APIAppsVerify, OAuthAuthorize, OAuthToken, OAuthRevoke, OAuthMetadata, APICustomEmojis,
+	APITimelineHome, APIPreferences, APIMarkers, APIFilters, APIFiltersV2, APILists, APIAnnouncements,
+	APIFollowedTags, APIConversations, APIAccountRelationships,
 	HookAlertmanager,
 }
 
