@@ -1,0 +1,236 @@
+package server
+
+import (
+	"encoding/hex"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
+)
+
+// Fixes from a new user's review of the API (issue 10): remote statuses
+// by id and replies to them, mentions that cannot be resolved, fields
+// nuttx-feed cannot post, replies to deleted statuses, time-ordered ids,
+// token create's output, the log of a refused scope, WWW-Authenticate and
+// the avatar of remote accounts.
+
+// contextIDs returns the ids of the descendants of the status id.
+func (s *apiServer) contextIDs(t *testing.T, id string) []string {
+	t.Helper()
+	code, doc, _ := s.request(t, "GET", "/api/v1/statuses/"+id+"/context", "Bearer "+s.token, "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("context of %s: %d %v", id, code, doc)
+	}
+	var out []string
+	for _, d := range doc["descendants"].([]any) {
+		out = append(out, d.(map[string]any)["id"].(string))
+	}
+	return out
+}
+
+// TestAPIRemoteStatus: a stored reply is served by its id as context
+// shows it, its author with the neutral missing image as avatar and
+// header (not the bot's avatar), and replying to it (a phone app's reply
+// button on a notification) answers its note and mentions its author,
+// who gets the Create.
+func TestAPIRemoteStatus(t *testing.T) {
+	t.Parallel()
+	f := startReadFixture(t)
+	bobNote := f.bob.AddNote("7", "<p>me too</p>") // as the fixture's reply: fetched when answered
+	desc := f.contextIDs(t, string(f.statuses[0].ID))
+	if len(desc) != 2 {
+		t.Fatalf("descendants %v, want alice's and bob's replies", desc)
+	}
+	aliceID, bobID := desc[0], desc[1]
+	code, st, _ := f.request(t, "GET", "/api/v1/statuses/"+aliceID, "", "", nil)
+	if code != http.StatusOK || st["id"] != aliceID || st["uri"] != f.aliceNote || st["in_reply_to_id"] != string(f.statuses[0].ID) {
+		t.Fatalf("GET remote status %s: %d %v", aliceID, code, st)
+	}
+	account := st["account"].(map[string]any)
+	missing := adminBase + "/static/missing.png"
+	for _, k := range []string{"avatar", "avatar_static", "header", "header_static"} {
+		if account[k] != missing {
+			t.Errorf("a remote account without avatar: %s %v, want %s", k, account[k], missing)
+		}
+	}
+	resp, body := get(t, f.url+"/static/missing.png", "")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" || len(body) == 0 {
+		t.Errorf("GET /static/missing.png: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+
+	n := len(f.bob.Deliveries())
+	code, st = f.postForm(t, url.Values{"status": {"thanks"}, "in_reply_to_id": {bobID}})
+	if code != http.StatusOK || st["in_reply_to_id"] != bobID {
+		t.Fatalf("reply to the remote status %s: %d %v", bobID, code, st)
+	}
+	mentions := st["mentions"].([]any)
+	if len(mentions) != 1 || mentions[0].(map[string]any)["url"] != f.bob.ActorID() {
+		t.Errorf("reply mentions %v, want bob", mentions)
+	}
+	d := f.bob.WaitDeliveries(t, n+1, 10*time.Second)[n]
+	note, _ := d.Activity["object"].(map[string]any)
+	if d.Activity["type"] != "Create" || note["inReplyTo"] != bobNote {
+		t.Errorf("bob got %v, want the Create of a reply to %s", d.Activity, bobNote)
+	}
+	code, doc, _ := f.request(t, "GET", "/api/v1/statuses/1"+strings.Repeat("0", 19)+"9", "", "", nil)
+	wantError(t, "an unknown remote id", code, doc, http.StatusNotFound, "Record not found")
+}
+
+// TestAPIReplyToDeleted: in_reply_to_id of a deleted or unknown status is
+// 404 Record not found, as on Mastodon, and posts nothing.
+func TestAPIReplyToDeleted(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	code, st := s.postForm(t, url.Values{"status": {"soon gone"}})
+	if code != http.StatusOK {
+		t.Fatalf("post: %d %v", code, st)
+	}
+	id := st["id"].(string)
+	if code, doc, _ := s.request(t, "DELETE", "/api/v1/statuses/"+id, "Bearer "+s.token, "", nil); code != http.StatusOK {
+		t.Fatalf("delete: %d %v", code, doc)
+	}
+	notes := s.noteCount(t)
+	for _, parent := range []string{id, "0123456789abcdef0123456789abcdef", "12345", "100000000000000000042", "https://example.com/notes/1"} {
+		code, doc := s.postForm(t, url.Values{"status": {"a reply"}, "in_reply_to_id": {parent}})
+		wantError(t, "reply to "+parent, code, doc, http.StatusNotFound, "Record not found")
+	}
+	if got := s.noteCount(t); got != notes {
+		t.Errorf("replies to missing statuses stored notes: %d -> %d", notes, got)
+	}
+}
+
+// TestAPIUnresolvableMention: a handle its server does not know is 422
+// naming it, on POST and PUT, and nothing is posted or changed; a handle
+// whose server does not answer is 503 (retry later), not an internal
+// error.
+func TestAPIUnresolvableMention(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	bob := fedtest.New(t, "bob", fedtest.Mastodon, fedtest.FetchKeys)
+	host := strings.TrimPrefix(bob.Server.URL, "http://")
+	code, st := s.postForm(t, url.Values{"status": {"first"}})
+	if code != http.StatusOK {
+		t.Fatalf("post: %d %v", code, st)
+	}
+	id := st["id"].(string)
+	notes := s.noteCount(t)
+	handle := "@nobody@" + host
+	code, doc := s.postForm(t, url.Values{"status": {"hi " + handle}})
+	if code != http.StatusUnprocessableEntity || !strings.HasPrefix(doc["error"].(string), "Validation failed: cannot mention "+handle+": ") {
+		t.Errorf("POST mentioning %s: %d %v, want 422 naming it", handle, code, doc)
+	}
+	code, doc = s.form(t, "PUT", "/api/v1/statuses/"+id, s.token, url.Values{"status": {"edited " + handle}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(doc["error"].(string), "cannot mention "+handle) {
+		t.Errorf("PUT mentioning %s: %d %v, want 422 naming it", handle, code, doc)
+	}
+	code, doc = s.postForm(t, url.Values{"status": {"hi @nobody@" + strings.TrimPrefix(adminBase, "http://")}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(doc["error"].(string), "cannot mention @nobody@") {
+		t.Errorf("POST mentioning an unknown local account: %d %v, want 422", code, doc)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close() // nobody answers there: a peer that is down
+	code, doc, h := s.request(t, "POST", "/api/v1/statuses", "Bearer "+s.token, "application/x-www-form-urlencoded",
+		[]byte(url.Values{"status": {"hi @alice@" + down}}.Encode()))
+	if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(doc["error"].(string), "alice@"+down) {
+		t.Errorf("POST mentioning a handle on a server that is down: %d %v, want 503 naming it", code, doc)
+	}
+	if got := s.noteCount(t); got != notes {
+		t.Errorf("failed posts stored notes: %d -> %d", notes, got)
+	}
+	if _, source, _, _, _ := s.noteRow(t, id); source != "first" {
+		t.Errorf("a failed edit changed the status: %q", source)
+	}
+}
+
+// TestAPIUnsupportedFields: media, polls and scheduling are refused with
+// 422 naming what, in forms and JSON, on POST and PUT, rather than
+// dropped from a status posted anyway; empty ones ask for nothing.
+func TestAPIUnsupportedFields(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	code, st := s.postForm(t, url.Values{"status": {"plain"}, "media_ids[]": {""}})
+	if code != http.StatusOK {
+		t.Fatalf("post with an empty media_ids[]: %d %v", code, st)
+	}
+	id := st["id"].(string)
+	code, st, _ = s.request(t, "POST", "/api/v1/statuses", "Bearer "+s.token, "application/json", []byte(`{"status":"json","media_ids":[],"poll":null}`))
+	if code != http.StatusOK {
+		t.Fatalf("JSON post with empty media_ids: %d %v", code, st)
+	}
+	notes := s.noteCount(t)
+	const media, poll, scheduled = "Validation failed: media attachments are not supported", "Validation failed: polls are not supported", "Validation failed: scheduled statuses are not supported"
+	for _, c := range []struct {
+		method, path, ctype, body, want string
+	}{
+		{"POST", "/api/v1/statuses", "application/x-www-form-urlencoded", "status=x&media_ids[]=1", media},
+		{"POST", "/api/v1/statuses", "application/x-www-form-urlencoded", "status=x&poll[options][]=a&poll[options][]=b&poll[expires_in]=300", poll},
+		{"POST", "/api/v1/statuses", "application/x-www-form-urlencoded", "status=x&scheduled_at=2030-01-01T00:00:00Z", scheduled},
+		{"POST", "/api/v1/statuses", "application/json", `{"status":"x","media_ids":["1"]}`, media},
+		{"POST", "/api/v1/statuses", "application/json", `{"status":"x","poll":{"options":["a","b"],"expires_in":300}}`, poll},
+		{"PUT", "/api/v1/statuses/" + id, "application/x-www-form-urlencoded", "status=x&media_ids[]=1", media},
+		{"PUT", "/api/v1/statuses/" + id, "application/json", `{"status":"x","media_ids":["1"]}`, media},
+	} {
+		code, doc, _ := s.request(t, c.method, c.path, "Bearer "+s.token, c.ctype, []byte(c.body))
+		if code != http.StatusUnprocessableEntity || !strings.HasPrefix(doc["error"].(string), c.want) {
+			t.Errorf("%s %s: %d %v, want 422 %q", c.method, c.body, code, doc, c.want)
+		}
+	}
+	if got := s.noteCount(t); got != notes {
+		t.Errorf("refused posts stored notes: %d -> %d", notes, got)
+	}
+	if _, source, _, _, _ := s.noteRow(t, id); source != "plain" {
+		t.Errorf("a refused edit changed the status: %q", source)
+	}
+}
+
+// TestAPIStatusIDsSortByTime: new statuses get 32 hex digits whose first
+// 12 are the Unix milliseconds they were posted at, so that a client
+// sorting ids (longer first, then as text) sorts them by time.
+func TestAPIStatusIDsSortByTime(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	form := regexp.MustCompile(`^[0-9a-f]{32}$`)
+	var ids []string
+	for i := range 5 {
+		before := time.Now().UnixMilli()
+		code, st := s.postForm(t, url.Values{"status": {"status " + string(rune('a'+i))}})
+		after := time.Now().UnixMilli()
+		if code != http.StatusOK {
+			t.Fatalf("post: %d %v", code, st)
+		}
+		id := st["id"].(string)
+		b, err := hex.DecodeString("0000" + id[:12])
+		if !form.MatchString(id) || err != nil {
+			t.Fatalf("id %q: want 32 lower-case hex digits", id)
+		}
+		var ms int64
+		for _, c := range b {
+			ms = ms<<8 | int64(c)
+		}
+		if ms < before || ms > after {
+			t.Errorf("id %s: time %d, want within [%d, %d]", id, ms, before, after)
+		}
+		ids = append(ids, id)
+		time.Sleep(2 * time.Millisecond) // one millisecond each
+	}
+	sorted := slices.Clone(ids)
+	slices.SortFunc(sorted, func(a, b string) int { // as Tusky compares ids
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
+	if !slices.Equal(ids, sorted) {
+		t.Errorf("ids in the order posted %v sort as %v", ids, sorted)
+	}
+}
