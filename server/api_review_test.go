@@ -234,3 +234,94 @@ func TestAPIStatusIDsSortByTime(t *testing.T) {
 		t.Errorf("ids in the order posted %v sort as %v", ids, sorted)
 	}
 }
+
+// TestTokenCreateOutput: token create prints the token alone on stdout
+// (T=$(nuttx-feed token create x) is the token) and what it is on
+// stderr; scopes read the same in create, --json and list; an unknown
+// --account names the local accounts there are.
+func TestTokenCreateOutput(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	s.addActor(t, "alerts")
+	code, out, stderr := run("token", "create", "--data", s.dir, "--scopes", "read write:statuses", "phone")
+	if code != 0 || !regexp.MustCompile(`^nfd_[A-Za-z0-9_-]{43}\n$`).MatchString(out) {
+		t.Fatalf("token create: exit %d, stdout %q: want the token alone", code, out)
+	}
+	if want := "Token phone, scopes read,write:statuses, acting as the bot (shown this once; only its hash is stored):\n"; stderr != want {
+		t.Errorf("token create: stderr %q, want %q", stderr, want)
+	}
+	if code, doc, _ := s.request(t, "GET", "/api/v1/accounts/verify_credentials", "Bearer "+strings.TrimSpace(out), "", nil); code != http.StatusOK {
+		t.Errorf("the printed token: %d %v", code, doc)
+	}
+	rows := s.adminJSON(t, []string{"name", "token", "created", "scopes", "account"}, "token create", "--scopes", "read", "deploy")
+	if len(rows) != 1 || rows[0]["scopes"] != "read" {
+		t.Errorf("token create --json: %v", rows)
+	}
+	list := s.admin(t, "token list")
+	if !regexp.MustCompile(`(?m)^phone .* read,write:statuses +the bot$`).MatchString(list) {
+		t.Errorf("token list shows the scopes otherwise than create:\n%s", list)
+	}
+	for _, r := range s.adminJSON(t, []string{"name", "created", "last_used", "scopes", "account"}, "token list") {
+		if r["name"] == "phone" && r["scopes"] != "read,write:statuses" {
+			t.Errorf("token list --json: phone has scopes %v", r["scopes"])
+		}
+	}
+	failsWith(t, 2, "--account nobody: no such local account; the local accounts are: nuttx_build, alerts",
+		"token", "create", "--data", s.dir, "--account", "nobody", "x")
+}
+
+// TestAPIScopeRefusalLogged: a token refused for its scope is logged at
+// WARN with its name, the route and the scope it lacks, never the token.
+func TestAPIScopeRefusalLogged(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	code, out, stderr := run("token", "create", "--data", ts.Dir, "--scopes", "read", "reader")
+	if code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	token := lines[len(lines)-1]
+	req, _ := http.NewRequest("POST", ts.URL+"/api/v1/statuses", strings.NewReader("status=hi"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+token)
+	if a := send(t, req); a.status != http.StatusForbidden {
+		t.Fatalf("POST with a read token: %d %s", a.status, a.body)
+	}
+	var line string
+	for l := range strings.Lines(ts.logs.String()) {
+		if strings.Contains(l, "lacks the scope") {
+			line = l
+		}
+	}
+	for _, want := range []string{"level=WARN", "token=reader", "method=POST", "route=/api/v1/statuses", `need=write:statuses`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line %q lacks %s", line, want)
+		}
+	}
+	if strings.Contains(ts.logs.String(), token) || strings.Contains(ts.logs.String(), token[4:]) {
+		t.Error("the log holds the token")
+	}
+}
+
+// TestAPIWWWAuthenticate: a 401 carries the WWW-Authenticate header of
+// Mastodon (Doorkeeper), for a bad token and for none on a route that
+// needs one; a request that needs none gets none.
+func TestAPIWWWAuthenticate(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	const want = `Bearer realm="Doorkeeper", error="invalid_token", error_description="The access token is invalid"`
+	for _, c := range []struct{ what, method, path, auth string }{
+		{"a bad token", "GET", "/api/v1/statuses/1", "Bearer nfd_wrong"},
+		{"a bad token on a required route", "POST", "/api/v1/statuses", "Bearer nfd_wrong"},
+		{"no token on a required route", "GET", "/api/v1/notifications", ""},
+	} {
+		code, doc, h := s.request(t, c.method, c.path, c.auth, "", nil)
+		wantError(t, c.what, code, doc, http.StatusUnauthorized, "The access token is invalid")
+		if got := h.Get("WWW-Authenticate"); got != want {
+			t.Errorf("%s: WWW-Authenticate %q, want %q", c.what, got, want)
+		}
+	}
+	if _, _, h := s.request(t, "GET", "/api/v1/instance", "", "", nil); h.Get("WWW-Authenticate") != "" {
+		t.Errorf("an open route without a token: WWW-Authenticate %q", h.Get("WWW-Authenticate"))
+	}
+}
