@@ -64,6 +64,11 @@ func (s *Service) ResolveMentions(ctx context.Context, p *Post) error {
 	return nil
 }
 
+// ErrUnresolvable: a mention or parent its server does not know (404,
+// NXDOMAIN) or serves wrong; the post must change, a retry will not help
+// (the API answers 422). A passing fault of its server is ErrUnavailable.
+var ErrUnresolvable = errors.New("cannot be resolved")
+
 // kindError is an error of kind (errors.Is) whose message is err's
 // alone: the kind decides the status code, the message stays as a
 // command prints it.
@@ -72,11 +77,12 @@ type kindError struct{ kind, err error }
 func (e *kindError) Error() string   { return e.err.Error() }
 func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
 
-// resolveFailure gives a mention or parent that cannot be resolved its kind,
-// by what failed: a peer that is down, slow, overloaded or answers 5xx
-// may answer later (ErrUnavailable: retry); a handle or note its server
-// does not know (404, NXDOMAIN), a bad document or a refused host will
-// not (ErrInvalid: fix the post). Internal faults keep their kind.
+// resolveFailure gives a mention or parent that cannot be resolved its
+// kind, by what failed: a peer that is down, slow, overloaded or answers
+// 5xx may answer later (ErrUnavailable: retry); a handle or note its
+// server does not know (404, NXDOMAIN), a bad document or a refused host
+// will not (ErrUnresolvable: fix the post). Internal faults keep their
+// kind.
 func resolveFailure(err error) error {
 	switch {
 	case errors.Is(err, errInternal), errors.Is(err, context.Canceled),
@@ -85,7 +91,7 @@ func resolveFailure(err error) error {
 	case transient(err):
 		return &kindError{ErrUnavailable, err}
 	}
-	return &kindError{ErrInvalid, err}
+	return &kindError{ErrUnresolvable, err}
 }
 
 // transient reports whether the fetch error err is its peer's passing

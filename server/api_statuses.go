@@ -278,7 +278,8 @@ func (s *Server) apiPublish(tx *store.Tx, username, key string, post activitypub
 }
 
 // apiRequestError answers a request that cannot be done: 422 for what
-// Mastodon does not validate (with its "Validation failed: " text), 404
+// Mastodon does not validate (with its "Validation failed: " text) and
+// for a mention that cannot be resolved, 404
 // for a reply to an unknown status, 400 for a malformed body. Other
 // errors go to the server's error handler.
 func apiRequestError(c echo.Context, err error) error {
@@ -286,7 +287,7 @@ func apiRequestError(c echo.Context, err error) error {
 	switch {
 	case errors.Is(err, errUnprocessable):
 		return apiError(c, http.StatusUnprocessableEntity, "Validation failed: "+strings.TrimPrefix(msg, errUnprocessable.Error()+": "))
-	case errors.Is(err, activitypub.ErrInvalid):
+	case errors.Is(err, activitypub.ErrInvalid), errors.Is(err, activitypub.ErrUnresolvable):
 		return apiError(c, http.StatusUnprocessableEntity, "Validation failed: "+msg)
 	case errors.Is(err, activitypub.ErrNotFound):
 		return apiError(c, http.StatusNotFound, apiErrNotFound)
