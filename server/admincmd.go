@@ -500,8 +500,8 @@ func unknownAccount(tx *store.Tx, username string) error {
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("%w: --account %s: no such local account; the local accounts are: %s",
-		store.ErrNotFound, username, strings.Join(names, ", "))
+	return fmt.Errorf("--account %q: no such local account (%w); the local accounts are: %s",
+		username, store.ErrNotFound, strings.Join(names, ", "))
 }
 
 // shownScopes is how commands show stored scopes (space-separated): as

@@ -34,6 +34,28 @@ func (s *apiServer) contextIDs(t *testing.T, id string) []string {
 	return out
 }
 
+// postStatus posts the status form and returns its id.
+func (s *apiServer) postStatus(t *testing.T, form url.Values) string {
+	t.Helper()
+	code, st := s.postForm(t, form)
+	if code != http.StatusOK {
+		t.Fatalf("post %v: %d %v", form, code, st)
+	}
+	return st["id"].(string)
+}
+
+// wantUnchanged checks that refused requests left the server with notes
+// notes and the status id saying source.
+func (s *apiServer) wantUnchanged(t *testing.T, notes int, id, source string) {
+	t.Helper()
+	if got := s.noteCount(t); got != notes {
+		t.Errorf("refused requests stored notes: %d -> %d", notes, got)
+	}
+	if _, got, _, _, _ := s.noteRow(t, id); got != source {
+		t.Errorf("a refused edit changed the status: %q, want %q", got, source)
+	}
+}
+
 // TestAPIRemoteStatus: a stored reply is served by its id as context
 // shows it, its author with the neutral missing image as avatar and
 // header (not the bot's avatar), and replying to it (a phone app's reply
@@ -87,11 +109,7 @@ func TestAPIRemoteStatus(t *testing.T) {
 func TestAPIReplyToDeleted(t *testing.T) {
 	t.Parallel()
 	s := startAPIServer(t)
-	code, st := s.postForm(t, url.Values{"status": {"soon gone"}})
-	if code != http.StatusOK {
-		t.Fatalf("post: %d %v", code, st)
-	}
-	id := st["id"].(string)
+	id := s.postStatus(t, url.Values{"status": {"soon gone"}})
 	if code, doc, _ := s.request(t, "DELETE", "/api/v1/statuses/"+id, "Bearer "+s.token, "", nil); code != http.StatusOK {
 		t.Fatalf("delete: %d %v", code, doc)
 	}
@@ -114,11 +132,7 @@ func TestAPIUnresolvableMention(t *testing.T) {
 	s := startAPIServer(t)
 	bob := fedtest.New(t, "bob", fedtest.Mastodon, fedtest.FetchKeys)
 	host := strings.TrimPrefix(bob.Server.URL, "http://")
-	code, st := s.postForm(t, url.Values{"status": {"first"}})
-	if code != http.StatusOK {
-		t.Fatalf("post: %d %v", code, st)
-	}
-	id := st["id"].(string)
+	id := s.postStatus(t, url.Values{"status": {"first"}})
 	notes := s.noteCount(t)
 	handle := "@nobody@" + host
 	code, doc := s.postForm(t, url.Values{"status": {"hi " + handle}})
@@ -144,12 +158,7 @@ func TestAPIUnresolvableMention(t *testing.T) {
 	if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(doc["error"].(string), "alice@"+down) {
 		t.Errorf("POST mentioning a handle on a server that is down: %d %v, want 503 naming it", code, doc)
 	}
-	if got := s.noteCount(t); got != notes {
-		t.Errorf("failed posts stored notes: %d -> %d", notes, got)
-	}
-	if _, source, _, _, _ := s.noteRow(t, id); source != "first" {
-		t.Errorf("a failed edit changed the status: %q", source)
-	}
+	s.wantUnchanged(t, notes, id, "first")
 }
 
 // TestAPIUnsupportedFields: media, polls and scheduling are refused with
@@ -158,12 +167,8 @@ func TestAPIUnresolvableMention(t *testing.T) {
 func TestAPIUnsupportedFields(t *testing.T) {
 	t.Parallel()
 	s := startAPIServer(t)
-	code, st := s.postForm(t, url.Values{"status": {"plain"}, "media_ids[]": {""}})
-	if code != http.StatusOK {
-		t.Fatalf("post with an empty media_ids[]: %d %v", code, st)
-	}
-	id := st["id"].(string)
-	code, st, _ = s.request(t, "POST", "/api/v1/statuses", "Bearer "+s.token, "application/json", []byte(`{"status":"json","media_ids":[],"poll":null}`))
+	id := s.postStatus(t, url.Values{"status": {"plain"}, "media_ids[]": {""}})
+	code, st, _ := s.request(t, "POST", "/api/v1/statuses", "Bearer "+s.token, "application/json", []byte(`{"status":"json","media_ids":[],"poll":null}`))
 	if code != http.StatusOK {
 		t.Fatalf("JSON post with empty media_ids: %d %v", code, st)
 	}
@@ -185,12 +190,7 @@ func TestAPIUnsupportedFields(t *testing.T) {
 			t.Errorf("%s %s: %d %v, want 422 %q", c.method, c.body, code, doc, c.want)
 		}
 	}
-	if got := s.noteCount(t); got != notes {
-		t.Errorf("refused posts stored notes: %d -> %d", notes, got)
-	}
-	if _, source, _, _, _ := s.noteRow(t, id); source != "plain" {
-		t.Errorf("a refused edit changed the status: %q", source)
-	}
+	s.wantUnchanged(t, notes, id, "plain")
 }
 
 // TestAPIStatusIDsSortByTime: new statuses get 32 hex digits whose first
@@ -203,12 +203,8 @@ func TestAPIStatusIDsSortByTime(t *testing.T) {
 	var ids []string
 	for i := range 5 {
 		before := time.Now().UnixMilli()
-		code, st := s.postForm(t, url.Values{"status": {"status " + string(rune('a'+i))}})
+		id := s.postStatus(t, url.Values{"status": {"status " + string(rune('a'+i))}})
 		after := time.Now().UnixMilli()
-		if code != http.StatusOK {
-			t.Fatalf("post: %d %v", code, st)
-		}
-		id := st["id"].(string)
 		b, err := hex.DecodeString("0000" + id[:12])
 		if !form.MatchString(id) || err != nil {
 			t.Fatalf("id %q: want 32 lower-case hex digits", id)
@@ -266,7 +262,7 @@ func TestTokenCreateOutput(t *testing.T) {
 			t.Errorf("token list --json: phone has scopes %v", r["scopes"])
 		}
 	}
-	failsWith(t, 2, "--account nobody: no such local account; the local accounts are: nuttx_build, alerts",
+	failsWith(t, 2, `--account "nobody": no such local account (not found); the local accounts are: nuttx_build, alerts`,
 		"token", "create", "--data", s.dir, "--account", "nobody", "x")
 }
 
