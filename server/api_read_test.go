@@ -375,4 +375,3 @@ func TestAPIContextIsBounded(t *testing.T) {
 		}
 	}
 }
-
