@@ -279,9 +279,9 @@ func (s *Server) apiPublish(tx *store.Tx, username, key string, post activitypub
 
 // apiRequestError answers a request that cannot be done: 422 for what
 // Mastodon does not validate (with its "Validation failed: " text) and
-// for a mention that cannot be resolved, 404
-// for a reply to an unknown status, 400 for a malformed body. Other
-// errors go to the server's error handler.
+// for a mention or parent that cannot be resolved, 404 for a reply to an
+// unknown status, 400 for a malformed body. Other errors go to the
+// server's error handler (a peer that is down: 503, retry later).
 func apiRequestError(c echo.Context, err error) error {
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	switch {
