@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -50,17 +51,68 @@ func (s *Service) ResolveMentions(ctx context.Context, p *Post) error {
 		return fmt.Errorf("%w: the note mentions %d accounts, at most %d", ErrInvalid, len(handles), maxMentions)
 	}
 	if err := s.mentionParent(ctx, p); err != nil {
-		return err
+		return resolveFailure(err)
 	}
 	for _, h := range handles {
 		m, profile, err := s.resolveHandle(ctx, h)
 		if err != nil {
-			return fmt.Errorf("cannot mention %s: %w", h, err)
+			return resolveFailure(fmt.Errorf("cannot mention %s: %w", h, err))
 		}
 		p.Content.ResolveMention(h, profile)
 		p.addMention(m)
 	}
 	return nil
+}
+
+// ErrUnresolvable: a mention or parent its server does not know (404,
+// NXDOMAIN) or serves wrong; the post must change, a retry will not help
+// (the API answers 422). A passing fault of its server is ErrUnavailable.
+var ErrUnresolvable = errors.New("cannot be resolved")
+
+// kindError is an error of kind (errors.Is) whose message is err's
+// alone: the kind decides the status code, the message stays as a
+// command prints it.
+type kindError struct{ kind, err error }
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// resolveFailure gives a mention or parent that cannot be resolved its
+// kind, by what failed: a peer that is down, slow, overloaded or answers
+// 5xx may answer later (ErrUnavailable: retry); a handle or note its
+// server does not know (404, NXDOMAIN), a bad document or a refused host
+// will not (ErrUnresolvable: fix the post). Internal faults keep their
+// kind.
+func resolveFailure(err error) error {
+	switch {
+	case errors.Is(err, errInternal), errors.Is(err, context.Canceled),
+		errors.Is(err, ErrUnavailable), errors.Is(err, ErrTooManyRequests):
+		return err
+	case transient(err):
+		return &kindError{ErrUnavailable, err}
+	}
+	return &kindError{ErrUnresolvable, err}
+}
+
+// transient reports whether the fetch error err is its peer's passing
+// fault: no answer (refused, reset, timed out, DNS failing) or a 5xx or
+// 429 answer. A name DNS does not know is not.
+func transient(err error) bool {
+	var se *statusError
+	var de *docError
+	var dns *net.DNSError
+	var ne net.Error
+	switch {
+	case errors.As(err, &se):
+		return se.Status >= 500 || se.Status == http.StatusTooManyRequests
+	case errors.As(err, &de):
+		return false
+	case errors.As(err, &dns):
+		return !dns.IsNotFound
+	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return false
 }
 
 // addMention adds m to p's mentions unless its actor is there already.
@@ -128,6 +180,9 @@ func (s *Service) resolveHandle(ctx context.Context, h richtext.Mention) (store.
 	name := "@" + h.User + "@" + lower(h.Host)
 	if strings.EqualFold(h.Host, s.site.Host()) || strings.EqualFold(h.Host, s.site.Hostname()) {
 		a, err := s.Actor(ctx, h.User)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			err = fmt.Errorf("%w: %w", errInternal, err)
+		}
 		if err != nil {
 			return store.Mention{}, "", err
 		}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -31,7 +32,19 @@ type Post struct {
 // maxActivityBytes keeps every Create under Misskey's 64 KiB inbox limit.
 const maxActivityBytes = 60 << 10
 
+// hexID is the form of the public id of a note posted here (noteID):
+// 32 lower-case hex digits.
 var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// noteID returns the public id of a note published at now: 32 lower-case
+// hex digits, the Unix milliseconds of now in the first 12 and 20 random
+// ones after (a ULID in hex). Clients sort statuses by id (a longer id is
+// newer, ids of one length compare as text), so new notes sort by time
+// among themselves and after the shorter ids of imported Mastodon posts.
+// Notes posted before ids were time-ordered keep their random ids.
+func noteID(now time.Time) string {
+	return fmt.Sprintf("%012x", uint64(now.UnixMilli())&(1<<48-1)) + randomID()[:20]
+}
 
 // Publish stores a note of the actor username inside tx, with its Create
 // activity and one delivery per distinct inbox of its followers and of the
@@ -53,7 +66,7 @@ func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, e
 		return nil, err
 	}
 	n := &store.Note{
-		PublicID:  randomID(),
+		PublicID:  noteID(tx.Now),
 		ActorID:   a.ID,
 		Username:  a.Username,
 		InReplyTo: parent,

@@ -466,7 +466,11 @@ func (a *admin) createToken(f tokenFlags) int {
 	var created time.Time
 	err = a.st.Update(context.Background(), func(tx *store.Tx) error {
 		created = tx.Now
-		return tx.CreateToken(store.Token{Name: a.arg, Scopes: scopes, Account: strings.TrimPrefix(f.account, "@")}, token)
+		err := tx.CreateToken(store.Token{Name: a.arg, Scopes: scopes, Account: strings.TrimPrefix(f.account, "@")}, token)
+		if errors.Is(err, store.ErrNotFound) {
+			return unknownAccount(tx, f.account)
+		}
+		return err
 	})
 	if err != nil {
 		return a.fail(err, "cannot store the token")
@@ -477,10 +481,32 @@ func (a *admin) createToken(f tokenFlags) int {
 		Created time.Time `json:"created"`
 		Scopes  string    `json:"scopes"`
 		Account string    `json:"account"`
-	}{a.arg, token, created, scopes, f.account}
-	return a.done(row, fmt.Sprintf("Token %s, scopes %s, acting as %s (shown this once; only its hash is stored):\n%s",
-		a.arg, scopes, tokenAccount(f.account), token))
+	}{a.arg, token, created, shownScopes(scopes), f.account}
+	if a.json {
+		return a.printJSON([]any{row})
+	}
+	// The token alone on stdout, so that T=$(nuttx-feed token create x)
+	// is the token; what it is goes to stderr, for the operator.
+	fmt.Fprintf(a.stderr, "Token %s, scopes %s, acting as %s (shown this once; only its hash is stored):\n",
+		a.arg, shownScopes(scopes), tokenAccount(f.account))
+	fmt.Fprintln(a.stdout, token)
+	return 0
 }
+
+// unknownAccount is the error of --account naming no local account: it
+// lists those there are.
+func unknownAccount(tx *store.Tx, username string) error {
+	names, err := tx.Usernames()
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("--account %q: no such local account (%w); the local accounts are: %s",
+		username, store.ErrNotFound, strings.Join(names, ", "))
+}
+
+// shownScopes is how commands show stored scopes (space-separated): as
+// --scopes takes them, comma-separated.
+func shownScopes(scopes string) string { return strings.ReplaceAll(scopes, " ", ",") }
 
 // tokenAccount names the account of a token: its username, or "the bot".
 func tokenAccount(username string) string {
@@ -495,7 +521,7 @@ type tokenRow struct {
 	Name     string     `json:"name"`
 	Created  time.Time  `json:"created"`
 	LastUsed *time.Time `json:"last_used"`
-	Scopes   string     `json:"scopes"`  // space-separated
+	Scopes   string     `json:"scopes"`  // comma-separated (shownScopes)
 	Account  string     `json:"account"` // "": the bot
 }
 
@@ -507,14 +533,14 @@ func (a *admin) listTokens() int {
 	}
 	rows := make([]tokenRow, len(tokens))
 	for i, t := range tokens {
-		rows[i] = tokenRow{t.Name, t.Created, timeOrNil(t.LastUsed), t.Scopes, t.Account}
+		rows[i] = tokenRow{t.Name, t.Created, timeOrNil(t.LastUsed), shownScopes(t.Scopes), t.Account}
 	}
 	return printRows(a, rows, []string{"NAME", "CREATED", "LAST USED", "SCOPES", "ACCOUNT"}, func(r tokenRow) []string {
 		used := "never"
 		if r.LastUsed != nil {
 			used = shownTime(*r.LastUsed)
 		}
-		return []string{r.Name, shownTime(r.Created), used, strings.ReplaceAll(r.Scopes, " ", ","), tokenAccount(r.Account)}
+		return []string{r.Name, shownTime(r.Created), used, r.Scopes, tokenAccount(r.Account)}
 	}, "No tokens.")
 }
 

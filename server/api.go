@@ -95,6 +95,18 @@ func apiError(c echo.Context, status int, msg string) error {
 	return c.JSON(status, map[string]string{"error": msg})
 }
 
+// apiAuthenticate is the WWW-Authenticate header of a 401, as Mastodon
+// (Doorkeeper) sends it both for a bad token and for none on a route that
+// needs one.
+const apiAuthenticate = `Bearer realm="Doorkeeper", error="invalid_token", error_description="` + apiErrBadToken + `"`
+
+// apiUnauthorized answers a request without a valid token: 401, with
+// Mastodon's error and WWW-Authenticate header.
+func apiUnauthorized(c echo.Context) error {
+	c.Response().Header().Set("WWW-Authenticate", apiAuthenticate)
+	return apiError(c, http.StatusUnauthorized, apiErrBadToken)
+}
+
 // apiCORS sends the CORS headers Mastodon sends for /api/* (rack-cors:
 // any origin, no credentials) to a request with an Origin, and answers a
 // preflight request itself.
@@ -132,7 +144,7 @@ func (s *Server) apiAuth(required bool, scopes ...string) func(echo.HandlerFunc)
 			token, given := apiToken(c.Request())
 			if !given {
 				if required {
-					return apiError(c, http.StatusUnauthorized, apiErrBadToken)
+					return apiUnauthorized(c)
 				}
 				return next(c)
 			}
@@ -140,10 +152,12 @@ func (s *Server) apiAuth(required bool, scopes ...string) func(echo.HandlerFunc)
 			t, err := s.store.CheckToken(ctx, token)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
-				return apiError(c, http.StatusUnauthorized, apiErrBadToken)
+				return apiUnauthorized(c)
 			case err != nil:
 				return err
 			case !scopeGrants(t.Scopes, scopes):
+				s.log.Warn("API token refused: it lacks the scope the route needs", "token", t.Name,
+					"method", c.Request().Method, "route", c.Path(), "need", strings.Join(scopes, " or "), "scopes", t.Scopes)
 				return apiError(c, http.StatusForbidden, apiErrScope)
 			}
 			if s.now().Sub(t.LastUsed) >= tokenTouchEvery { // read first: most requests write nothing

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // Remote accounts (followers, authors of stored replies) and remote
@@ -27,6 +28,11 @@ import (
 // remoteIDDigits is the length of a remote id.
 const remoteIDDigits = 21
 
+// missingImage is the static file (web/static) shown as the avatar and
+// header of a remote account without one: a neutral grey square, as
+// Mastodon serves /avatars/original/missing.png, never the bot's avatar.
+const missingImage = "missing.png"
+
 // apiRemoteID is the API id of the remote row seq.
 func apiRemoteID(seq int64) string { return fmt.Sprintf("1%020d", seq) }
 
@@ -44,9 +50,9 @@ func parseRemoteID(id string) (int64, bool) {
 // what is stored of it.
 func (s *Server) apiRemoteAccount(a *store.RemoteAccount) apiAccount {
 	username, host := remoteHandle(a)
-	avatar := a.Avatar
+	avatar, missing := a.Avatar, s.site.URL(urls.Static, missingImage)
 	if avatar == "" {
-		avatar = s.site.Avatar()
+		avatar = missing
 	}
 	profile := a.URL
 	if profile == "" {
@@ -55,7 +61,7 @@ func (s *Server) apiRemoteAccount(a *store.RemoteAccount) apiAccount {
 	return apiAccount{
 		ID: apiRemoteID(a.Seq), Username: username, Acct: username + "@" + host, DisplayName: a.Name,
 		CreatedAt: apiTime(a.FirstSeen), URL: profile, URI: a.IRI, Avatar: avatar, AvatarStatic: avatar,
-		Header: "", HeaderStatic: "", Emojis: []struct{}{}, Fields: []apiField{},
+		Header: missing, HeaderStatic: missing, Emojis: []struct{}{}, Fields: []apiField{},
 	}
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -54,6 +55,9 @@ func parseStatusRequest(r *http.Request) (statusRequest, error) {
 	if err != nil {
 		return statusRequest{}, err
 	}
+	if err := checkUnsupported(fields); err != nil {
+		return statusRequest{}, err
+	}
 	req := statusRequest{
 		Status: fields["status"], InReplyToID: strings.TrimSpace(fields["in_reply_to_id"]),
 		SpoilerText: fields["spoiler_text"], Visibility: fields["visibility"], Language: fields["language"],
@@ -100,6 +104,9 @@ func requestFields(r *http.Request) (map[string]string, error) {
 	out := map[string]string{}
 	for k, v := range r.Form {
 		out[k] = v[0]
+		if strings.HasSuffix(k, "[]") { // a list (media_ids[]): all its values
+			out[k] = strings.Join(v, "")
+		}
 	}
 	return out, nil
 }
@@ -133,12 +140,44 @@ func jsonFields(body io.Reader) (map[string]string, error) {
 			out[k] = s
 		case bytes.Equal(v, []byte("null")):
 		case len(v) > 0 && (v[0] == '{' || v[0] == '['):
-			out[k] = "" // media_ids, poll: nothing nuttx-feed takes
+			out[k] = emptyJSON(v) // media_ids, poll: refused unless empty (unsupported)
 		default:
 			out[k] = string(v) // a number or a boolean
 		}
 	}
 	return out, nil
+}
+
+// emptyJSON is "" for an empty JSON array or object, else v as is.
+func emptyJSON(v []byte) string {
+	var x []any
+	var m map[string]any
+	if (json.Unmarshal(v, &x) == nil && len(x) == 0) || (json.Unmarshal(v, &m) == nil && len(m) == 0) {
+		return ""
+	}
+	return string(v)
+}
+
+// unsupportedFields are the fields of a status nuttx-feed cannot post,
+// by the form key or prefix a client sends them under, and what the 422
+// says of them. A field sent empty asks for nothing and is no error.
+var unsupportedFields = []struct{ prefix, what string }{
+	{"media_ids", "media attachments are not supported"},
+	{"poll", "polls are not supported"},
+	{"scheduled_at", "scheduled statuses are not supported"},
+}
+
+// checkUnsupported refuses fields that ask for what nuttx-feed cannot
+// post (unsupportedFields), rather than post the status without it.
+func checkUnsupported(fields map[string]string) error {
+	for _, f := range unsupportedFields {
+		for k, v := range fields {
+			if strings.HasPrefix(k, f.prefix) && strings.TrimSpace(v) != "" {
+				return unprocessable("%s (%s)", f.what, k)
+			}
+		}
+	}
+	return nil
 }
 
 // handleAPIPostStatus is POST /api/v1/statuses: it publishes a status as
@@ -167,7 +206,10 @@ func (s *Server) handleAPIPostStatus(c echo.Context) error {
 		}
 	}
 	post := req.post()
-	post.InReplyTo, post.Visibility = req.InReplyToID, req.Visibility
+	post.Visibility = req.Visibility
+	if post.InReplyTo, err = s.apiReplyTarget(ctx, req.InReplyToID); err != nil {
+		return apiRequestError(c, err)
+	}
 	if err := s.svc.ResolveMentions(ctx, &post); err != nil { // network first: no write lock held meanwhile
 		return apiRequestError(c, err)
 	}
@@ -179,6 +221,25 @@ func (s *Server) handleAPIPostStatus(c echo.Context) error {
 		return apiRequestError(c, err)
 	}
 	return c.JSON(http.StatusOK, st)
+}
+
+// apiReplyTarget returns the IRI of the status in_reply_to_id names (""
+// for none): a standing local note, or a stored reply, whose author
+// ResolveMentions then mentions as for `post --in-reply-to` a remote
+// note. A deleted or unknown status is an error wrapping
+// store.ErrNotFound (404, as on Mastodon).
+func (s *Server) apiReplyTarget(ctx context.Context, id string) (iri string, err error) {
+	if id == "" {
+		return "", nil
+	}
+	err = s.store.View(ctx, func(tx *store.Tx) error {
+		n, err := s.apiStatusNode(tx, id)
+		if err == nil {
+			iri = n.iri
+		}
+		return err
+	})
+	return iri, err
 }
 
 // apiIdempotent returns the status posted under key within the hour, or
@@ -217,15 +278,16 @@ func (s *Server) apiPublish(tx *store.Tx, username, key string, post activitypub
 }
 
 // apiRequestError answers a request that cannot be done: 422 for what
-// Mastodon does not validate (with its "Validation failed: " text), 404
-// for a reply to an unknown status, 400 for a malformed body. Other
-// errors go to the server's error handler.
+// Mastodon does not validate (with its "Validation failed: " text) and
+// for a mention or parent that cannot be resolved, 404 for a reply to an
+// unknown status, 400 for a malformed body. Other errors go to the
+// server's error handler (a peer that is down: 503, retry later).
 func apiRequestError(c echo.Context, err error) error {
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	switch {
 	case errors.Is(err, errUnprocessable):
 		return apiError(c, http.StatusUnprocessableEntity, "Validation failed: "+strings.TrimPrefix(msg, errUnprocessable.Error()+": "))
-	case errors.Is(err, activitypub.ErrInvalid):
+	case errors.Is(err, activitypub.ErrInvalid), errors.Is(err, activitypub.ErrUnresolvable):
 		return apiError(c, http.StatusUnprocessableEntity, "Validation failed: "+msg)
 	case errors.Is(err, activitypub.ErrNotFound):
 		return apiError(c, http.StatusNotFound, apiErrNotFound)
@@ -236,15 +298,16 @@ func apiRequestError(c echo.Context, err error) error {
 }
 
 // handleAPIGetStatus is GET /api/v1/statuses/:id: one of the server's
-// statuses; a deleted or unknown one is 404.
+// statuses or a stored reply (as context shows it); a deleted or unknown
+// one is 404.
 func (s *Server) handleAPIGetStatus(c echo.Context) error {
 	var st *apiStatus
 	err := s.store.View(c.Request().Context(), func(tx *store.Tx) error {
-		n, err := apiStandingNote(tx, c.Param("id"))
+		n, err := s.apiStatusNode(tx, c.Param("id"))
 		if err != nil {
 			return err
 		}
-		st, err = s.apiStatusOf(tx, n)
+		st, err = s.status(tx, n)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {

@@ -113,7 +113,7 @@ func TestAPITokenScopes(t *testing.T) {
 	for _, r := range rows {
 		got[r["name"].(string)] = r["scopes"]
 	}
-	want := map[string]any{"ci": "read write", "reader": "read", "statuses": "read:statuses write:statuses", "writer": "write"}
+	want := map[string]any{"ci": "read,write", "reader": "read", "statuses": "read:statuses,write:statuses", "writer": "write"}
 	if len(got) != len(want) {
 		t.Errorf("token list --json scopes %v, want %v", got, want)
 	}

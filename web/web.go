@@ -26,7 +26,8 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-// Static returns the static files (style.css, avatar.png), served at /static/.
+// Static returns the static files (style.css, avatar.png, missing.png: the
+// API's avatar and header of a remote account without one), served at /static/.
 func Static() fs.FS {
 	sub, err := fs.Sub(staticFiles, "static")
 	if err != nil {

@@ -162,6 +162,15 @@ func (tx *Tx) ActorCount() (int, error) {
 	return n, nil
 }
 
+// Usernames returns the usernames of the local actors, oldest first.
+func (tx *Tx) Usernames() ([]string, error) {
+	rows, err := tx.query(`SELECT username FROM actors ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("usernames: %w", err)
+	}
+	return scanAll(rows, func(r *sql.Rows) (name string, err error) { return name, r.Scan(&name) })
+}
+
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
