@@ -42,11 +42,44 @@ func TestParseStatusRequestMalformed(t *testing.T) {
 		"multipart/form-data; boundary=b": "garbage",
 		"application/json":                `["status"]`,
 		"application/json; charset=utf-8": `{"status":"\x"}`,
+		"application/json; charset=UTF-8": `{"status":"x"} {"status":"y"}`,
 	} {
 		r := httptest.NewRequest(http.MethodPost, "/api/v1/statuses", strings.NewReader(body))
 		r.Header.Set("Content-Type", ctype)
 		if _, err := parseStatusRequest(r); !errors.Is(err, errMalformed) || !strings.Contains(err.Error(), "reading the ") {
 			t.Errorf("%s %q: %v", ctype, body, err)
+		}
+	}
+}
+
+// TestParseStatusRequestRefusesWhatItCannotRead: a text field sent as a
+// JSON list or object, and text that is not UTF-8, are 422s that name the
+// problem, not a status posted with the field dropped or read as JSON.
+func TestParseStatusRequestRefusesWhatItCannotRead(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ ctype, body, want string }{
+		{"application/json", `{"status":["hi"]}`, "status must be a string"},
+		{"application/json", `{"status":"hi","spoiler_text":["nsfw"]}`, "spoiler_text must be a string"},
+		{"application/json", `{"status":"hi","in_reply_to_id":{}}`, "in_reply_to_id must be a string"},
+		{"application/json", `{"status":"hi","visibility":["direct"]}`, "visibility must be a string"},
+		{"application/x-www-form-urlencoded", "status=%FF%FE", "Text is not valid UTF-8"},
+		{"application/x-www-form-urlencoded", "status=hi&spoiler_text=%C3", "Text is not valid UTF-8"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/statuses", strings.NewReader(c.body))
+		r.Header.Set("Content-Type", c.ctype)
+		req, err := parseStatusRequest(r)
+		if !errors.Is(err, errUnprocessable) || !strings.HasSuffix(err.Error(), ": "+c.want) {
+			t.Errorf("%q: %+v, %v; want 422 %q", c.body, req, err, c.want)
+		}
+	}
+	for body, want := range map[string]string{
+		`{"status":"x"} xxx`: "data after the object",
+		`["status"]`:         "it is array, not an object",
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/statuses", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		if _, err := parseStatusRequest(r); !errors.Is(err, errMalformed) || !strings.HasSuffix(err.Error(), want) {
+			t.Errorf("%q: %v; want 400 ...%q", body, err, want)
 		}
 	}
 }

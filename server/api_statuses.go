@@ -51,12 +51,17 @@ func unprocessable(format string, args ...any) error {
 // parseStatusRequest reads a status to post from a form, multipart or JSON
 // body, and checks it.
 func parseStatusRequest(r *http.Request) (statusRequest, error) {
-	fields, err := requestFields(r)
+	fields, composite, err := typedRequestFields(r)
 	if err != nil {
 		return statusRequest{}, err
 	}
 	if err := checkUnsupported(fields); err != nil {
 		return statusRequest{}, err
+	}
+	for _, k := range statusTextFields { // a list or an object would be read as its JSON text
+		if composite[k] {
+			return statusRequest{}, unprocessable("%s must be a string", k)
+		}
 	}
 	req := statusRequest{
 		Status: fields["status"], InReplyToID: strings.TrimSpace(fields["in_reply_to_id"]),
@@ -75,9 +80,16 @@ func (req statusRequest) post() activitypub.Post {
 	return activitypub.Post{Content: richtext.Parse(req.Status), Summary: req.SpoilerText, Sensitive: req.Sensitive}
 }
 
+// statusTextFields are the fields of a status that are text: sent as a
+// JSON list or object, they are refused rather than read as JSON text
+// (Rails would turn them into something else, or nothing, and post).
+var statusTextFields = []string{"status", "in_reply_to_id", "spoiler_text", "visibility", "language", "sensitive"}
+
 // check reports what of req nuttx-feed cannot post.
 func (req statusRequest) check() error {
 	switch {
+	case !utf8.ValidString(req.Status) || !utf8.ValidString(req.SpoilerText):
+		return unprocessable("Text is not valid UTF-8")
 	case strings.TrimSpace(req.Status) == "":
 		return unprocessable("Text can't be blank")
 	case utf8.RuneCountInString(req.Status) > apiMaxCharacters:
@@ -91,15 +103,23 @@ func (req statusRequest) check() error {
 }
 
 // requestFields reads the fields of a form, multipart or JSON body as
-// strings; a JSON field may be a string, number, boolean or null.
+// strings; a JSON field may be a string, number, boolean or null, and a
+// list or an object is its JSON text ("" when empty).
 func requestFields(r *http.Request) (map[string]string, error) {
+	fields, _, err := typedRequestFields(r)
+	return fields, err
+}
+
+// typedRequestFields is requestFields, and the set of the JSON fields
+// that were lists or objects.
+func typedRequestFields(r *http.Request) (map[string]string, map[string]bool, error) {
 	r.Body = http.MaxBytesReader(nil, r.Body, apiMaxBody)
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType == "application/json" {
 		return jsonFields(r.Body)
 	}
 	if err := readForm(r, mediaType); err != nil {
-		return nil, fmt.Errorf("%w: reading the form: %v", errMalformed, err)
+		return nil, nil, fmt.Errorf("%w: reading the form: %v", errMalformed, err)
 	}
 	out := map[string]string{}
 	for k, v := range r.Form {
@@ -108,7 +128,7 @@ func requestFields(r *http.Request) (map[string]string, error) {
 			out[k] = strings.Join(v, "")
 		}
 	}
-	return out, nil
+	return out, nil, nil
 }
 
 // readForm reads the form of r, whose body is of mediaType (multipart or
@@ -122,30 +142,40 @@ func readForm(r *http.Request, mediaType string) error {
 	return r.ParseForm()
 }
 
-// jsonFields reads a JSON object's scalar fields as strings.
-func jsonFields(body io.Reader) (map[string]string, error) {
+// jsonFields reads a JSON object's scalar fields as strings, and the set
+// of its fields that are lists or objects (their JSON text, "" when
+// empty). Anything but one object is malformed.
+func jsonFields(body io.Reader) (map[string]string, map[string]bool, error) {
+	dec := json.NewDecoder(body)
 	var raw map[string]json.RawMessage
-	if err := json.NewDecoder(body).Decode(&raw); err != nil {
-		return nil, fmt.Errorf("%w: reading the JSON body: %v", errMalformed, err)
+	if err := dec.Decode(&raw); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, nil, fmt.Errorf("%w: reading the JSON body: it is %s, not an object", errMalformed, typeErr.Value)
+		}
+		return nil, nil, fmt.Errorf("%w: reading the JSON body: %v", errMalformed, err)
 	}
-	out := map[string]string{}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, nil, fmt.Errorf("%w: reading the JSON body: data after the object", errMalformed)
+	}
+	out, composite := map[string]string{}, map[string]bool{}
 	for k, v := range raw {
 		v = bytes.TrimSpace(v)
 		switch {
 		case len(v) > 0 && v[0] == '"':
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, fmt.Errorf("%w: reading the JSON body: %s: %v", errMalformed, k, err)
+				return nil, nil, fmt.Errorf("%w: reading the JSON body: %s: %v", errMalformed, k, err)
 			}
 			out[k] = s
 		case bytes.Equal(v, []byte("null")):
 		case len(v) > 0 && (v[0] == '{' || v[0] == '['):
-			out[k] = emptyJSON(v) // media_ids, poll: refused unless empty (unsupported)
+			out[k], composite[k] = emptyJSON(v), true // media_ids, poll: refused unless empty (unsupported)
 		default:
 			out[k] = string(v) // a number or a boolean
 		}
 	}
-	return out, nil
+	return out, composite, nil
 }
 
 // emptyJSON is "" for an empty JSON array or object, else v as is.
