@@ -6,6 +6,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
 )
 
 // FuzzParseStatusRequest: any body of any of the three content types
@@ -82,4 +85,65 @@ func TestParseStatusRequestRefusesWhatItCannotRead(t *testing.T) {
 			t.Errorf("%q: %v; want 400 ...%q", body, err, want)
 		}
 	}
+}
+
+// FuzzAppRequest: any registration form (POST /api/v1/apps, which anyone
+// may call) gives an app within the bounds, or a one-line error; never a
+// panic, an app without a name or redirect URI, or a redirect URI with a
+// scheme that runs code in a browser.
+func FuzzAppRequest(f *testing.F) {
+	f.Add("client_name=Tusky&redirect_uris=oauth2redirect%3A%2F%2Fcom.keylesspalace.tusky%2F&scopes=read+write+push&website=https%3A%2F%2Ftusky.app")
+	f.Add("client_name=x&redirect_uris=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob")
+	f.Add("client_name=x&redirect_uris=javascript%3Aalert(1)")
+	f.Add("client_name=x&redirect_uris=https%3A%2F%2Fa%2F%23frag&scopes=admin%3Aread")
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/apps", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		fields, err := requestFields(r)
+		if err != nil {
+			return
+		}
+		app, err := appRequest(fields)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error of more than one line: %q", err)
+			}
+			return
+		}
+		if strings.TrimSpace(app.Name) == "" || utf8.RuneCountInString(app.Name) > maxAppName ||
+			len(app.RedirectURIs) == 0 || len(app.RedirectURIs) > maxRedirectURIs || app.Scopes == "" {
+			t.Errorf("took %+v", app)
+		}
+		for _, u := range app.RedirectURIs {
+			if s, _, _ := strings.Cut(strings.ToLower(u), ":"); s == "javascript" || s == "data" || strings.Contains(u, "#") {
+				t.Errorf("took the redirect URI %q", u)
+			}
+		}
+	})
+}
+
+// FuzzAPIList: any query string of a list (limit, max_id, since_id,
+// min_id, filters) gives a limit between 1 and the most, and cursors that
+// resolve or a 400; never a panic.
+func FuzzAPIList(f *testing.F) {
+	f.Add("limit=20&max_id=123&local=true")
+	f.Add("limit=-9223372036854775808&since_id=abc")
+	f.Add("limit=1e20&min_id=%00")
+	f.Fuzz(func(t *testing.T, query string) {
+		e := echo.New()
+		r := httptest.NewRequest(http.MethodGet, "/api/v1/timelines/public", nil)
+		r.URL.RawQuery = query
+		c := e.NewContext(r, httptest.NewRecorder())
+		q := apiList(c, 20, 40, "local")
+		if q.limit < 1 || q.limit > 40 {
+			t.Errorf("limit %d of %q", q.limit, query)
+		}
+		p, err := q.page(apiNumber)
+		if err != nil && !errors.Is(err, errMalformed) {
+			t.Errorf("error not a 400: %v", err)
+		}
+		if err == nil && (p.MaxID < 0 || p.SinceID < 0 || p.MinID < 0) {
+			t.Errorf("negative cursor %+v of %q", p, query)
+		}
+	})
 }

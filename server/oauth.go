@@ -160,7 +160,7 @@ func checkRedirectURI(raw string) error {
 	switch {
 	case err != nil || u.Scheme == "" || len(raw) > maxURILength:
 		return errors.New("redirect URI must be an absolute URI")
-	case u.Fragment != "":
+	case strings.Contains(raw, "#"): // "x:#" too, whose fragment is empty: the code would land in it
 		return errors.New("redirect URI cannot contain a fragment")
 	case slices.Contains([]string{"javascript", "data", "vbscript", "file", "blob"}, strings.ToLower(u.Scheme)):
 		return fmt.Errorf("redirect URI: the scheme %s is not allowed", u.Scheme)
