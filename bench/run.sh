@@ -2,7 +2,7 @@
 # Runs every benchmark of docs/BENCHMARKS.md in one go, on this machine,
 # and writes the table to bench/out/results.md. Needs ./nuttx-feed (make
 # build), wrk (installed here if missing), prometheus and
-# prometheus-pushgateway (make deps). Takes about 22 minutes.
+# prometheus-pushgateway (make deps). Takes about 25 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:${PATH}"
@@ -27,6 +27,7 @@ out=bench/out/results.md
 	go run ./bench/followflood
 	go run ./bench/feedlatency -bin ./nuttx-feed -runs 5 -intervals 1s,30s
 	go run ./bench/pages -bin ./nuttx-feed
+	go run ./bench/api -bin ./nuttx-feed
 	go test -run '^$' -bench 'BenchmarkPoll' -benchmem -benchtime 5x ./feed/ |
 		awk '/^BenchmarkPoll/ {name=($1 ~ /First/) ? "first poll (all 2,000 new: one digest)" : "steady poll (nothing new)";
 		     printf "| feed: one poll with 2,000 targets failing, %s | %.0f ms, %.1f MB and %d allocations per poll |\n", name, $3/1e6, $5/1e6, $7}'
