@@ -518,7 +518,7 @@ func dump(t *testing.T, e *env) string {
 	}
 	var b strings.Builder
 	for _, table := range tables {
-		rows, err := e.db.SQL.Query(`SELECT * FROM ` + table + ` ORDER BY rowid`)
+		rows, err := e.db.SQL.Query(`SELECT * FROM ` + table + ` ORDER BY 1`) // a WITHOUT ROWID table has no rowid
 		if err != nil {
 			t.Fatal(err)
 		}
