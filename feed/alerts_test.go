@@ -375,19 +375,23 @@ func TestReceiveAlertsFitsMaxChars(t *testing.T) {
 	}
 }
 
-// burstOf is n alerts, b000 to b(n-1), made by alert.
+// burstOf is n alerts of one rule, RunnerDown (warning), on runners 1 to
+// n, made by alert (fingerprints b001...).
 func burstOf(n int, alert func(fp string) Alert) []Alert {
 	out := make([]Alert, n)
 	for i := range out {
-		out[i] = alert(fmt.Sprintf("b%03d", i))
-		out[i].Labels["alertname"] = fmt.Sprintf("DiskFull%03d", i)
+		a := alert(fmt.Sprintf("b%03d", i+1))
+		a.Labels = map[string]string{"alertname": "RunnerDown", "severity": "warning", "runner": fmt.Sprintf("runner-%d", i+1)}
+		a.Annotations = map[string]string{"summary": fmt.Sprintf("CI runner runner-%d is down", i+1)}
+		out[i] = a
 	}
 	return out
 }
 
 // TestReceiveAlertsBurst: past the burst threshold, one notification
-// makes one post listing its alerts, which becomes the thread of those it
-// opens; fewer changes reply in that thread one by one.
+// makes one post about its alerts, grouped and in natural order, which is
+// the thread of those it opens; fewer changes reply in that thread one by
+// one, and the burst of their resolutions replies there too.
 func TestReceiveAlertsBurst(t *testing.T) {
 	e := newFarmEnv(t) // burst threshold 10
 	firing := burstOf(30, func(fp string) Alert { return firingAlert(fp, t0) })
@@ -395,9 +399,10 @@ func TestReceiveAlertsBurst(t *testing.T) {
 		t.Fatalf("30 firing: %+v, %v; want one post", res, err)
 	}
 	burst := e.wantNotes(1)[0]
-	listed := strings.Count(burst.Source, "Firing: DiskFull")
-	if burst.InReplyTo != "" || !strings.HasPrefix(burst.Source, "30 alerts at once:") || listed < 3 ||
-		!strings.Contains(burst.Source, "Firing: DiskFull000 (critical): The ingest job stopped") ||
+	listed := strings.Count(burst.Source, "\n- CI runner")
+	one, two := strings.Index(burst.Source, "runner-1 is down"), strings.Index(burst.Source, "runner-2 is down")
+	if burst.InReplyTo != "" || !strings.HasPrefix(burst.Source, "30 alerts firing\n\nFiring: RunnerDown (warning)\n- CI runner runner-1 is down\n") ||
+		listed < 3 || strings.Count(burst.Source, "Firing: RunnerDown") != 1 || one < 0 || two < one ||
 		!strings.Contains(burst.Source, fmt.Sprintf("And %d more.", 30-listed)) {
 		t.Errorf("burst post:\n%s", burst.Source)
 	}
@@ -412,20 +417,29 @@ func TestReceiveAlertsBurst(t *testing.T) {
 		t.Fatalf("2 resolved: %+v, %v", res, err)
 	}
 	for _, n := range e.wantNotes(3)[1:] {
-		if n.InReplyTo != burst.ID || !strings.HasPrefix(n.Source, "Resolved after 1h: DiskFull00") {
+		if n.InReplyTo != burst.ID || !strings.HasPrefix(n.Source, "Resolved after 1h: RunnerDown") {
 			t.Errorf("resolution %+v, want a reply to the burst %s", n, burst.ID)
 		}
 	}
-	// The 28 others at once: one more burst post, a root; their threads stay.
+	// The 28 others at once: one post, in the same thread.
 	if res, err := e.receive(resolved...); err != nil || res.Posts != 1 {
 		t.Fatalf("28 resolved: %+v, %v", res, err)
 	}
 	second := e.wantNotes(4)[3]
-	if second.InReplyTo != "" || !strings.HasPrefix(second.Source, "28 alerts at once:") || !strings.Contains(second.Source, "Resolved after 1h: DiskFull002 (critical)") {
-		t.Errorf("second burst:\n%s", second.Source)
+	if second.InReplyTo != burst.ID || !strings.HasPrefix(second.Source, "28 alerts resolved\n\nResolved: RunnerDown (warning)\n- CI runner runner-3 is down, after 1h\n") {
+		t.Errorf("the burst of resolutions, want a reply to %s: %+v", burst.ID, second)
 	}
-	if st := e.alertState("b029"); st.Thread != burst.ID || st.LastNote != second.ID || st.Firing {
-		t.Errorf("b029 after the second burst: %+v", st)
+	if st := e.alertState("b030"); st.Thread != burst.ID || st.LastNote != second.ID || st.Firing {
+		t.Errorf("b030 after the second burst: %+v", st)
+	}
+	// Alerts of different threads (new ones, one firing again) at once: a
+	// root that says what each did.
+	mixed := append(burstOf(12, func(fp string) Alert { return firingAlert("n"+fp, t0.Add(2*time.Hour)) }), firingAlert("b001", t0.Add(3*time.Hour)))
+	if res, err := e.receive(mixed...); err != nil || res.Posts != 1 {
+		t.Fatalf("mixed: %+v, %v", res, err)
+	}
+	if third := e.wantNotes(5)[4]; third.InReplyTo != "" || !strings.HasPrefix(third.Source, "13 alerts at once: 12 firing, 1 firing again\n") {
+		t.Errorf("the mixed burst, want a root: %+v", third)
 	}
 }
 
@@ -437,7 +451,7 @@ func TestReceiveAlertsBurstFitsMaxChars(t *testing.T) {
 		t.Fatalf("%+v, %v", res, err)
 	}
 	post := e.wantNotes(1)[0].Source
-	listed := strings.Count(post, "Firing: DiskFull")
+	listed := strings.Count(post, "\n- CI runner")
 	if n := utf8.RuneCountInString(post); n > 500 || listed < 3 ||
 		!strings.Contains(post, fmt.Sprintf("And %d more.", MaxAlerts-listed)) || !strings.Contains(post, "Dashboard: http://alertmanager.example:9093") {
 		t.Errorf("%d characters, %d alerts listed:\n%s", n, listed, post)

@@ -47,7 +47,7 @@ func DefaultAlertTemplates() *AlertTemplates {
 // shows now, with the file and line, rather than at the first alert.
 func LoadAlertTemplates(file string) (*AlertTemplates, error) {
 	t := template.Must(template.New("alerts.tmpl").Option("missingkey=zero").
-		Funcs(template.FuncMap{"labelsWithout": labelsWithout}).Parse(defaultAlertTemplates))
+		Funcs(template.FuncMap{"labelsWithout": labelsWithout, "labelText": labelText}).Parse(defaultAlertTemplates))
 	if file != "" {
 		text, err := os.ReadFile(file)
 		if err != nil {
@@ -235,9 +235,10 @@ func viewOf(n AlertNotification, a Alert) alertView {
 }
 
 // hiddenLabels are the labels .OtherLabels leaves out: the name and
-// severity, shown already, and the ones that name internal hosts and
-// jobs, of no use to the public.
-var hiddenLabels = []string{"alertname", "severity", "instance", "job", "prometheus"}
+// severity, shown already, the ones that name internal hosts and jobs, of
+// no use to the public, and publish, the label docs/deploy.md routes the
+// public alerts with.
+var hiddenLabels = []string{"alertname", "severity", "instance", "job", "prometheus", "publish"}
 
 // labelsWithout returns the labels but the named ones, sorted by name;
 // the templates call it as labelsWithout .Labels "name"...
@@ -266,12 +267,14 @@ func sampleAlertView() alertView {
 // sampleBurstView is a burst of three alerts, to try the burst template
 // on.
 func sampleBurstView() burstView {
-	v := sampleAlertView()
-	firing := v
+	resolved := sampleAlertView()
+	firing := resolved
 	firing.Status, firing.EndsAt, firing.Duration = AlertFiring, time.Time{}, ""
-	return burstView{Total: 3, More: 1, Receiver: "nuttx-feed", DashboardURL: v.DashboardURL, Alerts: []burstLine{
-		{Change: "Firing", alertView: firing}, {Change: "Resolved after " + v.Duration, alertView: v},
-	}}
+	return burstView{Total: 4, Firing: 2, Resolved: 2, Changes: "2 firing, 2 resolved", More: 1, Receiver: "nuttx-feed", DashboardURL: resolved.DashboardURL,
+		Groups: []burstGroup{
+			{Change: changeFiring, Name: firing.Name, Severity: firing.Severity, Alerts: []alertView{firing, firing}},
+			{Change: changeResolved, Name: resolved.Name, Severity: resolved.Severity, Alerts: []alertView{resolved}},
+		}}
 }
 
 // humanDuration writes d in its two largest units: 45s, 3m 20s, 2h 5m,
