@@ -142,6 +142,9 @@ func (s *Server) apiAuth(required bool, scopes ...string) func(echo.HandlerFunc)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			token, given := apiToken(c.Request())
+			if err := formFailed(c.Request()); !given && err != nil { // the token may be in what could not be read
+				return apiError(c, http.StatusBadRequest, "reading the form: "+err.Error())
+			}
 			if !given {
 				if required {
 					return apiUnauthorized(c)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -135,11 +136,36 @@ func typedRequestFields(r *http.Request) (map[string]string, map[string]bool, er
 // URL-encoded), at most apiMaxBody bytes. Reading it again reads nothing
 // more: the token check (apiToken) and the handler both read it.
 func readForm(r *http.Request, mediaType string) error {
-	r.Body = http.MaxBytesReader(nil, r.Body, apiMaxBody)
-	if mediaType == "multipart/form-data" {
-		return r.ParseMultipartForm(apiMaxBody)
+	if err := formFailed(r); err != nil { // an earlier reader failed: the body is gone
+		return err
 	}
-	return r.ParseForm()
+	r.Body = http.MaxBytesReader(nil, r.Body, apiMaxBody)
+	var err error
+	if mediaType == "multipart/form-data" {
+		err = r.ParseMultipartForm(apiMaxBody)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
+		r.Form = url.Values{formError: {err.Error()}}
+		r.PostForm = r.Form
+	}
+	return err
+}
+
+// formError is the key under which readForm keeps, in the request's
+// form, the error of a form it could not read, for the next reader: the
+// token check reads the form first (an access_token), then the handler,
+// which would else see an empty form and answer as if fields were
+// missing.
+const formError = "\x00form error"
+
+// formFailed is the error of an earlier readForm of r that failed, or nil.
+func formFailed(r *http.Request) error {
+	if failed, ok := r.Form[formError]; ok {
+		return errors.New(failed[0])
+	}
+	return nil
 }
 
 // jsonFields reads a JSON object's scalar fields as strings, and the set

@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -139,31 +139,16 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// secretParams are query parameters that carry credentials: an API token
-// (access_token, as Mastodon takes it), OAuth codes and secrets.
-var secretParams = []string{"access_token", "code", "client_secret", "token"}
+// secretValues finds the values of the parameters that carry credentials,
+// anywhere in a URI (the query, or a path with ";access_token=..."): an
+// API token (access_token, as Mastodon takes it), OAuth codes, secrets
+// and PKCE verifiers; "token" ends each of their names but code's, so
+// refresh_token and the like are caught too.
+var secretValues = regexp.MustCompile(`(?i)((?:token|code|secret|verifier|password)=)[^&;#/?]*`)
 
-// loggedURI is the request's URI as logs show it: the values of
-// secretParams are replaced, so that a token sent in the query string
-// never reaches a log file.
+// loggedURI is the request's URI as logs show it, with the values of
+// secretValues replaced: a token sent in the URI never reaches a log
+// file.
 func loggedURI(r *http.Request) string {
-	path, query, ok := strings.Cut(r.RequestURI, "?")
-	if !ok {
-		return r.RequestURI
-	}
-	values, err := url.ParseQuery(query)
-	if err != nil {
-		return path + "?(a malformed query, not logged)"
-	}
-	hidden := false
-	for _, name := range secretParams {
-		if values.Has(name) {
-			values.Set(name, "REDACTED")
-			hidden = true
-		}
-	}
-	if !hidden {
-		return r.RequestURI
-	}
-	return path + "?" + values.Encode()
+	return secretValues.ReplaceAllString(r.RequestURI, "${1}REDACTED")
 }
