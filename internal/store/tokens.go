@@ -40,7 +40,16 @@ type Token struct {
 	// Account is the username of the local actor it acts as; "" is the
 	// bot (the server's --username).
 	Account string
+	// Kind is who made it: KindOperator (`token create`) or KindApp (an
+	// app, by OAuth); CreateToken does not read it.
+	Kind string
 }
+
+// The kinds of tokens (Token.Kind).
+const (
+	KindOperator = "operator" // made by `token create`: proves that one runs the server
+	KindApp      = "app"      // given to an app by OAuth (CreateAppToken)
+)
 
 // NewToken returns a new random token.
 func NewToken() string {
@@ -86,8 +95,9 @@ func (tx *Tx) CreateToken(t Token, token string) error {
 
 // tokenColumns selects a Token (table t) and its hash; scanToken reads
 // them.
-const tokenColumns = `t.name, t.created_at, t.last_used_at, t.scopes, COALESCE(a.username, ''), t.hash
-	FROM tokens t LEFT JOIN actors a ON a.id = t.actor_id`
+const tokenColumns = `t.name, t.created_at, t.last_used_at, t.scopes, COALESCE(a.username, ''),
+	CASE WHEN o.token_name IS NULL THEN '` + KindOperator + `' ELSE '` + KindApp + `' END, t.hash
+	FROM tokens t LEFT JOIN actors a ON a.id = t.actor_id LEFT JOIN oauth_tokens o ON o.token_name = t.name`
 
 // scanToken reads a row of tokenColumns.
 func scanToken(row rowScanner) (Token, []byte, error) {
@@ -95,7 +105,7 @@ func scanToken(row rowScanner) (Token, []byte, error) {
 	var created int64
 	var used sql.NullInt64
 	var hash []byte
-	err := row.Scan(&t.Name, &created, &used, &t.Scopes, &t.Account, &hash)
+	err := row.Scan(&t.Name, &created, &used, &t.Scopes, &t.Account, &t.Kind, &hash)
 	t.Created = fromMS(created)
 	if used.Valid {
 		t.LastUsed = fromMS(used.Int64)
