@@ -563,7 +563,8 @@ func (s *Server) handleOAuthRevoke(c echo.Context) error {
 		own, err := tx.AppByToken(f["token"])
 		switch {
 		case err == nil && own.ID == app.ID:
-			return tx.SetAppToken(app.ID, randomString()) // the hash of a token nobody has
+			_, err := tx.RevokeAppToken(app.ID)
+			return err
 		case err == nil: // another app's
 			refused = true
 			return nil

@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -493,8 +494,10 @@ func TestOAuthRegistration(t *testing.T) {
 	if code, _, _ := s.request(t, "GET", "/api/v1/apps/verify_credentials", "Bearer nfa_forged", "", nil); code != http.StatusUnauthorized {
 		t.Errorf("apps/verify_credentials with a forged app token: %d, want 401", code)
 	}
-	if _, out, _ := run("token", "list", "--data", s.dir); strings.Count(out, "app-") != 1 {
-		t.Errorf("token list shows a client_credentials token:\n%s", out)
+	clientToken := "nfa:" + app["id"].(string)
+	if _, out, _ := run("token", "list", "--data", s.dir); strings.Count(out, "app-") != 1 || !regexp.MustCompile(`(?m)^`+clientToken+` +client `).MatchString(out) ||
+		!strings.Contains(out, "none: the app Elk") {
+		t.Errorf("token list, want the app token and the client_credentials token %s:\n%s", clientToken, out)
 	}
 	revoke := url.Values{"token": {cc["access_token"].(string)}, "client_id": {id}, "client_secret": {secret}}
 	if code, _, _ := s.request(t, "POST", "/oauth/revoke", "", "application/x-www-form-urlencoded", []byte(revoke.Encode())); code != http.StatusOK {
@@ -503,6 +506,19 @@ func TestOAuthRegistration(t *testing.T) {
 	if code, _, _ := s.request(t, "GET", "/api/v1/apps/verify_credentials", appToken, "", nil); code != http.StatusUnauthorized {
 		t.Errorf("a revoked app token: %d, want 401", code)
 	}
+	if _, out, _ := run("token", "list", "--data", s.dir); strings.Contains(out, clientToken) {
+		t.Errorf("token list after the app revoked its client_credentials token:\n%s", out)
+	}
+
+	_, cc = exchange(t, s, url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}})
+	if code, out, stderr := run("token", "revoke", "--data", s.dir, clientToken); code != 0 || !strings.Contains(out, "revoked") {
+		t.Fatalf("token revoke %s: %d %s%s", clientToken, code, out, stderr)
+	}
+	if code, _, _ := s.request(t, "GET", "/api/v1/apps/verify_credentials", "Bearer "+cc["access_token"].(string), "", nil); code != http.StatusUnauthorized {
+		t.Errorf("a client_credentials token after token revoke: %d, want 401", code)
+	}
+	failsWith(t, 2, `no token named "nfa:`+app["id"].(string)+`"`, "token", "revoke", "--data", s.dir, clientToken)
+	failsWith(t, 2, `no token named "nfa:x"`, "token", "revoke", "--data", s.dir, "nfa:x")
 }
 
 // TestOAuthStartupCalls: what apps call on start answers with Mastodon's
