@@ -360,8 +360,10 @@ func authorizeCSP(redirect string) string {
 
 // handleOAuthAuthorizePost is POST /oauth/authorize: with the nonce of
 // the cookie and a pasted token granting every scope asked, it gives the
-// app a code by its redirect URI (or shows it, for oobRedirect); a wrong
-// token shows the form again with the error.
+// app a code by its redirect URI (or shows it, for oobRedirect) and marks
+// the pasted token used; a wrong token shows the form again with the
+// error. Only a token of `token create` is proof: one given to an app
+// would let an app approve others, whose tokens outlive its own.
 func (s *Server) handleOAuthAuthorizePost(c echo.Context) error {
 	if err := readForm(c.Request(), "application/x-www-form-urlencoded"); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "cannot read the form: "+err.Error())

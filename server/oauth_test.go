@@ -418,6 +418,22 @@ func TestOAuthProofToken(t *testing.T) {
 	}
 }
 
+// TestRedirectDestination: what the authorize page says the code is sent
+// to, for each kind of redirect URI.
+func TestRedirectDestination(t *testing.T) {
+	t.Parallel()
+	for uri, want := range map[string]string{
+		"https://elk.zone/callback":    "elk.zone",
+		"http://127.0.0.1:8080/cb?x=1": "127.0.0.1:8080",
+		"tusky://oauth":                "the app that opens tusky: addresses",
+		"urn:ietf:wg:oauth:2.0:oob":    "",
+	} {
+		if got := redirectDestination(uri); got != want {
+			t.Errorf("redirectDestination(%q) = %q, want %q", uri, got, want)
+		}
+	}
+}
+
 // cloneValues copies v.
 func cloneValues(v url.Values) url.Values {
 	out := url.Values{}
