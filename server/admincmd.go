@@ -523,6 +523,10 @@ type tokenRow struct {
 	LastUsed *time.Time `json:"last_used"`
 	Scopes   string     `json:"scopes"`  // comma-separated (shownScopes)
 	Account  string     `json:"account"` // "": the bot
+	// Kind is store.KindApp or KindClient; "" (left out of the JSON) for
+	// a token made by token create.
+	Kind string `json:"kind,omitempty"`
+	App  string `json:"app,omitempty"` // the app of a KindClient token, which acts as no account
 }
 
 // listTokens is `token list`.
@@ -533,14 +537,22 @@ func (a *admin) listTokens() int {
 	}
 	rows := make([]tokenRow, len(tokens))
 	for i, t := range tokens {
-		rows[i] = tokenRow{t.Name, t.Created, timeOrNil(t.LastUsed), shownScopes(t.Scopes), t.Account}
+		kind := t.Kind
+		if kind == store.KindOperator {
+			kind = ""
+		}
+		rows[i] = tokenRow{t.Name, t.Created, timeOrNil(t.LastUsed), shownScopes(t.Scopes), t.Account, kind, t.App}
 	}
-	return printRows(a, rows, []string{"NAME", "CREATED", "LAST USED", "SCOPES", "ACCOUNT"}, func(r tokenRow) []string {
+	return printRows(a, rows, []string{"NAME", "KIND", "CREATED", "LAST USED", "SCOPES", "ACCOUNT"}, func(r tokenRow) []string {
 		used := "never"
 		if r.LastUsed != nil {
 			used = shownTime(*r.LastUsed)
 		}
-		return []string{r.Name, shownTime(r.Created), used, r.Scopes, tokenAccount(r.Account)}
+		scopes, account := r.Scopes, tokenAccount(r.Account)
+		if r.Kind == store.KindClient {
+			scopes, account = "(what anyone may read)", "none: the app "+r.App
+		}
+		return []string{r.Name, orDefault(r.Kind, store.KindOperator), shownTime(r.Created), used, scopes, account}
 	}, "No tokens.")
 }
 

@@ -39,7 +39,7 @@ func parseScopes(s string) (string, error) {
 	var out []string
 	for _, scope := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
 		if !slices.Contains(apiScopes, scope) {
-			return "", fmt.Errorf("unknown scope %q: use read, write, or Mastodon's read:* and write:* (e.g. read:statuses, write:statuses)", scope)
+			return "", fmt.Errorf("unknown scope %q: use read, write, follow, push, profile, or Mastodon's read:* and write:* (e.g. read:statuses, write:statuses)", scope)
 		}
 		if !slices.Contains(out, scope) {
 			out = append(out, scope)

@@ -316,9 +316,23 @@ func (s *Server) authorizeRefused(c echo.Context, status int, reason string, err
 // authorizePage renders the form, with the error msg of the last attempt.
 func (s *Server) authorizePage(c echo.Context, status int, r authorizeRequest, nonce, msg string) error {
 	p := web.AuthorizePage{Page: s.page("Authorize "+r.app.Name, "", "", ""), AppName: r.app.Name, AppWebsite: httpURL(r.app.Website),
-		Scopes: r.scopes, ScopesFlag: strings.Join(r.scopes, ","), Account: "@" + s.site.Handle(s.cfg.Username), Action: urls.OAuthAuthorize.Path(), Hidden: r.hidden(nonce), Error: msg}
+		Scopes: r.scopes, ScopesFlag: strings.Join(r.scopes, ","), Account: "@" + s.site.Handle(s.cfg.Username), Destination: redirectDestination(r.RedirectURI), Action: urls.OAuthAuthorize.Path(), Hidden: r.hidden(nonce), Error: msg}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return s.renderPageCSP(c, status, "authorize", p, authorizeCSP(r.RedirectURI))
+}
+
+// redirectDestination is where the redirect URI sends the browser, as the
+// authorize page names it: the host of an http(s) URI, the scheme of an
+// app's own (tusky:), "" for oobRedirect (the page shows the code).
+func redirectDestination(redirect string) string {
+	u, err := url.Parse(redirect)
+	switch {
+	case err != nil || redirect == oobRedirect:
+		return ""
+	case u.Scheme == "https" || u.Scheme == "http":
+		return u.Host
+	}
+	return "the app that opens " + u.Scheme + ": addresses"
 }
 
 // httpURL is u when it is an http(s) URL, else "" (a link to show).
@@ -346,8 +360,10 @@ func authorizeCSP(redirect string) string {
 
 // handleOAuthAuthorizePost is POST /oauth/authorize: with the nonce of
 // the cookie and a pasted token granting every scope asked, it gives the
-// app a code by its redirect URI (or shows it, for oobRedirect); a wrong
-// token shows the form again with the error.
+// app a code by its redirect URI (or shows it, for oobRedirect) and marks
+// the pasted token used; a wrong token shows the form again with the
+// error. Only a token of `token create` is proof: one given to an app
+// would let an app approve others, whose tokens outlive its own.
 func (s *Server) handleOAuthAuthorizePost(c echo.Context) error {
 	if err := readForm(c.Request(), "application/x-www-form-urlencoded"); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "cannot read the form: "+err.Error())
@@ -369,6 +385,8 @@ func (s *Server) handleOAuthAuthorizePost(c echo.Context) error {
 		return s.authorizePage(c, http.StatusUnauthorized, r, cookie.Value, "This is not a token of this server: paste one that nuttx-feed token create printed.")
 	case err != nil:
 		return err
+	case t.Kind != store.KindOperator:
+		return s.authorizePage(c, http.StatusForbidden, r, cookie.Value, fmt.Sprintf("The token %s was given to an app: only a token that nuttx-feed token create printed proves that you run this server.", t.Name))
 	}
 	for _, scope := range r.scopes {
 		if !scopeGrants(t.Scopes, []string{scope}) {
@@ -378,6 +396,9 @@ func (s *Server) handleOAuthAuthorizePost(c echo.Context) error {
 	}
 	code := randomString()
 	err = s.store.Update(c.Request().Context(), func(tx *store.Tx) error {
+		if err := tx.TouchToken(t.Name, 0); err != nil { // the proof was used: token list shows when
+			return err
+		}
 		return tx.CreateCode(store.Code{AppID: r.app.ID, Scopes: strings.Join(r.scopes, " "), Account: t.Account,
 			RedirectURI: r.RedirectURI, CodeChallenge: r.Challenge, Expires: s.now().Add(codeTTL)}, code)
 	})
@@ -385,7 +406,7 @@ func (s *Server) handleOAuthAuthorizePost(c echo.Context) error {
 		return err
 	}
 	if r.RedirectURI == oobRedirect {
-		p := web.AuthorizePage{Page: s.page(r.app.Name+" is authorized", "", "", ""), AppName: r.app.Name, Code: code}
+		p := web.AuthorizePage{Page: s.page(r.app.Name+" is authorized", "", "", ""), AppName: r.app.Name, Code: code, ProofToken: t.Name}
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return s.renderPage(c, http.StatusOK, "authorize", p)
 	}
@@ -544,7 +565,8 @@ func (s *Server) handleOAuthRevoke(c echo.Context) error {
 		own, err := tx.AppByToken(f["token"])
 		switch {
 		case err == nil && own.ID == app.ID:
-			return tx.SetAppToken(app.ID, randomString()) // the hash of a token nobody has
+			_, err := tx.RevokeAppToken(app.ID)
+			return err
 		case err == nil: // another app's
 			refused = true
 			return nil

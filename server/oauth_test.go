@@ -4,10 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -151,7 +153,15 @@ func TestOAuthSignInWithMastodonClient(t *testing.T) {
 		doc.Find("ul.scopes li").Length() != 4 || !strings.Contains(text, "--scopes read,write,follow,push") || form.Get("csrf") == "" {
 		t.Fatalf("authorize page %d: %s (form %v)", code, text, form)
 	}
-	token := createToken(t, s, "phone", "read,write,follow,push")
+	cb, _ := url.Parse(app.redirect)
+	if dest := doc.Find("#destination strong").Text(); dest != cb.Host {
+		t.Errorf("the page says it sends back to %q, want %q", dest, cb.Host)
+	}
+	if create := doc.Find("#create-command").Text(); create != "nuttx-feed token create --scopes read,write,follow,push sign-in" ||
+		doc.Find("#revoke-command").Text() != "nuttx-feed token revoke sign-in" || !strings.Contains(doc.Find("#phone").Text(), "| qrencode -t ansiutf8") {
+		t.Errorf("the commands shown: %q, %q, %q", create, doc.Find("#revoke-command").Text(), doc.Find("#phone").Text())
+	}
+	token := createToken(t, s, "sign-in", "read,write,follow,push")
 	if resp := submit(t, b, s, action, form, token); resp.StatusCode != http.StatusOK {
 		t.Fatalf("authorize: %d", resp.StatusCode)
 	}
@@ -370,6 +380,60 @@ func TestOAuthRefusals(t *testing.T) {
 	}
 }
 
+// TestOAuthProofToken: only a token made by `token create` proves that
+// one runs the server: a token given to an app is refused, so that an app
+// cannot approve more apps with its own token (tokens that would outlive
+// `token revoke` of its own); the proof's use shows in `token list`.
+func TestOAuthProofToken(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	app := registerApp(t, s, "read write")
+	status, tok := exchange(t, s, url.Values{"grant_type": {"authorization_code"}, "code": {signIn(t, s, app, s.token, nil)},
+		"client_id": {app.ClientID}, "client_secret": {app.ClientSecret}, "redirect_uri": {app.redirect}})
+	if status != http.StatusOK {
+		t.Fatalf("exchange: %d %v", status, tok)
+	}
+	var tokens []struct {
+		Name     string  `json:"name"`
+		LastUsed *string `json:"last_used"`
+	}
+	_, out, _ := run("token", "list", "--json", "--data", s.dir)
+	if err := json.Unmarshal([]byte(out), &tokens); err != nil {
+		t.Fatalf("token list --json: %v\n%s", err, out)
+	}
+	for _, tk := range tokens {
+		if tk.Name == "ci" && tk.LastUsed == nil {
+			t.Errorf("token list: the proof token ci was used to authorize, but its last use is never")
+		}
+	}
+
+	b := oauthBrowser(t, false)
+	_, _, form, action := authorizePage(t, b, s.url+"/oauth/authorize?"+url.Values{"response_type": {"code"}, "client_id": {app.ClientID},
+		"redirect_uri": {app.redirect}, "scope": {"read"}}.Encode())
+	resp := submit(t, b, s, action, form, tok["access_token"].(string))
+	doc, _ := goquery.NewDocumentFromReader(resp.Body)
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" ||
+		!strings.Contains(doc.Find("[role=alert]").Text(), "The token app-tusky-test-1 was given to an app") {
+		t.Errorf("an app's token pasted as proof: %d, Location %q, %q", resp.StatusCode, resp.Header.Get("Location"), doc.Find("main").Text())
+	}
+}
+
+// TestRedirectDestination: what the authorize page says the code is sent
+// to, for each kind of redirect URI.
+func TestRedirectDestination(t *testing.T) {
+	t.Parallel()
+	for uri, want := range map[string]string{
+		"https://elk.zone/callback":    "elk.zone",
+		"http://127.0.0.1:8080/cb?x=1": "127.0.0.1:8080",
+		"tusky://oauth":                "the app that opens tusky: addresses",
+		"urn:ietf:wg:oauth:2.0:oob":    "",
+	} {
+		if got := redirectDestination(uri); got != want {
+			t.Errorf("redirectDestination(%q) = %q, want %q", uri, got, want)
+		}
+	}
+}
+
 // cloneValues copies v.
 func cloneValues(v url.Values) url.Values {
 	out := url.Values{}
@@ -397,6 +461,9 @@ func TestOAuthRegistration(t *testing.T) {
 			t.Errorf("%s: %d %v", name, code, e)
 		}
 	}
+	if _, e, _ := s.request(t, "POST", "/api/v1/apps", "", "application/json", []byte(`{"client_name": "x", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "admin:read"}`)); !strings.Contains(e["error"].(string), "use read, write, follow, push, profile, or") {
+		t.Errorf("an unknown scope: %v, want the accepted ones listed", e)
+	}
 	code, app, _ := s.request(t, "POST", "/api/v1/apps", "", "application/json",
 		[]byte(`{"client_name": "Elk", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob\nhttps://elk.zone/callback", "scopes": "read write"}`))
 	if code != http.StatusOK || app["redirect_uri"] != "urn:ietf:wg:oauth:2.0:oob\nhttps://elk.zone/callback" || app["vapid_key"] != "" || app["website"] != nil {
@@ -405,12 +472,18 @@ func TestOAuthRegistration(t *testing.T) {
 	id, secret := app["client_id"].(string), app["client_secret"].(string)
 
 	b := oauthBrowser(t, false)
-	_, _, form, action := authorizePage(t, b, s.url+"/oauth/authorize?"+url.Values{"response_type": {"code"}, "client_id": {id}, "redirect_uri": {"urn:ietf:wg:oauth:2.0:oob"}, "scope": {"read"}}.Encode())
+	_, page, form, action := authorizePage(t, b, s.url+"/oauth/authorize?"+url.Values{"response_type": {"code"}, "client_id": {id}, "redirect_uri": {"urn:ietf:wg:oauth:2.0:oob"}, "scope": {"read"}}.Encode())
+	if dest := page.Find("#destination").Text(); !strings.Contains(dest, "the code is shown here to copy") {
+		t.Errorf("oob: the page says %q of where the code goes", dest)
+	}
 	resp := submit(t, b, s, action, form, s.token)
 	doc, _ := goquery.NewDocumentFromReader(resp.Body)
 	shown := doc.Find("#code").Text()
 	if resp.StatusCode != http.StatusOK || shown == "" {
 		t.Fatalf("oob: %d %q", resp.StatusCode, doc.Find("main").Text())
+	}
+	if advice := doc.Find("#revoke-proof").Text(); !strings.Contains(advice, "nuttx-feed token revoke ci") {
+		t.Errorf("oob: after authorizing, the page says %q, want how to revoke the pasted token ci", advice)
 	}
 	status, tok := exchange(t, s, url.Values{"grant_type": {"authorization_code"}, "code": {shown}, "client_id": {id}, "client_secret": {secret}, "redirect_uri": {"urn:ietf:wg:oauth:2.0:oob"}})
 	if status != http.StatusOK || tok["scope"] != "read" {
@@ -437,8 +510,10 @@ func TestOAuthRegistration(t *testing.T) {
 	if code, _, _ := s.request(t, "GET", "/api/v1/apps/verify_credentials", "Bearer nfa_forged", "", nil); code != http.StatusUnauthorized {
 		t.Errorf("apps/verify_credentials with a forged app token: %d, want 401", code)
 	}
-	if _, out, _ := run("token", "list", "--data", s.dir); strings.Count(out, "app-") != 1 {
-		t.Errorf("token list shows a client_credentials token:\n%s", out)
+	clientToken := "nfa:" + app["id"].(string)
+	if _, out, _ := run("token", "list", "--data", s.dir); strings.Count(out, "app-") != 1 || !regexp.MustCompile(`(?m)^`+clientToken+` +client `).MatchString(out) ||
+		!strings.Contains(out, "none: the app Elk") {
+		t.Errorf("token list, want the app token and the client_credentials token %s:\n%s", clientToken, out)
 	}
 	revoke := url.Values{"token": {cc["access_token"].(string)}, "client_id": {id}, "client_secret": {secret}}
 	if code, _, _ := s.request(t, "POST", "/oauth/revoke", "", "application/x-www-form-urlencoded", []byte(revoke.Encode())); code != http.StatusOK {
@@ -447,6 +522,19 @@ func TestOAuthRegistration(t *testing.T) {
 	if code, _, _ := s.request(t, "GET", "/api/v1/apps/verify_credentials", appToken, "", nil); code != http.StatusUnauthorized {
 		t.Errorf("a revoked app token: %d, want 401", code)
 	}
+	if _, out, _ := run("token", "list", "--data", s.dir); strings.Contains(out, clientToken) {
+		t.Errorf("token list after the app revoked its client_credentials token:\n%s", out)
+	}
+
+	_, cc = exchange(t, s, url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}})
+	if code, out, stderr := run("token", "revoke", "--data", s.dir, clientToken); code != 0 || !strings.Contains(out, "revoked") {
+		t.Fatalf("token revoke %s: %d %s%s", clientToken, code, out, stderr)
+	}
+	if code, _, _ := s.request(t, "GET", "/api/v1/apps/verify_credentials", "Bearer "+cc["access_token"].(string), "", nil); code != http.StatusUnauthorized {
+		t.Errorf("a client_credentials token after token revoke: %d, want 401", code)
+	}
+	failsWith(t, 2, `no token named "nfa:`+app["id"].(string)+`"`, "token", "revoke", "--data", s.dir, clientToken)
+	failsWith(t, 2, `no token named "nfa:x"`, "token", "revoke", "--data", s.dir, "nfa:x")
 }
 
 // TestOAuthStartupCalls: what apps call on start answers with Mastodon's
@@ -508,8 +596,19 @@ func TestOAuthAuthorizeInBrowser(t *testing.T) {
 	if err := chromedp.Do(b, chromedp.Navigate(app.AuthURI), chromedp.WaitVisible(chromedp.CSS("form.authorize"))); err != nil {
 		t.Fatalf("authorize page: %v", err)
 	}
-	if mw := evaluator(t, b)(`getComputedStyle(document.querySelector("main")).maxWidth`); mw == "none" || mw == "" {
+	eval := evaluator(t, b)
+	if mw := eval(`getComputedStyle(document.querySelector("main")).maxWidth`); mw == "none" || mw == "" {
 		t.Errorf("stylesheet not applied (main max-width %v)", mw)
+	}
+	if err := chromedp.Do(b, chromedp.EmulateViewport(412, 900)); err != nil {
+		t.Fatal(err)
+	}
+	if h := eval(`document.querySelector("#oauth-token").getBoundingClientRect().height`).(float64); h < 20 || h > 50 {
+		t.Errorf("the token field at 412 px is %v px tall, want one line", h)
+	}
+	background := `getComputedStyle(document.querySelector('button[value="%s"]')).backgroundColor`
+	if allow, deny := eval(fmt.Sprintf(background, "allow")), eval(fmt.Sprintf(background, "deny")); allow == deny {
+		t.Errorf("Deny looks like Authorize: both %v", allow)
 	}
 	if err := chromedp.Do(b, chromedp.SendKeys(chromedp.CSS("#oauth-token"), s.token), chromedp.Click(chromedp.CSS(`button[value="allow"]`))); err != nil {
 		t.Fatal(err)

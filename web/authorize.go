@@ -11,10 +11,15 @@ type AuthorizePage struct {
 	Scopes     []string // those asked for
 	ScopesFlag string   // the same, as token create's --scopes
 	Account    string   // @user@host of the bot, which the token acts as unless made with --account
-	Action     string   // the form's action, by path
-	Hidden     []Field  // the request's parameters, sent back with the form
-	Error      string   // why the last attempt failed; "" for none
-	Code       string   // the code to copy (oob)
+	// Destination is where authorizing sends the browser: the redirect
+	// URI's host (or scheme, for an app's own), so that a lookalike app
+	// shows; "" when the code is shown on the page instead (oob).
+	Destination string
+	Action      string  // the form's action, by path
+	Hidden      []Field // the request's parameters, sent back with the form
+	Error       string  // why the last attempt failed; "" for none
+	Code        string  // the code to copy (oob)
+	ProofToken  string  // with Code: the name of the token pasted, to revoke if made only for this
 }
 
 // Field is a hidden form field.

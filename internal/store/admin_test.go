@@ -232,8 +232,8 @@ func TestTokens(t *testing.T) {
 		t.Errorf("stored %x, want the token's SHA-256", hash)
 	}
 	for token, want := range map[string]store.Token{
-		ci:     {Name: "ci", Scopes: "read write"},
-		deploy: {Name: "deploy", Scopes: "write:statuses", Account: "alerts"},
+		ci:     {Name: "ci", Scopes: "read write", Kind: store.KindOperator},
+		deploy: {Name: "deploy", Scopes: "write:statuses", Account: "alerts", Kind: store.KindOperator},
 	} {
 		got, err := db.CheckToken(ctx, token)
 		if got.Created.IsZero() {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -100,6 +101,35 @@ func (tx *Tx) SetAppToken(appID int64, token string) error {
 		return fmt.Errorf("app token: %w", err)
 	}
 	return nil
+}
+
+// ClientTokenPrefix starts the name under which Tokens lists an app's
+// client_credentials token: "nfa:" and the app's id. A token made by
+// `token create` cannot have a colon in its name.
+const ClientTokenPrefix = "nfa:"
+
+// clientTokens returns the apps' client_credentials tokens as Tokens of
+// KindClient (created: when the app registered; never marked used).
+func (tx *Tx) clientTokens() ([]Token, error) {
+	return queryList(tx, func(rows *sql.Rows) (Token, error) {
+		t := Token{Kind: KindClient}
+		var id, created int64
+		err := rows.Scan(&id, &t.App, &created)
+		t.Name, t.Created = ClientTokenPrefix+strconv.FormatInt(id, 10), fromMS(created)
+		return t, err
+	}, `SELECT id, name, created_at FROM oauth_apps WHERE app_token_hash IS NOT NULL ORDER BY id`)
+}
+
+// RevokeAppToken ends the client_credentials token of the app appID; it
+// reports whether there was one. The app stays registered (but an app
+// with no token at all is deleted a day after it registered).
+func (tx *Tx) RevokeAppToken(appID int64) (bool, error) {
+	res, err := tx.exec(`UPDATE oauth_apps SET app_token_hash = NULL WHERE id = ? AND app_token_hash IS NOT NULL`, appID)
+	if err != nil {
+		return false, fmt.Errorf("revoke app token: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // AppByToken returns the app whose client_credentials token token is, or

@@ -93,3 +93,63 @@ func TestCodes(t *testing.T) {
 		return nil
 	})
 }
+
+// TestTokenKinds: a token given to an app is KindApp, one of token create
+// KindOperator; an app's client_credentials token is listed as
+// KindClient under "nfa:" and its id, and RevokeToken of that name ends
+// it (once: then there is none; a name with no app id is none either).
+func TestTokenKinds(t *testing.T) {
+	t.Parallel()
+	st, _, _, update := clockedStore(t)
+	app := store.App{ClientID: "c", Name: "Elk", RedirectURIs: []string{"urn:ietf:wg:oauth:2.0:oob"}, Scopes: "read"}
+	update(func(tx *store.Tx) error {
+		if err := tx.RegisterApp(&app, "secret"); err != nil {
+			return err
+		}
+		if err := tx.CreateToken(store.Token{Name: "ci", Scopes: "read"}, "nfd_ci"); err != nil {
+			return err
+		}
+		if _, err := tx.CreateAppToken(store.Token{Name: "app-elk", Scopes: "read"}, "nfd_elk", app.ID); err != nil {
+			return err
+		}
+		return tx.SetAppToken(app.ID, "nfa_elk")
+	})
+	client := fmt.Sprint(store.ClientTokenPrefix, app.ID)
+	kinds := func() map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		update(func(tx *store.Tx) error {
+			tokens, err := tx.Tokens()
+			for _, tk := range tokens {
+				out[tk.Name] = tk.Kind + " " + tk.App
+			}
+			return err
+		})
+		return out
+	}
+	want := map[string]string{"ci": "operator ", "app-elk-1": "app ", client: "client Elk"}
+	if got := kinds(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Tokens: %v, want %v", got, want)
+	}
+	if tk, err := st.CheckToken(t.Context(), "nfd_elk"); err != nil || tk.Kind != store.KindApp {
+		t.Errorf("CheckToken of the app's token: %+v %v, want KindApp", tk, err)
+	}
+	update(func(tx *store.Tx) error {
+		for name, want := range map[string]bool{client: true, store.ClientTokenPrefix + "x": false} {
+			if ok, err := tx.RevokeToken(name); ok != want || err != nil {
+				t.Errorf("RevokeToken(%s) = %v %v, want %v", name, ok, err, want)
+			}
+		}
+		if ok, err := tx.RevokeToken(client); ok || err != nil {
+			t.Errorf("RevokeToken(%s) again = %v %v, want false", client, ok, err)
+		}
+		if _, err := tx.AppByToken("nfa_elk"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the revoked client token still finds its app: %v", err)
+		}
+		return nil
+	})
+	delete(want, client)
+	if got := kinds(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Tokens after revoking %s: %v, want %v", client, got, want)
+	}
+}

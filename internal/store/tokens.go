@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -40,7 +42,22 @@ type Token struct {
 	// Account is the username of the local actor it acts as; "" is the
 	// bot (the server's --username).
 	Account string
+	// Kind is who made it: KindOperator (`token create`), KindApp (an
+	// app, by OAuth) or KindClient; CreateToken does not read it.
+	Kind string
+	// App is the name of the app of a KindClient token.
+	App string
 }
+
+// The kinds of tokens (Token.Kind).
+const (
+	KindOperator = "operator" // made by `token create`: proves that one runs the server
+	KindApp      = "app"      // given to an app by OAuth (CreateAppToken)
+	// KindClient is an app's client_credentials token (SetAppToken), not
+	// in table tokens: it acts as no account. Tokens lists it, named
+	// ClientTokenPrefix and the app's id, and RevokeToken ends it.
+	KindClient = "client"
+)
 
 // NewToken returns a new random token.
 func NewToken() string {
@@ -86,8 +103,9 @@ func (tx *Tx) CreateToken(t Token, token string) error {
 
 // tokenColumns selects a Token (table t) and its hash; scanToken reads
 // them.
-const tokenColumns = `t.name, t.created_at, t.last_used_at, t.scopes, COALESCE(a.username, ''), t.hash
-	FROM tokens t LEFT JOIN actors a ON a.id = t.actor_id`
+const tokenColumns = `t.name, t.created_at, t.last_used_at, t.scopes, COALESCE(a.username, ''),
+	CASE WHEN o.token_name IS NULL THEN '` + KindOperator + `' ELSE '` + KindApp + `' END, t.hash
+	FROM tokens t LEFT JOIN actors a ON a.id = t.actor_id LEFT JOIN oauth_tokens o ON o.token_name = t.name`
 
 // scanToken reads a row of tokenColumns.
 func scanToken(row rowScanner) (Token, []byte, error) {
@@ -95,7 +113,7 @@ func scanToken(row rowScanner) (Token, []byte, error) {
 	var created int64
 	var used sql.NullInt64
 	var hash []byte
-	err := row.Scan(&t.Name, &created, &used, &t.Scopes, &t.Account, &hash)
+	err := row.Scan(&t.Name, &created, &used, &t.Scopes, &t.Account, &t.Kind, &hash)
 	t.Created = fromMS(created)
 	if used.Valid {
 		t.LastUsed = fromMS(used.Int64)
@@ -103,7 +121,8 @@ func scanToken(row rowScanner) (Token, []byte, error) {
 	return t, hash, err
 }
 
-// Tokens returns every token, by name.
+// Tokens returns every token, by name, then the apps' client_credentials
+// tokens (KindClient), by app.
 func (tx *Tx) Tokens() ([]Token, error) {
 	out, err := queryList(tx, func(rows *sql.Rows) (Token, error) {
 		t, _, err := scanToken(rows)
@@ -112,11 +131,23 @@ func (tx *Tx) Tokens() ([]Token, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
-	return out, nil
+	clients, err := tx.clientTokens()
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return append(out, clients...), nil
 }
 
-// RevokeToken deletes the token name; it reports whether there was one.
+// RevokeToken deletes the token name, or ends the client_credentials
+// token that Tokens names so; it reports whether there was one.
 func (tx *Tx) RevokeToken(name string) (bool, error) {
+	if id, ok := strings.CutPrefix(name, ClientTokenPrefix); ok {
+		appID, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return false, nil // no app has such an id
+		}
+		return tx.RevokeAppToken(appID)
+	}
 	res, err := tx.exec(`DELETE FROM tokens WHERE name = ?`, name)
 	if err != nil {
 		return false, fmt.Errorf("revoke token %s: %w", name, err)
