@@ -37,6 +37,9 @@ func TestPageQueriesUseIndexes(t *testing.T) {
 			UNION SELECT target FROM feed_breaks WHERE note = ?2`, "USING INDEX feed_failures_note (note_id=?)"},
 		{`SELECT target FROM feed_recoveries WHERE note = ?1 AND note <> ''`, "USING INDEX feed_recoveries_note (note=?)"},
 		{`SELECT target FROM feed_breaks WHERE note = ?1`, "USING INDEX feed_breaks_note (note=?)"},
+		// Every API request with a token (store.CheckToken), however many apps signed in.
+		{`SELECT t.name FROM tokens t LEFT JOIN actors a ON a.id = t.actor_id LEFT JOIN oauth_tokens o ON o.token_name = t.name WHERE t.hash = ?`,
+			"USING INDEX sqlite_autoindex_tokens_2 (hash=?)"},
 	} {
 		rows, err := db.Query(`EXPLAIN QUERY PLAN `+c.query, "a", "b")
 		if err != nil {
