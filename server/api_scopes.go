@@ -67,3 +67,14 @@ func scopeGrants(have string, need []string) bool {
 	}
 	return false
 }
+
+// grantsAll reports whether the stored scopes have grant every scope of
+// want (space-separated), as scopeGrants grants each.
+func grantsAll(have, want string) bool {
+	for _, w := range strings.Fields(want) {
+		if !scopeGrants(have, []string{w}) {
+			return false
+		}
+	}
+	return true
+}

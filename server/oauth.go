@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -90,18 +92,22 @@ func apiApplicationOf(a *store.App) apiApplication {
 // as a form or JSON. Anyone may call it: it is rate limited, and the
 // store keeps at most store.MaxApps apps.
 func (s *Server) handleAPIRegisterApp(c echo.Context) error {
-	f, err := requestFields(c.Request())
+	f, composite, err := typedRequestFields(c.Request())
 	if err != nil {
 		return apiRequestError(c, err)
 	}
-	a, err := appRequest(f)
+	err = listFields(f, composite, map[string]string{"redirect_uris": "\n", "scopes": " "})
+	var a *store.App
+	if err == nil {
+		a, err = appRequest(f)
+	}
 	if err != nil {
 		return apiError(c, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
 	}
 	secret := randomString()
 	err = s.store.Update(c.Request().Context(), func(tx *store.Tx) error { return tx.RegisterApp(a, secret) })
 	if errors.Is(err, store.ErrTooMany) {
-		return apiError(c, http.StatusTooManyRequests, "Too many apps are registered on this server; try again tomorrow")
+		return apiError(c, http.StatusTooManyRequests, "Too many apps are signed in on this server: its operator must revoke some (nuttx-feed token list, token revoke)")
 	}
 	if err != nil {
 		return err
@@ -141,6 +147,24 @@ func appRequest(f map[string]string) (*store.App, error) {
 	return &store.App{ClientID: randomString(), Name: name, Website: strings.TrimSpace(f["website"]), RedirectURIs: uris, Scopes: scopes}, nil
 }
 
+// listFields reads the JSON lists of f (composite: those that were lists
+// or objects) that lists names, as Mastodon takes redirect_uris and scopes,
+// joined by the separator it names; any other list or object is an error.
+func listFields(f map[string]string, composite map[string]bool, lists map[string]string) error {
+	for k := range composite {
+		sep, ok := lists[k]
+		if !ok {
+			return fmt.Errorf("%s must be a string", k)
+		}
+		var items []string
+		if f[k] != "" && json.Unmarshal([]byte(f[k]), &items) != nil {
+			return fmt.Errorf("%s must be a string or a list of strings", k)
+		}
+		f[k] = strings.Join(items, sep)
+	}
+	return nil
+}
+
 // orDefault is v, or def when v is blank.
 func orDefault(v, def string) string {
 	if strings.TrimSpace(v) == "" {
@@ -162,11 +186,22 @@ func checkRedirectURI(raw string) error {
 		return errors.New("redirect URI must be an absolute URI")
 	case strings.Contains(raw, "#"): // "x:#" too, whose fragment is empty: the code would land in it
 		return errors.New("redirect URI cannot contain a fragment")
+	case (u.Scheme == "https" || u.Scheme == "http") && !validHost(u.Host):
+		return errors.New("redirect URI: the host must be a domain name or an IP address, with a port or none")
 	case slices.Contains([]string{"javascript", "data", "vbscript", "file", "blob"}, strings.ToLower(u.Scheme)):
 		return fmt.Errorf("redirect URI: the scheme %s is not allowed", u.Scheme)
 	}
 	return nil
 }
+
+// hostPattern is what a redirect URI's host may be: a domain name, an
+// IPv4 or a bracketed IPv6 address, and a port. It keeps what the
+// authorize page's Content-Security-Policy quotes of it to characters
+// that cannot start a directive (";", ",", spaces).
+var hostPattern = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$`)
+
+// validHost reports whether host matches hostPattern.
+func validHost(host string) bool { return hostPattern.MatchString(host) }
 
 // appTokenPrefix starts a client_credentials token, so that the API tells
 // one from the tokens of the tokens table without looking it up.
@@ -352,7 +387,10 @@ func authorizeCSP(redirect string) string {
 		return contentSecurityPolicy
 	}
 	dest := u.Scheme + ":"
-	if u.Host != "" && (u.Scheme == "https" || u.Scheme == "http") {
+	if u.Scheme == "https" || u.Scheme == "http" {
+		if !validHost(u.Host) { // registered before hosts were checked: no source from it
+			return contentSecurityPolicy
+		}
 		dest = u.Scheme + "://" + u.Host
 	}
 	return strings.Replace(contentSecurityPolicy, "form-action 'self' https:", "form-action 'self' https: "+dest, 1)
@@ -535,11 +573,15 @@ func appTokenName(name string) string {
 // appToken answers grant_type=client_credentials: a new token for the app
 // itself, replacing the one before.
 func (s *Server) appToken(c echo.Context, app *store.App, f map[string]string) error {
+	scope, err := parseScopes(orDefault(f["scope"], "read"))
+	if err != nil || !grantsAll(app.Scopes, scope) {
+		return oauthError(c, http.StatusBadRequest, "invalid_scope", "The requested scope is invalid, unknown, or malformed.")
+	}
 	token := appTokenPrefix + randomString()
 	if err := s.store.Update(c.Request().Context(), func(tx *store.Tx) error { return tx.SetAppToken(app.ID, token) }); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, apiOAuthToken{AccessToken: token, TokenType: "Bearer", Scope: orDefault(f["scope"], "read"), CreatedAt: s.now().Unix()})
+	return c.JSON(http.StatusOK, apiOAuthToken{AccessToken: token, TokenType: "Bearer", Scope: scope, CreatedAt: s.now().Unix()})
 }
 
 // handleOAuthRevoke is POST /oauth/revoke (token, client_id,

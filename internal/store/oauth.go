@@ -35,12 +35,15 @@ type App struct {
 	Scopes       string // space-separated
 }
 
-// RegisterApp stores a, with the hash of its secret, after deleting the
-// apps older than a day that never got a token; past MaxApps apps it
-// refuses with an error wrapping ErrTooMany. a.ID is set.
+// RegisterApp stores a, with the hash of its secret. Anyone may register
+// an app, so apps the operator never authorized (no token of
+// oauth_tokens; an app's own client_credentials token does not count) are
+// deleted after a day, and past MaxApps apps the oldest of them gives way
+// to the new one: a flood of registrations cannot keep a real app from
+// signing up. Only MaxApps apps that all hold the operator's tokens make
+// it refuse, with an error wrapping ErrTooMany. a.ID is set.
 func (tx *Tx) RegisterApp(a *App, secret string) error {
-	if _, err := tx.exec(`DELETE FROM oauth_apps WHERE created_at < ? AND app_token_hash IS NULL
-		AND NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.app_id = oauth_apps.id)`, ms(tx.Now.Add(-unusedAppTTL))); err != nil {
+	if _, err := tx.exec(`DELETE FROM oauth_apps WHERE created_at < ? AND `+unauthorizedApp, ms(tx.Now.Add(-unusedAppTTL))); err != nil {
 		return fmt.Errorf("register app: expire unused ones: %w", err)
 	}
 	var n int
@@ -48,7 +51,13 @@ func (tx *Tx) RegisterApp(a *App, secret string) error {
 		return fmt.Errorf("register app: %w", err)
 	}
 	if n >= MaxApps {
-		return fmt.Errorf("register app: %w apps registered (%d)", ErrTooMany, n)
+		res, err := tx.exec(`DELETE FROM oauth_apps WHERE id = (SELECT id FROM oauth_apps WHERE ` + unauthorizedApp + ` ORDER BY created_at, id LIMIT 1)`)
+		if err != nil {
+			return fmt.Errorf("register app: make room: %w", err)
+		}
+		if gone, _ := res.RowsAffected(); gone == 0 {
+			return fmt.Errorf("register app: %w apps registered (%d), all authorized", ErrTooMany, n)
+		}
 	}
 	err := tx.queryRow(`INSERT INTO oauth_apps (client_id, secret_hash, name, website, redirect_uris, scopes, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -58,6 +67,10 @@ func (tx *Tx) RegisterApp(a *App, secret string) error {
 	}
 	return nil
 }
+
+// unauthorizedApp selects the apps of oauth_apps that the operator never
+// gave a token.
+const unauthorizedApp = `NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.app_id = oauth_apps.id)`
 
 // appColumns selects an App and the hash of its secret; scanApp reads them.
 const appColumns = `id, client_id, name, website, redirect_uris, scopes, secret_hash FROM oauth_apps`

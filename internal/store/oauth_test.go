@@ -20,35 +20,71 @@ func TestAppsAreBounded(t *testing.T) {
 			return tx.RegisterApp(&store.App{ClientID: fmt.Sprint("c", i), Name: "app", RedirectURIs: []string{"urn:ietf:wg:oauth:2.0:oob"}, Scopes: "read"}, "secret")
 		})
 	}
+	authorize := func(clientID string) {
+		update(func(tx *store.Tx) error {
+			a, err := tx.AppByClientID(clientID)
+			if err != nil {
+				return err
+			}
+			_, err = tx.CreateAppToken(store.Token{Name: "app-app", Scopes: "read"}, "nfd_"+clientID, a.ID)
+			return err
+		})
+	}
 	for i := range store.MaxApps {
 		if err := register(i); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := register(store.MaxApps); !errors.Is(err, store.ErrTooMany) {
-		t.Fatalf("app %d: %v, want ErrTooMany", store.MaxApps+1, err)
+	authorize("c0")
+	update(func(tx *store.Tx) error { return tx.SetAppToken(mustApp(t, tx, "c1").ID, "nfa_client") }) // its own token: no authorization
+	// A full table: the oldest app never authorized (c1) makes room.
+	if err := register(store.MaxApps); err != nil {
+		t.Fatalf("app %d: %v", store.MaxApps+1, err)
 	}
 	update(func(tx *store.Tx) error {
-		a, err := tx.AppByClientID("c0")
-		if err != nil {
-			return err
+		if _, err := tx.AppByClientID("c0"); err != nil {
+			t.Errorf("the authorized app: %v", err)
 		}
-		_, err = tx.CreateAppToken(store.Token{Name: "app-app", Scopes: "read"}, "nfd_used", a.ID)
-		return err
+		if _, err := tx.AppByClientID("c1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the oldest app never authorized: %v, want it gone", err)
+		}
+		return nil
 	})
 	clk.Add(25 * time.Hour)
-	if err := register(store.MaxApps); err != nil {
+	if err := register(store.MaxApps + 1); err != nil {
 		t.Fatalf("a day later: %v", err)
 	}
 	update(func(tx *store.Tx) error {
 		if _, err := tx.AppByClientID("c0"); err != nil {
 			t.Errorf("the app with a token: %v", err)
 		}
-		if _, err := tx.AppByClientID("c1"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := tx.AppByClientID("c2"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("an unused app a day later: %v, want ErrNotFound", err)
 		}
 		return nil
 	})
+	// Only authorized apps: the table is full for good, until the
+	// operator revokes some.
+	for i := range store.MaxApps - 2 {
+		if err := register(2000 + i); err != nil {
+			t.Fatal(err)
+		}
+		authorize(fmt.Sprint("c", 2000+i))
+	}
+	authorize(fmt.Sprint("c", store.MaxApps+1))
+	if err := register(9999); !errors.Is(err, store.ErrTooMany) {
+		t.Errorf("%d authorized apps and one more: %v, want ErrTooMany", store.MaxApps, err)
+	}
+}
+
+// mustApp is the app clientID.
+func mustApp(t *testing.T, tx *store.Tx, clientID string) *store.App {
+	t.Helper()
+	a, err := tx.AppByClientID(clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // TestCodes: a code is taken once, not after it expired, and a wrong
