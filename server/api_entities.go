@@ -7,6 +7,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // Mastodon's entities, as the API answers with them: ids are strings,
@@ -34,6 +35,7 @@ type apiAccount struct {
 	FollowersCount int        `json:"followers_count"`
 	FollowingCount int        `json:"following_count"`
 	StatusesCount  int        `json:"statuses_count"`
+	LastStatusAt   *string    `json:"last_status_at"` // a date (2006-01-02), null with no status
 	Emojis         []struct{} `json:"emojis"`
 	Fields         []apiField `json:"fields"`
 }
@@ -70,6 +72,15 @@ type apiStatus struct {
 	Emojis             []struct{}   `json:"emojis"`
 	Card               *struct{}    `json:"card"`
 	Poll               *struct{}    `json:"poll"`
+	// What the viewer did with the status (a bot favourites, boosts,
+	// mutes, bookmarks and pins nothing: always false, also without a
+	// token) and the app that posted it (not kept: null).
+	Favourited  bool      `json:"favourited"`
+	Reblogged   bool      `json:"reblogged"`
+	Muted       bool      `json:"muted"`
+	Bookmarked  bool      `json:"bookmarked"`
+	Pinned      bool      `json:"pinned"`
+	Application *struct{} `json:"application"`
 	// Text is the status's source, sent only in the answer to its
 	// deletion (for "delete and redraft"), as on Mastodon.
 	Text *string `json:"text,omitempty"`
@@ -103,8 +114,15 @@ func (s *Server) apiAccountOf(tx *store.Tx, a *store.Actor) (apiAccount, error) 
 	if err != nil {
 		return apiAccount{}, err
 	}
+	last, posted, err := tx.LastNoteAt(a.ID)
+	if err != nil {
+		return apiAccount{}, err
+	}
 	avatar, _ := activitypub.Avatar(s.site, a)
 	header, _ := activitypub.Header(s.site, a)
+	if header == "" { // as a remote account without one: Mastodon never sends ""
+		header = s.site.URL(urls.Static, missingImage)
+	}
 	fields := make([]apiField, len(a.Fields))
 	for i, f := range a.Fields {
 		fields[i] = apiField{Name: f.Name, Value: activitypub.FieldHTML(f)}
@@ -116,8 +134,18 @@ func (s *Server) apiAccountOf(tx *store.Tx, a *store.Actor) (apiAccount, error) 
 		URL: s.site.Profile(a.Username), URI: s.site.Actor(a.Username),
 		Avatar: avatar, AvatarStatic: avatar, Header: header, HeaderStatic: header,
 		FollowersCount: followers, StatusesCount: statuses,
-		Emojis: []struct{}{}, Fields: fields,
+		LastStatusAt: apiDate(last, posted), Emojis: []struct{}{}, Fields: fields,
 	}, nil
+}
+
+// apiDate formats t as the date Mastodon gives last_status_at (UTC), or
+// null when not ok.
+func apiDate(t time.Time, ok bool) *string {
+	if !ok {
+		return nil
+	}
+	d := t.UTC().Format(time.DateOnly)
+	return &d
 }
 
 // apiStatusOf describes the local note n as a Mastodon Status.
