@@ -2,11 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 )
 
 // What Mastodon apps read when a user taps around (issue 10, second
@@ -61,5 +64,53 @@ func TestAPIStatusViewerFieldsAndLastStatus(t *testing.T) {
 		if today := time.Now().UTC().Format(time.DateOnly); account["last_status_at"] != today {
 			t.Errorf("last_status_at %v, want %s", account["last_status_at"], today)
 		}
+	}
+}
+
+// startAPIServerWithLog is startAPIServer keeping the server's log.
+func startAPIServerWithLog(t *testing.T) (*apiServer, *child) {
+	t.Helper()
+	dir := t.TempDir()
+	c := serveInChild(t, "--data", dir, "--listen", "127.0.0.1:0", "--allow-private-networks", "--prometheus-url", "")
+	code, out, stderr := run("token", "create", "--data", dir, "ci")
+	if code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return &apiServer{&adminServer{dir: dir, url: "http://" + c.Addr}, lines[len(lines)-1]}, c
+}
+
+// TestAPIMentionErrorsArePlain: a mention that cannot be resolved is
+// answered in plain words (no URL, no resolver address), with the
+// fetch's detail in the server's log.
+func TestAPIMentionErrorsArePlain(t *testing.T) {
+	t.Parallel()
+	s, server := startAPIServerWithLog(t)
+	bob := fedtest.New(t, "bob", fedtest.Mastodon, fedtest.FetchKeys)
+	host := strings.TrimPrefix(bob.Server.URL, "http://")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close() // nobody answers there
+	for _, c := range []struct {
+		handle string
+		code   int
+		want   string
+	}{
+		{"@bob@nonexistent.invalid", 422, "Validation failed: cannot mention @bob@nonexistent.invalid: no such domain"},
+		{"@nobody@" + host, 422, "Validation failed: cannot mention @nobody@" + host + ": no such account"},
+		{"@nobody@" + strings.TrimPrefix(adminBase, "http://"), 422, "Validation failed: cannot mention @nobody@" + strings.TrimPrefix(adminBase, "http://") + ": no such account"},
+		{"@alice@" + down, 503, "cannot mention @alice@" + down + ": the server did not answer; try again later"},
+	} {
+		code, doc := s.postForm(t, url.Values{"status": {"hi " + c.handle}})
+		if code != c.code || doc["error"] != c.want {
+			t.Errorf("POST mentioning %s: %d %v, want %d %q", c.handle, code, doc, c.code, c.want)
+		}
+	}
+	log := server.log.String()
+	if !strings.Contains(log, "nonexistent.invalid") || !strings.Contains(log, "no such host") {
+		t.Errorf("the log lacks the DNS detail:\n%s", log)
 	}
 }
