@@ -5,9 +5,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mattn/go-mastodon"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 )
@@ -112,5 +115,67 @@ func TestAPIMentionErrorsArePlain(t *testing.T) {
 	log := server.log.String()
 	if !strings.Contains(log, "nonexistent.invalid") || !strings.Contains(log, "no such host") {
 		t.Errorf("the log lacks the DNS detail:\n%s", log)
+	}
+}
+
+// TestAPIAppTaps: an account's following ([], no Link), the hashtag
+// timeline (public statuses with the tag only, any case, paged), a
+// status's history (its current version), a hashtag, and api_versions in
+// /api/v2/instance, as go-mastodon and raw requests read them.
+func TestAPIAppTaps(t *testing.T) {
+	t.Parallel()
+	f := startReadFixture(t)
+	c, ctx, st := f.c, t.Context(), f.statuses
+	tagged := []string{
+		f.postStatus(t, url.Values{"status": {"six #NuttX"}}),
+		f.postStatus(t, url.Values{"status": {"seven #nuttx"}, "visibility": {"unlisted"}}),
+		f.postStatus(t, url.Values{"status": {"eight #NUTTX #other"}}),
+	}
+	following, err := c.GetAccountFollowing(ctx, f.me.ID, nil)
+	if err != nil || len(following) != 0 {
+		t.Errorf("following: %v %v, want []", following, err)
+	}
+	code, doc, h := f.getJSON(t, "/api/v1/accounts/"+string(f.me.ID)+"/following", "")
+	if list, ok := doc.([]any); code != 200 || !ok || len(list) != 0 || h.Get("Link") != "" {
+		t.Errorf("following raw: %d %v Link %q", code, doc, h.Get("Link"))
+	}
+	if code, _, _ := f.getJSON(t, "/api/v1/accounts/99999/following", ""); code != 404 {
+		t.Errorf("following of an unknown account: %d, want 404", code)
+	}
+	want := []mastodon.ID{mastodon.ID(tagged[2]), mastodon.ID(tagged[0]), st[0].ID}
+	got := allPages(t, 1, func(pg *mastodon.Pagination) ([]*mastodon.Status, error) {
+		return c.GetTimelineHashtag(ctx, "nuttx", false, pg)
+	}, func(s *mastodon.Status) mastodon.ID { return s.ID })
+	if !slices.Equal(got, want) {
+		t.Errorf("tag timeline by 1: %v, want %v (public statuses with the tag)", got, want)
+	}
+	if code, doc, _ := f.getJSON(t, "/api/v1/timelines/tag/none?remote=true", ""); code != 200 || len(doc.([]any)) != 0 {
+		t.Errorf("remote tag timeline: %d %v, want []", code, doc)
+	}
+	if code, doc, _ := f.getJSON(t, "/api/v1/timelines/tag/NuttX?max_id="+tagged[0], ""); code != 200 || len(doc.([]any)) != 1 {
+		t.Errorf("tag timeline older than %s: %d %v, want the first status", tagged[0], code, doc)
+	}
+
+	if _, err := c.UpdateStatus(ctx, &mastodon.Toot{Status: "one, edited #NuttX"}, st[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	history, err := c.GetStatusHistory(ctx, st[0].ID)
+	if err != nil || len(history) != 1 || !strings.Contains(history[0].Content, "one, edited") || history[0].Account.ID != f.me.ID {
+		t.Errorf("history: %+v %v, want the current version", history, err)
+	}
+	if code, _, _ := f.getJSON(t, "/api/v1/statuses/0123456789abcdef0123456789abcdef/history", ""); code != 404 {
+		t.Errorf("history of an unknown status: %d, want 404", code)
+	}
+
+	code, tag, _ := f.getJSON(t, "/api/v1/tags/NuttX", "")
+	if m, _ := tag.(map[string]any); code != 200 || m["name"] != "nuttx" || m["following"] != false || !strings.HasSuffix(m["url"].(string), "/tags/nuttx") {
+		t.Errorf("tag: %d %v", code, tag)
+	}
+	if code, _, _ := f.getJSON(t, "/api/v1/tags/no-tag", ""); code != 404 {
+		t.Errorf("a name that is no hashtag: %d, want 404", code)
+	}
+	_, inst, _ := f.request(t, "GET", "/api/v2/instance", "", "", nil)
+	if v, _ := inst["api_versions"].(map[string]any); v["mastodon"] != float64(2) {
+		t.Errorf("api_versions: %v, want {mastodon: 2}", inst["api_versions"])
 	}
 }
