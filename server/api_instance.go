@@ -114,7 +114,7 @@ func (s *Server) apiInstanceV2(contact apiAccount, actors int) map[string]any {
 	return map[string]any{
 		"domain": s.site.Host(), "title": contact.DisplayName, "version": apiVersion(),
 		"api_versions": map[string]int{"mastodon": apiMastodonAPIVersion},
-		"source_url": "https://github.com/nuttx-feed/nuttx-feed", "description": contact.Note,
+		"source_url":   "https://github.com/nuttx-feed/nuttx-feed", "description": contact.Note,
 		"usage":     map[string]any{"users": map[string]any{"active_month": actors}},
 		"thumbnail": map[string]any{"url": contact.Avatar}, "languages": []string{"en"},
 		"configuration": map[string]any{
