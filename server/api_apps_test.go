@@ -179,3 +179,48 @@ func TestAPIAppTaps(t *testing.T) {
 		t.Errorf("api_versions: %v, want {mastodon: 2}", inst["api_versions"])
 	}
 }
+
+// TestAPIMentionIDs: a status's mentions carry account ids, not IRIs: a
+// remote actor's 21-digit id that GET /api/v1/accounts/:id answers with
+// its handle, and our own actor's local id, with their profile URLs (a
+// remote actor's as its stored actor document gives it: a follower here).
+func TestAPIMentionIDs(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	c := mastodon.NewClient(&mastodon.Config{Server: s.url, AccessToken: s.token})
+	ctx := t.Context()
+	me, err := c.GetAccountCurrentUser(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := s.remote(t, "alice", fedtest.Mastodon, false)
+	alice.ProfileURL = alice.Server.URL + "/@alice"
+	s.follow(t, alice) // her actor (and profile URL) is stored with her key
+	handle := "@alice@" + strings.TrimPrefix(alice.Server.URL, "http://")
+	local := "@nuttx_build@" + strings.TrimPrefix(adminBase, "http://")
+	st, err := c.PostStatus(ctx, &mastodon.Toot{Status: "hi " + handle + " and " + local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.GetStatus(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range []*mastodon.Status{st, again} {
+		if len(got.Mentions) != 2 {
+			t.Fatalf("mentions: %+v", got.Mentions)
+		}
+		remote, ours := got.Mentions[0], got.Mentions[1]
+		if _, ok := parseRemoteID(string(remote.ID)); !ok || remote.Acct != strings.TrimPrefix(handle, "@") || remote.URL != alice.ProfileURL {
+			t.Errorf("remote mention %+v: want a 21-digit account id", remote)
+		}
+		if ours.ID != me.ID || ours.URL != me.URL || ours.Acct != "nuttx_build" {
+			t.Errorf("local mention %+v: want account %s (%s)", ours, me.ID, me.URL)
+		}
+		acc, err := c.GetAccount(ctx, remote.ID)
+		if err != nil || acc.Acct != remote.Acct || acc.URI != alice.ActorID() {
+			t.Errorf("GET the mentioned account %s: %+v %v", remote.ID, acc, err)
+		}
+	}
+}
+

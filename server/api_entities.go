@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -86,8 +88,8 @@ type apiStatus struct {
 	Text *string `json:"text,omitempty"`
 }
 
-// apiMention is an account a Status mentions. Remote accounts have no
-// local id here: id is the actor's IRI.
+// apiMention is an account a Status mentions: id is its account's id
+// (apiMentions).
 type apiMention struct {
 	ID       string `json:"id"`
 	Username string `json:"username"`
@@ -167,7 +169,10 @@ func (s *Server) apiStatusOf(tx *store.Tx, n *store.Note) (*apiStatus, error) {
 		CreatedAt: apiTime(n.Published), Account: account, Content: n.Content,
 		Visibility: n.Visibility, Sensitive: n.Sensitive, SpoilerText: n.Summary,
 		RepliesCount: views[0].ReplyCount, MediaAttachments: []struct{}{},
-		Mentions: apiMentions(n.Mentions), Tags: s.apiTags(n.Tags), Emojis: []struct{}{},
+		Tags: s.apiTags(n.Tags), Emojis: []struct{}{},
+	}
+	if st.Mentions, err = s.apiMentions(tx, n.Mentions); err != nil {
+		return nil, err
 	}
 	if !n.Edited.IsZero() {
 		edited := apiTime(n.Edited)
@@ -196,15 +201,37 @@ func (s *Server) apiParent(tx *store.Tx, st *apiStatus, parent string) error {
 	return nil
 }
 
-// apiMentions describes a note's mentions.
-func apiMentions(ms []store.Mention) []apiMention {
+// apiMentions describes a note's mentions with their accounts' ids: one
+// of our actors by its local id, a remote one by its id in
+// remote_account_ids (migration 0018 numbers every mentioned actor), with
+// its profile page when known, else its IRI.
+func (s *Server) apiMentions(tx *store.Tx, ms []store.Mention) ([]apiMention, error) {
 	out := make([]apiMention, len(ms))
 	for i, m := range ms {
 		acct := strings.TrimPrefix(m.Name, "@")
 		user, _, _ := strings.Cut(acct, "@")
 		out[i] = apiMention{ID: m.Href, Username: user, URL: m.Href, Acct: acct}
+		if username, ours := s.site.ParseLocalActor(m.Href); ours {
+			a, err := tx.Actor(username)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // not (or no longer) one of ours: its IRI
+			}
+			if err != nil {
+				return nil, err
+			}
+			out[i].ID, out[i].URL, out[i].Acct = strconv.FormatInt(a.ID, 10), s.site.Profile(a.Username), a.Username
+			continue
+		}
+		a, err := tx.RemoteAccountByIRI(m.Href)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // not numbered (a note stored while 0018 was not applied cannot be): its IRI
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i].ID, out[i].URL = apiRemoteID(a.Seq), cmp.Or(a.URL, m.Href)
 	}
-	return out
+	return out, nil
 }
 
 // apiTags describes a note's hashtags, linked to their pages.
