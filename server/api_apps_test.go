@@ -223,4 +223,3 @@ func TestAPIMentionIDs(t *testing.T) {
 		}
 	}
 }
-
