@@ -223,3 +223,34 @@ func TestAPIMentionIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIUnknownCursorPlacedByTime: a status id that names no note but
+// has a note id's form pages by its time (max_id far in the future lists
+// all, in the past none; since_id and min_id the other way round); any
+// other unknown cursor is 400 saying which ids work.
+func TestAPIUnknownCursorPlacedByTime(t *testing.T) {
+	t.Parallel()
+	s := startAPIServer(t)
+	posted := []string{s.postStatus(t, url.Values{"status": {"one"}}), s.postStatus(t, url.Values{"status": {"two"}})}
+	future, past := "ffffffffffff"+strings.Repeat("0", 20), "000000000001"+strings.Repeat("0", 20)
+	for _, c := range []struct {
+		query string
+		want  int
+	}{
+		{"max_id=" + future, 2}, {"max_id=" + past, 0}, {"since_id=" + past, 2}, {"since_id=" + future, 0},
+		{"min_id=" + past, 2}, {"min_id=" + future, 0},
+	} {
+		code, doc, _ := s.getJSON(t, "/api/v1/timelines/public?"+c.query, "")
+		list, _ := doc.([]any)
+		if code != 200 || len(list) != c.want {
+			t.Errorf("%s: %d %v, want %d statuses", c.query, code, doc, c.want)
+		}
+	}
+	for _, cursor := range []string{"nope", "FFFFFFFFFFFF" + strings.Repeat("0", 20), posted[0] + "0"} {
+		code, doc, _ := s.getJSON(t, "/api/v1/timelines/public?max_id="+cursor, "")
+		m, _ := doc.(map[string]any)
+		if msg, _ := m["error"].(string); code != 400 || !strings.Contains(msg, "use the id of a status this list gave") {
+			t.Errorf("max_id=%s: %d %v, want 400 saying which ids work", cursor, code, doc)
+		}
+	}
+}

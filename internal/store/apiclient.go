@@ -22,3 +22,17 @@ func (tx *Tx) LastNoteAt(actorID int64) (time.Time, bool, error) {
 	}
 	return fromMS(last.Int64), true, nil
 }
+
+// NoteSeqsAround places the time t among the notes' rows (deleted or not),
+// for a paging cursor that names no note: before is the first row
+// published at or after t (one past the last row when none), so rows
+// below it are older; after is the last row published at or before t (0
+// when none), so rows above it are newer.
+func (tx *Tx) NoteSeqsAround(t time.Time) (before, after int64, err error) {
+	err = tx.queryRow(`SELECT COALESCE((SELECT MIN(id) FROM notes WHERE published_at >= ?1), (SELECT COALESCE(MAX(id), 0) + 1 FROM notes)),
+		COALESCE((SELECT MAX(id) FROM notes WHERE published_at <= ?1), 0)`, ms(t)).Scan(&before, &after)
+	if err != nil {
+		return 0, 0, fmt.Errorf("place a cursor in time: %w", err)
+	}
+	return before, after, nil
+}
