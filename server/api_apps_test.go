@@ -254,3 +254,52 @@ func TestAPIUnknownCursorPlacedByTime(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIGroupedNotifications: /api/v2/notifications lists the page
+// /api/v1/notifications lists, each notification its own group naming
+// its account (and status), each account and status once; it needs a
+// token with read:notifications.
+func TestAPIGroupedNotifications(t *testing.T) {
+	t.Parallel()
+	f := startReadFixture(t)
+	bearer := "Bearer " + f.token
+	_, v1, _ := f.getJSON(t, "/api/v1/notifications", bearer)
+	code, v2, h := f.getJSON(t, "/api/v2/notifications?limit=1", bearer)
+	plain := v1.([]any)
+	if len(plain) < 2 {
+		t.Fatalf("the fixture has %d notifications, want 2 or more", len(plain))
+	}
+	if code != 200 || !strings.Contains(h.Get("Link"), `rel="next"`) {
+		t.Fatalf("v2: %d %v Link %q", code, v2, h.Get("Link"))
+	}
+	_, all, _ := f.getJSON(t, "/api/v2/notifications", bearer)
+	doc := all.(map[string]any)
+	groups, accounts, statuses := doc["notification_groups"].([]any), doc["accounts"].([]any), doc["statuses"].([]any)
+	if len(groups) != len(plain) {
+		t.Fatalf("%d groups, %d notifications", len(groups), len(plain))
+	}
+	accountIDs, statusIDs := map[any]bool{}, map[any]bool{}
+	for _, a := range accounts {
+		accountIDs[a.(map[string]any)["id"]] = true
+	}
+	for _, s := range statuses {
+		statusIDs[s.(map[string]any)["id"]] = true
+	}
+	if len(accountIDs) != len(accounts) || len(statusIDs) != len(statuses) {
+		t.Errorf("accounts or statuses repeated: %v %v", accounts, statuses)
+	}
+	for i, g := range groups {
+		g, n := g.(map[string]any), plain[i].(map[string]any)
+		sample := g["sample_account_ids"].([]any)
+		if g["most_recent_notification_id"] != n["id"] || g["type"] != n["type"] || g["notifications_count"] != float64(1) ||
+			g["group_key"] != n["group_key"] || len(sample) != 1 || !accountIDs[sample[0]] {
+			t.Errorf("group %v for notification %v", g, n)
+		}
+		if st, ok := n["status"].(map[string]any); ok && (g["status_id"] != st["id"] || !statusIDs[st["id"]]) {
+			t.Errorf("group %v lacks the status %v", g, st["id"])
+		}
+	}
+	if code, _, _ := f.getJSON(t, "/api/v2/notifications", ""); code != 401 {
+		t.Errorf("without a token: %d, want 401", code)
+	}
+}
