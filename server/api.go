@@ -72,6 +72,7 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	route(urls.APIStatusHistory, http.MethodGet, s.apiAuth(optional, "read:statuses")(s.handleAPIStatusHistory))
 	route(urls.APITag, http.MethodGet, s.apiAuth(optional)(s.handleAPITag)) // public on Mastodon: no scope
 	route(urls.APINotifications, http.MethodGet, s.apiAuth(required, "read:notifications")(s.handleAPINotifications))
+	route(urls.APISearchV2, http.MethodGet, s.apiAuth(optional, "read:search")(s.handleAPISearch))
 	route(urls.APINotificationsV2, http.MethodGet, s.apiAuth(required, "read:notifications")(s.handleAPIGroupedNotifications))
 	route(urls.APINotification, http.MethodGet, s.apiAuth(required, "read:notifications")(s.handleAPINotification))
 	// OAuth for apps and what they call on start (oauth.go, api_client.go).

@@ -75,7 +75,12 @@ func (s *Server) handleAPITag(c echo.Context) error {
 	if !isHashtag(name) {
 		return apiError(c, http.StatusNotFound, apiErrNotFound)
 	}
-	return c.JSON(http.StatusOK, apiTagEntity{apiTag: s.apiTags([]string{name})[0], ID: name, History: []struct{}{}})
+	return c.JSON(http.StatusOK, s.apiTagEntity(name))
+}
+
+// apiTagEntity describes the hashtag name (lower case) as a Tag.
+func (s *Server) apiTagEntity(name string) apiTagEntity {
+	return apiTagEntity{apiTag: s.apiTags([]string{name})[0], ID: name, History: []struct{}{}}
 }
 
 // isHashtag reports whether name can be a hashtag: letters, digits, marks

@@ -303,3 +303,59 @@ func TestAPIGroupedNotifications(t *testing.T) {
 		t.Errorf("without a token: %d, want 401", code)
 	}
 }
+
+// TestAPISearch: /api/v2/search finds our account by username, handle or
+// URL, a remote account by the handle its reply showed, our status by URL
+// or id, statuses by words with a token only, the hashtag of public
+// posts; type, limit and offset bound it, bad ones are 400, and nothing is
+// fetched from elsewhere.
+func TestAPISearch(t *testing.T) {
+	t.Parallel()
+	f := startReadFixture(t)
+	c, ctx, st := f.c, t.Context(), f.statuses
+	aliceHandle := strings.TrimPrefix(f.alice.Server.URL, "http://")
+	res, err := c.Search(ctx, "nuttx_build", false)
+	if err != nil || len(res.Accounts) != 1 || res.Accounts[0].ID != f.me.ID {
+		t.Errorf("search nuttx_build: %+v %v", res, err)
+	}
+	for _, q := range []string{"@nuttx_build@" + strings.TrimPrefix(adminBase, "http://"), f.me.URL, adminBase + "/users/nuttx_build"} {
+		if res, err := c.Search(ctx, q, true); err != nil || len(res.Accounts) != 1 || res.Accounts[0].ID != f.me.ID {
+			t.Errorf("search %s: %+v %v", q, res, err)
+		}
+	}
+	if res, err := c.Search(ctx, "@alice@"+aliceHandle, true); err != nil || len(res.Accounts) != 1 || res.Accounts[0].Acct != "alice@"+aliceHandle {
+		t.Errorf("search alice: %+v %v", res, err)
+	}
+	gets := len(f.alice.Gets())
+	if res, err := c.Search(ctx, "@carol@"+aliceHandle, true); err != nil || len(res.Accounts) != 0 || len(f.alice.Gets()) != gets {
+		t.Errorf("search an unknown remote handle: %+v %v, %d GETs to its server (want none)", res, err, len(f.alice.Gets())-gets)
+	}
+	for _, q := range []string{st[2].URL, st[2].URI, string(st[2].ID)} {
+		if res, err := c.Search(ctx, q, true); err != nil || len(res.Statuses) != 1 || res.Statuses[0].ID != st[2].ID {
+			t.Errorf("search %s: %+v %v", q, res, err)
+		}
+	}
+	if res, err := c.Search(ctx, "three", false); err != nil || len(res.Statuses) != 1 || res.Statuses[0].ID != st[2].ID {
+		t.Errorf("search words with a token: %+v %v", res, err)
+	}
+	code, doc, _ := f.getJSON(t, "/api/v2/search?q=three", "")
+	if m := doc.(map[string]any); code != 200 || len(m["statuses"].([]any)) != 0 {
+		t.Errorf("search words without a token: %d %v, want no statuses", code, doc)
+	}
+	if res, err := c.Search(ctx, "#NuttX", false); err != nil || len(res.Hashtags) != 1 || res.Hashtags[0].Name != "nuttx" {
+		t.Errorf("search #NuttX: %+v %v", res, err)
+	}
+	code, doc, _ = f.getJSON(t, "/api/v2/search?q=nuttx&type=hashtags", "Bearer "+f.token)
+	if m := doc.(map[string]any); code != 200 || len(m["hashtags"].([]any)) != 1 || len(m["accounts"].([]any)) != 0 || len(m["statuses"].([]any)) != 0 {
+		t.Errorf("type=hashtags: %d %v", code, doc)
+	}
+	code, doc, _ = f.getJSON(t, "/api/v2/search?q=o&type=statuses&limit=1&offset=1", "Bearer "+f.token)
+	if m := doc.(map[string]any); code != 200 || len(m["statuses"].([]any)) > 1 {
+		t.Errorf("limit=1: %d %v", code, doc)
+	}
+	for _, q := range []string{"q=x&type=people", "q=x&limit=x", "q=x&offset=-1", "q=x&offset=99999999"} {
+		if code, doc, _ := f.getJSON(t, "/api/v2/search?"+q, ""); code != 400 {
+			t.Errorf("%s: %d %v, want 400", q, code, doc)
+		}
+	}
+}

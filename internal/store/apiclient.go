@@ -36,3 +36,12 @@ func (tx *Tx) NoteSeqsAround(t time.Time) (before, after int64, err error) {
 	}
 	return before, after, nil
 }
+
+// RemoteAccountByHandle returns the remote account whose handle
+// (@user@host, any case) a stored reply or a mention of ours showed;
+// ErrNotFound when none did.
+func (tx *Tx) RemoteAccountByHandle(handle string) (*RemoteAccount, error) {
+	return tx.remoteAccount(`i.iri = (SELECT iri FROM (
+		SELECT author AS iri FROM remote_replies WHERE lower(author_handle) = lower(?1)
+		UNION ALL SELECT href FROM note_mentions WHERE lower(name) = lower(?1) AND inbox <> '') LIMIT 1)`, handle)
+}

@@ -80,6 +80,7 @@ var (
 	APIStatusHistory     = Route{"api-status-history", "/api/v1/statuses/:id/history"}
 	APITag               = Route{"api-tag", "/api/v1/tags/:name"}
 	APINotificationsV2   = Route{"api-notifications-v2", "/api/v2/notifications"}
+	APISearchV2          = Route{"api-search-v2", "/api/v2/search"}
 
 	// OAuth 2 for phone apps and what they call on start (server/oauth.go,
 	// server/api_client.go).
@@ -117,7 +118,7 @@ var All = []Route{
 	APIInstance, APIInstanceV2, APIVerifyCredentials, APIStatuses, APIStatus, APIStatusSource,
 	APIStatusContext, APIAccountLookup, APIAccount, APIAccountStatuses, APIAccountFollowers, APITimelinePublic,
 	APINotifications, APINotification, APIAccountFollowing, APITimelineTag, APIStatusHistory, APITag,
-	APINotificationsV2,
+	APINotificationsV2, APISearchV2,
 	APIApps, APIAppsVerify, OAuthAuthorize, OAuthToken, OAuthRevoke, OAuthMetadata, APICustomEmojis,
 	APITimelineHome, APIPreferences, APIMarkers, APIFilters, APIFiltersV2, APILists, APIAnnouncements,
 	APIFollowedTags, APIConversations, APIAccountRelationships,
