@@ -56,7 +56,7 @@ func (s *Service) ResolveMentions(ctx context.Context, p *Post) error {
 	for _, h := range handles {
 		m, profile, err := s.resolveHandle(ctx, h)
 		if err != nil {
-			return resolveFailure(fmt.Errorf("cannot mention %s: %w", h, err))
+			return resolveFailure(&subjectError{"cannot mention " + h.String(), "no such account", err})
 		}
 		p.Content.ResolveMention(h, profile)
 		p.addMention(m)
@@ -115,6 +115,51 @@ func transient(err error) bool {
 	return false
 }
 
+// subjectError is a mention or parent that cannot be resolved: its
+// message is subject (what failed: "cannot mention @bob@example.org"), then
+// the fetch's error in full, for a command's output and the logs;
+// PlainMentionError says it in plain words, with notFound when its server
+// does not know it.
+type subjectError struct {
+	subject, notFound string
+	err               error
+}
+
+func (e *subjectError) Error() string { return e.subject + ": " + e.err.Error() }
+func (e *subjectError) Unwrap() error { return e.err }
+
+// PlainMentionError returns the error of ResolveMentions err in plain
+// words, for an API client that should not see fetch details (URLs, the
+// resolver's address): what failed, then "no such domain", "no such
+// account" (or note), "the server did not answer", "the server is busy"
+// or "the server's answer is not usable". ok is false when err is not
+// about a mention or parent.
+func PlainMentionError(err error) (msg string, ok bool) {
+	var se *subjectError
+	if !errors.As(err, &se) {
+		return "", false
+	}
+	return se.subject + ": " + plainReason(se.err, se.notFound), true
+}
+
+// plainReason says in a few words why the fetch error err failed;
+// notFound is what a 404 or 410 means.
+func plainReason(err error, notFound string) string {
+	var st *statusError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return "no such domain"
+	case errors.Is(err, ErrNotFound), errors.As(err, &st) && (st.Status == http.StatusNotFound || st.Status == http.StatusGone):
+		return notFound
+	case errors.Is(err, ErrTooManyRequests), errors.As(err, &st) && st.Status == http.StatusTooManyRequests:
+		return "the server is busy; try again later"
+	case errors.Is(err, ErrUnavailable), transient(err):
+		return "the server did not answer; try again later"
+	}
+	return "the server's answer is not usable"
+}
+
 // addMention adds m to p's mentions unless its actor is there already.
 func (p *Post) addMention(m store.Mention) {
 	for _, have := range p.Mentions {
@@ -139,11 +184,11 @@ func (s *Service) mentionParent(ctx context.Context, p *Post) error {
 	}
 	note, err := s.fetchDocument(ctx, ref)
 	if err != nil {
-		return fmt.Errorf("cannot reply to %s: %w", ref, err)
+		return &subjectError{"cannot reply to " + ref, "no such note", err}
 	}
 	author, err := noteAuthor(note, u)
 	if err != nil {
-		return fmt.Errorf("cannot reply to %s: %w", ref, err)
+		return &subjectError{"cannot reply to " + ref, "no such note", err}
 	}
 	p.InReplyTo = note.ID
 	if _, ours := s.site.ParseLocalActor(author); ours {
@@ -151,7 +196,7 @@ func (s *Service) mentionParent(ctx context.Context, p *Post) error {
 	}
 	m, _, err := s.resolveActor(ctx, author, "")
 	if err != nil {
-		return fmt.Errorf("cannot mention the author of %s: %w", ref, err)
+		return &subjectError{"cannot mention the author of " + ref, "no such account", err}
 	}
 	p.addMention(m)
 	return nil

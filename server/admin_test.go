@@ -570,7 +570,7 @@ func TestAdminCommandsNeedADatabase(t *testing.T) {
 		if c.arg != "" {
 			args = append(args, c.arg)
 		}
-		failsWith(t, 1, "no nuttx-feed database in "+empty+"; run serve first", args...)
+		failsWith(t, 1, "no nuttx-feed database in "+empty+"; pass --data DIR", args...)
 	}
 	if databaseExists(empty) {
 		t.Error("a command created a database")

@@ -67,7 +67,13 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	route(urls.APIAccountStatuses, http.MethodGet, s.apiAuth(optional, "read:statuses")(s.handleAPIAccountStatuses))
 	route(urls.APIAccountFollowers, http.MethodGet, s.apiAuth(optional, "read:accounts")(s.handleAPIFollowers))
 	route(urls.APITimelinePublic, http.MethodGet, s.apiAuth(optional, "read:statuses")(s.handleAPIPublicTimeline))
+	route(urls.APITimelineTag, http.MethodGet, s.apiAuth(optional, "read:statuses")(s.handleAPITagTimeline))
+	route(urls.APIAccountFollowing, http.MethodGet, s.apiAuth(optional, "read:accounts")(s.handleAPIFollowing))
+	route(urls.APIStatusHistory, http.MethodGet, s.apiAuth(optional, "read:statuses")(s.handleAPIStatusHistory))
+	route(urls.APITag, http.MethodGet, s.apiAuth(optional)(s.handleAPITag)) // public on Mastodon: no scope
 	route(urls.APINotifications, http.MethodGet, s.apiAuth(required, "read:notifications")(s.handleAPINotifications))
+	route(urls.APISearchV2, http.MethodGet, s.apiAuth(optional, "read:search")(s.handleAPISearch))
+	route(urls.APINotificationsV2, http.MethodGet, s.apiAuth(required, "read:notifications")(s.handleAPIGroupedNotifications))
 	route(urls.APINotification, http.MethodGet, s.apiAuth(required, "read:notifications")(s.handleAPINotification))
 	// OAuth for apps and what they call on start (oauth.go, api_client.go).
 	route(urls.APIApps, http.MethodPost, s.handleAPIRegisterApp)

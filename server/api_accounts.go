@@ -107,7 +107,7 @@ func (s *Server) handleAPIAccountStatuses(c echo.Context) error {
 
 // apiNotes lists a page of the notes f selects as Statuses.
 func (s *Server) apiNotes(tx *store.Tx, f store.NoteFilter, q apiListQuery) ([]*apiStatus, error) {
-	p, err := q.page(apiStatusCursor(tx))
+	p, err := q.pageBy(apiStatusCursor(tx))
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"cmp"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // Mastodon's entities, as the API answers with them: ids are strings,
@@ -34,6 +37,7 @@ type apiAccount struct {
 	FollowersCount int        `json:"followers_count"`
 	FollowingCount int        `json:"following_count"`
 	StatusesCount  int        `json:"statuses_count"`
+	LastStatusAt   *string    `json:"last_status_at"` // a date (2006-01-02), null with no status
 	Emojis         []struct{} `json:"emojis"`
 	Fields         []apiField `json:"fields"`
 }
@@ -70,13 +74,22 @@ type apiStatus struct {
 	Emojis             []struct{}   `json:"emojis"`
 	Card               *struct{}    `json:"card"`
 	Poll               *struct{}    `json:"poll"`
+	// What the viewer did with the status (a bot favourites, boosts,
+	// mutes, bookmarks and pins nothing: always false, also without a
+	// token) and the app that posted it (not kept: null).
+	Favourited  bool      `json:"favourited"`
+	Reblogged   bool      `json:"reblogged"`
+	Muted       bool      `json:"muted"`
+	Bookmarked  bool      `json:"bookmarked"`
+	Pinned      bool      `json:"pinned"`
+	Application *struct{} `json:"application"`
 	// Text is the status's source, sent only in the answer to its
 	// deletion (for "delete and redraft"), as on Mastodon.
 	Text *string `json:"text,omitempty"`
 }
 
-// apiMention is an account a Status mentions. Remote accounts have no
-// local id here: id is the actor's IRI.
+// apiMention is an account a Status mentions: id is its account's id
+// (apiMentions).
 type apiMention struct {
 	ID       string `json:"id"`
 	Username string `json:"username"`
@@ -103,8 +116,15 @@ func (s *Server) apiAccountOf(tx *store.Tx, a *store.Actor) (apiAccount, error) 
 	if err != nil {
 		return apiAccount{}, err
 	}
+	last, posted, err := tx.LastNoteAt(a.ID)
+	if err != nil {
+		return apiAccount{}, err
+	}
 	avatar, _ := activitypub.Avatar(s.site, a)
 	header, _ := activitypub.Header(s.site, a)
+	if header == "" { // as a remote account without one: Mastodon never sends ""
+		header = s.site.URL(urls.Static, missingImage)
+	}
 	fields := make([]apiField, len(a.Fields))
 	for i, f := range a.Fields {
 		fields[i] = apiField{Name: f.Name, Value: activitypub.FieldHTML(f)}
@@ -116,8 +136,18 @@ func (s *Server) apiAccountOf(tx *store.Tx, a *store.Actor) (apiAccount, error) 
 		URL: s.site.Profile(a.Username), URI: s.site.Actor(a.Username),
 		Avatar: avatar, AvatarStatic: avatar, Header: header, HeaderStatic: header,
 		FollowersCount: followers, StatusesCount: statuses,
-		Emojis: []struct{}{}, Fields: fields,
+		LastStatusAt: apiDate(last, posted), Emojis: []struct{}{}, Fields: fields,
 	}, nil
+}
+
+// apiDate formats t as the date Mastodon gives last_status_at (UTC), or
+// null when not ok.
+func apiDate(t time.Time, ok bool) *string {
+	if !ok {
+		return nil
+	}
+	d := t.UTC().Format(time.DateOnly)
+	return &d
 }
 
 // apiStatusOf describes the local note n as a Mastodon Status.
@@ -139,7 +169,10 @@ func (s *Server) apiStatusOf(tx *store.Tx, n *store.Note) (*apiStatus, error) {
 		CreatedAt: apiTime(n.Published), Account: account, Content: n.Content,
 		Visibility: n.Visibility, Sensitive: n.Sensitive, SpoilerText: n.Summary,
 		RepliesCount: views[0].ReplyCount, MediaAttachments: []struct{}{},
-		Mentions: apiMentions(n.Mentions), Tags: s.apiTags(n.Tags), Emojis: []struct{}{},
+		Tags: s.apiTags(n.Tags), Emojis: []struct{}{},
+	}
+	if st.Mentions, err = s.apiMentions(tx, n.Mentions); err != nil {
+		return nil, err
 	}
 	if !n.Edited.IsZero() {
 		edited := apiTime(n.Edited)
@@ -168,15 +201,37 @@ func (s *Server) apiParent(tx *store.Tx, st *apiStatus, parent string) error {
 	return nil
 }
 
-// apiMentions describes a note's mentions.
-func apiMentions(ms []store.Mention) []apiMention {
+// apiMentions describes a note's mentions with their accounts' ids: one
+// of our actors by its local id, a remote one by its id in
+// remote_account_ids (migration 0018 numbers every mentioned actor), with
+// its profile page when known, else its IRI.
+func (s *Server) apiMentions(tx *store.Tx, ms []store.Mention) ([]apiMention, error) {
 	out := make([]apiMention, len(ms))
 	for i, m := range ms {
 		acct := strings.TrimPrefix(m.Name, "@")
 		user, _, _ := strings.Cut(acct, "@")
 		out[i] = apiMention{ID: m.Href, Username: user, URL: m.Href, Acct: acct}
+		if username, ours := s.site.ParseLocalActor(m.Href); ours {
+			a, err := tx.Actor(username)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // not (or no longer) one of ours: its IRI
+			}
+			if err != nil {
+				return nil, err
+			}
+			out[i].ID, out[i].URL, out[i].Acct = strconv.FormatInt(a.ID, 10), s.site.Profile(a.Username), a.Username
+			continue
+		}
+		a, err := tx.RemoteAccountByIRI(m.Href)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // not numbered (a note stored while 0018 was not applied cannot be): its IRI
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i].ID, out[i].URL = apiRemoteID(a.Seq), cmp.Or(a.URL, m.Href)
 	}
-	return out
+	return out, nil
 }
 
 // apiTags describes a note's hashtags, linked to their pages.

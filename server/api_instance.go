@@ -82,6 +82,10 @@ func (s *Server) handleAPIInstance(version int) echo.HandlerFunc {
 	}
 }
 
+// apiMastodonAPIVersion is the api_versions.mastodon of /api/v2/instance:
+// what Mastodon 4.3.0 reports, so that apps pick the calls 4.3 has.
+const apiMastodonAPIVersion = 2
+
 // apiVersion is the version the instance reports: Mastodon's that the API
 // follows, and nuttx-feed's.
 func apiVersion() string { return apiCompatVersion + " (compatible; nuttx-feed " + Version + ")" }
@@ -109,7 +113,8 @@ func (s *Server) apiInstanceV1(contact apiAccount, actors, notes int) map[string
 func (s *Server) apiInstanceV2(contact apiAccount, actors int) map[string]any {
 	return map[string]any{
 		"domain": s.site.Host(), "title": contact.DisplayName, "version": apiVersion(),
-		"source_url": "https://github.com/nuttx-feed/nuttx-feed", "description": contact.Note,
+		"api_versions": map[string]int{"mastodon": apiMastodonAPIVersion},
+		"source_url":   "https://github.com/nuttx-feed/nuttx-feed", "description": contact.Note,
 		"usage":     map[string]any{"users": map[string]any{"active_month": actors}},
 		"thumbnail": map[string]any{"url": contact.Avatar}, "languages": []string{"en"},
 		"configuration": map[string]any{

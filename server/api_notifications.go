@@ -64,43 +64,53 @@ func apiNotificationTypesOf(c echo.Context) []string {
 // notifications, newest first, by pages (limit 40, at most 80), of the
 // types asked for.
 func (s *Server) handleAPINotifications(c echo.Context) error {
+	q, out, err := s.apiNotificationPage(c)
+	if err != nil {
+		return apiReadError(c, err)
+	}
+	s.setNotificationLink(c, q, out)
+	return c.JSON(http.StatusOK, out)
+}
+
+// apiNotificationPage reads the page of notifications a request asks
+// for, with its query; never a nil list.
+func (s *Server) apiNotificationPage(c echo.Context) (apiListQuery, []apiNotification, error) {
 	q := apiList(c, apiNotificationsLimit, apiNotificationsMax, "types[]", "types", "exclude_types[]", "exclude_types")
 	types := apiNotificationTypesOf(c)
-	var out []apiNotification
-	if len(types) > 0 {
-		err := s.store.View(c.Request().Context(), func(tx *store.Tx) error {
-			p, err := q.page(apiNumber)
-			if err != nil {
-				return err
-			}
-			f, err := s.notificationFilter(tx, tokenAccountOf(c), types)
-			if err != nil {
-				return err
-			}
-			list, err := tx.Notifications(f, p)
-			if err != nil {
-				return err
-			}
-			for _, n := range list {
-				v, err := s.apiNotificationOf(tx, n)
-				if err != nil {
-					return err
-				}
-				out = append(out, v)
-			}
-			return nil
-		})
+	out := []apiNotification{}
+	if len(types) == 0 {
+		return q, out, nil
+	}
+	err := s.store.View(c.Request().Context(), func(tx *store.Tx) error {
+		p, err := q.page(apiNumber)
 		if err != nil {
-			return apiReadError(c, err)
+			return err
 		}
+		f, err := s.notificationFilter(tx, tokenAccountOf(c), types)
+		if err != nil {
+			return err
+		}
+		list, err := tx.Notifications(f, p)
+		if err != nil {
+			return err
+		}
+		for _, n := range list {
+			v, err := s.apiNotificationOf(tx, n)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return q, out, err
+}
+
+// setNotificationLink sets the Link header of a page of notifications.
+func (s *Server) setNotificationLink(c echo.Context, q apiListQuery, list []apiNotification) {
+	if len(list) > 0 {
+		s.setLink(c, q, len(list), list[0].ID, list[len(list)-1].ID)
 	}
-	if len(out) > 0 {
-		s.setLink(c, q, len(out), out[0].ID, out[len(out)-1].ID)
-	}
-	if out == nil {
-		out = []apiNotification{}
-	}
-	return c.JSON(http.StatusOK, out)
 }
 
 // handleAPINotification is GET /api/v1/notifications/:id: one of the

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,7 +23,9 @@ import (
 // A cursor is an id the list handed out: a status id (a note's public id,
 // which does not sort, so it is looked up and the list pages on the note's
 // row), a notification id or a follow's number (both numbers that sort).
-// A cursor that names nothing is a 400: it cannot be compared.
+// A status id that names no note is placed by its time when it has the
+// form of a note id (apiStatusCursor); any other cursor that names nothing
+// is a 400 saying which ids work.
 
 // apiListQuery is what a list request asks for: its cursors and limit,
 // and the parameters its Link header carries on.
@@ -58,6 +61,12 @@ func apiList(c echo.Context, def, most int, keep ...string) apiListQuery {
 // page resolves the cursors with resolve, which returns an id's row
 // number.
 func (q apiListQuery) page(resolve func(id string) (int64, error)) (store.Page, error) {
+	return q.pageBy(func(_, id string) (int64, error) { return resolve(id) })
+}
+
+// pageBy resolves the cursors with resolve, which returns the row number
+// of the cursor (max_id, since_id or min_id) id.
+func (q apiListQuery) pageBy(resolve func(cursor, id string) (int64, error)) (store.Page, error) {
 	p := store.Page{Limit: q.limit}
 	for _, c := range []struct {
 		name, id string
@@ -66,7 +75,7 @@ func (q apiListQuery) page(resolve func(id string) (int64, error)) (store.Page, 
 		if c.id == "" {
 			continue
 		}
-		n, err := resolve(c.id)
+		n, err := resolve(c.name, c.id)
 		if err != nil {
 			return p, fmt.Errorf("%w: %s: %v", errMalformed, c.name, err)
 		}
@@ -87,14 +96,37 @@ func apiNumber(id string) (int64, error) {
 
 // apiStatusCursor resolves a status id to its note's row: any local note,
 // deleted or not, so that a client paging past a deleted status goes on.
-func apiStatusCursor(tx *store.Tx) func(string) (int64, error) {
-	return func(id string) (int64, error) {
+// An id that names no note but has the form of a note id (32 hex digits,
+// the first 12 its time in Unix milliseconds, as activitypub makes them) is
+// placed by its time, as Mastodon pages on any id: max_id lists the
+// notes published before it, since_id and min_id those after. Any other
+// is refused, saying which ids work.
+func apiStatusCursor(tx *store.Tx) func(cursor, id string) (int64, error) {
+	return func(cursor, id string) (int64, error) {
 		n, err := tx.NoteByPublicID(id)
-		if err != nil {
-			return 0, fmt.Errorf("no status %q", id)
+		if err == nil {
+			return n.Seq, nil
 		}
-		return n.Seq, nil
+		at, ok := noteIDTime(id)
+		if !ok {
+			return 0, fmt.Errorf("no status %q: use the id of a status this list gave, or a 32-hex-digit id whose first 12 digits are a time in Unix milliseconds", id)
+		}
+		before, after, err := tx.NoteSeqsAround(at)
+		if cursor == "max_id" {
+			return before, err
+		}
+		return after, err
 	}
+}
+
+// noteIDTime returns the time a note id of 32 lower-case hex digits
+// carries in its first 12, and whether id is one.
+func noteIDTime(id string) (time.Time, bool) {
+	if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		return time.Time{}, false
+	}
+	msec, err := strconv.ParseInt(id[:12], 16, 64)
+	return time.UnixMilli(msec).UTC(), err == nil
 }
 
 // setLink sets the Link header of a list of count items whose first and

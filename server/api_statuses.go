@@ -267,7 +267,7 @@ func (s *Server) handleAPIPostStatus(c echo.Context) error {
 		return apiRequestError(c, err)
 	}
 	if err := s.svc.ResolveMentions(ctx, &post); err != nil { // network first: no write lock held meanwhile
-		return apiRequestError(c, err)
+		return s.apiMentionFailure(c, err)
 	}
 	err = s.store.Update(ctx, func(tx *store.Tx) (err error) {
 		st, err = s.apiPublish(tx, tokenAccountOf(c), key, post)

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strings"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
@@ -15,11 +17,24 @@ import (
 // show. So remote=true lists nothing, local=true changes nothing, and
 // only_media lists nothing (nuttx-feed posts no media).
 func (s *Server) handleAPIPublicTimeline(c echo.Context) error {
+	return s.apiPublicStatuses(c, "")
+}
+
+// handleAPITagTimeline is GET /api/v1/timelines/tag/:hashtag: the public
+// timeline's statuses with the hashtag (any case, with or without '#'),
+// paged and filtered as it is.
+func (s *Server) handleAPITagTimeline(c echo.Context) error {
+	return s.apiPublicStatuses(c, strings.TrimPrefix(c.Param("hashtag"), "#"))
+}
+
+// apiPublicStatuses answers a page of the public timeline, of the statuses
+// with the hashtag tag only when it is not "".
+func (s *Server) apiPublicStatuses(c echo.Context, tag string) error {
 	q := apiList(c, apiStatusesLimit, apiStatusesMax, "local", "remote", "only_media")
 	var out []*apiStatus
 	if !apiBool(c.QueryParam("remote")) && !apiBool(c.QueryParam("only_media")) {
 		err := s.store.View(c.Request().Context(), func(tx *store.Tx) (err error) {
-			out, err = s.apiNotes(tx, store.NoteFilter{PublicOnly: true}, q)
+			out, err = s.apiNotes(tx, store.NoteFilter{PublicOnly: true, Tag: tag}, q)
 			return err
 		})
 		if err != nil {

@@ -59,7 +59,7 @@ func (s *Server) handleAPIEditStatus(c echo.Context) error {
 	post := req.post()
 	post.InReplyTo = n.InReplyTo // its author stays mentioned
 	if err := s.svc.ResolveMentions(ctx, &post); err != nil {
-		return apiRequestError(c, err)
+		return s.apiMentionFailure(c, err)
 	}
 	var st *apiStatus
 	err = s.store.Update(ctx, func(tx *store.Tx) error {

@@ -54,7 +54,7 @@ func TestCommandLine(t *testing.T) {
 		{"post empty text", []string{"post", "--data", dir, "  "}, nil, 2, "", "empty"},
 		{"post bad parent", []string{"post", "--data", dir, "--in-reply-to", "not a note", "hi"}, nil, 2, "", "in-reply-to"},
 		{"post unknown local parent", []string{"post", "--data", dir, "--in-reply-to", "0123456789abcdef0123456789abcdef", "hi"}, nil, 2, "", "no local note"},
-		{"post without a database", []string{"post", "--data", empty, "hi"}, nil, 1, "", "no nuttx-feed database in " + empty + "; run serve first"},
+		{"post without a database", []string{"post", "--data", empty, "hi"}, nil, 1, "", "no nuttx-feed database in " + empty + "; pass --data DIR"},
 		{"feed status without a database", []string{"feed", "status", "--data", empty}, nil, 1, "", "no nuttx-feed database in " + empty},
 		{"profile show without a database", []string{"profile", "show", "--data", empty}, nil, 1, "", "no nuttx-feed database in " + empty},
 		{"deliveries retry without a database", []string{"deliveries", "retry", "--data", empty, "example.com"}, nil, 1, "", "no nuttx-feed database in " + empty},

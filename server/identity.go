@@ -16,9 +16,11 @@ import (
 
 // errNoDatabase is why a command other than serve and import stops on a
 // data folder without a database: it never makes a new bot with a new key
-// because of a mistyped --data.
+// because of a mistyped --data. It says where to point the command: most
+// often it ran outside the service's folder (docs/deploy.md).
 func errNoDatabase(dir string) error {
-	return fmt.Errorf("no nuttx-feed database in %s; run serve first", dir)
+	return fmt.Errorf("no nuttx-feed database in %s; pass --data DIR or set NUTTX_FEED_DATA to the service's data folder "+
+		"(or run the command beside the service, as docs/deploy.md shows), or run serve first to make one", dir)
 }
 
 // adoptIdentity settles cfg's base URL and username with the identity

@@ -230,6 +230,10 @@ func startCPUProfile(path string) (func(), error) {
 // why and returns ok false.
 func startCommand(ctx context.Context, cfg *Config, stderr io.Writer) (log *slog.Logger, st *store.Store, svc *activitypub.Service, ok bool) {
 	log = newLogger(cfg.LogFormat, stderr, slog.LevelWarn)
+	if !databaseExists(cfg.DataDir) { // a plain line: the operator pointed the command at the wrong folder
+		fmt.Fprintf(stderr, "nuttx-feed: %v\n", errNoDatabase(cfg.DataDir))
+		return log, nil, nil, false
+	}
 	st, svc, err := openForCommand(ctx, cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -14,14 +14,14 @@ import (
 // followers and the notifications by page.
 
 // RemoteAccount is a remote actor the API shows (a follower, the author of
-// a stored reply), with what is known of its profile: from its actor
+// a stored reply, an actor a note mentions: migration 0018), with what is known of its profile: from its actor
 // document when its key was fetched, else from its latest stored reply.
 type RemoteAccount struct {
 	Seq       int64 // its number in remote_account_ids: never changes
 	IRI       string
 	FirstSeen time.Time
 	Username  string // preferredUsername; "" when unknown
-	Handle    string // @user@host as a reply showed it; "" when unknown
+	Handle    string // @user@host as a reply (or else a mention) showed it; "" when unknown
 	Name      string
 	Avatar    string
 	URL       string // its profile page; "" when unknown
@@ -31,7 +31,8 @@ type RemoteAccount struct {
 // remote_account_ids).
 const remoteAccountSQL = `SELECT i.id, i.iri, i.created_at, COALESCE(ra.username, ''),
 	COALESCE(NULLIF(ra.name, ''), rr.author_name, ''), COALESCE(NULLIF(ra.avatar, ''), rr.author_avatar, ''),
-	COALESCE(NULLIF(ra.profile_url, ''), rr.author_url, ''), COALESCE(rr.author_handle, '')
+	COALESCE(NULLIF(ra.profile_url, ''), rr.author_url, ''),
+	COALESCE(rr.author_handle, (SELECT name FROM note_mentions WHERE href = i.iri AND inbox <> '' LIMIT 1), '')
 	FROM remote_account_ids i
 	LEFT JOIN remote_actors ra ON ra.iri = i.iri
 	LEFT JOIN remote_replies rr ON rr.id = (SELECT id FROM remote_replies WHERE author = i.iri ORDER BY updated_at DESC, id DESC LIMIT 1)

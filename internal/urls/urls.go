@@ -75,6 +75,12 @@ var (
 	APITimelinePublic    = Route{"api-timeline-public", "/api/v1/timelines/public"}
 	APINotifications     = Route{"api-notifications", "/api/v1/notifications"}
 	APINotification      = Route{"api-notification", "/api/v1/notifications/:id"}
+	APIAccountFollowing  = Route{"api-account-following", "/api/v1/accounts/:id/following"}
+	APITimelineTag       = Route{"api-timeline-tag", "/api/v1/timelines/tag/:hashtag"}
+	APIStatusHistory     = Route{"api-status-history", "/api/v1/statuses/:id/history"}
+	APITag               = Route{"api-tag", "/api/v1/tags/:name"}
+	APINotificationsV2   = Route{"api-notifications-v2", "/api/v2/notifications"}
+	APISearchV2          = Route{"api-search-v2", "/api/v2/search"}
 
 	// OAuth 2 for phone apps and what they call on start (server/oauth.go,
 	// server/api_client.go).
@@ -111,7 +117,8 @@ var All = []Route{
 	Home, Follow, ProfileFeed, Profile, NotePage, Tag, Failing, TargetFeed, Target, Search, Static,
 	APIInstance, APIInstanceV2, APIVerifyCredentials, APIStatuses, APIStatus, APIStatusSource,
 	APIStatusContext, APIAccountLookup, APIAccount, APIAccountStatuses, APIAccountFollowers, APITimelinePublic,
-	APINotifications, APINotification,
+	APINotifications, APINotification, APIAccountFollowing, APITimelineTag, APIStatusHistory, APITag,
+	APINotificationsV2, APISearchV2,
 	APIApps, APIAppsVerify, OAuthAuthorize, OAuthToken, OAuthRevoke, OAuthMetadata, APICustomEmojis,
 	APITimelineHome, APIPreferences, APIMarkers, APIFilters, APIFiltersV2, APILists, APIAnnouncements,
 	APIFollowedTags, APIConversations, APIAccountRelationships,
