@@ -115,13 +115,7 @@ func (s *Server) apiNotes(tx *store.Tx, f store.NoteFilter, q apiListQuery) ([]*
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*apiStatus, len(page.Notes))
-	for i, n := range page.Notes {
-		if out[i], err = s.apiStatusOf(tx, n); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return s.apiStatusesOf(tx, page.Notes)
 }
 
 // apiStatusList answers with a page of statuses and its Link header.

@@ -152,36 +152,55 @@ func apiDate(t time.Time, ok bool) *string {
 
 // apiStatusOf describes the local note n as a Mastodon Status.
 func (s *Server) apiStatusOf(tx *store.Tx, n *store.Note) (*apiStatus, error) {
-	a, err := tx.Actor(n.Username)
+	out, err := s.apiStatusesOf(tx, []*store.Note{n})
 	if err != nil {
 		return nil, err
 	}
-	account, err := s.apiAccountOf(tx, a)
+	return out[0], nil
+}
+
+// apiStatusesOf describes the local notes ns as Mastodon Statuses. A list
+// reads each author's account once and the reply counts of all at once:
+// a page of 20 statuses of one account made 20 times the same account.
+func (s *Server) apiStatusesOf(tx *store.Tx, ns []*store.Note) ([]*apiStatus, error) {
+	views, err := s.noteViews(tx, ns)
 	if err != nil {
 		return nil, err
 	}
-	views, err := s.noteViews(tx, []*store.Note{n})
-	if err != nil {
-		return nil, err
+	accounts := map[string]apiAccount{}
+	out := make([]*apiStatus, len(ns))
+	for i, n := range ns {
+		account, ok := accounts[n.Username]
+		if !ok {
+			a, err := tx.Actor(n.Username)
+			if err != nil {
+				return nil, err
+			}
+			if account, err = s.apiAccountOf(tx, a); err != nil {
+				return nil, err
+			}
+			accounts[n.Username] = account
+		}
+		st := &apiStatus{
+			ID: n.PublicID, URI: s.svc.NoteIRI(n), URL: s.site.NoteURL(n.Username, n.PublicID),
+			CreatedAt: apiTime(n.Published), Account: account, Content: n.Content,
+			Visibility: n.Visibility, Sensitive: n.Sensitive, SpoilerText: n.Summary,
+			RepliesCount: views[i].ReplyCount, MediaAttachments: []struct{}{},
+			Tags: s.apiTags(n.Tags), Emojis: []struct{}{},
+		}
+		if st.Mentions, err = s.apiMentions(tx, n.Mentions); err != nil {
+			return nil, err
+		}
+		if !n.Edited.IsZero() {
+			edited := apiTime(n.Edited)
+			st.EditedAt = &edited
+		}
+		if err := s.apiParent(tx, st, n.InReplyTo); err != nil {
+			return nil, err
+		}
+		out[i] = st
 	}
-	st := &apiStatus{
-		ID: n.PublicID, URI: s.svc.NoteIRI(n), URL: s.site.NoteURL(n.Username, n.PublicID),
-		CreatedAt: apiTime(n.Published), Account: account, Content: n.Content,
-		Visibility: n.Visibility, Sensitive: n.Sensitive, SpoilerText: n.Summary,
-		RepliesCount: views[0].ReplyCount, MediaAttachments: []struct{}{},
-		Tags: s.apiTags(n.Tags), Emojis: []struct{}{},
-	}
-	if st.Mentions, err = s.apiMentions(tx, n.Mentions); err != nil {
-		return nil, err
-	}
-	if !n.Edited.IsZero() {
-		edited := apiTime(n.Edited)
-		st.EditedAt = &edited
-	}
-	if err := s.apiParent(tx, st, n.InReplyTo); err != nil {
-		return nil, err
-	}
-	return st, nil
+	return out, nil
 }
 
 // apiParent sets the in_reply_to fields of st when its parent, the IRI

@@ -61,7 +61,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "./nuttx-feed", "nuttx-feed binary")
 	flag.IntVar(&o.statuses, "statuses", 10000, "statuses of the account whose statuses are read")
 	flag.IntVar(&o.posts, "posts", 100, "statuses posted per round with followers")
-	flag.IntVar(&o.rounds, "rounds", 3, "rounds of posting with followers, each after its own signing baseline")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of posting with followers, each after its own signing baseline (0: none, the reads alone)")
 	flag.IntVar(&o.follow, "followers", 100, "follower servers (one follower each)")
 	flag.IntVar(&o.clients, "c", 4, "concurrent clients")
 	flag.IntVar(&o.port, "port", 18543, "port of the sink on every follower host")
@@ -112,6 +112,9 @@ func run(o options) error {
 		return err
 	}
 
+	if o.rounds == 0 { // -rounds 0: the reads alone
+		return nil
+	}
 	// With followers: post and wait for every delivery.
 	sk, err := newSink(o.follow, o.port)
 	if err != nil {
