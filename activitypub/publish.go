@@ -27,6 +27,9 @@ type Post struct {
 	Summary string
 	// Sensitive marks the note sensitive (a content warning does too).
 	Sensitive bool
+	// Language is the note's language, an ISO 639 code (Mastodon's
+	// language: en, de, pt-BR); "" is English, as the bot posts.
+	Language string
 }
 
 // maxActivityBytes keeps every Create under Misskey's 64 KiB inbox limit.
@@ -132,7 +135,27 @@ func (s *Service) setText(n *store.Note, p Post) error {
 	}
 	n.Content, n.Source, n.Tags = p.Content.HTML(s.site.Tag), p.Content.PlainText(), p.Content.Tags()
 	n.Mentions, n.Summary, n.Sensitive = p.Mentions, strings.TrimSpace(p.Summary), p.Sensitive
+	if p.Language != "" && !ValidLanguage(p.Language) {
+		return fmt.Errorf("%w: %q is not a language code (ISO 639, as en or pt-BR)", ErrInvalid, p.Language)
+	}
+	n.Language = p.Language
 	return nil
+}
+
+// languageCode is an ISO 639 code with an optional region or script, as
+// Mastodon takes a status's language (en, de, pt-BR, zh-Hant).
+var languageCode = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$`)
+
+// ValidLanguage reports whether code is a language code a note may have.
+func ValidLanguage(code string) bool { return languageCode.MatchString(code) }
+
+// NoteLanguage is the language of n: its own, or English ("en") for a note
+// posted before languages were kept.
+func NoteLanguage(n *store.Note) string {
+	if n.Language == "" {
+		return "en"
+	}
+	return n.Language
 }
 
 // boundedBody is the JSON of the activity doc, or ErrInvalid when it is

@@ -270,7 +270,7 @@ func noteObject(u urls.Site, n *store.Note) map[string]any {
 	note.SetActivityStreamsContent(content)
 
 	m := addressAsArrays(embedded(serialize(note)))
-	m["contentMap"] = map[string]any{"en": n.Content}
+	m["contentMap"] = map[string]any{NoteLanguage(n): n.Content}
 	m["summary"] = nil
 	if n.Summary != "" {
 		m["summary"] = n.Summary

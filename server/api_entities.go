@@ -181,8 +181,9 @@ func (s *Server) apiStatusesOf(tx *store.Tx, ns []*store.Note) ([]*apiStatus, er
 			}
 			accounts[n.Username] = account
 		}
+		language := activitypub.NoteLanguage(n)
 		st := &apiStatus{
-			ID: n.PublicID, URI: s.svc.NoteIRI(n), URL: s.site.NoteURL(n.Username, n.PublicID),
+			Language: &language, ID: n.PublicID, URI: s.svc.NoteIRI(n), URL: s.site.NoteURL(n.Username, n.PublicID),
 			CreatedAt: apiTime(n.Published), Account: account, Content: n.Content,
 			Visibility: n.Visibility, Sensitive: n.Sensitive, SpoilerText: n.Summary,
 			RepliesCount: views[i].ReplyCount, MediaAttachments: []struct{}{},

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestOversizedFormSaysSo: a form body over the API's limit sent without
@@ -25,5 +26,43 @@ func TestOversizedFormSaysSo(t *testing.T) {
 	}
 	if n := s.noteCount(t); n != 0 {
 		t.Errorf("%d notes stored", n)
+	}
+}
+
+// TestAPILanguage: a status's language is stored, answered, keys the
+// contentMap a follower gets, stays on an edit that does not name one,
+// and changes on one that does; a language that is not a code is 422.
+func TestAPILanguage(t *testing.T) {
+	t.Parallel()
+	s, alice := startFollowedAPIServer(t)
+	contentMap := func(i int) map[string]any {
+		t.Helper()
+		d := alice.WaitDeliveries(t, i+1, 10*time.Second)[i]
+		obj, _ := d.Activity["object"].(map[string]any)
+		m, _ := obj["contentMap"].(map[string]any)
+		return m
+	}
+	code, st := s.form(t, "POST", "/api/v1/statuses", s.token, url.Values{"status": {"Hallo Welt"}, "language": {"de"}})
+	if code != 200 || st["language"] != "de" {
+		t.Fatalf("POST: %d %v", code, st)
+	}
+	if m := contentMap(1); m["de"] != "<p>Hallo Welt</p>" || len(m) != 1 { // delivery 0 is the Accept
+		t.Errorf("Create's contentMap %v, want de", m)
+	}
+	id := st["id"].(string)
+	if code, ed := s.form(t, "PUT", "/api/v1/statuses/"+id, s.token, url.Values{"status": {"Hallo, Welt"}}); code != 200 || ed["language"] != "de" {
+		t.Errorf("an edit without a language: %d %v, want de kept", code, ed)
+	}
+	if code, ed := s.form(t, "PUT", "/api/v1/statuses/"+id, s.token, url.Values{"status": {"Hello, world"}, "language": {"en"}}); code != 200 || ed["language"] != "en" {
+		t.Errorf("an edit to en: %d %v", code, ed)
+	}
+	if m := contentMap(3); m["en"] != "<p>Hello, world</p>" {
+		t.Errorf("the last Update's contentMap %v, want en", m)
+	}
+	code, doc := s.form(t, "POST", "/api/v1/statuses", s.token, url.Values{"status": {"x"}, "language": {"<script>"}})
+	wantError(t, "a language that is not a code", code, doc, 422, `Validation failed: Language "<script>" is not a language code (ISO 639, as en or pt-BR)`)
+	_, plain := s.postForm(t, url.Values{"status": {"no language"}})
+	if plain["language"] != "en" {
+		t.Errorf("a status without a language: %v, want en", plain["language"])
 	}
 }

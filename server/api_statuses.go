@@ -78,7 +78,7 @@ func parseStatusRequest(r *http.Request) (statusRequest, error) {
 
 // post is what req says: its text, content warning and sensitivity.
 func (req statusRequest) post() activitypub.Post {
-	return activitypub.Post{Content: richtext.Parse(req.Status), Summary: req.SpoilerText, Sensitive: req.Sensitive}
+	return activitypub.Post{Content: richtext.Parse(req.Status), Summary: req.SpoilerText, Sensitive: req.Sensitive, Language: req.Language}
 }
 
 // statusTextFields are the fields of a status that are text: sent as a
@@ -99,6 +99,8 @@ func (req statusRequest) check() error {
 		return unprocessable("Visibility %s is not supported: nuttx-feed posts public and unlisted statuses only", req.Visibility)
 	case req.Visibility != "" && req.Visibility != store.Public && req.Visibility != store.Unlisted:
 		return unprocessable("Visibility is not included in the list")
+	case req.Language != "" && !activitypub.ValidLanguage(req.Language):
+		return unprocessable("Language %q is not a language code (ISO 639, as en or pt-BR)", req.Language)
 	}
 	return nil
 }

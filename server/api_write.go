@@ -43,9 +43,9 @@ func apiStandingNote(tx *store.Tx, id string) (*store.Note, error) {
 }
 
 // handleAPIEditStatus is PUT /api/v1/statuses/:id: the status's text,
-// spoiler_text and sensitive become the request's (language is accepted
-// and not stored, media ignored), and an Update{Note} goes to its
-// audience. Mentions are resolved as on POST.
+// spoiler_text, sensitive and language (when given; else it keeps its
+// own, as on Mastodon) become the request's (media ignored), and an
+// Update{Note} goes to its audience. Mentions are resolved as on POST.
 func (s *Server) handleAPIEditStatus(c echo.Context) error {
 	req, err := parseStatusRequest(c.Request())
 	if err != nil {
@@ -58,6 +58,9 @@ func (s *Server) handleAPIEditStatus(c echo.Context) error {
 	}
 	post := req.post()
 	post.InReplyTo = n.InReplyTo // its author stays mentioned
+	if post.Language == "" {
+		post.Language = n.Language
+	}
 	if err := s.svc.ResolveMentions(ctx, &post); err != nil {
 		return s.apiMentionFailure(c, err)
 	}

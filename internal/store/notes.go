@@ -24,6 +24,7 @@ type Note struct {
 	Visibility string
 	Summary    string // content warning, plain text; "" for none
 	Sensitive  bool
+	Language   string    // ISO 639 code; "" for English (posted before languages were kept)
 	Deleted    time.Time // when the note was deleted (DeleteNote); zero while it stands
 	Edited     time.Time // when the note was last edited (EditNote); zero when never
 	Mentions   []Mention // remote actors tagged and addressed, in order
@@ -35,8 +36,8 @@ func (tx *Tx) InsertNote(n *Note) error {
 	if n.Visibility == "" {
 		n.Visibility = Public
 	}
-	res, err := tx.exec(`INSERT INTO notes (public_id, actor_id, content, source, in_reply_to, published_at, visibility, summary, sensitive)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.PublicID, n.ActorID, n.Content, n.Source, n.InReplyTo, ms(n.Published), n.Visibility, n.Summary, n.Sensitive)
+	res, err := tx.exec(`INSERT INTO notes (public_id, actor_id, content, source, in_reply_to, published_at, visibility, summary, sensitive, language)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.PublicID, n.ActorID, n.Content, n.Source, n.InReplyTo, ms(n.Published), n.Visibility, n.Summary, n.Sensitive, n.Language)
 	if err != nil {
 		return fmt.Errorf("store note: %w", err)
 	}
@@ -59,12 +60,12 @@ func (tx *Tx) insertTagsAndMentions(n *Note) error {
 }
 
 // EditNote stores the edited note n (its row is n.Seq): its content,
-// source, summary, sensitive, tags and mentions replace the stored ones,
+// source, summary, sensitive, language, tags and mentions replace the stored ones,
 // and its edited_at becomes n.Edited. A deleted note is not changed: an
 // error wrapping ErrNotFound.
 func (tx *Tx) EditNote(n *Note) error {
-	res, err := tx.exec(`UPDATE notes SET content = ?, source = ?, summary = ?, sensitive = ?, edited_at = ?
-		WHERE id = ? AND deleted_at IS NULL`, n.Content, n.Source, n.Summary, n.Sensitive, ms(n.Edited), n.Seq)
+	res, err := tx.exec(`UPDATE notes SET content = ?, source = ?, summary = ?, sensitive = ?, language = ?, edited_at = ?
+		WHERE id = ? AND deleted_at IS NULL`, n.Content, n.Source, n.Summary, n.Sensitive, n.Language, ms(n.Edited), n.Seq)
 	if err != nil {
 		return fmt.Errorf("edit note: %w", err)
 	}
@@ -80,7 +81,7 @@ func (tx *Tx) EditNote(n *Note) error {
 }
 
 // noteColumns selects a Note; scanNote reads them.
-const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at, n.visibility, n.summary, n.sensitive,
+const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at, n.visibility, n.summary, n.sensitive, n.language,
 	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), ''), n.deleted_at, n.edited_at, ` + mentionsColumn
 
 func scanNote(row rowScanner) (*Note, error) {
@@ -88,7 +89,7 @@ func scanNote(row rowScanner) (*Note, error) {
 	var published int64
 	var tags, mentions string
 	var deleted, edited sql.NullInt64
-	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &n.Summary, &n.Sensitive, &tags, &deleted, &edited, &mentions); err != nil {
+	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &n.Summary, &n.Sensitive, &n.Language, &tags, &deleted, &edited, &mentions); err != nil {
 		return nil, err
 	}
 	var err error
