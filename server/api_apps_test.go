@@ -187,7 +187,7 @@ func TestAPIAppTaps(t *testing.T) {
 func TestAPIMentionIDs(t *testing.T) {
 	t.Parallel()
 	s := startAPIServer(t)
-	c := mastodon.NewClient(&mastodon.Config{Server: s.url, AccessToken: s.token})
+	c := s.client()
 	ctx := t.Context()
 	me, err := c.GetAccountCurrentUser(ctx)
 	if err != nil {

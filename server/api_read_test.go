@@ -328,7 +328,7 @@ func TestAPIReadRaw(t *testing.T) {
 func TestAPIContextIsBounded(t *testing.T) {
 	t.Parallel()
 	s := startAPIServer(t)
-	c := mastodon.NewClient(&mastodon.Config{Server: s.url, AccessToken: s.token})
+	c := s.client()
 	anonymous := mastodon.NewClient(&mastodon.Config{Server: s.url})
 	// go-mastodon sends "Bearer " without a token: Mastodon reads that as no token, and so do we.
 	ctx := t.Context()

@@ -39,6 +39,11 @@ func startAPIServer(t *testing.T) *apiServer {
 	return &apiServer{s, lines[len(lines)-1]}
 }
 
+// client is a go-mastodon client of the server with its token.
+func (s *apiServer) client() *mastodon.Client {
+	return mastodon.NewClient(&mastodon.Config{Server: s.url, AccessToken: s.token})
+}
+
 // request sends method path with body of the content type ctype ("" for
 // none), with the token unless auth is "", and decodes the JSON answer.
 func (s *apiServer) request(t *testing.T, method, path, auth, ctype string, body []byte, header ...string) (int, map[string]any, http.Header) {
@@ -81,7 +86,7 @@ func (s *apiServer) noteCount(t *testing.T) int {
 func TestAPIWithMastodonClient(t *testing.T) {
 	t.Parallel()
 	s := startAPIServer(t)
-	c := mastodon.NewClient(&mastodon.Config{Server: s.url, AccessToken: s.token})
+	c := s.client()
 	ctx := t.Context()
 
 	me, err := c.GetAccountCurrentUser(ctx)

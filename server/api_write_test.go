@@ -302,7 +302,7 @@ func TestAPIContentWarningFederates(t *testing.T) {
 		t.Errorf("GET: %v", got)
 	}
 	// sensitive alone, through the client library.
-	c := mastodon.NewClient(&mastodon.Config{Server: s.url, AccessToken: s.token})
+	c := s.client()
 	st, err := c.PostStatus(t.Context(), &mastodon.Toot{Status: "sensitive only", Sensitive: true})
 	if err != nil || !st.Sensitive || st.SpoilerText != "" {
 		t.Errorf("sensitive: %+v, %v", st, err)
@@ -349,7 +349,7 @@ func TestAPIDeleteStatus(t *testing.T) {
 		t.Errorf("the note's IRI: %d, want 410", resp.StatusCode)
 	}
 	// Through the client library.
-	c := mastodon.NewClient(&mastodon.Config{Server: s.url, AccessToken: s.token})
+	c := s.client()
 	other, err := c.PostStatus(t.Context(), &mastodon.Toot{Status: "short-lived"})
 	if err != nil {
 		t.Fatal(err)
@@ -375,7 +375,7 @@ func TestAPIEditStatus(t *testing.T) {
 	id, uri := st["id"].(string), st["uri"].(string)
 	alice.WaitDeliveries(t, 2, 10*time.Second)
 
-	c := mastodon.NewClient(&mastodon.Config{Server: s.url, AccessToken: s.token})
+	c := s.client()
 	edited, err := c.UpdateStatus(t.Context(), &mastodon.Toot{Status: "sim:nsh fails, cc " + bob.Handle() + " #NuttX",
 		SpoilerText: "build log", Sensitive: true}, mastodon.ID(id))
 	if err != nil {
