@@ -216,13 +216,17 @@ func (tx *Tx) TakeCode(code string) (Code, error) {
 // named t.Name with the first of -1, -2... not taken; it returns the name.
 func (tx *Tx) CreateAppToken(t Token, token string, appID int64) (string, error) {
 	base := t.Name
-	for i := 1; ; i++ {
+	var taken int // start past the names taken: an app signing in again tries one name, not all before it
+	if err := tx.queryRow(`SELECT COUNT(*) FROM tokens WHERE substr(name, 1, ?) = ?`, len(base)+1, base+"-").Scan(&taken); err != nil {
+		return "", fmt.Errorf("create app token: %w", err)
+	}
+	for i := taken + 1; ; i++ {
 		t.Name = fmt.Sprintf("%s-%d", base, i)
 		err := tx.CreateToken(t, token)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, ErrExists) || i >= MaxApps {
+		if !errors.Is(err, ErrExists) || i > taken+MaxApps {
 			return "", err
 		}
 	}
