@@ -156,16 +156,22 @@ type Deletion struct {
 	// Before tells that the note had been deleted already: nothing was
 	// sent this time.
 	Before bool
-	Queued int // deliveries of the Delete
-	// Cancelled counts the deliveries of the note's Create given up.
+	Queued int // deliveries of the Delete, and of its echoes' Deletes
+	// Cancelled counts the deliveries of the note's Create (and of its
+	// echoes' Creates) given up.
 	Cancelled int
+	// Echoes counts the notes of feed accounts that repeated the note,
+	// deleted with it.
+	Echoes int
 }
 
 // DeleteNote deletes the local note ref (its hex id, its id or its page
 // URL): its text goes, its URL answers 410 Gone from then on, deliveries
 // of its Create still queued are given up, and a Delete with a Tombstone
 // goes to every follower's server and every mentioned actor, as its Create
-// did. A note deleted before is left alone (Deletion.Before). Errors wrap
+// did. The notes of feed accounts that repeat it (its echoes) are deleted
+// the same way, each with its Delete to its own account's audience. A
+// note deleted before is left alone (Deletion.Before). Errors wrap
 // ErrInvalid for a malformed ref or ErrNotFound for no such note.
 func (s *Service) DeleteNote(ctx context.Context, ref string) (Deletion, error) {
 	ref = strings.TrimSpace(ref)
@@ -188,32 +194,51 @@ func (s *Service) DeleteNote(ctx context.Context, ref string) (Deletion, error) 
 		if d.Before {
 			return nil
 		}
-		n.Deleted = tx.Now
-		tombstone := marshal(deleteDocument(s.site, n))
-		var inFlight int
-		if d.Cancelled, inFlight, err = tx.DeleteNote(n.Seq, tombstone); err != nil {
+		echoes, err := tx.EchoesOf(n.Seq)
+		if err != nil {
 			return err
 		}
-		del := &store.Activity{IRI: d.IRI + "#delete", ActorID: n.ActorID, Type: "Delete", NoteSeq: n.Seq, Body: tombstone}
-		if err := tx.InsertActivity(del); err != nil {
-			return err
+		for _, e := range append([]*store.Note{n}, echoes...) {
+			queued, cancelled, err := s.deleteInTx(tx, e)
+			if err != nil {
+				return err
+			}
+			d.Queued, d.Cancelled = d.Queued+queued, d.Cancelled+cancelled
 		}
+		d.Echoes = len(echoes)
 		tx.AfterCommit(s.kick)
-		if d.Queued, err = queueToAudience(tx, del.ID, n); err != nil {
-			return err
-		}
-		if inFlight > 0 { // a Create under way must not arrive after its Delete
-			return tx.DelayDeliveries(del.ID, tx.Now.Add(inFlightGrace))
-		}
 		return nil
 	})
 	if err != nil {
 		return Deletion{}, err
 	}
 	if !d.Before {
-		s.log.Info("note deleted", "note", d.IRI, "deliveries", d.Queued, "cancelled", d.Cancelled)
+		s.log.Info("note deleted", "note", d.IRI, "echoes", d.Echoes, "deliveries", d.Queued, "cancelled", d.Cancelled)
 	}
 	return d, nil
+}
+
+// deleteInTx deletes the stored note n inside tx (DeleteNote) and queues
+// its Delete to its audience. It returns how many deliveries it queued and
+// how many of its Create it gave up.
+func (s *Service) deleteInTx(tx *store.Tx, n *store.Note) (queued, cancelled int, err error) {
+	n.Deleted = tx.Now
+	tombstone := marshal(deleteDocument(s.site, n))
+	cancelled, inFlight, err := tx.DeleteNote(n.Seq, tombstone)
+	if err != nil {
+		return 0, 0, err
+	}
+	del := &store.Activity{IRI: s.NoteIRI(n) + "#delete", ActorID: n.ActorID, Type: "Delete", NoteSeq: n.Seq, Body: tombstone}
+	if err := tx.InsertActivity(del); err != nil {
+		return 0, 0, err
+	}
+	if queued, err = queueToAudience(tx, del.ID, n); err != nil {
+		return 0, 0, err
+	}
+	if inFlight > 0 { // a Create under way must not arrive after its Delete
+		err = tx.DelayDeliveries(del.ID, tx.Now.Add(inFlightGrace))
+	}
+	return queued, cancelled, err
 }
 
 // inFlightGrace is how long a delivery already sent may take to finish:

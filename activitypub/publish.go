@@ -30,6 +30,9 @@ type Post struct {
 	// Language is the note's language, an ISO 639 code (Mastodon's
 	// language: en, de, pt-BR); "" is English, as the bot posts.
 	Language string
+	// EchoOf is the firehose note that this note of a feed account
+	// repeats: deleting that note deletes this one too. nil for none.
+	EchoOf *store.Note
 }
 
 // maxActivityBytes keeps every Create under Misskey's 64 KiB inbox limit.
@@ -80,6 +83,9 @@ func (s *Service) Publish(tx *store.Tx, username string, p Post) (*store.Note, e
 	}
 	if p.Visibility != "" {
 		n.Visibility = p.Visibility
+	}
+	if p.EchoOf != nil {
+		n.EchoOf = p.EchoOf.Seq
 	}
 	if err := s.setText(n, p); err != nil {
 		return nil, err

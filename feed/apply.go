@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
@@ -20,11 +19,13 @@ type applier struct {
 	f   *Feed
 	tx  *store.Tx
 	pub Publisher
+
+	echoes int // notes published by feed accounts (echo.go)
 }
 
 // run carries out a and tells whether a note was published and whether the
 // state changed without one.
-func (ap applier) run(a action) (posted, changed bool, err error) {
+func (ap *applier) run(a action) (posted, changed bool, err error) {
 	switch a.kind {
 	case actFailure:
 		posted, err = ap.failure(a.builds[0], a.regressed)
@@ -42,16 +43,13 @@ func (ap applier) run(a action) (posted, changed bool, err error) {
 	return posted, changed, err
 }
 
-func (ap applier) publish(c *richtext.Content, inReplyTo string) (string, error) {
-	n, err := ap.pub.Publish(ap.tx, ap.f.cfg.Username, activitypub.Post{Content: c, InReplyTo: inReplyTo})
-	if err != nil {
-		return "", fmt.Errorf("feed: publish: %w", err)
-	}
-	return ap.pub.NoteIRI(n), nil
+// failureText is the text of a failure, for echoes.
+func failureText(regressed bool) func(Formatter, Build) *richtext.Content {
+	return func(f Formatter, b Build) *richtext.Content { return f.Failure(b, regressed) }
 }
 
 // target returns the state of target, or a fresh one describing b.
-func (ap applier) target(b Build) (*store.FeedTarget, bool, error) {
+func (ap *applier) target(b Build) (*store.FeedTarget, bool, error) {
 	t, err := ap.tx.FeedTarget(b.Target)
 	if errors.Is(err, store.ErrNotFound) {
 		return &store.FeedTarget{Target: b.Target, Board: b.Board, Config: b.Config, Arch: b.Arch}, false, nil
@@ -59,7 +57,7 @@ func (ap applier) target(b Build) (*store.FeedTarget, bool, error) {
 	return t, err == nil, err
 }
 
-func (ap applier) failure(b Build, regressed bool) (bool, error) {
+func (ap *applier) failure(b Build, regressed bool) (bool, error) {
 	id := b.identity()
 	if fresh, err := ap.tx.ClaimFailure(id, b.Record()); err != nil || !fresh {
 		return false, err
@@ -68,7 +66,7 @@ func (ap applier) failure(b Build, regressed bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	note, err := ap.publish(ap.f.cfg.Format.Failure(b, regressed), t.Thread)
+	note, err := ap.post(ap.f.cfg.Format.Failure(b, regressed), t.Thread, news{builds: []Build{b}, one: failureText(regressed)})
 	if err != nil {
 		return false, err
 	}
@@ -88,7 +86,7 @@ func (ap applier) failure(b Build, regressed bool) (bool, error) {
 
 // digest posts one note for a burst; it becomes the thread root of every
 // target in it, so their later news replies to the digest.
-func (ap applier) digest(builds []Build) (bool, error) {
+func (ap *applier) digest(builds []Build) (bool, error) {
 	var fresh []Build
 	for _, b := range builds {
 		ok, err := ap.tx.ClaimFailure(b.identity(), b.Record())
@@ -102,7 +100,7 @@ func (ap applier) digest(builds []Build) (bool, error) {
 	if len(fresh) == 0 {
 		return false, nil
 	}
-	note, err := ap.publish(ap.f.cfg.Format.Digest(fresh), "")
+	note, err := ap.post(ap.f.cfg.Format.Digest(fresh), "", news{builds: fresh, one: failureText(false), many: Formatter.Digest, startsThreads: true})
 	if err != nil {
 		return false, err
 	}
@@ -119,7 +117,7 @@ func (ap applier) digest(builds []Build) (bool, error) {
 	return true, nil
 }
 
-func (ap applier) breaking(b Build, good, bad commits) (bool, error) {
+func (ap *applier) breaking(b Build, good, bad commits) (bool, error) {
 	id := store.BreakID{Target: b.Target, BadNuttx: bad.Nuttx, BadApps: bad.Apps}
 	if fresh, err := ap.tx.ClaimBreak(id, good.Nuttx, good.Apps, ""); err != nil || !fresh {
 		return false, err
@@ -128,7 +126,7 @@ func (ap applier) breaking(b Build, good, bad commits) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	note, err := ap.publish(ap.f.cfg.Format.Break(b, good, bad), t.Thread)
+	note, err := ap.post(ap.f.cfg.Format.Break(b, good, bad), t.Thread, news{builds: []Build{b}, one: func(f Formatter, b Build) *richtext.Content { return f.Break(b, good, bad) }})
 	if err != nil {
 		return false, err
 	}
@@ -145,7 +143,7 @@ func (ap applier) breaking(b Build, good, bad commits) (bool, error) {
 
 // recovered removes the hosts of r from its target's failing set and tells
 // whether none is left, ending the incident.
-func (ap applier) recovered(r recovery) (removed bool, ended bool, t *store.FeedTarget, err error) {
+func (ap *applier) recovered(r recovery) (removed bool, ended bool, t *store.FeedTarget, err error) {
 	n, err := ap.tx.RemoveFailingUsers(r.target, r.users)
 	if err != nil || n == 0 {
 		return false, false, nil, err
@@ -160,7 +158,7 @@ func (ap applier) recovered(r recovery) (removed bool, ended bool, t *store.Feed
 // recovery ends an incident when every failing host of its target builds
 // again, with a "recovered" reply unless recoveries are not posted; when
 // some hosts still fail, it only records those that recovered.
-func (ap applier) recovery(r recovery) (posted, changed bool, err error) {
+func (ap *applier) recovery(r recovery) (posted, changed bool, err error) {
 	removed, ended, t, err := ap.recovered(r)
 	if err != nil || !removed {
 		return false, false, err
@@ -170,7 +168,7 @@ func (ap applier) recovery(r recovery) (posted, changed bool, err error) {
 	}
 	note := ""
 	if ap.f.cfg.PostRecoveries {
-		if note, err = ap.publish(ap.f.cfg.Format.Recovery(r.last), t.Thread); err != nil {
+		if note, err = ap.post(ap.f.cfg.Format.Recovery(r.last), t.Thread, news{builds: []Build{r.last}, one: Formatter.Recovery}); err != nil {
 			return false, false, err
 		}
 	}
@@ -184,7 +182,7 @@ func (ap applier) recovery(r recovery) (posted, changed bool, err error) {
 // recoveryDigest announces a burst of recoveries in one note: a reply to
 // the targets' common thread (their failure digest) when they share one,
 // else a post of its own.
-func (ap applier) recoveryDigest(rs []recovery) (posted, changed bool, err error) {
+func (ap *applier) recoveryDigest(rs []recovery) (posted, changed bool, err error) {
 	var ended []recovery
 	var builds []Build
 	threads := map[string]bool{}
@@ -208,7 +206,7 @@ func (ap applier) recoveryDigest(rs []recovery) (posted, changed bool, err error
 			inReplyTo = t
 		}
 	}
-	note, err := ap.publish(ap.f.cfg.Format.RecoveryDigest(builds), inReplyTo)
+	note, err := ap.post(ap.f.cfg.Format.RecoveryDigest(builds), inReplyTo, news{builds: builds, one: Formatter.Recovery, many: Formatter.RecoveryDigest})
 	if err != nil {
 		return false, false, err
 	}
@@ -230,13 +228,17 @@ func (f *Feed) applyAll(ctx context.Context, actions []action) (Result, error) {
 	var res Result
 	for _, a := range actions {
 		var posted, changed bool
+		echoes := 0
 		err := f.store.Update(ctx, func(tx *store.Tx) (err error) {
-			posted, changed, err = applier{f: f, tx: tx, pub: f.pub}.run(a)
+			ap := &applier{f: f, tx: tx, pub: f.pub}
+			posted, changed, err = ap.run(a)
+			echoes = ap.echoes
 			return err
 		})
 		if err != nil {
 			return res, err
 		}
+		res.Echoes += echoes
 		if posted {
 			res.Posts++
 		} else if changed {

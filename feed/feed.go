@@ -70,6 +70,7 @@ type Feed struct {
 	log   *slog.Logger
 
 	lastSuccess *atomic.Int64 // Unix nanoseconds of the last successful poll, 0: none yet (a pointer: Preview copies the Feed)
+	catalog     *catalog      // the targets recorded in the store's catalog (catalog.go)
 }
 
 // New returns a feed. With no Source and an empty PrometheusURL it is
@@ -96,7 +97,7 @@ func New(cfg Config, st *store.Store, pub Publisher, log *slog.Logger) (*Feed, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Feed{cfg: cfg, store: st, pub: pub, src: cfg.Source, log: log, lastSuccess: new(atomic.Int64)}
+	f := &Feed{cfg: cfg, store: st, pub: pub, src: cfg.Source, log: log, lastSuccess: new(atomic.Int64), catalog: &catalog{}}
 	if f.src == nil && cfg.PrometheusURL != "" {
 		p, err := NewPrometheus(cfg.PrometheusURL, cfg.Query, log)
 		if err != nil {
@@ -171,7 +172,7 @@ func (f *Feed) Run(ctx context.Context) error {
 			}
 			failures = 0
 			if res.Posts > 0 || res.StateChanges > 0 {
-				f.log.Info("feed: poll", "failing_series", res.Failing, "posts", res.Posts, "state_changes", res.StateChanges)
+				f.log.Info("feed: poll", "failing_series", res.Failing, "posts", res.Posts, "echoes", res.Echoes, "state_changes", res.StateChanges)
 			}
 		}
 		timer.Reset(wait)
@@ -181,18 +182,23 @@ func (f *Feed) Run(ctx context.Context) error {
 // Result tells what a poll did.
 type Result struct {
 	Failing      int // failing series the source reported
-	Posts        int // notes published
+	Posts        int // notes published by the firehose
+	Echoes       int // notes published by feed accounts, repeating them (echo.go)
 	StateChanges int // recoveries recorded without a post, partial recoveries
 }
 
-// Poll asks the source once and publishes what is new. It publishes nothing
-// when the source fails or answers with warnings (a partial answer). Posts
-// committed before an error go out all the same: publishing wakes the
-// delivery queue when each transaction commits.
+// Poll asks the source once, records new targets in the catalog and
+// publishes what is new. It records and publishes nothing when the source
+// fails or answers with warnings (a partial answer). Posts committed
+// before an error go out all the same: publishing wakes the delivery queue
+// when each transaction commits.
 func (f *Feed) Poll(ctx context.Context) (res Result, err error) {
 	defer func() { f.cfg.Metrics.FeedPolled(res.Posts, err) }()
 	actions, obs, err := f.prepare(ctx)
 	if err != nil {
+		return Result{}, err
+	}
+	if err := f.recordCatalog(ctx, obs); err != nil {
 		return Result{}, err
 	}
 	res, err = f.applyAll(ctx, actions)
@@ -284,7 +290,7 @@ func (f *Feed) Preview(ctx context.Context) ([]Planned, error) {
 	dry.log = slog.New(slog.DiscardHandler)
 	err = f.store.Update(ctx, func(tx *store.Tx) error {
 		for _, a := range actions {
-			if _, _, err := (applier{f: &dry, tx: tx, pub: rec}).run(a); err != nil {
+			if _, _, err := (&applier{f: &dry, tx: tx, pub: rec}).run(a); err != nil {
 				return err
 			}
 		}

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // Source tells what the build farm says now. Prometheus is one; pushed
@@ -26,6 +28,10 @@ type Source interface {
 type Observation struct {
 	Failures  []Build // failed builds; rewinds carry Rewind
 	Successes []Build // builds of failing targets that build (score >= 0.5)
+	// Targets are the targets present in the source now, whether they
+	// fail or not, with their arch: the catalog of the feed's accounts
+	// (catalog.go). nil means not reported (a source that cannot tell).
+	Targets []store.CatalogTarget
 	// Warnings say the answer may be incomplete (Prometheus' partial
 	// answers): nothing is decided from such an observation.
 	Warnings []string
@@ -55,7 +61,12 @@ func NewPrometheus(url, query string, log *slog.Logger) (*Prometheus, error) {
 // recoveryChunk bounds the targets named in one recovery query.
 const recoveryChunk = 200
 
-// Observe runs the failure query, then, in chunks of recoveryChunk targets,
+// presentQuery lists every target present in Prometheus, one series per
+// (target, board, config, arch): the catalog's answer.
+const presentQuery = `count by (target, board, config, arch) (build_score{user!="rewind"})`
+
+// Observe runs the failure query, the query of the targets present
+// (presentQuery), then, in chunks of recoveryChunk targets,
 // build_score{user!="rewind",target=~"t1|t2|..."} >= 0.5 for the failing
 // targets. Any error fails the whole observation.
 func (p *Prometheus) Observe(ctx context.Context, failing []string) (Observation, error) {
@@ -64,6 +75,11 @@ func (p *Prometheus) Observe(ctx context.Context, failing []string) (Observation
 	if obs.Failures, err = p.run(ctx, p.query, &obs); err != nil {
 		return Observation{}, err
 	}
+	present, err := p.run(ctx, presentQuery, &obs)
+	if err != nil {
+		return Observation{}, err
+	}
+	obs.Targets = catalogOf(present)
 	for len(failing) > 0 {
 		chunk := failing[:min(recoveryChunk, len(failing))]
 		failing = failing[len(chunk):]

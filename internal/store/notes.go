@@ -28,16 +28,23 @@ type Note struct {
 	Deleted    time.Time // when the note was deleted (DeleteNote); zero while it stands
 	Edited     time.Time // when the note was last edited (EditNote); zero when never
 	Mentions   []Mention // remote actors tagged and addressed, in order
+	// EchoOf is the row (Seq) of the firehose note that this note of a
+	// feed account repeats, 0 for none.
+	EchoOf int64
 }
 
 // InsertNote stores n, its tags (names as shown; they are matched in
-// lower case) and its mentions, and sets n.Seq.
+// lower case), its mentions and the note it echoes, and sets n.Seq.
 func (tx *Tx) InsertNote(n *Note) error {
 	if n.Visibility == "" {
 		n.Visibility = Public
 	}
-	res, err := tx.exec(`INSERT INTO notes (public_id, actor_id, content, source, in_reply_to, published_at, visibility, summary, sensitive, language)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.PublicID, n.ActorID, n.Content, n.Source, n.InReplyTo, ms(n.Published), n.Visibility, n.Summary, n.Sensitive, n.Language)
+	var echoOf sql.NullInt64
+	if n.EchoOf != 0 {
+		echoOf = sql.NullInt64{Int64: n.EchoOf, Valid: true}
+	}
+	res, err := tx.exec(`INSERT INTO notes (public_id, actor_id, content, source, in_reply_to, published_at, visibility, summary, sensitive, language, echo_of)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.PublicID, n.ActorID, n.Content, n.Source, n.InReplyTo, ms(n.Published), n.Visibility, n.Summary, n.Sensitive, n.Language, echoOf)
 	if err != nil {
 		return fmt.Errorf("store note: %w", err)
 	}
@@ -82,14 +89,14 @@ func (tx *Tx) EditNote(n *Note) error {
 
 // noteColumns selects a Note; scanNote reads them.
 const noteColumns = `n.id, n.public_id, n.actor_id, a.username, n.content, n.source, n.in_reply_to, n.published_at, n.visibility, n.summary, n.sensitive, n.language,
-	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), ''), n.deleted_at, n.edited_at, ` + mentionsColumn
+	COALESCE((SELECT group_concat(display, ' ') FROM note_tags WHERE note_id = n.id), ''), n.deleted_at, n.edited_at, COALESCE(n.echo_of, 0), ` + mentionsColumn
 
 func scanNote(row rowScanner) (*Note, error) {
 	n := &Note{}
 	var published int64
 	var tags, mentions string
 	var deleted, edited sql.NullInt64
-	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &n.Summary, &n.Sensitive, &n.Language, &tags, &deleted, &edited, &mentions); err != nil {
+	if err := row.Scan(&n.Seq, &n.PublicID, &n.ActorID, &n.Username, &n.Content, &n.Source, &n.InReplyTo, &published, &n.Visibility, &n.Summary, &n.Sensitive, &n.Language, &tags, &deleted, &edited, &n.EchoOf, &mentions); err != nil {
 		return nil, err
 	}
 	var err error

@@ -1,0 +1,67 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Echoes (migrations/0020_feed_accounts.sql): the notes that the feed's
+// accounts publish when the firehose posts news of their targets, and each
+// account's thread per target.
+
+// AccountThread is the thread of one target in one feed account's outbox:
+// its root and its latest note (IRIs).
+type AccountThread struct {
+	Thread, LastNote string
+}
+
+// AccountThread returns the thread of target in the outbox of the actor
+// actorID, or an error wrapping ErrNotFound when it has none yet.
+func (tx *Tx) AccountThread(actorID int64, target string) (AccountThread, error) {
+	var t AccountThread
+	err := tx.queryRow(`SELECT thread, last_note FROM feed_account_threads WHERE actor_id = ? AND target = ?`, actorID, target).
+		Scan(&t.Thread, &t.LastNote)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("%w: no thread of %s for actor #%d", ErrNotFound, target, actorID)
+	}
+	if err != nil {
+		return t, fmt.Errorf("account thread: %w", err)
+	}
+	return t, nil
+}
+
+// SetAccountThread records the thread of target in the outbox of the actor
+// actorID: its root and latest note.
+func (tx *Tx) SetAccountThread(actorID int64, target string, t AccountThread) error {
+	_, err := tx.exec(`INSERT INTO feed_account_threads (actor_id, target, thread, last_note) VALUES (?, ?, ?, ?)
+		ON CONFLICT (actor_id, target) DO UPDATE SET thread = excluded.thread, last_note = excluded.last_note`,
+		actorID, target, t.Thread, t.LastNote)
+	if err != nil {
+		return fmt.Errorf("account thread: %w", err)
+	}
+	return nil
+}
+
+// EchoesOf returns the notes, not deleted, that repeat the note seq
+// (notes.echo_of), oldest first.
+func (tx *Tx) EchoesOf(seq int64) ([]*Note, error) {
+	notes, err := queryList(tx, func(rows *sql.Rows) (*Note, error) { return scanNote(rows) },
+		`SELECT `+noteColumns+` FROM notes n JOIN actors a ON a.id = n.actor_id WHERE n.echo_of = ? AND n.deleted_at IS NULL ORDER BY n.id`, seq)
+	if err != nil {
+		return nil, fmt.Errorf("echoes: %w", err)
+	}
+	return notes, nil
+}
+
+// FeedTargetLabels returns the labels of every target that ever failed
+// (feed_targets), for the catalog.
+func (tx *Tx) FeedTargetLabels() ([]CatalogTarget, error) {
+	out, err := queryList(tx, func(rows *sql.Rows) (t CatalogTarget, err error) {
+		return t, rows.Scan(&t.Target, &t.Board, &t.Config, &t.Arch)
+	}, `SELECT target, board, config, arch FROM feed_targets ORDER BY target`)
+	if err != nil {
+		return nil, fmt.Errorf("feed targets: %w", err)
+	}
+	return out, nil
+}
