@@ -115,8 +115,15 @@ func asked(q string) (targets []string, ok bool) {
 // query with the builds of oks whose target it names.
 func answering(t *testing.T, failures []*model.Sample, oks map[string]*model.Sample) func(string, int) apiAnswer {
 	return func(q string, _ int) apiAnswer {
-		if q == DefaultQuery {
+		switch q {
+		case DefaultQuery:
 			return apiAnswer{vector: failures}
+		case presentQuery: // every target there, failing or not
+			v := append(model.Vector(nil), failures...)
+			for _, s := range oks {
+				v = append(v, s)
+			}
+			return apiAnswer{vector: v}
 		}
 		targets, ok := asked(q)
 		if !ok {
@@ -175,8 +182,8 @@ func TestWarningOnFailureQueryPostsNothing(t *testing.T) {
 	if res.Posts != 0 {
 		t.Errorf("posted %d from a partial answer", res.Posts)
 	}
-	if q := p.takeQueries(); !slices.Equal(q, []string{DefaultQuery}) {
-		t.Errorf("queries %q, want the failure query alone", q)
+	if q := p.takeQueries(); !slices.Equal(q, []string{DefaultQuery, presentQuery}) {
+		t.Errorf("queries %q, want the failure query and the query of the targets present", q)
 	}
 	if after := dump(t, e); after != before {
 		t.Fatalf("a partial answer changed the database:\n%s\n->\n%s", before, after)
@@ -213,8 +220,8 @@ func TestWarningOnRecoveryQueryPostsNothing(t *testing.T) {
 	if res.Posts != 0 || res.StateChanges != 0 {
 		t.Errorf("a partial answer did %+v", res)
 	}
-	if q := p.takeQueries(); len(q) != 2 || q[0] != DefaultQuery || !slices.Equal(askedOrNil(q[1]), []string{"sim:warn"}) {
-		t.Errorf("queries %q, want the failure query, then a recovery query for sim:warn", q)
+	if q := p.takeQueries(); len(q) != 3 || q[0] != DefaultQuery || q[1] != presentQuery || !slices.Equal(askedOrNil(q[2]), []string{"sim:warn"}) {
+		t.Errorf("queries %q, want the failure query, the query of the targets present, then a recovery query for sim:warn", q)
 	}
 	if after := dump(t, e); after != before {
 		t.Fatalf("a partial answer changed the database:\n%s\n->\n%s", before, after)
@@ -258,12 +265,12 @@ func TestRecoveryQueriesInChunks(t *testing.T) {
 	// failing target once, in chunks of at most recoveryChunk.
 	checkChunks := func(queries []string) {
 		t.Helper()
-		if len(queries) != 4 || queries[0] != DefaultQuery {
-			t.Fatalf("queries %q, want the failure query and 3 recovery queries", queries)
+		if len(queries) != 5 || queries[0] != DefaultQuery || queries[1] != presentQuery {
+			t.Fatalf("queries %q, want the failure query, the query of the targets present and 3 recovery queries", queries)
 		}
 		seen := map[string]int{}
 		var sizes []int
-		for _, q := range queries[1:] {
+		for _, q := range queries[2:] {
 			targets, ok := asked(q)
 			if !ok {
 				t.Fatalf("not a recovery query: %q", q)
@@ -288,7 +295,7 @@ func TestRecoveryQueriesInChunks(t *testing.T) {
 
 	recovered := answering(t, nil, oks)
 	p.setAnswer(func(q string, i int) apiAnswer {
-		if i == 4 { // the third recovery query
+		if i == 5 { // the third recovery query
 			return apiAnswer{err: "query processing would load too many samples into memory"}
 		}
 		return recovered(q, i)
