@@ -94,6 +94,23 @@ func echoesOf(followed map[string]store.FollowedFeedAccount, n news, burstThresh
 	return out
 }
 
+// accountsOfAll returns the handles of the accounts concerned by builds,
+// each once.
+func accountsOfAll(builds []Build) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, b := range builds {
+		for _, h := range accountsOf(b) {
+			if !seen[h] {
+				seen[h] = true
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
+
+// hasTarget tells whether one of bs is a build of target.
 func hasTarget(bs []Build, target string) bool {
 	for _, b := range bs {
 		if b.Target == target {
@@ -112,7 +129,7 @@ func (ap *applier) post(c *richtext.Content, inReplyTo string, n news) (string, 
 		return "", fmt.Errorf("feed: publish: %w", err)
 	}
 	iri := ap.pub.NoteIRI(note)
-	followed, err := ap.tx.FollowedFeedAccounts()
+	followed, err := ap.tx.FollowedFeedAccountsAmong(accountsOfAll(n.builds))
 	if err != nil {
 		return "", err
 	}

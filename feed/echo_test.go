@@ -91,16 +91,27 @@ var testKeys = sync.OnceValues(func() (priv, pub string) {
 })
 
 // feedAccount creates the actor of a feed account, as it is made on
-// first need, followed by followers ("user@host": each server has its
-// shared inbox, https://host/inbox), and returns its row id.
+// first need, with followers (followers), and returns its row id.
 func (e *env) feedAccount(handle, kind string, followers ...string) int64 {
 	e.t.Helper()
 	priv, pub := testKeys()
+	err := e.db.Update(e.ctx, func(tx *store.Tx) error {
+		_, err := tx.CreateActor(&store.Actor{Username: handle, Kind: kind, DisplayName: handle + " builds", PrivateKeyPEM: priv, PublicKeyPEM: pub})
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.followers(handle, followers...)
+}
+
+// followers makes the local actor handle followed by followers
+// ("user@host": each server has its shared inbox, https://host/inbox),
+// and returns its row id.
+func (e *env) followers(handle string, followers ...string) int64 {
+	e.t.Helper()
 	var id int64
 	err := e.db.Update(e.ctx, func(tx *store.Tx) error {
-		if _, err := tx.CreateActor(&store.Actor{Username: handle, Kind: kind, DisplayName: handle + " builds", PrivateKeyPEM: priv, PublicKeyPEM: pub}); err != nil {
-			return err
-		}
 		a, err := tx.Actor(handle)
 		if err != nil {
 			return err

@@ -65,3 +65,25 @@ func (tx *Tx) FeedTargetLabels() ([]CatalogTarget, error) {
 	}
 	return out, nil
 }
+
+// FollowedFeedAccountsAmong returns, by username, the feed accounts among
+// usernames (lower case) that have at least one follower: those of the
+// targets of one post, looked up by name whatever the number of accounts.
+func (tx *Tx) FollowedFeedAccountsAmong(usernames []string) (map[string]FollowedFeedAccount, error) {
+	out := map[string]FollowedFeedAccount{}
+	if len(usernames) == 0 {
+		return out, nil
+	}
+	list, err := queryList(tx, func(r *sql.Rows) (a FollowedFeedAccount, err error) {
+		return a, r.Scan(&a.ActorID, &a.Username, &a.Kind)
+	}, `SELECT a.id, a.username, a.kind FROM actors a
+		WHERE a.username IN (SELECT value FROM json_each(?)) AND a.kind IN ('board', 'target', 'arch')
+		AND EXISTS (SELECT 1 FROM followers f WHERE f.actor_id = a.id)`, jsonList(usernames))
+	if err != nil {
+		return nil, fmt.Errorf("followed feed accounts: %w", err)
+	}
+	for _, a := range list {
+		out[a.Username] = a
+	}
+	return out, nil
+}
