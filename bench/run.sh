@@ -31,4 +31,8 @@ out=bench/out/results.md
 	go test -run '^$' -bench 'BenchmarkPoll' -benchmem -benchtime 5x ./feed/ |
 		awk '/^BenchmarkPoll/ {name=($1 ~ /First/) ? "first poll (all 2,000 new: one digest)" : "steady poll (nothing new)";
 		     printf "| feed: one poll with 2,000 targets failing, %s | %.0f ms, %.1f MB and %d allocations per poll |\n", name, $3/1e6, $5/1e6, $7}'
+	go test -run '^$' -bench 'BenchmarkFanout$' -benchtime 1000x ./feed/ |
+		awk '/^BenchmarkFanout/ {for (i=1;i<=NF;i++) {m[$i]=$(i-1)}
+		     printf "| feed accounts: one failure'"'"'s transaction, 2,008 accounts followed vs none | %.1f ms vs %.1f ms (ratio %.2f); %d vs %d deliveries queued |\n",
+		       m["µs/action-accounts"]/1000, m["µs/action-no-accounts"]/1000, m["ratio"], m["deliveries/action-accounts"], m["deliveries/action-no-accounts"]}'
 } | tee "$out"

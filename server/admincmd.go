@@ -423,8 +423,12 @@ func runDelete(args []string, stdout, stderr io.Writer) int {
 	if d.Before {
 		return a.done(row, fmt.Sprintf("%s was deleted already, at %s: nothing sent again.", d.IRI, shownTime(d.Note.Deleted)))
 	}
-	return a.done(row, fmt.Sprintf("Deleted %s: a Delete goes to %d inboxes (a running server sends it within a second); %d queued deliveries of the note given up.",
-		d.IRI, d.Queued, d.Cancelled))
+	echoes := ""
+	if d.Echoes > 0 {
+		echoes = fmt.Sprintf(", with the %d notes of feed accounts that repeated it", d.Echoes)
+	}
+	return a.done(row, fmt.Sprintf("Deleted %s%s: a Delete goes to %d inboxes (a running server sends it within a second); %d queued deliveries of the note given up.",
+		d.IRI, echoes, d.Queued, d.Cancelled))
 }
 
 // runToken is `nuttx-feed token create|list|revoke`.

@@ -170,7 +170,8 @@ func TestFeedAccountsEndToEnd(t *testing.T) {
 	eventually.True(t, 10*time.Second, "the Creates recorded as delivered", func() bool {
 		return storetest.Count(t, db, "deliveries WHERE state = 'pending'") == 0
 	})
-	if code, out, errOut := run("delete", "--data", ts.Dir, second["nuttx_build"]["id"].(string)); code != 0 {
+	if code, out, errOut := run("delete", "--data", ts.Dir, second["nuttx_build"]["id"].(string)); code != 0 ||
+		!strings.Contains(out, "with the 3 notes of feed accounts that repeated it: a Delete goes to 5 inboxes") {
 		t.Fatalf("delete: exit %d: %s%s", code, out, errOut)
 	}
 	deleted := map[string]bool{}
