@@ -26,7 +26,6 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/internal/logtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/promtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/safehttp"
-	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
 
@@ -250,25 +249,13 @@ type note struct {
 	ID, InReplyTo, Content, Source string
 }
 
-// notes returns the published notes, oldest first.
+// notes returns the published notes of the firehose, oldest first.
 func (e *env) notes() []note {
 	e.t.Helper()
-	a, err := e.svc.Actor(e.ctx, "nuttx_build")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var ns []*store.Note
-	err = e.db.View(e.ctx, func(tx *store.Tx) error {
-		page, err := tx.Notes(store.NoteFilter{ActorID: a.ID}, store.Page{FromOldest: true, Limit: 100})
-		ns = page.Notes
-		return err
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	ns := e.accountNotes("nuttx_build")
 	out := make([]note, len(ns))
 	for i, n := range ns {
-		out[len(ns)-1-i] = note{ID: e.svc.NoteIRI(n), InReplyTo: n.InReplyTo, Content: n.Content, Source: n.Source}
+		out[i] = note{ID: e.svc.NoteIRI(n), InReplyTo: n.InReplyTo, Content: n.Content, Source: n.Source}
 	}
 	return out
 }
