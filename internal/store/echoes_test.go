@@ -12,8 +12,9 @@ import (
 
 // TestEchoesStore: the followed feed accounts among some names (not the
 // bot, not those without followers, any case); a note keeps the note it
-// echoes, and EchoesOf lists the echoes standing; an account's thread of a
-// target is stored and replaced.
+// echoes, and EchoesOf lists the echoes standing; lists of every actor's
+// notes and the search leave echoes out; an account's thread of a target
+// is stored and replaced.
 func TestEchoesStore(t *testing.T) {
 	t.Parallel()
 	db := storetest.Open(t)
@@ -55,12 +56,12 @@ func TestEchoesStore(t *testing.T) {
 
 	now := time.Now()
 	err = db.Update(ctx, func(tx *store.Tx) error {
-		src := &store.Note{PublicID: "01", ActorID: ids["nuttx_build"], Content: "<p>x</p>", Source: "x", Published: now}
+		src := &store.Note{PublicID: "01", ActorID: ids["nuttx_build"], Content: "<p>boom</p>", Source: "boom", Published: now, Tags: []string{"NuttX"}}
 		if err := tx.InsertNote(src); err != nil {
 			return err
 		}
 		for i, name := range []string{"rv-virt.citest", "rv-virt"} {
-			n := &store.Note{PublicID: "0" + string(rune('2'+i)), ActorID: ids[name], Content: "<p>x</p>", Source: "x", Published: now, EchoOf: src.Seq}
+			n := &store.Note{PublicID: "0" + string(rune('2'+i)), ActorID: ids[name], Content: "<p>boom</p>", Source: "boom", Published: now, Tags: []string{"NuttX"}, EchoOf: src.Seq}
 			if err := tx.InsertNote(n); err != nil {
 				return err
 			}
@@ -77,6 +78,29 @@ func TestEchoesStore(t *testing.T) {
 		}
 		if none, err := tx.EchoesOf(echoes[0].Seq); err != nil || len(none) != 0 {
 			t.Errorf("echoes of an echo: %v %v", none, err)
+		}
+
+		// Lists of every actor's notes and the search show the firehose's
+		// note alone; an account's own list shows its echo.
+		for _, f := range []store.NoteFilter{{Tag: "nuttx"}, {PublicOnly: true}, {ActorID: ids["rv-virt.citest"]}} {
+			page, err := tx.Notes(f, store.Page{})
+			if err != nil {
+				return err
+			}
+			want := src.Seq
+			if f.ActorID != 0 {
+				want = echoes[0].Seq
+			}
+			if len(page.Notes) != 1 || page.Notes[0].Seq != want {
+				t.Errorf("notes of %+v: %d, want note %d alone", f, len(page.Notes), want)
+			}
+		}
+		found, err := tx.SearchNotes("boom", 1)
+		if err != nil {
+			return err
+		}
+		if len(found.Results) != 1 || found.Results[0].Note.Seq != src.Seq {
+			t.Errorf("search found %d notes, want the firehose's alone", len(found.Results))
 		}
 
 		if _, err := tx.AccountThread(ids["rv-virt"], "rv-virt:citest"); !errors.Is(err, store.ErrNotFound) {

@@ -217,7 +217,9 @@ type NotePage struct {
 }
 
 // NoteFilter selects whose notes a page lists. Zero fields do not filter;
-// deleted notes are never listed.
+// deleted notes are never listed, nor, in lists of every actor's notes
+// (no ActorID: hashtags, timelines), the echoes of feed accounts, which
+// repeat a note listed there already.
 type NoteFilter struct {
 	ActorID int64
 	Tag     string // a hashtag, any case, without '#'
@@ -234,6 +236,8 @@ func (f NoteFilter) where() (string, []any) {
 	var args []any
 	if f.ActorID != 0 {
 		conds, args = append(conds, `n.actor_id = ?`), append(args, f.ActorID)
+	} else {
+		conds = append(conds, `n.echo_of IS NULL`)
 	}
 	if f.Tag != "" {
 		conds, args = append(conds, `n.id IN (SELECT note_id FROM note_tags WHERE name = ?)`), append(args, strings.ToLower(f.Tag))

@@ -136,6 +136,7 @@ type SearchResults struct {
 const maxRankedMatches = 1000
 
 // searchSQL ranks the public notes still standing that match a query (?1),
+// echoes of feed accounts left out (their firehose note stands for them),
 // best first, at most ?2: a note matches by its own text (notes_fts) or by
 // the whole build error of a failure it announced (failures_fts, 0009),
 // and ranks by its best match (bm25: more matches in a shorter text first;
@@ -150,7 +151,7 @@ const searchSQL = `WITH hits (note, rank, failure) AS (
 			WHERE failures_fts MATCH ?1),
 	best AS (SELECT note, MIN(rank) AS rank, failure FROM hits GROUP BY note)
 	SELECT n.id, best.failure FROM best JOIN notes n ON n.id = best.note
-	WHERE n.deleted_at IS NULL AND n.visibility = 'public'
+	WHERE n.deleted_at IS NULL AND n.visibility = 'public' AND n.echo_of IS NULL
 	ORDER BY best.rank, n.id DESC LIMIT ?2 OFFSET ?4`
 
 // newestSQL is searchSQL for a query with too many matches to rank: the
@@ -166,7 +167,7 @@ const newestSQL = `WITH hits (note, failure) AS (
 			WHERE failures_fts MATCH ?1 AND f.note_id IS NOT NULL ORDER BY failures_fts.rowid DESC LIMIT ?3)),
 	best AS (SELECT note, MAX(failure) AS failure FROM hits GROUP BY note)
 	SELECT n.id, best.failure FROM best JOIN notes n ON n.id = best.note
-	WHERE n.deleted_at IS NULL AND n.visibility = 'public'
+	WHERE n.deleted_at IS NULL AND n.visibility = 'public' AND n.echo_of IS NULL
 	ORDER BY n.id DESC LIMIT ?2 OFFSET ?4`
 
 // newestScan is how many of the newest matches of each index newestSQL
