@@ -197,7 +197,9 @@ func (ap *applier) publishEcho(account store.FollowedFeedAccount, targets []Buil
 	if startsThreads {
 		common = ""
 	}
-	note, err := ap.pub.Publish(ap.tx, account.Username, activitypub.Post{Content: c, InReplyTo: common, EchoOf: firehose})
+	// The echo is as visible as its firehose note: the accounts follow
+	// the firehose's settings (public or unlisted).
+	note, err := ap.pub.Publish(ap.tx, account.Username, activitypub.Post{Content: c, InReplyTo: common, EchoOf: firehose, Visibility: firehose.Visibility})
 	if err != nil {
 		return err
 	}

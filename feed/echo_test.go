@@ -454,3 +454,20 @@ func TestUnfollowedAccountsPublishNothing(t *testing.T) {
 		t.Errorf("%d notes and %d account threads, want the firehose's note alone", notes, threads)
 	}
 }
+
+// TestEchoAsVisibleAsFirehose: with the firehose's posts unlisted, its
+// echoes are unlisted too, whatever their account's own setting.
+func TestEchoAsVisibleAsFirehose(t *testing.T) {
+	t.Parallel()
+	e := newFarmEnv(t)
+	unlisted := store.Unlisted
+	if _, err := e.svc.EditProfile(e.ctx, "nuttx_build", activitypub.ProfileEdit{Visibility: &unlisted}); err != nil {
+		t.Fatal(err)
+	}
+	e.feedAccount("rv-virt.citest", store.KindTarget, "ann@a.example") // public, as created
+	e.push(failing("rv-virt", "citest", "nuttxpr", "0481533a1b2c", "b08c296d3e4f"), 0)
+	e.poll()
+	if ns := e.accountNotes("rv-virt.citest"); len(ns) != 1 || ns[0].Visibility != store.Unlisted {
+		t.Fatalf("echo of an unlisted note: %d notes, %+v", len(ns), ns)
+	}
+}
