@@ -265,7 +265,7 @@ func TestFailingTableFitsInBrowser(t *testing.T) {
 		if err := chromedp.Do(b, chromedp.EmulateViewport(width, 900)); err != nil {
 			t.Fatal(err)
 		}
-		for _, page := range []string{ts.URL + "/@nuttx_build", ts.URL + "/targets"} {
+		for _, page := range []string{ts.URL + "/@nuttx_build", ts.URL + failingView} {
 			if err := chromedp.Do(b, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("table.targets"))); err != nil {
 				t.Fatal(err)
 			}

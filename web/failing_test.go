@@ -38,12 +38,12 @@ func TestFeedStatus(t *testing.T) {
 	}
 }
 
-// TestFailingPageRange: a page of /targets says which positions it
+// TestDirectoryPageRange: a page of /targets says which positions it
 // shows and for how long a target has failed.
-func TestFailingPageRange(t *testing.T) {
+func TestDirectoryPageRange(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 29, 19, 0, 0, 0, time.UTC)
-	p := FailingPage{Rows: make([]FailingRow, 12), First: 201, Now: now}
+	p := DirectoryPage{Rows: make([]DirectoryRow, 12), First: 201, Now: now}
 	if p.Last() != 212 {
 		t.Errorf("last %d", p.Last())
 	}

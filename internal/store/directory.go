@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -48,6 +49,10 @@ type DirectoryEntry struct {
 	// Since is when the failing target started failing (a board's or
 	// architecture's: its longest-failing target's); zero when none fails.
 	Since time.Time
+	// A target's thread (the IRI of its root note); "" when the feed
+	// recorded no failure of it (it has no target page).
+	Thread string
+	Hosts  []string // the build hosts failing a target now, sorted
 }
 
 // likePattern makes s a pattern of LIKE ... ESCAPE '\' that matches s
@@ -61,30 +66,33 @@ func likePattern(s string) string {
 // the catalog with their state (feed_targets), and those the feed
 // recorded that the catalog lacks (no handles: no account); entries groups
 // them into one row per target, board and architecture handle, and the
-// followers of the feed's actors join by username. Parameters: ?1 kind,
+// followers of the feed's actors join by username; a failing target's
+// build hosts come as a JSON list. Parameters: ?1 kind,
 // ?2 LIKE pattern, ?3 failing only, ?4 the handle of a board or arch whose
 // targets alone are wanted.
 const directorySQL = `WITH t AS (
 		SELECT c.target, c.board, c.arch, c.target_handle, c.board_handle, c.arch_handle,
-			COALESCE(f.failing, 0) AS failing,
+			COALESCE(f.thread, '') AS thread, COALESCE(f.failing, 0) AS failing,
 			CASE WHEN f.failing = 1 THEN COALESCE(f.failing_since, f.changed_at) END AS since
 		FROM feed_catalog c LEFT JOIN feed_targets f ON f.target = c.target
 		UNION ALL
-		SELECT f.target, f.board, f.arch, '', '', '', f.failing,
+		SELECT f.target, f.board, f.arch, '', '', '', f.thread, f.failing,
 			CASE WHEN f.failing = 1 THEN COALESCE(f.failing_since, f.changed_at) END
 		FROM feed_targets f WHERE f.target NOT IN (SELECT target FROM feed_catalog)
 	), entries AS (
 		SELECT 'target' AS kind, target_handle AS handle, MIN(target) AS label, MAX(arch) AS arch, COUNT(*) AS targets,
-			SUM(failing) AS failing, MIN(since) AS since, MIN(board_handle) AS board_handle, MIN(arch_handle) AS arch_handle
+			SUM(failing) AS failing, MIN(since) AS since, MAX(thread) AS thread, MIN(board_handle) AS board_handle, MIN(arch_handle) AS arch_handle
 		FROM t GROUP BY target_handle, CASE WHEN target_handle = '' THEN target END
 		UNION ALL
-		SELECT 'board', board_handle, MIN(board), '', COUNT(*), SUM(failing), MIN(since), '', ''
+		SELECT 'board', board_handle, MIN(board), '', COUNT(*), SUM(failing), MIN(since), '', '', ''
 		FROM t WHERE board_handle <> '' GROUP BY board_handle
 		UNION ALL
-		SELECT 'arch', arch_handle, MIN(arch), '', COUNT(*), SUM(failing), MIN(since), '', ''
+		SELECT 'arch', arch_handle, MIN(arch), '', COUNT(*), SUM(failing), MIN(since), '', '', ''
 		FROM t WHERE arch_handle <> '' GROUP BY arch_handle
 	)
-	SELECT e.kind, e.handle, e.label, e.arch, e.targets, e.failing, COALESCE(e.since, 0), COALESCE(n.followers, 0)
+	SELECT e.kind, e.handle, e.label, e.arch, e.targets, e.failing, COALESCE(e.since, 0), COALESCE(n.followers, 0), e.thread,
+		CASE WHEN e.kind = 'target' AND e.failing > 0 THEN (SELECT json_group_array(user) FROM
+			(SELECT user FROM feed_failing WHERE target = e.label ORDER BY user)) ELSE '[]' END
 	FROM entries e LEFT JOIN (
 		SELECT a.username, COUNT(*) AS followers FROM actors a JOIN followers f ON f.actor_id = a.id
 		WHERE a.kind IN ('board', 'target', 'arch') GROUP BY a.id
@@ -105,11 +113,14 @@ func (tx *Tx) Directory(f DirectoryFilter) ([]DirectoryEntry, error) {
 	out, err := queryList(tx, func(rows *sql.Rows) (DirectoryEntry, error) {
 		var e DirectoryEntry
 		var since int64
-		err := rows.Scan(&e.Kind, &e.Handle, &e.Label, &e.Arch, &e.Targets, &e.Failing, &since, &e.Followers)
+		var hosts string
+		if err := rows.Scan(&e.Kind, &e.Handle, &e.Label, &e.Arch, &e.Targets, &e.Failing, &since, &e.Followers, &e.Thread, &hosts); err != nil {
+			return e, err
+		}
 		if since != 0 {
 			e.Since = fromMS(since)
 		}
-		return e, err
+		return e, json.Unmarshal([]byte(hosts), &e.Hosts)
 	}, directorySQL, f.Kind, likePattern(f.Query), f.Failing, strings.ToLower(f.Of))
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)

@@ -100,7 +100,8 @@ func entryText(e store.DirectoryEntry) string {
 // without a row, never a bot's), and its state: a target failing since
 // when, a board or architecture N of M failing since its longest-failing
 // target. The search keeps a handle or label holding the query in any
-// case, % and _ being plain characters; kind, failing and "targets of"
+// case, % and _ being plain characters; a target the feed recorded has
+// its thread, a failing one its build hosts; kind, failing and "targets of"
 // filters combine with it; an unknown kind is an error.
 func TestDirectory(t *testing.T) {
 	t.Parallel()
@@ -172,7 +173,15 @@ func TestDirectory(t *testing.T) {
 		if !slices.Equal(lines, c.want) {
 			t.Errorf("%s (%+v):\n%s\nwant\n%s", c.name, c.f, strings.Join(lines, "\n"), strings.Join(c.want, "\n"))
 		}
+		recorded := map[string]bool{"rv-virt:citest": true, "sim:nsh": true, "x%y:nsh": true, "old:nsh": true, "rv-virt:python": true}
 		for _, e := range got {
+			wantHosts := []string{}
+			if e.Kind == store.KindTarget && e.Failing > 0 {
+				wantHosts = []string{"host"}
+			}
+			if (e.Thread != "") != (e.Kind == store.KindTarget && recorded[e.Label]) || !slices.Equal(e.Hosts, wantHosts) {
+				t.Errorf("%s: %s has thread %q and hosts %q", c.name, e.Label, e.Thread, e.Hosts)
+			}
 			if e.Kind == store.KindTarget && e.Failing > 0 && !e.Since.Equal(since[e.Label]) {
 				t.Errorf("%s: %s fails since %v, want %v", c.name, e.Label, e.Since, since[e.Label])
 			}
