@@ -104,45 +104,31 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u := s.site
 	if wantsJSON(c) {
-		return activityJSON(c, activitypub.ActorDocument(u, a))
+		return activityJSON(c, activitypub.ActorDocument(s.site, a))
 	}
 	page, err := parsePage(c)
 	if err != nil {
 		return err
 	}
-	data := web.ProfilePage{}
-	if a.Username == s.cfg.Username { // the firehose leads to the accounts of what it posts about
-		data.DirectoryURL = u.Failing()
-	}
-	err = s.view(c, func(tx *store.Tx) error {
-		var err error
-		if data.Profile, err = s.profileView(tx, a); err != nil {
-			return err
-		}
-		if err := s.profileNotes(tx, a, page, &data); err != nil {
-			return err
-		}
-		if data.NewerURL != "" { // what follows goes with the latest posts
-			return nil
-		}
-		switch {
-		case a.Username == s.cfg.Username: // the bot that runs the feed
-			if data.Failing, err = s.failingTable(tx); err != nil {
-				return err
-			}
-		case store.IsFeedKind(a.Kind):
-			if data.Account, err = s.feedAccountView(tx, a.Username, tx.Now); err != nil {
-				return err
-			}
-		}
-		mentions, err := tx.Mentions(u.Actor(a.Username))
-		data.Mentions = fitMentions(web.MentionViews(mentions), mentionsBudget)
+	var data web.ProfilePage
+	err = s.view(c, func(tx *store.Tx) (err error) {
+		data, err = s.profilePage(tx, a, page)
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	return s.renderPage(c, http.StatusOK, "profile", data)
+}
+
+// profilePage describes page of actor a's profile. It only reads.
+func (s *Server) profilePage(tx *store.Tx, a *store.Actor, page store.Page) (web.ProfilePage, error) {
+	u := s.site
+	var data web.ProfilePage
+	var err error
+	if data.Profile, err = s.profileView(tx, a); err != nil {
+		return data, err
 	}
 	data.Page = s.page(a.DisplayName+" ("+data.Profile.Handle+")", a.Summary, u.Actor(a.Username), u.Profile(a.Username))
 	data.Page.Image = data.Profile.AvatarURL
@@ -150,7 +136,28 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 	for _, f := range a.Fields {
 		data.Me = append(data.Me, f.URL)
 	}
-	return s.renderPage(c, http.StatusOK, "profile", data)
+	if a.Username == s.cfg.Username { // the firehose leads to the accounts of what it posts about
+		data.DirectoryURL = u.Failing()
+	}
+	if err := s.profileNotes(tx, a, page, &data); err != nil {
+		return data, err
+	}
+	if data.NewerURL != "" { // what follows goes with the latest posts
+		return data, nil
+	}
+	switch {
+	case a.Username == s.cfg.Username: // the bot that runs the feed
+		if data.Failing, err = s.failingTable(tx); err != nil {
+			return data, err
+		}
+	case store.IsFeedKind(a.Kind):
+		if data.Account, err = s.feedAccountView(tx, a.Username, tx.Now); err != nil {
+			return data, err
+		}
+	}
+	mentions, err := tx.Mentions(u.Actor(a.Username))
+	data.Mentions = fitMentions(web.MentionViews(mentions), mentionsBudget)
+	return data, err
 }
 
 // profileNotes fills the page of a's posts that page asks for, and the

@@ -21,8 +21,14 @@ import (
 // (as seen in Prometheus). It returns the note.
 func (ts *testServer) failTarget(t *testing.T, board, config, user, hash, msg string) *store.Note {
 	t.Helper()
+	return ts.failTargetLog(t, board, config, user, hash, "https://logs.example/"+hash, msg)
+}
+
+// failTargetLog is failTarget with the build log at logURL.
+func (ts *testServer) failTargetLog(t *testing.T, board, config, user, hash, logURL, msg string) *store.Note {
+	t.Helper()
 	b := feed.Build{Target: board + ":" + config, Board: board, Config: config, Arch: "risc-v", User: user,
-		NuttxHash: hash, URL: "https://logs.example/" + hash, Msg: msg}
+		NuttxHash: hash, URL: logURL, Msg: msg}
 	var n *store.Note
 	err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
 		thread := ""
