@@ -141,7 +141,9 @@ func startFullSite(t *testing.T) *fullSite {
 func (fs *fullSite) fillFeedAccounts(t *testing.T, chars int, longError string) {
 	t.Helper()
 	hash := func(i int) string { return fmt.Sprintf("%0*d", maxHashBytes, i) }
-	longLog := func(i int) string { return fmt.Sprintf("https://logs.example/%0*d", maxURLBytes-len("https://logs.example/"), i) }
+	longLog := func(i int) string {
+		return fmt.Sprintf("https://logs.example/%0*d", maxURLBytes-len("https://logs.example/"), i)
+	}
 	for i := range 2 * accountPageLists.items {
 		fs.failTargetLog(t, "rv-virt", "citest", fmt.Sprint(strings.Repeat("h", web.MaxHostBytes), i), hash(i), longLog(i), longError)
 		if i%2 == 1 {
