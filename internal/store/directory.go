@@ -67,10 +67,12 @@ func likePattern(s string) string {
 // recorded that the catalog lacks (no handles: no account); entries groups
 // them into one row per target, board and architecture handle, and the
 // followers of the feed's actors join by username; a failing target's
-// build hosts come as a JSON list. Parameters: ?1 kind,
+// build hosts come as a JSON list. The kind and "of" filters apply before
+// the grouping (a branch of another kind is skipped whole), the search
+// and the state after it. Parameters: ?1 kind,
 // ?2 LIKE pattern, ?3 failing only, ?4 the handle of a board or arch whose
 // targets alone are wanted.
-const directorySQL = `WITH t AS (
+const directorySQL = `WITH t AS MATERIALIZED (
 		SELECT c.target, c.board, c.arch, c.target_handle, c.board_handle, c.arch_handle,
 			COALESCE(f.thread, '') AS thread, COALESCE(f.failing, 0) AS failing,
 			CASE WHEN f.failing = 1 THEN COALESCE(f.failing_since, f.changed_at) END AS since
@@ -81,14 +83,15 @@ const directorySQL = `WITH t AS (
 		FROM feed_targets f WHERE f.target NOT IN (SELECT target FROM feed_catalog)
 	), entries AS (
 		SELECT 'target' AS kind, target_handle AS handle, MIN(target) AS label, MAX(arch) AS arch, COUNT(*) AS targets,
-			SUM(failing) AS failing, MIN(since) AS since, MAX(thread) AS thread, MIN(board_handle) AS board_handle, MIN(arch_handle) AS arch_handle
-		FROM t GROUP BY target_handle, CASE WHEN target_handle = '' THEN target END
+			SUM(failing) AS failing, MIN(since) AS since, MAX(thread) AS thread
+		FROM t WHERE ?1 IN ('', 'target') AND (?4 = '' OR board_handle = ?4 OR arch_handle = ?4)
+		GROUP BY target_handle, CASE WHEN target_handle = '' THEN target END
 		UNION ALL
-		SELECT 'board', board_handle, MIN(board), '', COUNT(*), SUM(failing), MIN(since), '', '', ''
-		FROM t WHERE board_handle <> '' GROUP BY board_handle
+		SELECT 'board', board_handle, MIN(board), '', COUNT(*), SUM(failing), MIN(since), ''
+		FROM t WHERE ?1 IN ('', 'board') AND ?4 = '' AND board_handle <> '' GROUP BY board_handle
 		UNION ALL
-		SELECT 'arch', arch_handle, MIN(arch), '', COUNT(*), SUM(failing), MIN(since), '', '', ''
-		FROM t WHERE arch_handle <> '' GROUP BY arch_handle
+		SELECT 'arch', arch_handle, MIN(arch), '', COUNT(*), SUM(failing), MIN(since), ''
+		FROM t WHERE ?1 IN ('', 'arch') AND ?4 = '' AND arch_handle <> '' GROUP BY arch_handle
 	)
 	SELECT e.kind, e.handle, e.label, e.arch, e.targets, e.failing, COALESCE(e.since, 0), COALESCE(n.followers, 0), e.thread,
 		CASE WHEN e.kind = 'target' AND e.failing > 0 THEN (SELECT json_group_array(user) FROM
@@ -97,10 +100,7 @@ const directorySQL = `WITH t AS (
 		SELECT a.username, COUNT(*) AS followers FROM actors a JOIN followers f ON f.actor_id = a.id
 		WHERE a.kind IN ('board', 'target', 'arch') GROUP BY a.id
 	) n ON n.username = e.handle AND e.handle <> ''
-	WHERE (?1 = '' OR e.kind = ?1)
-		AND (?2 = '%%' OR e.handle LIKE ?2 ESCAPE '\' OR e.label LIKE ?2 ESCAPE '\')
-		AND (?3 = 0 OR e.failing > 0)
-		AND (?4 = '' OR e.kind = 'target' AND (e.board_handle = ?4 OR e.arch_handle = ?4))`
+	WHERE (?2 = '%%' OR e.handle LIKE ?2 ESCAPE '\' OR e.label LIKE ?2 ESCAPE '\') AND (?3 = 0 OR e.failing > 0)`
 
 // Directory returns the entries f selects, in no particular order (the
 // pages sort them naturally), in one statement.

@@ -198,3 +198,60 @@ func TestDirectory(t *testing.T) {
 		t.Errorf("kind bot: %v", err)
 	}
 }
+
+// BenchmarkDirectory reads the whole directory of a catalog of 1,600
+// targets (400 boards of 4 configs over 20 architectures, 200 failing)
+// with 300 feed actors followed by 1 to 5 followers each, and a search
+// in it: what one page of /targets costs the database.
+func BenchmarkDirectory(b *testing.B) {
+	db := storetest.Open(b)
+	err := db.Update(context.Background(), func(tx *store.Tx) error {
+		var targets []store.CatalogTarget
+		for i := range 1600 {
+			board := fmt.Sprint("board-", i/4)
+			targets = append(targets, store.CatalogTarget{Target: fmt.Sprint(board, ":config", i%4), Board: board, Config: fmt.Sprint("config", i%4), Arch: fmt.Sprint("arch", i%20)})
+		}
+		if _, err := tx.SeeTargets(targets); err != nil {
+			return err
+		}
+		for i, t := range targets[:200] {
+			if err := tx.MarkFailing(store.FeedTarget{Target: t.Target, Board: t.Board, Config: t.Config, Arch: t.Arch, Thread: "t", LastNote: "n"}, fmt.Sprint("host", i%3)); err != nil {
+				return err
+			}
+		}
+		for i := range 300 {
+			name := fmt.Sprintf("board-%d.config%d", i, i%4)
+			if _, err := tx.CreateActor(&store.Actor{Username: name, Kind: store.KindTarget}); err != nil {
+				return err
+			}
+			a, err := tx.Actor(name)
+			if err != nil {
+				return err
+			}
+			for f := range 1 + i%5 {
+				iri := fmt.Sprintf("https://remote.example/users/%d-%d", i, f)
+				if err := tx.SaveFollower(store.Follower{ActorID: a.ID, IRI: iri, Inbox: iri + "/inbox", FollowID: iri + "#f"}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, f := range map[string]store.DirectoryFilter{"all": {}, "search": {Query: "board-12"}, "failing": {Failing: true, Kind: store.KindTarget}, "of an arch": {Of: "arch.arch7"}} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				var n int
+				if err := db.View(context.Background(), func(tx *store.Tx) error {
+					entries, err := tx.Directory(f)
+					n = len(entries)
+					return err
+				}); err != nil || n == 0 {
+					b.Fatalf("%d entries: %v", n, err)
+				}
+			}
+		})
+	}
+}
