@@ -2,7 +2,10 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -350,5 +353,57 @@ func TestDirectoryRefusesBadQueries(t *testing.T) {
 	}
 	if doc := getPage(t, ts.URL+"/targets?q="+strings.Repeat("é", maxDirectorySearch), http.StatusOK); doc.Find("p.none").Text() != "No account matches." {
 		t.Errorf("a search of %d characters: %q", maxDirectorySearch, doc.Find("p.none").Text())
+	}
+}
+
+// BenchmarkDirectoryPage serves pages of /targets over loopback HTTP with
+// a catalog of 1,600 targets (400 boards of 4 configs over 20
+// architectures, 200 failing): the whole directory's first page, a
+// search, and the failing targets.
+func BenchmarkDirectoryPage(b *testing.B) {
+	ln := listen(b)
+	cfg := Config{BaseURL: "http://" + ln.Addr().String(), Listen: ln.Addr().String(), DataDir: b.TempDir(), Username: "nuttx_build",
+		DisplayName: defaultDisplayName, Summary: defaultSummary, AllowPrivateNetworks: true, LogFormat: "text", DashboardURL: feed.DefaultDashboardURL}
+	s, err := Open(b.Context(), cfg, slog.New(slog.DiscardHandler), WithListener(ln))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(b.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	err = s.store.Update(b.Context(), func(tx *store.Tx) error {
+		var targets []store.CatalogTarget
+		for i := range 1600 {
+			board := fmt.Sprint("board-", i/4)
+			targets = append(targets, store.CatalogTarget{Target: fmt.Sprint(board, ":config", i%4), Board: board, Config: fmt.Sprint("config", i%4), Arch: fmt.Sprint("arch", i%20)})
+		}
+		if _, err := tx.SeeTargets(targets); err != nil {
+			return err
+		}
+		for _, t := range targets[:200] {
+			if err := tx.MarkFailing(store.FeedTarget{Target: t.Target, Board: t.Board, Config: t.Config, Arch: t.Arch, Thread: "t", LastNote: "n"}, "host"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, query := range map[string]string{"all": "", "search": "?q=board-12", "failing": "?kind=target&state=failing"} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				resp, err := http.Get(cfg.BaseURL + "/targets" + query)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Fatalf("%s: %d", query, resp.StatusCode)
+				}
+			}
+		})
 	}
 }
