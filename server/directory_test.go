@@ -16,6 +16,7 @@ import (
 
 	"github.com/nuttx-feed/nuttx-feed/feed"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
 
 // directoryServer is a server whose catalog holds rv-virt:citest (failing
@@ -53,20 +54,7 @@ func (ts *testServer) seeTargets(t *testing.T, targets ...store.CatalogTarget) {
 // addFollowers stores n remote followers of the local actor username.
 func (ts *testServer) addFollowers(t *testing.T, username string, n int) {
 	t.Helper()
-	err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
-		a, err := tx.Actor(username)
-		if err != nil {
-			return err
-		}
-		for i := range n {
-			iri := fmt.Sprintf("https://remote.example/users/%s-%d", username, i)
-			if err := tx.SaveFollower(store.Follower{ActorID: a.ID, IRI: iri, Inbox: iri + "/inbox", FollowID: iri + "#follow"}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := ts.store.Update(t.Context(), func(tx *store.Tx) error { return storetest.AddFollowers(tx, username, n) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -373,11 +361,7 @@ func BenchmarkDirectoryPage(b *testing.B) {
 	go func() { done <- s.Run(ctx) }()
 	b.Cleanup(func() { cancel(); <-done })
 	err = s.store.Update(b.Context(), func(tx *store.Tx) error {
-		var targets []store.CatalogTarget
-		for i := range 1600 {
-			board := fmt.Sprint("board-", i/4)
-			targets = append(targets, store.CatalogTarget{Target: fmt.Sprint(board, ":config", i%4), Board: board, Config: fmt.Sprint("config", i%4), Arch: fmt.Sprint("arch", i%20)})
-		}
+		targets := storetest.Catalog(400, 4, 20)
 		if _, err := tx.SeeTargets(targets); err != nil {
 			return err
 		}

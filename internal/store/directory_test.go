@@ -72,15 +72,8 @@ func directoryDB(t *testing.T) (*storetest.DB, map[string]time.Time) {
 			if _, err := tx.CreateActor(&store.Actor{Username: name, Kind: a.kind}); err != nil {
 				return err
 			}
-			actor, err := tx.Actor(name)
-			if err != nil {
+			if err := storetest.AddFollowers(tx, name, a.followers); err != nil {
 				return err
-			}
-			for i := range a.followers {
-				iri := fmt.Sprintf("https://remote.example/users/%s-%d", name, i)
-				if err := tx.SaveFollower(store.Follower{ActorID: actor.ID, IRI: iri, Inbox: iri + "/inbox", FollowID: iri + "#follow"}); err != nil {
-					return err
-				}
 			}
 		}
 		return nil
@@ -206,11 +199,7 @@ func TestDirectory(t *testing.T) {
 func BenchmarkDirectory(b *testing.B) {
 	db := storetest.Open(b)
 	err := db.Update(context.Background(), func(tx *store.Tx) error {
-		var targets []store.CatalogTarget
-		for i := range 1600 {
-			board := fmt.Sprint("board-", i/4)
-			targets = append(targets, store.CatalogTarget{Target: fmt.Sprint(board, ":config", i%4), Board: board, Config: fmt.Sprint("config", i%4), Arch: fmt.Sprint("arch", i%20)})
-		}
+		targets := storetest.Catalog(400, 4, 20)
 		if _, err := tx.SeeTargets(targets); err != nil {
 			return err
 		}
@@ -219,20 +208,13 @@ func BenchmarkDirectory(b *testing.B) {
 				return err
 			}
 		}
-		for i := range 300 {
-			name := fmt.Sprintf("board-%d.config%d", i, i%4)
+		for i, t := range targets[:300] {
+			name := t.Board + "." + t.Config
 			if _, err := tx.CreateActor(&store.Actor{Username: name, Kind: store.KindTarget}); err != nil {
 				return err
 			}
-			a, err := tx.Actor(name)
-			if err != nil {
+			if err := storetest.AddFollowers(tx, name, 1+i%5); err != nil {
 				return err
-			}
-			for f := range 1 + i%5 {
-				iri := fmt.Sprintf("https://remote.example/users/%d-%d", i, f)
-				if err := tx.SaveFollower(store.Follower{ActorID: a.ID, IRI: iri, Inbox: iri + "/inbox", FollowID: iri + "#f"}); err != nil {
-					return err
-				}
 			}
 		}
 		return nil
