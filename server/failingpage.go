@@ -132,7 +132,7 @@ func (s *Server) handleDirectoryPage(c echo.Context) error {
 			return err
 		}
 		starts := directoryPages(rows)
-		data.Now, data.Count, data.PageLast = tx.Now, len(rows), len(starts)
+		data.Count, data.PageLast = len(rows), len(starts)
 		if q.Page > len(starts) {
 			return fmt.Errorf("%w: no page %d of the directory: %d accounts found, on %d pages", activitypub.ErrNotFound, q.Page, len(rows), len(starts))
 		}
@@ -152,7 +152,7 @@ func (s *Server) handleDirectoryPage(c echo.Context) error {
 	if q.Page < data.PageLast {
 		data.NextURL = s.directoryURL(q.DirectoryFilter, q.Page+1)
 	}
-	data.Page = s.page(data.Heading()+": accounts of NuttX boards, targets and architectures",
+	data.Page = s.page(data.Heading()+" in the directory of NuttX architectures, boards and targets",
 		"Follow only what you care about: every NuttX architecture, board and board:config target is an account of its own, with its build state",
 		"", s.directoryURL(q.DirectoryFilter, q.Page))
 	data.Page.Image = data.Profile.AvatarURL

@@ -200,7 +200,7 @@ func (s *Server) feedAccountView(tx *store.Tx, username string, now time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	v := &web.FeedAccountView{Kind: fa.Kind, KindName: web.KindNames[fa.Kind], DirectoryURL: s.site.Failing(), Now: now}
+	v := &web.FeedAccountView{Kind: fa.Kind, KindName: web.KindNames[fa.Kind], DirectoryURL: s.site.Failing()}
 	switch fa.Kind {
 	case store.KindTarget:
 		v.Label = fa.Target

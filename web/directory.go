@@ -71,7 +71,6 @@ type DirectoryPage struct {
 	Rows             []DirectoryRow    // this page's
 	Count            int               // all the accounts the search found
 	First            int               // the position of Rows[0] among them, from 1
-	Now              time.Time         // for how long each target has failed
 	PrevURL, NextURL string            // the previous and next pages, "" for none
 	PageNum          int               // this page, from 1
 	PageLast         int               // the last page
@@ -82,10 +81,6 @@ type DirectoryPage struct {
 
 // Last is the position of the page's last row among all.
 func (p DirectoryPage) Last() int { return p.First + len(p.Rows) - 1 }
-
-// FailingFor is how long a target failing since then has failed, in
-// words ("3d 4h 5m").
-func (p DirectoryPage) FailingFor(since time.Time) string { return HumanDuration(p.Now.Sub(since)) }
 
 // Searched reports whether the page shows a search or a filter rather
 // than the whole directory.
@@ -117,9 +112,4 @@ type FeedAccountView struct {
 	Count, Failing, More int
 	TargetsURL           string // the directory of its targets
 	DirectoryURL         string // the whole directory
-	Now                  time.Time
 }
-
-// FailingFor is how long a target failing since then has failed, in
-// words ("3d 4h 5m").
-func (v FeedAccountView) FailingFor(since time.Time) string { return HumanDuration(v.Now.Sub(since)) }
