@@ -265,7 +265,7 @@ func TestFailingTableFitsInBrowser(t *testing.T) {
 		if err := chromedp.Do(b, chromedp.EmulateViewport(width, 900)); err != nil {
 			t.Fatal(err)
 		}
-		for _, page := range []string{ts.URL + "/@nuttx_build", ts.URL + "/targets"} {
+		for _, page := range []string{ts.URL + "/@nuttx_build", ts.URL + failingView} {
 			if err := chromedp.Do(b, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("table.targets"))); err != nil {
 				t.Fatal(err)
 			}
@@ -283,5 +283,56 @@ func TestFailingTableFitsInBrowser(t *testing.T) {
 	}
 	if ws, text := eval(`getComputedStyle(document.querySelector("table.targets code")).whiteSpace`), eval(`document.querySelector("table.targets code").textContent`).(string); ws != "pre-wrap" || !strings.Contains(text, "\n   12 |   x = 1;") {
 		t.Errorf("error excerpt white-space %v, text %q: want it wrapped with its indentation", ws, text)
+	}
+}
+
+// TestDirectoryInBrowser: Chromium searches the directory with its form
+// (no script: the server searches), sees the one account found with its
+// handle, which one click selects whole (user-select: all, from the
+// stylesheet the CSP lets in), follows its profile link to the account's
+// profile with its target's state, and at 400 px neither page scrolls
+// sideways.
+func TestDirectoryInBrowser(t *testing.T) {
+	t.Parallel()
+	ts := directoryServer(t)
+	b := browser(t)
+	eval := evaluator(t, b)
+	if err := chromedp.Do(b, chromedp.Navigate(ts.URL+"/targets"), chromedp.WaitVisible(chromedp.CSS("#dir-q")),
+		chromedp.SendKeys(chromedp.CSS("#dir-q"), "CITEST"), chromedp.Submit(chromedp.CSS("#dir-q")),
+		chromedp.WaitVisible(chromedp.CSS(`#dir-q[value="CITEST"]`))); err != nil {
+		t.Fatalf("search: %v", err)
+	}
+	if url := eval(`location.href`); url != ts.URL+"/targets?q=CITEST&kind=&state=" {
+		t.Errorf("the form led to %v", url)
+	}
+	handle := "@rv-virt.citest@127.0.0.1"
+	if rows, text := eval(`document.querySelectorAll("table.directory tbody tr").length`), eval(`document.querySelector("code.copy-handle").textContent`); rows != float64(1) || text != handle {
+		t.Fatalf("%v rows found, the first handle %q", rows, text)
+	}
+	if us := eval(`getComputedStyle(document.querySelector("code.copy-handle")).userSelect`); us != "all" {
+		t.Errorf("user-select %v: the stylesheet did not apply", us)
+	}
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("code.copy-handle"))); err != nil {
+		t.Fatal(err)
+	}
+	if sel := eval(`window.getSelection().toString()`); sel != handle {
+		t.Errorf("a click on the handle selects %q, want %q", sel, handle)
+	}
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("table.directory a.profile")), chromedp.WaitVisible(chromedp.CSS("section.account"))); err != nil {
+		t.Fatalf("to the profile: %v", err)
+	}
+	if url, h := eval(`location.href`), eval(`document.querySelector("section.account h2").textContent`); url != ts.URL+"/@rv-virt.citest" || h != "Target rv-virt:citest" {
+		t.Errorf("the profile link led to %v, reading %q", url, h)
+	}
+	if err := chromedp.Do(b, chromedp.EmulateViewport(400, 900)); err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []string{ts.URL + "/targets", ts.URL + "/@rv-virt.citest", ts.URL + "/@arch.risc-v"} {
+		if err := chromedp.Do(b, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatal(err)
+		}
+		if width := eval(`[document.documentElement.clientWidth, document.scrollingElement.scrollWidth].join(" ")`); width != "400 400" {
+			t.Errorf("%s at 400 px: viewport and page width %v, want no sideways scroll", page, width)
+		}
 	}
 }

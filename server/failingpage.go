@@ -1,37 +1,110 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/handles"
 	"github.com/nuttx-feed/nuttx-feed/internal/natsort"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
-// A page of /targets lists at most failingPageRows targets, fewer when
-// their rows (without error excerpts: each target's page has them) would
-// pass failingPageBudget bytes, so that a page stays well under 100 KB
-// however long the names and links (TestFailingPageWorstCase).
+// The directory (/targets): the accounts of architectures, boards and
+// targets, searched and filtered on the server, a page at a time.
+
+// A page of /targets lists at most directoryPageRows accounts, fewer when
+// their rows would pass directoryPageBudget bytes, so that a page stays
+// well under 100 KB however long the names and links
+// (TestFailingPageWorstCase).
 const (
-	failingPageRows   = 100
-	failingPageBudget = 80_000
-	failingRowMarkup  = 500 // a row's bytes beyond its names and links, an upper bound
+	directoryPageRows   = 100
+	directoryPageBudget = 80_000
+	// directoryRowMarkup is a row's bytes beyond its names, numbers and
+	// links, an upper bound (TestDirectoryRowCostBounds).
+	directoryRowMarkup = 650
+	// maxDirectorySearch bounds the words of a search, in characters.
+	maxDirectorySearch = 100
 )
 
-// handleFailingPage serves /targets?page=N: every target failing now, a
-// hundred a page, in natural order (board2 before board10) as the
-// profile's table lists them: its first rows are the profile's, and a
-// board's configs stay together. Each row links the target's page, which
-// has its errors.
-func (s *Server) handleFailingPage(c echo.Context) error {
-	num, err := parsePageNumber(c.QueryParam("page"))
+// stateFailing is the value of ?state= that keeps what fails now.
+const stateFailing = "failing"
+
+// directoryQuery is a search of the directory as a request asks it: the
+// store's filter and the page, from 1.
+type directoryQuery struct {
+	store.DirectoryFilter
+	Page int
+}
+
+// parseDirectoryQuery reads ?q=, ?kind=, ?state=, ?of= and ?page=; a
+// value it cannot take is refused (400) saying what it takes.
+func parseDirectoryQuery(c echo.Context) (directoryQuery, error) {
+	var q directoryQuery
+	q.Query = strings.TrimSpace(c.QueryParam("q"))
+	if utf8.RuneCountInString(q.Query) > maxDirectorySearch {
+		return q, fmt.Errorf("%w: q must be at most %d characters", activitypub.ErrInvalid, maxDirectorySearch)
+	}
+	switch q.Kind = c.QueryParam("kind"); q.Kind {
+	case "", store.KindArch, store.KindBoard, store.KindTarget:
+	default:
+		return q, fmt.Errorf("%w: kind must be arch, board or target", activitypub.ErrInvalid)
+	}
+	switch state := c.QueryParam("state"); state {
+	case "", stateFailing:
+		q.Failing = state == stateFailing
+	default:
+		return q, fmt.Errorf("%w: state must be failing (or left out)", activitypub.ErrInvalid)
+	}
+	if q.Of = strings.ToLower(c.QueryParam("of")); q.Of != "" && (!handles.Valid(q.Of) || !strings.HasPrefix(q.Of, "arch.") && strings.Contains(q.Of, ".")) {
+		return q, fmt.Errorf("%w: of must be the handle of a board or an architecture", activitypub.ErrInvalid)
+	}
+	var err error
+	q.Page, err = parsePageNumber(c.QueryParam("page"))
+	return q, err
+}
+
+// directoryURL is the URL of page n of the directory searched as q asks.
+func (s *Server) directoryURL(q store.DirectoryFilter, n int) string {
+	v := url.Values{}
+	for name, value := range map[string]string{"q": q.Query, "kind": q.Kind, "of": q.Of} {
+		if value != "" {
+			v.Set(name, value)
+		}
+	}
+	if q.Failing {
+		v.Set("state", stateFailing)
+	}
+	if n > 1 {
+		v.Set("page", strconv.Itoa(n))
+	}
+	if len(v) == 0 {
+		return s.site.Failing()
+	}
+	return s.site.Failing() + "?" + v.Encode()
+}
+
+// failingTargetsURL is the directory of the targets failing now.
+func (s *Server) failingTargetsURL() string {
+	return s.directoryURL(store.DirectoryFilter{Kind: store.KindTarget, Failing: true}, 1)
+}
+
+// handleDirectoryPage serves /targets: the page of the directory the
+// query asks for. Each target's row links its page, which has its errors;
+// a failing one's its latest build log, history and thread.
+func (s *Server) handleDirectoryPage(c echo.Context) error {
+	q, err := parseDirectoryQuery(c)
 	if err != nil {
 		return err
 	}
@@ -39,53 +112,132 @@ func (s *Server) handleFailingPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	data := web.FailingPage{PageNum: num, Status: s.feedStatus(s.now())}
+	state := ""
+	if q.Failing {
+		state = stateFailing
+	}
+	data := web.DirectoryPage{PageNum: q.Page, Status: s.feedStatus(s.now()), Search: q.Query, Kind: q.Kind, Of: q.Of, FailingOnly: q.Failing,
+		Kinds:  directoryChoices(q.Kind, "", "All kinds", store.KindArch, "Architectures", store.KindBoard, "Boards", store.KindTarget, "Targets"),
+		States: directoryChoices(state, "", "Any state", stateFailing, "Failing now"),
+		AllURL: s.site.Failing(), FormURL: urls.Failing.Path()}
+	if q.Of != "" {
+		data.OfHandle = "@" + s.site.Handle(q.Of)
+	}
 	err = s.view(c, func(tx *store.Tx) error {
 		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
 		}
-		targets, err := failingSorted(tx)
+		rows, err := s.directoryRows(tx, q.DirectoryFilter, tx.Now)
 		if err != nil {
 			return err
 		}
-		logs, err := tx.LastFailureURLs(targetNames(targets))
-		if err != nil {
-			return err
-		}
-		rows := s.failingRowsOf(targets, logs)
-		starts := failingPages(rows)
-		data.Now, data.Count, data.PageLast = tx.Now, len(rows), len(starts)
-		if num > len(starts) {
-			return fmt.Errorf("%w: no page %d of failing targets: %d fail, on %d pages", activitypub.ErrNotFound, num, len(rows), len(starts))
+		starts := directoryPages(rows)
+		data.Count, data.PageLast = len(rows), len(starts)
+		if q.Page > len(starts) {
+			return fmt.Errorf("%w: no page %d of the directory: %d accounts found, on %d pages", activitypub.ErrNotFound, q.Page, len(rows), len(starts))
 		}
 		end := len(rows)
-		if num < len(starts) {
-			end = starts[num]
+		if q.Page < len(starts) {
+			end = starts[q.Page]
 		}
-		data.Rows, data.First = rows[starts[num-1]:end], starts[num-1]+1
+		data.Rows, data.First = rows[starts[q.Page-1]:end], starts[q.Page-1]+1
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	data.PrevURL, data.NextURL = s.failingPageURL(num-1, data.PageLast), s.failingPageURL(num+1, data.PageLast)
-	data.Page = s.page(fmt.Sprintf("Failing now (%d)", data.Count), "The NuttX build targets failing now, with their build hosts and links to their logs, history and threads",
-		"", s.failingPageURL(num, data.PageLast))
+	if q.Page > 1 {
+		data.PrevURL = s.directoryURL(q.DirectoryFilter, q.Page-1)
+	}
+	if q.Page < data.PageLast {
+		data.NextURL = s.directoryURL(q.DirectoryFilter, q.Page+1)
+	}
+	data.Page = s.page(data.Heading()+" in the directory of NuttX architectures, boards and targets",
+		"Follow only what you care about: every NuttX architecture, board and board:config target is an account of its own, with its build state",
+		"", s.directoryURL(q.DirectoryFilter, q.Page))
 	data.Page.Image = data.Profile.AvatarURL
 	data.Page.Feed = s.site.ProfileFeed(s.cfg.Username) // the bot's posts: its failures and recoveries
-	return s.renderPage(c, http.StatusOK, "failing", data)
+	return s.renderPage(c, http.StatusOK, "directory", data)
 }
 
-// failingPages splits rows into the pages of /targets, in order, and
-// returns where each page starts: at most failingPageRows rows a page and,
-// past the first row, at most failingPageBudget bytes. There is always
-// one page, empty when rows is.
-func failingPages(rows []web.FailingRow) []int {
+// directoryChoices makes a select's options from value, label pairs,
+// selecting the one whose value is asked.
+func directoryChoices(asked string, pairs ...string) []web.DirectoryChoice {
+	var out []web.DirectoryChoice
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out = append(out, web.DirectoryChoice{Value: pairs[i], Label: pairs[i+1], Selected: pairs[i] == asked})
+	}
+	return out
+}
+
+// kindRank orders the directory: architectures, then boards, then targets.
+var kindRank = map[string]int{store.KindArch: 0, store.KindBoard: 1, store.KindTarget: 2}
+
+// directoryRows reads the entries f selects, in the directory's order
+// (kindRank, then natural order of their labels: board2 before board10),
+// as rows of a page as of now: two statements, the entries and the
+// build logs of the failing targets among them.
+func (s *Server) directoryRows(tx *store.Tx, f store.DirectoryFilter, now time.Time) ([]web.DirectoryRow, error) {
+	entries, err := tx.Directory(f)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(entries, func(a, b store.DirectoryEntry) int {
+		return cmp.Or(cmp.Compare(kindRank[a.Kind], kindRank[b.Kind]), natsort.Compare(a.Label, b.Label), strings.Compare(a.Handle, b.Handle))
+	})
+	var failing []string
+	for _, e := range entries {
+		if e.Kind == store.KindTarget && e.Failing > 0 {
+			failing = append(failing, e.Label)
+		}
+	}
+	logs, err := tx.LastFailureURLs(failing)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]web.DirectoryRow, len(entries))
+	for i, e := range entries {
+		rows[i] = s.directoryRow(e, logs[e.Label], now)
+	}
+	return rows, nil
+}
+
+// directoryRow describes entry e as of now, its latest build log logURL
+// when it is a failing target. An entry whose handle names no account
+// (too long) shows no handle and links no profile.
+func (s *Server) directoryRow(e store.DirectoryEntry, logURL string, now time.Time) web.DirectoryRow {
+	r := web.DirectoryRow{Kind: e.Kind, KindName: web.KindNames[e.Kind], Label: e.Label, Arch: e.Arch, Followers: e.Followers,
+		Targets: e.Targets, Failing: e.Failing, Since: e.Since, Hosts: web.ShownHosts(e.Hosts)}
+	if handles.Valid(e.Handle) {
+		r.Handle, r.ProfileURL = "@"+s.site.Handle(e.Handle), s.site.Profile(e.Handle)
+	}
+	if e.Kind != store.KindTarget {
+		if r.Handle != "" {
+			r.TargetsURL = s.directoryURL(store.DirectoryFilter{Of: e.Handle}, 1)
+		}
+		return r
+	}
+	board, config, _ := strings.Cut(e.Label, ":")
+	r.HistoryURL = s.historyURL(&store.FeedTarget{Board: board, Config: config})
+	if e.Thread != "" {
+		r.PageURL, r.ThreadURL = s.site.Target(e.Label), s.notePageURL(e.Thread)
+	}
+	if e.Failing > 0 {
+		r.LogURL, r.FailingFor = logURL, web.HumanDuration(now.Sub(e.Since))
+	}
+	return r
+}
+
+// directoryPages splits rows into the pages of /targets, in order, and
+// returns where each page starts: at most directoryPageRows rows a page
+// and, past the first row, at most directoryPageBudget bytes. There is
+// always one page, empty when rows is.
+func directoryPages(rows []web.DirectoryRow) []int {
 	starts := []int{0}
 	n, cost := 0, 0
 	for i, r := range rows {
-		c := failingRowCost(r)
-		if n > 0 && (n == failingPageRows || cost+c > failingPageBudget) {
+		c := directoryRowCost(r)
+		if n > 0 && (n == directoryPageRows || cost+c > directoryPageBudget) {
 			starts, n, cost = append(starts, i), 0, 0
 		}
 		n, cost = n+1, cost+c
@@ -93,12 +245,22 @@ func failingPages(rows []web.FailingRow) []int {
 	return starts
 }
 
-// failingRowCost is an upper bound of the bytes of r's row on /targets:
-// its content and the markup.
-func failingRowCost(r web.FailingRow) int { return failingRowMarkup + failingRowContent(r) }
+// directoryRowCost is an upper bound of the bytes of r's row as a page
+// writes it: its texts, its links and the markup.
+func directoryRowCost(r web.DirectoryRow) int {
+	cost := directoryRowMarkup + web.TextBytes(r.Label) + web.TextBytes(r.Arch) + web.TextBytes(r.Handle) + web.TextBytes(r.FailingFor)
+	for _, u := range []string{r.ProfileURL, r.PageURL, r.TargetsURL, r.LogURL, r.HistoryURL, r.ThreadURL} {
+		cost += web.URLBytes(u)
+	}
+	for _, h := range r.Hosts {
+		cost += web.TextBytes(h) + 2
+	}
+	return cost
+}
 
 // failingRowContent is an upper bound of the bytes of r's target (twice),
-// arch, hosts and links as a page writes them, without markup.
+// arch, hosts and links as the profile's failing table writes them,
+// without markup.
 func failingRowContent(r web.FailingRow) int {
 	cost := 2*web.TextBytes(r.Target) + web.TextBytes(r.Arch)
 	for _, u := range []string{r.PageURL, r.LogURL, r.HistoryURL, r.ThreadURL} {
@@ -122,18 +284,6 @@ func parsePageNumber(v string) (int, error) {
 	return n, nil
 }
 
-// failingPageURL is the URL of page n of /targets, "" when there is no
-// such page (before the first or after last).
-func (s *Server) failingPageURL(n, last int) string {
-	switch {
-	case n < 1 || n > last:
-		return ""
-	case n == 1:
-		return s.site.Failing()
-	}
-	return s.site.Failing() + "?page=" + strconv.Itoa(n)
-}
-
 // failingSorted returns the targets failing now in natural order (board2
 // before board10).
 func failingSorted(tx *store.Tx) ([]*store.FeedTarget, error) {
@@ -154,8 +304,9 @@ func targetNames(targets []*store.FeedTarget) []string {
 	return names
 }
 
-// failingRowsOf describes failing targets as rows, without excerpts, with
-// the build log of each one's latest failure (logs, by target).
+// failingRowsOf describes failing targets as rows of the profile's table,
+// without excerpts, with the build log of each one's latest failure
+// (logs, by target).
 func (s *Server) failingRowsOf(targets []*store.FeedTarget, logs map[string]string) []web.FailingRow {
 	rows := make([]web.FailingRow, len(targets))
 	for i, t := range targets {

@@ -29,13 +29,17 @@ func failingNames(doc *goquery.Document) []string {
 	return names
 }
 
-// TestFailingPagePages: with 212 targets failing, /targets lists them all
-// over three pages of at most 100, in natural order, each row linking
-// the target's page, its build log, history and thread, with its build
-// hosts and for how long it has failed; the pages link each other. The
-// profile counts all 212 in its heading, lists the first 50 (the first
-// rows of /targets) and links the 162 more to /targets. Pages past the
-// last answer 404, and a page that is not a number 400.
+// failingView is the directory's view of the targets failing now.
+const failingView = "/targets?kind=target&state=failing"
+
+// TestFailingPagePages: with 212 targets failing, the directory's view of
+// the failing targets lists them all over three pages of at most 100, in
+// natural order, each row linking the target's page, its build log,
+// history and thread, with its build hosts and for how long it has
+// failed; the pages link each other. The profile counts all 212 in its
+// heading, lists the first 50 (the first rows of the view) and links the
+// 162 more to it. Pages past the last answer 404, and a page that is not
+// a number 400.
 func TestFailingPagePages(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, func(c *Config) { c.HistoryURLTemplate = feed.DefaultHistoryTemplate })
@@ -48,7 +52,7 @@ func TestFailingPagePages(t *testing.T) {
 	slices.SortFunc(want, natsort.Compare)
 
 	var got []string
-	url, pages := ts.URL+"/targets", 0
+	url, pages := ts.URL+failingView, 0
 	for url != "" {
 		doc := getPage(t, url, http.StatusOK)
 		pages++
@@ -56,11 +60,11 @@ func TestFailingPagePages(t *testing.T) {
 			t.Errorf("%s: heading %q", url, h)
 		}
 		names := failingNames(doc)
-		if len(names) > failingPageRows {
+		if len(names) > directoryPageRows {
 			t.Errorf("%s lists %d targets", url, len(names))
 		}
 		first := len(got) + 1
-		if r := doc.Find("p.range").Text(); !strings.HasPrefix(r, fmt.Sprintf("Targets %d to %d of 212", first, len(got)+len(names))) {
+		if r := doc.Find("p.range").Text(); !strings.HasPrefix(r, fmt.Sprintf("Accounts %d to %d of 212", first, len(got)+len(names))) {
 			t.Errorf("%s: range %q", url, r)
 		}
 		got = append(got, names...)
@@ -75,7 +79,7 @@ func TestFailingPagePages(t *testing.T) {
 	if pages != 3 || !slices.Equal(got, want) {
 		t.Errorf("%d pages list %d targets:\n%q\nwant\n%q", pages, len(got), got, want)
 	}
-	if got := getPage(t, ts.URL+"/targets?page=2", http.StatusOK).Find(`nav.pages a[rel="prev"]`).AttrOr("href", ""); got != ts.URL+"/targets" {
+	if got := getPage(t, ts.URL+failingView+"&page=2", http.StatusOK).Find(`nav.pages a[rel="prev"]`).AttrOr("href", ""); got != ts.URL+failingView {
 		t.Errorf("page 2 links back to %q", got)
 	}
 
@@ -87,34 +91,37 @@ func TestFailingPagePages(t *testing.T) {
 		t.Errorf("the profile lists %q", names)
 	}
 	more := profile.Find("section.failing p.more")
-	if more.Text() != "And 162 more failing targets." || more.Find("a").AttrOr("href", "") != ts.URL+"/targets" {
+	if more.Text() != "And 162 more failing targets." || more.Find("a").AttrOr("href", "") != ts.URL+failingView {
 		t.Errorf("the profile's more: %q linking %q", more.Text(), more.Find("a").AttrOr("href", ""))
 	}
 
 	for q, status := range map[string]int{"4": http.StatusNotFound, "0": http.StatusBadRequest, "x": http.StatusBadRequest, "-1": http.StatusBadRequest} {
-		doc := getPage(t, ts.URL+"/targets?page="+q, status)
+		doc := getPage(t, ts.URL+failingView+"&page="+q, status)
 		if msg := doc.Find("main p").First().Text(); status == http.StatusBadRequest && !strings.Contains(msg, "page must be a number from 1") ||
-			status == http.StatusNotFound && !strings.Contains(msg, "no page 4 of failing targets: 212 fail, on 3 pages") {
+			status == http.StatusNotFound && !strings.Contains(msg, "no page 4 of the directory: 212 accounts found, on 3 pages") {
 			t.Errorf("page=%s: %q", q, msg)
 		}
 	}
 }
 
-// checkFailingRow checks a row of /targets: target, arch, since and for
-// how long, hosts and links, and no error excerpt.
+// checkFailingRow checks a row of the failing targets: target, arch,
+// handle, since and for how long, hosts and links, and no error excerpt.
 func checkFailingRow(t *testing.T, ts *testServer, row *goquery.Selection, target string) {
 	t.Helper()
 	board, config, _ := strings.Cut(target, ":")
 	if got := row.Find("a.target").AttrOr("href", ""); got != ts.URL+"/targets/"+target {
 		t.Errorf("target link %q", got)
 	}
-	if got := row.Find("td").First().Text(); got != "risc-v" {
+	if got := row.Find("th .arch").Text(); got != "risc-v" {
 		t.Errorf("arch %q", got)
 	}
-	if got := row.Find("td.hosts").Text(); got != "hostA" {
+	if got, want := row.Find("code.copy-handle").Text(), "@"+board+"."+config+"@127.0.0.1"; got != want {
+		t.Errorf("handle %q, want %q", got, want)
+	}
+	if got := row.Find("span.hosts").Text(); got != "hostA" {
 		t.Errorf("hosts %q", got)
 	}
-	if got := row.Find("span.for").Text(); !strings.HasPrefix(got, "failing for ") {
+	if got := row.Find("span.for").Text(); !strings.HasPrefix(got, "for ") {
 		t.Errorf("failing for %q", got)
 	}
 	if _, err := time.Parse(time.RFC3339, row.Find("time").AttrOr("datetime", "")); err != nil {
@@ -130,15 +137,16 @@ func checkFailingRow(t *testing.T, ts *testServer, row *goquery.Selection, targe
 			t.Errorf("%s links %q", sel, h)
 		}
 	}
-	if row.Find("pre, code").Length() != 0 {
+	if row.Find("pre").Length() != 0 {
 		t.Error("a row of /targets shows an excerpt")
 	}
 }
 
 // TestFailingPageWorstCase: 150 targets failing with the longest names,
 // three long build hosts each and long log links (a third of them of
-// 2 KB) make pages of /targets each under 100 KB and accessible, which
-// together list every target once, in order.
+// 2 KB) make pages of the directory (the failing targets, and all its
+// accounts) each under 100 KB and accessible, which together list every
+// target once, in order.
 func TestFailingPageWorstCase(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, func(c *Config) { c.HistoryURLTemplate = feed.DefaultHistoryTemplate })
@@ -155,7 +163,7 @@ func TestFailingPageWorstCase(t *testing.T) {
 	}
 	slices.SortFunc(want, natsort.Compare)
 	var got []string
-	pages := followPages(t, ts.URL+"/targets", `nav.pages a[rel="next"]`, func(url string, doc *goquery.Document, size int) {
+	pages := followPages(t, ts.URL+failingView, `nav.pages a[rel="next"]`, func(url string, doc *goquery.Document, size int) {
 		names := failingNames(doc)
 		if size >= maxPageBytes || len(names) == 0 {
 			t.Errorf("%s: %d bytes, %d targets", url, size, len(names))
@@ -166,6 +174,18 @@ func TestFailingPageWorstCase(t *testing.T) {
 	})
 	if !slices.Equal(got, want) || pages < 2 {
 		t.Errorf("%d pages list\n%q\nwant\n%q", pages, got, want)
+	}
+	accounts := 0 // the whole directory: 150 boards, then 150 targets
+	followPages(t, ts.URL+"/targets", `nav.pages a[rel="next"]`, func(url string, doc *goquery.Document, size int) {
+		rows := doc.Find("table.directory tbody tr").Length()
+		if size >= maxPageBytes || rows == 0 {
+			t.Errorf("%s: %d bytes, %d accounts", url, size, rows)
+		}
+		accounts += rows
+		checkAccessible(t, url, doc)
+	})
+	if accounts != 301 { // and risc-v
+		t.Errorf("the directory lists %d accounts, want 301", accounts)
 	}
 }
 
@@ -204,7 +224,7 @@ func TestFailingFeedStatus(t *testing.T) {
 
 	check := func(t *testing.T, ts *testServer, wantStatus, wantNone string) {
 		t.Helper()
-		for _, url := range []string{ts.URL + "/@nuttx_build", ts.URL + "/targets"} {
+		for _, url := range []string{ts.URL + "/@nuttx_build", ts.URL + failingView} {
 			status, none := feedStatusText(t, url)
 			if !strings.Contains(status, wantStatus) || none != wantNone {
 				t.Errorf("%s: %q, %q; want %q, %q", url, status, none, wantStatus, wantNone)
@@ -236,7 +256,7 @@ func TestFailingFeedStatus(t *testing.T) {
 		stack.Push(t, promtest.Labels{"user": "nuttxpr", "target": "rv-virt:citest", "board": "rv-virt", "config": "citest", "arch": "risc-v",
 			"nuttx_hash": "0481533", "url": "https://gist.github.com/nuttxpr/1"}, 0)
 		eventually.True(t, 30*time.Second, "the failure on /targets", func() bool {
-			return slices.Equal(failingNames(getPage(t, ts.URL+"/targets", http.StatusOK)), []string{"rv-virt:citest"})
+			return slices.Equal(failingNames(getPage(t, ts.URL+failingView, http.StatusOK)), []string{"rv-virt:citest"})
 		})
 		check(t, ts, "As of the last poll of Prometheus, ", "")
 		stack.StopPrometheus()
@@ -274,7 +294,7 @@ func TestFailingPageHostileLabels(t *testing.T) {
 				t.Errorf("profile: %d rows, then %q", rows, more)
 			}
 			seen := 0
-			followPages(t, ts.URL+"/targets", `nav.pages a[rel="next"]`, func(url string, doc *goquery.Document, size int) {
+			followPages(t, ts.URL+failingView, `nav.pages a[rel="next"]`, func(url string, doc *goquery.Document, size int) {
 				seen += len(failingNames(doc))
 				if size >= maxPageBytes {
 					t.Errorf("%s: %d bytes, want under %d", url, size, maxPageBytes)
@@ -332,35 +352,52 @@ func byteStrings() []string {
 	return out
 }
 
-// TestFailingRowCostBounds: a failing row costs at least the bytes the
-// page writes of it, on /targets (failingRowCost) and on the profile
-// (with its excerpt), for plain and hostile labels.
+// TestFailingRowCostBounds: a failing row of the profile's table costs at
+// least the bytes the page writes of it (with its excerpt), and a row of
+// the directory, of any kind, at least what /targets writes of it
+// (directoryRowCost), for plain and hostile labels and handles.
 func TestFailingRowCostBounds(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, func(c *Config) { c.HistoryURLTemplate = feed.DefaultHistoryTemplate })
 	ts.failTarget(t, "b", "c", "h", "1", "e")
 	ts.failTarget(t, "d+&'\"<>", "c é", "h+&<'", "2 é%", "x+y\n  <&>'\"")
 	var rows []web.FailingRow
+	var entries []web.DirectoryRow
 	err := ts.store.View(t.Context(), func(tx *store.Tx) error {
 		table, err := ts.failingTable(tx)
+		if err != nil {
+			return err
+		}
 		rows = table.Rows
+		entries, err = ts.directoryRows(tx, store.DirectoryFilter{}, tx.Now)
 		return err
 	})
-	if err != nil || len(rows) != 2 {
-		t.Fatalf("%d rows: %v", len(rows), err)
+	if err != nil || len(rows) != 2 || len(entries) != 5 { // 2 targets, their 2 boards and risc-v
+		t.Fatalf("%d rows, %d entries: %v", len(rows), len(entries), err)
 	}
-	for _, page := range []string{ts.URL + "/@nuttx_build", ts.URL + "/targets"} {
+	written := func(page string, start string) []int {
 		_, body := get(t, page, "text/html")
-		trs := strings.Split(string(body), "<tr>")[2:] // after the head's
-		for i, r := range rows {
-			written := len("<tr>") + strings.Index(trs[i], "</tr>") + len("</tr>\n")
-			counted := failingRowCost(r)
-			if page != ts.URL+"/targets" {
-				counted = failingRowContent(r) + web.TextBytes(r.Excerpt) + failingTableRowMarkup
-			}
-			if written > counted {
-				t.Errorf("%s: row of %q writes %d bytes, counted %d", page, r.Target, written, counted)
-			}
+		var out []int
+		for _, tr := range strings.Split(string(body), start)[1:] {
+			out = append(out, len(start)+strings.Index(tr, "</tr>")+len("</tr>\n"))
 		}
+		return out
+	}
+	profile := written(ts.URL+"/@nuttx_build", "<tr>")[1:] // after the head's
+	for i, r := range rows {
+		if counted := failingRowContent(r) + web.TextBytes(r.Excerpt) + failingTableRowMarkup; profile[i] > counted {
+			t.Errorf("profile: row of %q writes %d bytes, counted %d", r.Target, profile[i], counted)
+		}
+	}
+	directory := written(ts.URL+"/targets", "<tr class=")
+	if len(directory) != len(entries) {
+		t.Fatalf("/targets writes %d rows, want %d", len(directory), len(entries))
+	}
+	for i, r := range entries {
+		counted := directoryRowCost(r)
+		if directory[i] > counted {
+			t.Errorf("/targets: row of %q writes %d bytes, counted %d", r.Label, directory[i], counted)
+		}
+		t.Logf("/targets: row of %q writes %d bytes, counted %d", r.Label, directory[i], counted)
 	}
 }

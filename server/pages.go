@@ -50,8 +50,13 @@ func (s *Server) renderPageCSP(c echo.Context, status int, name string, data any
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
-// profileView gathers what the page header shows of an actor.
+// profileView gathers what the page header shows of an actor. A feed
+// account without a row yet (ID 0) has posted nothing and has no
+// follower.
 func (s *Server) profileView(tx *store.Tx, a *store.Actor) (web.ProfileView, error) {
+	if a.ID == 0 {
+		return web.NewProfileView(s.site, a, 0, 0), nil
+	}
 	posts, err := tx.NoteCount(a.ID)
 	if err != nil {
 		return web.ProfileView{}, err
@@ -87,7 +92,10 @@ func (s *Server) noteViews(tx *store.Tx, notes []*store.Note) ([]web.NoteView, e
 
 // handleProfilePage serves /@user: the profile and its latest posts, or the
 // actor document to an ActivityPub client; and /@user.atom, its Atom feed,
-// which echo routes here (urls.ProfileFeed).
+// which echo routes here (urls.ProfileFeed). The firehose's profile shows
+// the targets failing now and links the directory; a board's, target's
+// or architecture's, what it follows (feedAccountView). A feed account
+// without a row yet (ID 0) shows no posts, and nothing is written.
 func (s *Server) handleProfilePage(c echo.Context) error {
 	if username, ok := strings.CutSuffix(c.Param("username"), urls.FeedSuffix); ok {
 		return s.handleProfileFeed(c, username)
@@ -96,42 +104,31 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u := s.site
 	if wantsJSON(c) {
-		return activityJSON(c, activitypub.ActorDocument(u, a))
+		return activityJSON(c, activitypub.ActorDocument(s.site, a))
 	}
 	page, err := parsePage(c)
 	if err != nil {
 		return err
 	}
-	data := web.ProfilePage{}
-	err = s.view(c, func(tx *store.Tx) error {
-		notes, err := tx.Notes(store.NoteFilter{ActorID: a.ID}, page)
-		if err != nil {
-			return err
-		}
-		notes = fitNotes(notes, page, profileNotesBudget)
-		if data.Profile, err = s.profileView(tx, a); err != nil {
-			return err
-		}
-		if data.Notes, err = s.noteViews(tx, notes.Notes); err != nil {
-			return err
-		}
-		data.OlderURL, data.NewerURL = pageLinks(u.Profile(a.Username), notes)
-		if a.Username == s.cfg.Username && data.NewerURL == "" { // the bot that runs the feed, on its first page
-			if data.Failing, err = s.failingTable(tx); err != nil {
-				return err
-			}
-		}
-		if data.NewerURL != "" { // the latest mentions go with the latest posts
-			return nil
-		}
-		mentions, err := tx.Mentions(u.Actor(a.Username))
-		data.Mentions = fitMentions(web.MentionViews(mentions), mentionsBudget)
+	var data web.ProfilePage
+	err = s.view(c, func(tx *store.Tx) (err error) {
+		data, err = s.profilePage(tx, a, page)
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	return s.renderPage(c, http.StatusOK, "profile", data)
+}
+
+// profilePage describes page of actor a's profile. It only reads.
+func (s *Server) profilePage(tx *store.Tx, a *store.Actor, page store.Page) (web.ProfilePage, error) {
+	u := s.site
+	var data web.ProfilePage
+	var err error
+	if data.Profile, err = s.profileView(tx, a); err != nil {
+		return data, err
 	}
 	data.Page = s.page(a.DisplayName+" ("+data.Profile.Handle+")", a.Summary, u.Actor(a.Username), u.Profile(a.Username))
 	data.Page.Image = data.Profile.AvatarURL
@@ -139,7 +136,47 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 	for _, f := range a.Fields {
 		data.Me = append(data.Me, f.URL)
 	}
-	return s.renderPage(c, http.StatusOK, "profile", data)
+	if a.Username == s.cfg.Username { // the firehose leads to the accounts of what it posts about
+		data.DirectoryURL = u.Failing()
+	}
+	if err := s.profileNotes(tx, a, page, &data); err != nil {
+		return data, err
+	}
+	if data.NewerURL != "" { // what follows goes with the latest posts
+		return data, nil
+	}
+	switch {
+	case a.Username == s.cfg.Username: // the bot that runs the feed
+		if data.Failing, err = s.failingTable(tx); err != nil {
+			return data, err
+		}
+	case store.IsFeedKind(a.Kind):
+		if data.Account, err = s.feedAccountView(tx, a.Username, tx.Now); err != nil {
+			return data, err
+		}
+	}
+	mentions, err := tx.Mentions(u.Actor(a.Username))
+	data.Mentions = fitMentions(web.MentionViews(mentions), mentionsBudget)
+	return data, err
+}
+
+// profileNotes fills the page of a's posts that page asks for, and the
+// links to the pages older and newer: none for a feed account without a
+// row yet (ID 0, which would mean every actor's posts).
+func (s *Server) profileNotes(tx *store.Tx, a *store.Actor, page store.Page, data *web.ProfilePage) error {
+	if a.ID == 0 {
+		return nil
+	}
+	notes, err := tx.Notes(store.NoteFilter{ActorID: a.ID}, page)
+	if err != nil {
+		return err
+	}
+	notes = fitNotes(notes, page, profileNotesBudget)
+	if data.Notes, err = s.noteViews(tx, notes.Notes); err != nil {
+		return err
+	}
+	data.OlderURL, data.NewerURL = pageLinks(s.site.Profile(a.Username), notes)
+	return nil
 }
 
 // handleNotePage serves /@user/id: the note with its parent and the replies

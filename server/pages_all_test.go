@@ -14,8 +14,10 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
+	"github.com/nuttx-feed/nuttx-feed/internal/handles"
 	"github.com/nuttx-feed/nuttx-feed/internal/richtext"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/web"
 )
 
 // The web face as a whole: every page through the real router, in the
@@ -30,6 +32,7 @@ const (
 	maxReplyBytes = 16 << 10 // a remote reply's content (activitypub.maxReplyContent)
 	maxURLBytes   = 2048     // a remote reply's links (activitypub.maxLinkLength)
 	maxNameChars  = 100      // a remote author's name (activitypub.maxAuthorName)
+	maxHashBytes  = 100      // a commit hash as the feed keeps it (feed.maxNameLabel)
 	storedReplies = 200      // remote replies in the worst thread (store's former page cap)
 	longBoard     = "esp32s3-devkit-with-a-very-long-board-name-as-some-vendors-write-them"
 	longConfig    = "some_rather_long_configuration_name_nsh"
@@ -41,13 +44,23 @@ const (
 // short). It finds the length once, by halving, and returns the note.
 func (ts *testServer) longestPost(t *testing.T, chars *int, inReplyTo, prefix string) *store.Note {
 	t.Helper()
+	return ts.longestPostAs(t, "nuttx_build", chars, inReplyTo, prefix)
+}
+
+// longestPostAs is longestPost published as the local actor username.
+func (ts *testServer) longestPostAs(t *testing.T, username string, chars *int, inReplyTo, prefix string) *store.Note {
+	t.Helper()
 	text := func(n int) string {
 		line := "arch/xtensa/src/esp32s3/esp32s3_spiflash.c:1234:5: error: stack overflow in a long line of output\n" + strings.Repeat("<~", 1500) + "^\n"
 		body := strings.Repeat(line, n/len(line)+1)[:n]
 		return prefix + " #NuttX\n" + body
 	}
-	publish := func(n int) (*store.Note, error) {
-		return ts.publishPost(t, activitypub.Post{Content: richtext.Parse(text(n)), InReplyTo: inReplyTo})
+	publish := func(n int) (note *store.Note, err error) {
+		err = ts.store.Update(t.Context(), func(tx *store.Tx) error {
+			note, err = ts.svc.Publish(tx, username, activitypub.Post{Content: richtext.Parse(text(n)), InReplyTo: inReplyTo})
+			return err
+		})
+		return note, err
 	}
 	if *chars == 0 {
 		lo, hi := 1000, 60_000 // lo is accepted, hi is not
@@ -113,7 +126,44 @@ func startFullSite(t *testing.T) *fullSite {
 	}
 	fs.saveRemoteReplies(t, storedReplies, fs.svc.NoteIRI(fs.thread))
 	fs.saveRemoteReplies(t, store.MaxMentions+5, ts.site.Actor("nuttx_build")) // mentions of the bot
+	fs.fillFeedAccounts(t, chars, longError)
 	return fs
+}
+
+// fillFeedAccounts gives the feed accounts their worst case: rv-virt:citest
+// with full lists of failures (long build hosts and errors, log links of
+// 2 KB) and recoveries, its board rv-virt with more targets than its
+// profile lists (the longest names a handle allows, each failing on long
+// hosts with 2 KB log links), their architecture risc-v with all of
+// those, and each account's actor with more of the longest posts, and
+// mentions, than its profile's first page shows. Commit hashes are as
+// long as the feed keeps them.
+func (fs *fullSite) fillFeedAccounts(t *testing.T, chars int, longError string) {
+	t.Helper()
+	hash := func(i int) string { return fmt.Sprintf("%0*d", maxHashBytes, i) }
+	longLog := func(i int) string {
+		return fmt.Sprintf("https://logs.example/%0*d", maxURLBytes-len("https://logs.example/"), i)
+	}
+	for i := range 2 * accountPageLists.items {
+		fs.failTargetLog(t, "rv-virt", "citest", fmt.Sprint(strings.Repeat("h", web.MaxHostBytes), i), hash(i), longLog(i), longError)
+		if i%2 == 1 {
+			fs.recoverTarget(t, "rv-virt:citest", strings.Repeat("r", web.MaxHostBytes), hash(i))
+		}
+	}
+	fs.failTargetLog(t, "rv-virt", "citest", "h", hash(99), longLog(99), longError) // failing now
+	config := strings.Repeat("c", handles.MaxLength-len("rv-virt.")-2)
+	for i := range accountTargetRows + 10 {
+		for h := range 3 {
+			fs.failTargetLog(t, "rv-virt", fmt.Sprint(config, i), fmt.Sprint(strings.Repeat("h", web.MaxHostBytes-1), h), hash(1000*i+h), longLog(1000*i+h), "error")
+		}
+	}
+	for name, kind := range map[string]string{"rv-virt.citest": store.KindTarget, "rv-virt": store.KindBoard, "arch.risc-v": store.KindArch} {
+		fs.feedActor(t, name, kind)
+		for i := range 5 {
+			fs.longestPostAs(t, name, &chars, "", fmt.Sprint(name, " post ", i))
+		}
+		fs.saveRemoteReplies(t, store.MaxMentions+5, fs.site.Actor(name))
+	}
 }
 
 // saveRemoteReplies stores n replies in thread (a note's, or an actor's
@@ -162,9 +212,20 @@ func (fs *fullSite) pages() []sitePage {
 		{"deleted note", note(fs.deleted), http.StatusGone, "article.note.deleted.focus .content", "This post was deleted on"},
 		{"tag", u + "/tags/nuttx", http.StatusOK, "main h2", "Posts tagged #nuttx"},
 		{"target", u + "/targets/" + fs.target, http.StatusOK, "h2.target-name", fs.target},
-		{"failing targets", u + "/targets", http.StatusOK, "section.failing tbody tr:first-child a.target", longBoard + "0:" + longConfig},
-		{"failing targets past the last page", u + "/targets?page=9", http.StatusNotFound, "main p", "no page 9 of failing targets"},
-		{"bad failing targets page", u + "/targets?page=x", http.StatusBadRequest, "main p", "page must be a number from 1"},
+		{"directory", u + "/targets", http.StatusOK, "table.directory tbody tr:first-child th", "risc-v"},
+		{"failing targets", u + failingView, http.StatusOK, "section.failing tbody tr:first-child a.target", longBoard + "0:" + longConfig},
+		{"directory search", u + "/targets?q=RV-VIRT.ci", http.StatusOK, "table.directory tbody tr:first-child code.copy-handle", "@rv-virt.citest@"},
+		{"directory of a board", u + "/targets?of=rv-virt&state=failing", http.StatusOK, "p.of code.copy-handle", "@rv-virt@"},
+		{"directory search without result", u + "/targets?q=%25nosuch_", http.StatusOK, "p.none", "No account matches."},
+		{"directory past the last page", u + "/targets?page=99", http.StatusNotFound, "main p", "no page 99 of the directory"},
+		{"bad directory page", u + "/targets?page=x", http.StatusBadRequest, "main p", "page must be a number from 1"},
+		{"bad directory kind", u + "/targets?kind=bot", http.StatusBadRequest, "main p", "kind must be arch, board or target"},
+		{"bad directory state", u + "/targets?state=ok", http.StatusBadRequest, "main p", "state must be failing"},
+		{"bad directory of", u + "/targets?of=rv-virt.citest", http.StatusBadRequest, "main p", "of must be the handle of a board or an architecture"},
+		{"too long a directory search", u + "/targets?q=" + strings.Repeat("x", maxDirectorySearch+1), http.StatusBadRequest, "main p", "q must be at most 100 characters"},
+		{"target account", u + "/@rv-virt.citest", http.StatusOK, "section.account h2", "Target rv-virt:citest"},
+		{"board account", u + "/@rv-virt", http.StatusOK, "section.account h2", "Board rv-virt"},
+		{"architecture account", u + "/@arch.risc-v", http.StatusOK, "section.account h2", "Architecture risc-v"},
 		{"search form", u + "/search", http.StatusOK, "main h2", "Search the posts"},
 		{"search", u + "/search?q=overflow", http.StatusOK, "article.result:first-of-type pre.snippet mark", "overflow"},
 		{"search without result", u + "/search?q=nosuchword", http.StatusOK, "main p", "No posts found."},
@@ -238,6 +299,16 @@ func TestEveryPage(t *testing.T) {
 		t.Errorf("the profile has %d pages", n)
 	}
 	followPages(t, fs.URL+"/tags/nuttx", "nav.pages a:contains('Older')", check)
+	for _, account := range []string{"rv-virt.citest", "rv-virt", "arch.risc-v"} {
+		if n := followPages(t, fs.site.Profile(account), "nav.pages a:contains('Older')", check); n < 2 {
+			t.Errorf("the profile of %s has %d pages", account, n)
+		}
+	}
+	for _, view := range []string{"/targets", failingView, "/targets?of=arch.risc-v"} {
+		if n := followPages(t, fs.URL+view, `nav.pages a[rel="next"]`, check); n < 2 {
+			t.Errorf("%s has %d pages", view, n)
+		}
+	}
 	var shown []string
 	pages := followPages(t, fs.site.NoteURL(fs.thread.Username, fs.thread.PublicID), "p.more-replies a", func(url string, doc *goquery.Document, size int) {
 		check(url, doc, size)

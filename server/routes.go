@@ -68,7 +68,7 @@ func (s *Server) routes() *echo.Echo {
 	get(urls.Profile, s.limited(s.handleProfilePage)) // and urls.ProfileFeed
 	get(urls.NotePage, s.limited(s.handleNotePage))
 	get(urls.Tag, s.limited(s.handleTagPage))
-	get(urls.Failing, s.limited(s.handleFailingPage))
+	get(urls.Failing, s.limited(s.handleDirectoryPage))
 	get(urls.Target, s.limited(s.handleTargetPage)) // and urls.TargetFeed
 	get(urls.Search, s.limited(s.handleSearchPage))
 	static := http.StripPrefix(strings.TrimSuffix(urls.Static.Pattern, "*"), http.FileServer(http.FS(web.Static())))

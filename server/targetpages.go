@@ -35,13 +35,13 @@ const (
 // failingTable builds the profile's section on the targets failing now:
 // how many, the feed's status, and the first of them in natural order
 // (board2 before board10) with the first lines of each one's latest
-// error; /targets lists them all.
+// error; the directory lists them all (/targets?kind=target&state=failing).
 func (s *Server) failingTable(tx *store.Tx) (*web.FailingNow, error) {
 	now, err := failingSorted(tx)
 	if err != nil {
 		return nil, err
 	}
-	table := &web.FailingNow{Count: len(now), Feed: s.feedStatus(s.now()), AllURL: s.site.Failing()}
+	table := &web.FailingNow{Count: len(now), Feed: s.feedStatus(s.now()), AllURL: s.failingTargetsURL()}
 	if len(now) > failingRows {
 		now, table.More = now[:failingRows], len(now)-failingRows
 	}
@@ -142,18 +142,10 @@ func (s *Server) handleTargetPage(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		h, err := tx.TargetHistory(t.Target, targetListLimit)
-		if err != nil {
+		if data, err = s.targetHistoryView(tx, t, targetPageLists, tx.Now); err != nil {
 			return err
 		}
-		if data.Profile, err = s.profileView(tx, a); err != nil {
-			return err
-		}
-		data = s.targetView(t, h, data.Profile, tx.Now)
-		contents, err := s.noteContents(tx, failureNotes(slices.Values(h.Failures)))
-		for i, f := range h.Failures {
-			data.Failures[i].Excerpt = web.FailureExcerpt(f.Msg, contents[f.Note], 8, 800)
-		}
+		data.Profile, err = s.profileView(tx, a)
 		return err
 	})
 	if err != nil {
@@ -162,6 +154,97 @@ func (s *Server) handleTargetPage(c echo.Context) error {
 	data.Page = s.page(data.Target+" builds", "Failures, recoveries and breaking commits of the NuttX build target "+data.Target, "", u.Target(data.Target))
 	data.Page.Feed = data.FeedURL
 	return s.renderPage(c, http.StatusOK, "target", data)
+}
+
+// historyLists bounds the lists of a target's history as a page shows
+// them: items of each list, and the lines and bytes of each error excerpt.
+type historyLists struct{ items, lines, bytes int }
+
+// The history of a target on its page, and on its account's profile.
+var (
+	targetPageLists  = historyLists{items: targetListLimit, lines: 8, bytes: 800}
+	accountPageLists = historyLists{items: 10, lines: 3, bytes: 300}
+)
+
+// targetHistoryView describes target t as of now with its history, as
+// bounded by lists, failures with their excerpts; without the profile.
+func (s *Server) targetHistoryView(tx *store.Tx, t *store.FeedTarget, lists historyLists, now time.Time) (web.TargetPage, error) {
+	h, err := tx.TargetHistory(t.Target, lists.items)
+	if err != nil {
+		return web.TargetPage{}, err
+	}
+	v := s.targetView(t, h, web.ProfileView{}, now)
+	contents, err := s.noteContents(tx, failureNotes(slices.Values(h.Failures)))
+	for i, f := range h.Failures {
+		v.Failures[i].Excerpt = web.FailureExcerpt(f.Msg, contents[f.Note], lists.lines, lists.bytes)
+	}
+	return v, err
+}
+
+// Bounds of what a board's or architecture's profile lists of its
+// targets: rows, and their bytes (directoryRowCost), at least one.
+const (
+	accountTargetRows   = 50
+	accountTargetBudget = 45_000
+)
+
+// feedAccountView describes what the feed account username follows, as
+// of now: a target's state and latest history; a board's or an
+// architecture's targets, failing first. nil for a name the catalog does
+// not know (nothing to show). It only reads.
+func (s *Server) feedAccountView(tx *store.Tx, username string, now time.Time) (*web.FeedAccountView, error) {
+	fa, err := tx.FeedAccountNamed(username)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	v := &web.FeedAccountView{Kind: fa.Kind, KindName: web.KindNames[fa.Kind], DirectoryURL: s.site.Failing()}
+	switch fa.Kind {
+	case store.KindTarget:
+		v.Label = fa.Target
+		t, err := tx.FeedTarget(fa.Target)
+		if errors.Is(err, store.ErrNotFound) { // it never failed: no history, no page
+			return v, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		tv, err := s.targetHistoryView(tx, t, accountPageLists, now)
+		v.Target, v.PageURL = &tv, s.site.Target(fa.Target)
+		return v, err
+	case store.KindBoard:
+		v.Label = fa.Board
+	default:
+		v.Label = fa.Arch
+	}
+	of := store.DirectoryFilter{Of: fa.Username}
+	v.TargetsURL = s.directoryURL(of, 1)
+	rows, err := s.directoryRows(tx, of, now)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(rows, func(a, b web.DirectoryRow) int { return b.Failing - a.Failing }) // failing first, each in natural order
+	v.Count = len(rows)
+	for _, r := range rows {
+		v.Failing += min(r.Failing, 1)
+	}
+	v.Targets = fitDirectoryRows(rows[:min(len(rows), accountTargetRows)], accountTargetBudget)
+	v.More = v.Count - len(v.Targets)
+	return v, nil
+}
+
+// fitDirectoryRows keeps the first rows that fit budget bytes
+// (directoryRowCost), at least one.
+func fitDirectoryRows(rows []web.DirectoryRow, budget int) []web.DirectoryRow {
+	used := 0
+	for i, r := range rows {
+		if used += directoryRowCost(r); i > 0 && used > budget {
+			return rows[:i]
+		}
+	}
+	return rows
 }
 
 // shortHostNames is hosts with their names cut as pages show them

@@ -17,11 +17,18 @@ import (
 
 // failTarget records, as the feed does, that user fails board:config at
 // commit hash: it posts the failure (in the target's thread when there is
-// one) and records it in the feed's state. It returns the note.
+// one) and records it in the feed's state, and the target in the catalog
+// (as seen in Prometheus). It returns the note.
 func (ts *testServer) failTarget(t *testing.T, board, config, user, hash, msg string) *store.Note {
 	t.Helper()
+	return ts.failTargetLog(t, board, config, user, hash, "https://logs.example/"+hash, msg)
+}
+
+// failTargetLog is failTarget with the build log at logURL.
+func (ts *testServer) failTargetLog(t *testing.T, board, config, user, hash, logURL, msg string) *store.Note {
+	t.Helper()
 	b := feed.Build{Target: board + ":" + config, Board: board, Config: config, Arch: "risc-v", User: user,
-		NuttxHash: hash, URL: "https://logs.example/" + hash, Msg: msg}
+		NuttxHash: hash, URL: logURL, Msg: msg}
 	var n *store.Note
 	err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
 		thread := ""
@@ -42,12 +49,30 @@ func (ts *testServer) failTarget(t *testing.T, board, config, user, hash, msg st
 		if _, err := tx.ClaimFailure(store.FailureID{Target: b.Target, User: user, NuttxHash: hash}, rec); err != nil {
 			return err
 		}
+		if _, err := tx.SeeTargets([]store.CatalogTarget{{Target: b.Target, Board: board, Config: config, Arch: b.Arch}}); err != nil {
+			return err
+		}
 		return tx.MarkFailing(store.FeedTarget{Target: b.Target, Board: board, Config: config, Arch: b.Arch, Thread: thread, LastNote: iri}, user)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// feedActor adds the actor of the feed account username (of kind board,
+// target or arch) to the database, as the activitypub package makes it on
+// first need (its key unused here).
+func (ts *testServer) feedActor(t *testing.T, username, kind string) {
+	t.Helper()
+	err := ts.store.Update(t.Context(), func(tx *store.Tx) error {
+		_, err := tx.CreateActor(&store.Actor{Username: username, Kind: kind, DisplayName: username + " builds",
+			Summary: "Builds of " + username, PrivateKeyPEM: "unused", PublicKeyPEM: "unused"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // recoverTarget records, as the feed does, that target builds again
@@ -436,8 +461,9 @@ func TestFailingTableOnFirstPageOnly(t *testing.T) {
 
 // TestThreadPageHostileHosts: a target failing on 30 build hosts of
 // names of 2,000 '+' (each written "&#43;") keeps its thread page, the
-// profile, /targets and its target page under 100 KB: pages show 10
-// hosts, names cut at 100 bytes, then "and 20 more" (review 97028e4).
+// profile, the directory, its target page and the profiles of its
+// account and its board's under 100 KB: pages show 10 hosts, names cut
+// at 100 bytes, then "and 20 more" (review 97028e4).
 func TestThreadPageHostileHosts(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
@@ -445,11 +471,16 @@ func TestThreadPageHostileHosts(t *testing.T) {
 	for h := 1; h < 30; h++ {
 		ts.failTarget(t, "sim", "nsh", fmt.Sprint("h", h, strings.Repeat("+", 2000)), fmt.Sprint("hash", h), "error")
 	}
+	ts.feedActor(t, "sim.nsh", store.KindTarget)
+	ts.feedActor(t, "sim", store.KindBoard)
 	for url, hosts := range map[string]string{
 		ts.site.NoteURL(first.Username, first.PublicID): "span.status.failing",
 		ts.site.Profile("nuttx_build"):                  "section.failing td.hosts",
-		ts.URL + "/targets":                             "section.failing td.hosts",
+		ts.URL + failingView:                            "section.failing span.hosts",
+		ts.URL + "/targets":                             "table.directory span.hosts",
 		ts.site.Target("sim:nsh"):                       "p.status",
+		ts.site.Profile("sim.nsh"):                      "section.account p.status",
+		ts.site.Profile("sim"):                          "section.account span.hosts",
 	} {
 		doc, size := fetchPage(t, url, 200)
 		if size >= maxPageBytes {

@@ -6,10 +6,10 @@ import (
 	"unicode/utf8"
 )
 
-// The views of what is failing now: the profile's section and the
-// /targets page that lists every failing target, and the state of the
-// build feed both show, so that an empty list from a feed that cannot
-// reach Prometheus does not read as "nothing is failing".
+// The views of what is failing now: the profile's section, and the state
+// of the build feed it and the directory (/targets) show, so that an
+// empty list from a feed that cannot reach Prometheus does not read as
+// "nothing is failing".
 
 // FeedStatus is what the server knows of the build feed that keeps the
 // list of failing targets: whether it runs, when it last polled
@@ -56,29 +56,6 @@ type FailingNow struct {
 	Feed   FeedStatus
 	AllURL string // the /targets page
 }
-
-// FailingPage is /targets: a page of every target failing now, in
-// natural order, without their errors (each target's page has them).
-type FailingPage struct {
-	Page
-	Profile  ProfileView
-	Status   FeedStatus   // the build feed's (Page.Feed is the Atom feed)
-	Rows     []FailingRow // this page's, without excerpts
-	Count    int          // all the targets failing now
-	First    int          // the position of Rows[0] among them, from 1
-	Now      time.Time    // for how long each has failed
-	PrevURL  string       // the previous page, "" on the first
-	NextURL  string       // the next page, "" on the last
-	PageNum  int          // this page, from 1
-	PageLast int          // the last page
-}
-
-// Last is the position of the page's last row among all.
-func (p FailingPage) Last() int { return p.First + len(p.Rows) - 1 }
-
-// FailingFor is how long a target failing since then has failed, in
-// words ("3d 4h 5m").
-func (p FailingPage) FailingFor(since time.Time) string { return HumanDuration(p.Now.Sub(since)) }
 
 // The build hosts a page shows of a target: at most MaxHostsShown names,
 // each at most MaxHostBytes bytes (the feed cuts the user label there

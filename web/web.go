@@ -37,7 +37,7 @@ func Static() fs.FS {
 }
 
 // pageNames are the page templates; each is combined with the layout.
-var pageNames = []string{"profile", "note", "tag", "target", "failing", "search", "error", "authorize"}
+var pageNames = []string{"profile", "note", "tag", "target", "directory", "search", "error", "authorize"}
 
 // Renderer executes the parsed page templates. It is safe for concurrent use.
 type Renderer struct {
@@ -201,8 +201,14 @@ func NoteViews(u urls.Site, notes []*store.Note) []NoteView {
 // ProfilePage is the /@user page.
 type ProfilePage struct {
 	Page
-	Profile  ProfileView
-	Failing  *FailingNow // the targets failing now; nil on a profile that runs no feed
+	Profile ProfileView
+	Failing *FailingNow // the targets failing now; nil on a profile that runs no feed
+	// DirectoryURL is the directory of the feed's accounts, which the
+	// firehose's profile links; "" on other profiles.
+	DirectoryURL string
+	// Account is what the account of a board, target or architecture
+	// follows; nil on other profiles.
+	Account  *FeedAccountView
 	Notes    []NoteView
 	NewerURL string
 	OlderURL string

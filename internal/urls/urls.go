@@ -54,7 +54,7 @@ var (
 	Profile     = Route{"profile", "/@:username"}
 	NotePage    = Route{"note-page", "/@:username/:id"}
 	Tag         = Route{"tag", "/tags/:tag"}
-	Failing     = Route{"failing", "/targets"}                          // ?page=N: every target failing now
+	Failing     = Route{"failing", "/targets"}                          // the directory of accounts: ?q=, kind=, state=, of=, page=
 	TargetFeed  = Route{"target-feed", "/targets/:target" + FeedSuffix} // served by Target's handler
 	Target      = Route{"target", "/targets/:target"}                   // a build target, "board:config"
 	Search      = Route{"search", "/search"}                            // ?q=: full-text search of the posts

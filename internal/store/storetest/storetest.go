@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -51,4 +52,34 @@ func Count(tb testing.TB, db *sql.DB, table string) int {
 		tb.Fatalf("count %s: %v", table, err)
 	}
 	return n
+}
+
+// AddFollowers stores n remote followers of the local actor username,
+// each of its own server's user.
+func AddFollowers(tx *store.Tx, username string, n int) error {
+	a, err := tx.Actor(username)
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		iri := fmt.Sprintf("https://remote.example/users/%s-%d", username, i)
+		if err := tx.SaveFollower(store.Follower{ActorID: a.ID, IRI: iri, Inbox: iri + "/inbox", FollowID: iri + "#follow"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Catalog is a catalog of boards*configs targets over arches
+// architectures: board-B:configC, board B's architecture archA for A = B
+// modulo arches.
+func Catalog(boards, configs, arches int) []store.CatalogTarget {
+	var out []store.CatalogTarget
+	for b := range boards {
+		for c := range configs {
+			board, config := fmt.Sprint("board-", b), fmt.Sprint("config", c)
+			out = append(out, store.CatalogTarget{Target: board + ":" + config, Board: board, Config: config, Arch: fmt.Sprint("arch", b%arches)})
+		}
+	}
+	return out
 }
