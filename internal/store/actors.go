@@ -97,18 +97,18 @@ func imageInfo(s string) ImageInfo {
 
 // Actor returns the local actor with this username (any case).
 func (tx *Tx) Actor(username string) (*Actor, error) {
-	return tx.actor(`username = ?`, username, fmt.Sprintf("%q", username))
+	return tx.actor(`username = ?`, fmt.Sprintf("%q", username), username)
 }
 
 // ActorByID returns the local actor with this row id.
 func (tx *Tx) ActorByID(id int64) (*Actor, error) {
-	return tx.actor(`id = ?`, id, fmt.Sprintf("#%d", id))
+	return tx.actor(`id = ?`, fmt.Sprintf("#%d", id), id)
 }
 
-// actor loads the actor whose indexed column (a fixed condition of this
-// file) equals key; name says which one in errors.
-func (tx *Tx) actor(cond string, key any, name string) (*Actor, error) {
-	a, err := scanActor(tx.queryRow(`SELECT `+actorColumns+` FROM actors WHERE `+cond, key))
+// actor loads the actor that cond (a fixed condition of this file, on an
+// indexed column, with args) selects; name says which one in errors.
+func (tx *Tx) actor(cond, name string, args ...any) (*Actor, error) {
+	a, err := scanActor(tx.queryRow(`SELECT `+actorColumns+` FROM actors WHERE `+cond, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: no actor %s", ErrNotFound, name)
 	}
@@ -116,6 +116,13 @@ func (tx *Tx) actor(cond string, key any, name string) (*Actor, error) {
 		return nil, fmt.Errorf("load actor %s: %w", name, err)
 	}
 	return a, nil
+}
+
+// Firehose returns the actor that the stored identity names (the bot the
+// feed posts as, whose visibility and images the feed accounts show), or an
+// error wrapping ErrNotFound when there is no identity or no such actor.
+func (tx *Tx) Firehose() (*Actor, error) {
+	return tx.actor(`id = `+firehoseID, "of the identity")
 }
 
 // CreateActor inserts a, unless an actor with its username exists already
