@@ -132,6 +132,7 @@ func (s *Service) generateKey(ctx context.Context) (privatePEM, publicPEM string
 	case <-ctx.Done():
 		return "", "", fmt.Errorf("%w: waiting to make a key: %w", ErrUnavailable, ctx.Err())
 	}
+	s.keysMade.Add(1)
 	return newKeyPair()
 }
 

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -110,6 +111,7 @@ type Service struct {
 	// keySlots bounds the keys generated at once (feedaccounts.go).
 	materializing singleflight.Group
 	keySlots      chan struct{}
+	keysMade      atomic.Int64 // keys generated (tests count them)
 }
 
 // New returns a Service for o.
