@@ -52,7 +52,7 @@ func (s *Server) renderPageCSP(c echo.Context, status int, name string, data any
 
 // profileView gathers what the page header shows of an actor.
 func (s *Server) profileView(tx *store.Tx, a *store.Actor) (web.ProfileView, error) {
-	posts, err := tx.NoteCount(a.ID)
+	posts, err := actorNoteCount(tx, a)
 	if err != nil {
 		return web.ProfileView{}, err
 	}
@@ -98,7 +98,7 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 	}
 	u := s.site
 	if wantsJSON(c) {
-		return activityJSON(c, activitypub.ActorDocument(u, a))
+		return s.actorJSON(c, a)
 	}
 	page, err := parsePage(c)
 	if err != nil {
@@ -106,7 +106,7 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 	}
 	data := web.ProfilePage{}
 	err = s.view(c, func(tx *store.Tx) error {
-		notes, err := tx.Notes(store.NoteFilter{ActorID: a.ID}, page)
+		notes, err := actorNotes(tx, a, page)
 		if err != nil {
 			return err
 		}
