@@ -369,7 +369,9 @@ func (s *Service) Actor(ctx context.Context, username string) (*store.Actor, err
 		return nil, err
 	}
 	a.PrivateKeyPEM = "" // signers load it when they need it
-	s.actors.byName.Add(lower(a.Username), a)
+	if a.ID != 0 { // a template is read afresh: a Follow may have created its row a moment ago
+		s.actors.byName.Add(lower(a.Username), a)
+	}
 	return a, nil
 }
 
