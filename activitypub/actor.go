@@ -369,7 +369,8 @@ func (s *Service) Actor(ctx context.Context, username string) (*store.Actor, err
 		return nil, err
 	}
 	a.PrivateKeyPEM = "" // signers load it when they need it
-	if a.ID != 0 { // a template is read afresh: a Follow may have created its row a moment ago
+	// A template is read afresh each time: a Follow may create its row.
+	if a.ID != 0 {
 		s.actors.byName.Add(lower(a.Username), a)
 	}
 	return a, nil

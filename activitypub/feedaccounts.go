@@ -11,13 +11,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
 // keyGenerations bounds the RSA keys generated at once, server-wide: a
 // crawler fetching the documents of 2,000 new accounts costs one core.
-const keyGenerations = 1
+// A caller waits at most keySlotWait for its turn, then is told to come
+// back later (ErrUnavailable: 503), rather than queue without end.
+const (
+	keyGenerations = 1
+	keySlotWait    = 10 * time.Second
+)
 
 // feedActor reads the actor username in tx: its row, or the template of a
 // feed account without one. A feed account shows its profile text as
@@ -124,13 +130,18 @@ func (s *Service) materialize(ctx context.Context, name string) (*store.Actor, e
 }
 
 // generateKey makes an RSA-2048 key pair as PEM (PKCS#8 and PKIX), waiting
-// for its turn among keyGenerations (or for ctx to end).
+// for its turn among keyGenerations (at most keySlotWait, or until ctx
+// ends: ErrUnavailable).
 func (s *Service) generateKey(ctx context.Context) (privatePEM, publicPEM string, err error) {
+	wait := time.NewTimer(keySlotWait)
+	defer wait.Stop()
 	select {
 	case s.keySlots <- struct{}{}:
 		defer func() { <-s.keySlots }()
 	case <-ctx.Done():
 		return "", "", fmt.Errorf("%w: waiting to make a key: %w", ErrUnavailable, ctx.Err())
+	case <-wait.C:
+		return "", "", fmt.Errorf("%w: too many new accounts at once; try again in a minute", ErrUnavailable)
 	}
 	s.keysMade.Add(1)
 	return newKeyPair()
