@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/nuttx-feed/nuttx-feed/server.Version=$(VERSION)
 FUZZTIME ?= 30s
 
-.PHONY: test deps vet build fuzz bench bench-pages bench-api clean
+.PHONY: test deps vet build fuzz bench bench-pages bench-api bench-accounts clean
 
 ## test: install missing test dependencies, then vet, staticcheck, gofmt and the race-enabled tests
 test: deps vet
@@ -56,6 +56,10 @@ bench-pages: build
 ## bench-api: the Mastodon API (issue 10): POST statuses to 100 follower servers, an account's 10,000 statuses
 bench-api: build
 	$(GO) run ./bench/api -bin ./nuttx-feed
+
+## bench-accounts: feed accounts (issue 11): the first GET of 400 new accounts' actors (key generation), p50/p99
+bench-accounts:
+	$(GO) test -run '^$$' -bench 'BenchmarkFirstFollow$$' -benchtime 2x ./server/
 
 clean:
 	rm -rf nuttx-feed bench/out

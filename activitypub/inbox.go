@@ -290,6 +290,11 @@ func (s *Service) handleFollow(ctx context.Context, act *activity, signer *remot
 		log.Info("ignored Follow: its inboxes break the rules", "err", err)
 		return nil
 	}
+	if a.ID == 0 { // a feed account's first follower: its Accept needs the account's key
+		if a, err = s.MaterializeActor(ctx, username); err != nil {
+			return err
+		}
+	}
 	var outcome string
 	err = s.update(ctx, func(tx *store.Tx) error {
 		f, err := tx.Follower(a.ID, act.Actor)
@@ -371,6 +376,7 @@ func (s *Service) handleUndo(ctx context.Context, act *activity, signer *remoteK
 	}
 	// The Follow is found by its object, a local actor (Misskey's Undo
 	// embeds a Follow with another id than the one it sent), else by id.
+	// A feed account not created yet (ID 0) has no follower to remove.
 	var followed *store.Actor
 	username, local := s.site.ParseLocalActor(o.Object)
 	if local {

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -65,6 +66,10 @@ type Options struct {
 	Retention, PruneEvery time.Duration
 	// Metrics counts deliveries and fetches; nil counts nothing.
 	Metrics *metrics.Metrics
+	// FeedProfile writes the profile of a feed account (a board, target
+	// or architecture of the catalog); nil: the service has no feed
+	// accounts, and their names are unknown unless their rows exist.
+	FeedProfile func(store.FeedAccount) Profile
 }
 
 // Service is the federation core. Create it with New; it is safe for
@@ -100,6 +105,13 @@ type Service struct {
 	httpInbox     bool // inboxes may be http:// (private networks allowed)
 	metrics       *metrics.Metrics
 	report        *deliveryReport // the delivery log (report.go)
+
+	feedProfile func(store.FeedAccount) Profile // Options.FeedProfile
+	// materializing makes one key per feed account created at once;
+	// keySlots bounds the keys generated at once (feedaccounts.go).
+	materializing singleflight.Group
+	keySlots      chan struct{}
+	keysMade      atomic.Int64 // keys generated (tests count them)
 }
 
 // New returns a Service for o.
@@ -148,6 +160,8 @@ func New(o Options) (*Service, error) {
 		httpInbox:      o.AllowPrivateNetworks,
 		metrics:        o.Metrics,
 		report:         newDeliveryReport(),
+		feedProfile:    o.FeedProfile,
+		keySlots:       make(chan struct{}, keyGenerations),
 	}, nil
 }
 

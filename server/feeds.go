@@ -25,7 +25,7 @@ func (s *Server) handleProfileFeed(c echo.Context, username string) error {
 	}
 	var notes store.NotePage
 	err = s.view(c, func(tx *store.Tx) error {
-		notes, err = tx.Notes(store.NoteFilter{ActorID: a.ID}, store.Page{})
+		notes, err = actorNotes(tx, a, store.Page{})
 		return err
 	})
 	if err != nil {

@@ -46,6 +46,18 @@ func (s *Server) handleActor(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.actorJSON(c, a)
+}
+
+// actorJSON writes a's actor document. A feed account not created yet (ID
+// 0) is created first: its document carries its public key.
+func (s *Server) actorJSON(c echo.Context, a *store.Actor) error {
+	if a.ID == 0 {
+		var err error
+		if a, err = s.svc.MaterializeActor(c.Request().Context(), a.Username); err != nil {
+			return err
+		}
+	}
 	return activityJSON(c, activitypub.ActorDocument(s.site, a))
 }
 
@@ -77,10 +89,10 @@ func (s *Server) handleOutbox(c echo.Context) error {
 	var notes store.NotePage
 	asPage := c.QueryParam("page") != ""
 	err = s.view(c, func(tx *store.Tx) (err error) {
-		if total, err = tx.NoteCount(a.ID); err != nil || !asPage {
+		if total, err = actorNoteCount(tx, a); err != nil || !asPage {
 			return err
 		}
-		notes, err = tx.Notes(store.NoteFilter{ActorID: a.ID}, page)
+		notes, err = actorNotes(tx, a, page)
 		return err
 	})
 	if err != nil {
@@ -91,6 +103,24 @@ func (s *Server) handleOutbox(c echo.Context) error {
 		return activityJSON(c, activitypub.OutboxDocument(u, a.Username, total))
 	}
 	return activityJSON(c, activitypub.OutboxPageDocument(u, a.Username, total, page, notes))
+}
+
+// actorNoteCount returns how many notes a has published: none for a feed
+// account not created yet (ID 0, which the store reads as every actor).
+func actorNoteCount(tx *store.Tx, a *store.Actor) (int, error) {
+	if a.ID == 0 {
+		return 0, nil
+	}
+	return tx.NoteCount(a.ID)
+}
+
+// actorNotes returns a page of a's notes, newest first: none for a feed
+// account not created yet (ID 0, which the store reads as every actor).
+func actorNotes(tx *store.Tx, a *store.Actor, page store.Page) (store.NotePage, error) {
+	if a.ID == 0 {
+		return store.NotePage{}, nil
+	}
+	return tx.Notes(store.NoteFilter{ActorID: a.ID}, page)
 }
 
 // pageNumber reads ?page=N of a numbered collection: 0 for the front page,

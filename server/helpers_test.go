@@ -74,7 +74,7 @@ func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 
 // startConfig is the configuration of a test server listening on ln,
 // with its base URL pointing at itself and a data folder of its own.
-func startConfig(t *testing.T, ln net.Listener) Config {
+func startConfig(t testing.TB, ln net.Listener) Config {
 	addr := ln.Addr().String()
 	return Config{
 		BaseURL:              "http://" + addr,

@@ -105,7 +105,7 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 		return err
 	}
 	if wantsJSON(c) {
-		return activityJSON(c, activitypub.ActorDocument(s.site, a))
+		return s.actorJSON(c, a)
 	}
 	page, err := parsePage(c)
 	if err != nil {
@@ -161,13 +161,10 @@ func (s *Server) profilePage(tx *store.Tx, a *store.Actor, page store.Page) (web
 }
 
 // profileNotes fills the page of a's posts that page asks for, and the
-// links to the pages older and newer: none for a feed account without a
-// row yet (ID 0, which would mean every actor's posts).
+// links to the pages older and newer (actorNotes: none for a feed account
+// without a row yet).
 func (s *Server) profileNotes(tx *store.Tx, a *store.Actor, page store.Page, data *web.ProfilePage) error {
-	if a.ID == 0 {
-		return nil
-	}
-	notes, err := tx.Notes(store.NoteFilter{ActorID: a.ID}, page)
+	notes, err := actorNotes(tx, a, page)
 	if err != nil {
 		return err
 	}

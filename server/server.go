@@ -61,6 +61,12 @@ type Server struct {
 	metricsHTTP *http.Server
 }
 
+// feedProfile writes the profile of a feed account from the feed's
+// settings (activitypub.Options.FeedProfile).
+func (s *Server) feedProfile(a store.FeedAccount) activitypub.Profile {
+	return feed.AccountProfile(s.cfg.feedConfig().Format, s.site, s.cfg.Username, a)
+}
+
 // An Option changes how Open prepares a server.
 type Option func(*options)
 
@@ -166,6 +172,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ 
 		InboxRate:            cfg.inboxRate(),
 		Retention:            cfg.Retention,
 		Metrics:              s.metrics,
+		FeedProfile:          s.feedProfile,
 	})
 	if err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ import (
 type Actor struct {
 	ID            int64
 	Username      string // canonical (lower case)
-	Kind          string // "bot" for now; later "board", "target", "arch"
+	Kind          string // KindBot, or a feed account's: KindBoard, KindTarget, KindArch
 	DisplayName   string
 	Summary       string // plain text
 	Fields        []Field
@@ -47,9 +47,26 @@ type Field struct {
 	URL  string `json:"url"`
 }
 
-const actorColumns = `id, username, kind, display_name, summary, fields, visibility, private_key_pem, public_key_pem, created_at, updated_at,
-	COALESCE((SELECT content_type || ' ' || updated_at FROM actor_images WHERE actor_id = actors.id AND kind = 'avatar'), ''),
-	COALESCE((SELECT content_type || ' ' || updated_at FROM actor_images WHERE actor_id = actors.id AND kind = 'header'), '')`
+// feedKinds is the SQL list of the feed's account kinds (IsFeedKind).
+const feedKinds = `('board', 'target', 'arch')`
+
+// firehoseID selects the row id of the firehose, the actor that
+// identity.username names (NULL when no identity is stored).
+const firehoseID = `(SELECT f.id FROM actors f JOIN identity i ON f.username = i.username)`
+
+// imageOwner selects whose images (and visibility) an actors row shows: a
+// feed account shows the firehose's (falling back to its own without an
+// identity), any other actor its own.
+const imageOwner = `(CASE WHEN actors.kind IN ` + feedKinds + ` THEN COALESCE(` + firehoseID + `, actors.id) ELSE actors.id END)`
+
+// actorColumns are the columns scanActor reads. A feed account's
+// visibility and images are the firehose's, read here so that every
+// reader (documents, Publish, the API) agrees.
+const actorColumns = `id, username, kind, display_name, summary, fields,
+	(SELECT o.visibility FROM actors o WHERE o.id = ` + imageOwner + `),
+	private_key_pem, public_key_pem, created_at, updated_at,
+	COALESCE((SELECT content_type || ' ' || updated_at FROM actor_images WHERE actor_id = ` + imageOwner + ` AND kind = 'avatar'), ''),
+	COALESCE((SELECT content_type || ' ' || updated_at FROM actor_images WHERE actor_id = ` + imageOwner + ` AND kind = 'header'), '')`
 
 func scanActor(row rowScanner) (*Actor, error) {
 	a := &Actor{}
@@ -80,18 +97,18 @@ func imageInfo(s string) ImageInfo {
 
 // Actor returns the local actor with this username (any case).
 func (tx *Tx) Actor(username string) (*Actor, error) {
-	return tx.actor(`username = ?`, username, fmt.Sprintf("%q", username))
+	return tx.actor(`username = ?`, fmt.Sprintf("%q", username), username)
 }
 
 // ActorByID returns the local actor with this row id.
 func (tx *Tx) ActorByID(id int64) (*Actor, error) {
-	return tx.actor(`id = ?`, id, fmt.Sprintf("#%d", id))
+	return tx.actor(`id = ?`, fmt.Sprintf("#%d", id), id)
 }
 
-// actor loads the actor whose indexed column (a fixed condition of this
-// file) equals key; name says which one in errors.
-func (tx *Tx) actor(cond string, key any, name string) (*Actor, error) {
-	a, err := scanActor(tx.queryRow(`SELECT `+actorColumns+` FROM actors WHERE `+cond, key))
+// actor loads the actor that cond (a fixed condition of this file, on an
+// indexed column, with args) selects; name says which one in errors.
+func (tx *Tx) actor(cond, name string, args ...any) (*Actor, error) {
+	a, err := scanActor(tx.queryRow(`SELECT `+actorColumns+` FROM actors WHERE `+cond, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: no actor %s", ErrNotFound, name)
 	}
@@ -99,6 +116,13 @@ func (tx *Tx) actor(cond string, key any, name string) (*Actor, error) {
 		return nil, fmt.Errorf("load actor %s: %w", name, err)
 	}
 	return a, nil
+}
+
+// Firehose returns the actor that the stored identity names (the bot the
+// feed posts as, whose visibility and images the feed accounts show), or an
+// error wrapping ErrNotFound when there is no identity or no such actor.
+func (tx *Tx) Firehose() (*Actor, error) {
+	return tx.actor(`id = `+firehoseID, "of the identity")
 }
 
 // CreateActor inserts a, unless an actor with its username exists already

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -39,18 +40,50 @@ func (tx *Tx) RemoveImage(actorID int64, kind string) error {
 }
 
 // Image returns the image of this kind of the actor username, or an error
-// wrapping ErrNotFound.
+// wrapping ErrNotFound. A feed account shows the firehose's images
+// (actorColumns), whether its actor exists yet or not.
 func (tx *Tx) Image(username, kind string) (*Image, error) {
 	img := &Image{}
 	var updated int64
-	err := tx.queryRow(`SELECT i.content_type, i.data, i.updated_at FROM actor_images i JOIN actors a ON a.id = i.actor_id
-		WHERE a.username = ? AND i.kind = ?`, username, kind).Scan(&img.ContentType, &img.Data, &updated)
+	err := tx.queryRow(`SELECT i.content_type, i.data, i.updated_at FROM actor_images i
+		WHERE i.kind = ? AND i.actor_id = (SELECT `+imageOwner+` FROM actors WHERE username = ?)`, kind, username).Scan(&img.ContentType, &img.Data, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: no %s for %q", ErrNotFound, kind, username)
+		return tx.templateImage(username, kind)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", kind, err)
 	}
 	img.UpdatedAt = fromMS(updated)
 	return img, nil
+}
+
+// templateImage returns the firehose's image of this kind when username
+// is a feed account without an actor yet; else an error wrapping
+// ErrNotFound. It reads only.
+func (tx *Tx) templateImage(username, kind string) (*Image, error) {
+	missing := fmt.Errorf("%w: no %s for %q", ErrNotFound, kind, username)
+	var exists bool
+	if err := tx.queryRow(`SELECT EXISTS (SELECT 1 FROM actors WHERE username = ?)`, username).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("load %s: %w", kind, err)
+	}
+	if exists {
+		return nil, missing
+	}
+	if _, err := tx.FeedAccountNamed(username); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, missing
+		}
+		return nil, err
+	}
+	id, err := tx.Identity()
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, missing
+		}
+		return nil, err
+	}
+	if strings.EqualFold(id.Username, username) { // never loops: the firehose is no feed account
+		return nil, missing
+	}
+	return tx.Image(id.Username, kind)
 }
