@@ -8,7 +8,7 @@ FUZZTIME ?= 30s
 
 ## test: install missing test dependencies, then vet, staticcheck, gofmt and the race-enabled tests
 test: deps vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## deps: install what the tests need on Debian (apt-get), when missing
 deps:
@@ -43,6 +43,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSiteParse$$' -fuzztime $(FUZZTIME) ./internal/urls/
 	$(GO) test -run '^$$' -fuzz '^FuzzDomain$$' -fuzztime $(FUZZTIME) ./internal/urls/
 	$(GO) test -run '^$$' -fuzz '^FuzzSearchQuery$$' -fuzztime $(FUZZTIME) ./internal/store/
+	$(GO) test -run '^$$' -fuzz '^FuzzHandles$$' -fuzztime $(FUZZTIME) ./internal/handles/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMentions$$' -fuzztime $(FUZZTIME) ./internal/richtext/
 
 ## bench: the benchmarks behind docs/BENCHMARKS.md
