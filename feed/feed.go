@@ -271,6 +271,7 @@ func (f *Feed) loadState(ctx context.Context, obs Observation) (state, error) {
 
 // Planned is a post that a poll would publish now.
 type Planned struct {
+	Username  string // the account that would post it: the bot, or a feed account repeating it
 	InReplyTo string // the thread it would reply to; "" starts a thread
 	Text      string // the post as plain text
 }
@@ -309,7 +310,7 @@ type recordingPublisher struct {
 }
 
 func (r *recordingPublisher) Publish(tx *store.Tx, username string, p activitypub.Post) (*store.Note, error) {
-	r.planned = append(r.planned, Planned{InReplyTo: p.InReplyTo, Text: p.Content.PlainText()})
+	r.planned = append(r.planned, Planned{Username: username, InReplyTo: p.InReplyTo, Text: p.Content.PlainText()})
 	return r.Publisher.Publish(tx, username, p)
 }
 

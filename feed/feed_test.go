@@ -465,6 +465,28 @@ func TestPreviewChangesNothing(t *testing.T) {
 	}
 }
 
+// TestPreviewNamesTheAccounts: a preview lists the echoes of the feed
+// accounts that would repeat a post, each under its account's name, and
+// still changes nothing.
+func TestPreviewNamesTheAccounts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.feedAccount("sim.preview", store.KindTarget, "ann@one.example")
+	e.push(failing("sim", "preview", "nuttxpr", "5a5a5a5a", "6b6b6b6b"), 0)
+	before := counts(t, e)
+	planned, err := e.feed.Preview(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(planned) != 2 || planned[0].Username != "nuttx_build" || planned[1].Username != "sim.preview" ||
+		!strings.HasPrefix(planned[1].Text, "sim : PREVIEW - Build Failed (nuttxpr)") || !strings.Contains(planned[1].Text, "All builds: ") {
+		t.Fatalf("preview = %+v", planned)
+	}
+	if after := counts(t, e); after != before {
+		t.Fatalf("preview changed the database: %v -> %v", before, after)
+	}
+}
+
 func TestPartialAnswerPostsNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.Query = `build_score < 0.5 and on() vector(1) > 2` }) // valid, empty

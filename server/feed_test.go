@@ -63,7 +63,7 @@ func TestServeFeedEndToEnd(t *testing.T) {
 	stack.Push(t, promtest.Labels{"user": "nuttxpr", "target": "sim:nsh", "board": "sim", "config": "nsh", "nuttx_hash": "1"}, 0)
 	stack.WaitCount(t, `build_score{target="sim:nsh"} == 0`, 1)
 	code, out, _ = run("feed", "preview", "--data", ts.Dir, "--base-url", ts.URL, "--prometheus-url", stack.PromURL)
-	if code != 0 || !strings.Contains(out, "--- post 1 of 1, a new thread\nsim : NSH - Build Failed (nuttxpr)") {
+	if code != 0 || !strings.Contains(out, "--- post 1 of 1, by @nuttx_build, a new thread\nsim : NSH - Build Failed (nuttxpr)") {
 		t.Errorf("feed preview: exit %d %q", code, out)
 	}
 }

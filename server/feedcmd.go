@@ -62,7 +62,7 @@ func runFeed(args []string, stdout, stderr io.Writer) int {
 		if p.InReplyTo != "" {
 			where = "a reply to " + p.InReplyTo
 		}
-		fmt.Fprintf(stdout, "--- post %d of %d, %s\n%s\n", i+1, len(planned), where, p.Text)
+		fmt.Fprintf(stdout, "--- post %d of %d, by @%s, %s\n%s\n", i+1, len(planned), p.Username, where, p.Text)
 	}
 	return 0
 }

@@ -59,7 +59,8 @@ var commands = []commandDef{
 		"while the server runs (same database): the server delivers the note within a few\n" +
 		"seconds, to the followers and to every account mentioned."},
 	{name: "feed preview", is: cmdFeedPreview, about: "Runs the feed's query against Prometheus now and prints the posts that would be\n" +
-		"published, as text. Changes nothing: use it to check a new --query."},
+		"published, as text, each with the account that would post it (the bot, or a followed board,\n" +
+		"target or arch account repeating it). Changes nothing: use it to check a new --query."},
 	{name: "feed status", is: cmdFeedStatus, about: "Lists the targets failing now (from the feed's state), since when, and their thread URL."},
 	{name: "deliveries retry", is: cmdDeliveriesRetry, args: " HOST", about: "Closes the delivery breaker of HOST's server (a host name, or an inbox URL): the deliveries\n" +
 		"held or parked after its repeated failures go out again, and it is judged afresh. A server that\n" +
