@@ -155,12 +155,13 @@ func (ap *applier) echo(e echo, n news, firehose *store.Note, iri string) error 
 	return nil
 }
 
-// allBuilds is the line that links an echo to its firehose note.
-const allBuilds = "All builds: "
+// firehoseLink starts the line that links an echo to its firehose note
+// (the @nuttx_build post it repeats).
+const firehoseLink = "Firehose post: "
 
 // withLink ends c with a paragraph linking to the firehose note at iri.
 func withLink(c *richtext.Content, iri string) *richtext.Content {
-	return c.Paragraph().Text(allBuilds).Link(iri, "")
+	return c.Paragraph().Text(firehoseLink).Link(iri, "")
 }
 
 // echoFormat is the feed's Formatter with room left for the link to the

@@ -226,7 +226,7 @@ func TestEchoesOfAFailure(t *testing.T) {
 		if n.InReplyTo != "" || n.EchoOf != fn.Seq {
 			t.Errorf("%s: in reply to %q, echo of %d; want a thread root echoing %d", handle, n.InReplyTo, n.EchoOf, fn.Seq)
 		}
-		if want := firehose.Source + "\n\n" + allBuilds + firehose.ID; n.Source != want {
+		if want := firehose.Source + "\n\n" + firehoseLink + firehose.ID; n.Source != want {
 			t.Errorf("%s: text\n%s\nwant\n%s", handle, n.Source, want)
 		}
 		if got := e.inboxes(n.Seq, "Create"); got != inboxes {
@@ -320,7 +320,7 @@ func TestEchoBurstPerAccount(t *testing.T) {
 	digest := e.wantNotes(1)[0]
 	rvNotes := e.accountNotes("rv-virt")
 	if len(rvNotes) != 1 || !strings.HasPrefix(rvNotes[0].Source, "3 NuttX targets failed to build (nuttxpr)") ||
-		!strings.HasSuffix(rvNotes[0].Source, allBuilds+digest.ID) {
+		!strings.HasSuffix(rvNotes[0].Source, firehoseLink+digest.ID) {
 		t.Fatalf("rv-virt: %d notes, want its digest of 3 targets:\n%v", len(rvNotes), rvNotes)
 	}
 	rvDigest := e.svc.NoteIRI(rvNotes[0])
@@ -369,7 +369,7 @@ func TestEchoWithinMaxChars(t *testing.T) {
 	e.push(l, 0)
 	e.poll()
 	ns, firehose := e.accountNotes("rv-virt.citest"), e.wantNotes(1)[0]
-	if len(ns) != 1 || !strings.Contains(ns[0].Source, "…") || !strings.HasSuffix(ns[0].Source, allBuilds+firehose.ID) {
+	if len(ns) != 1 || !strings.Contains(ns[0].Source, "…") || !strings.HasSuffix(ns[0].Source, firehoseLink+firehose.ID) {
 		t.Fatalf("echo of a long failure: %d notes\n%v", len(ns), ns)
 	}
 	// The same content, counted as Mastodon counts it (a link is 23).

@@ -479,7 +479,7 @@ func TestPreviewNamesTheAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(planned) != 2 || planned[0].Username != "nuttx_build" || planned[1].Username != "sim.preview" ||
-		!strings.HasPrefix(planned[1].Text, "sim : PREVIEW - Build Failed (nuttxpr)") || !strings.Contains(planned[1].Text, "All builds: ") {
+		!strings.HasPrefix(planned[1].Text, "sim : PREVIEW - Build Failed (nuttxpr)") || !strings.Contains(planned[1].Text, "Firehose post: ") {
 		t.Fatalf("preview = %+v", planned)
 	}
 	if after := counts(t, e); after != before {

@@ -138,7 +138,7 @@ func TestFeedAccountsEndToEnd(t *testing.T) {
 		if !strings.HasPrefix(content, "<p>rv-virt : CITEST - Build Failed (nuttxpr)<br>") || note["inReplyTo"] != nil {
 			t.Errorf("%s's note: in reply to %v: %s", account, note["inReplyTo"], content)
 		}
-		if account != "nuttx_build" && !strings.Contains(content, `All builds: <a href="`+root["id"].(string)+`"`) {
+		if account != "nuttx_build" && !strings.Contains(content, `Firehose post: <a href="`+root["id"].(string)+`"`) {
 			t.Errorf("%s's note does not link to the firehose's: %s", account, content)
 		}
 		if note["attributedTo"] != ts.URL+"/users/"+account {
