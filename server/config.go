@@ -13,6 +13,7 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
 	"github.com/nuttx-feed/nuttx-feed/feed"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
+	"github.com/nuttx-feed/nuttx-feed/internal/urls"
 )
 
 // Config is the configuration of nuttx-feed. Every field is a setting
@@ -61,22 +62,32 @@ func (cfg *Config) isGiven(name string) bool {
 // Defaults of the bot's profile.
 const (
 	defaultDisplayName = "NuttX Build"
-	defaultSummary     = "Failed builds of Apache #NuttX from the NuttX build farm, one thread per board:config target. A bot: follow it to get build failures in your timeline."
+	defaultSummary     = "Failed builds of Apache #NuttX from the NuttX build farm, one thread per board:config target. A bot: follow it to get build failures in your timeline, or follow one board, target or architecture (see the directory)."
 )
 
 // dashboardField names the profile link that follows --dashboard-url.
 const dashboardField = "NuttX Dashboard"
 
+// directoryField names the profile link to the directory of the accounts
+// of boards, targets and architectures (/targets).
+const directoryField = "Follow one target"
+
 // profileFields are the links on a new bot's profile: the dashboard that
-// --dashboard-url names (when it names one) and the sources.
+// --dashboard-url names (when it names one), the sources, and the
+// directory of the accounts that post one board's, target's or
+// architecture's news (when the base URL is valid).
 func (cfg *Config) profileFields() []store.Field {
 	var fields []store.Field
 	if cfg.DashboardURL != "" {
 		fields = append(fields, store.Field{Name: dashboardField, URL: cfg.DashboardURL})
 	}
-	return append(fields,
+	fields = append(fields,
 		store.Field{Name: "Source", URL: "https://github.com/apache/nuttx"},
 		store.Field{Name: "Apps", URL: "https://github.com/apache/nuttx-apps"})
+	if site, err := urls.New(cfg.BaseURL); err == nil {
+		fields = append(fields, store.Field{Name: directoryField, URL: site.Failing()})
+	}
+	return fields
 }
 
 // command is a subcommand's flag set: the settings it takes, in --help

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nuttx-feed/nuttx-feed/activitypub"
 )
 
 // clearSettingsEnv unsets every setting's environment variable for the
@@ -177,6 +179,12 @@ func TestConfigDefaultsForEveryCommand(t *testing.T) {
 		}
 		if p := cfg.profile(); p.DisplayName != defaultDisplayName || p.Summary != defaultSummary {
 			t.Errorf("%s: profile %q %q, want the default display name and bio", c.name, p.DisplayName, p.Summary)
+		}
+		// The bot's links end with the directory of the accounts of
+		// boards, targets and architectures, within Mastodon's 4.
+		p := cfg.profile()
+		if last := p.Fields[len(p.Fields)-1]; len(p.Fields) > activitypub.MaxFields || last.Name != directoryField || last.URL != cfg.BaseURL+"/targets" {
+			t.Errorf("%s: profile links %+v, want at most %d ending with the directory", c.name, p.Fields, activitypub.MaxFields)
 		}
 	}
 }

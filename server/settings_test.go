@@ -23,7 +23,7 @@ func TestSettingsDefaults(t *testing.T) {
 		DataDir:              "./data",
 		Username:             "nuttx_build",
 		DisplayName:          "NuttX Build",
-		Summary:              "Failed builds of Apache #NuttX from the NuttX build farm, one thread per board:config target. A bot: follow it to get build failures in your timeline.",
+		Summary:              "Failed builds of Apache #NuttX from the NuttX build farm, one thread per board:config target. A bot: follow it to get build failures in your timeline, or follow one board, target or architecture (see the directory).",
 		AllowPrivateNetworks: false,
 		TrustedProxies:       "127.0.0.0/8,::1",
 		RateLimit:            600,
