@@ -37,17 +37,26 @@ func (s *Server) handleProfileFeed(c echo.Context, username string) error {
 		Link:        &feeds.Link{Href: u.Profile(a.Username)},
 		Description: a.Summary,
 		Author:      &feeds.Author{Name: a.DisplayName},
+		Updated:     a.UpdatedAt, // without posts, the profile's last change
+	}
+	if f.Updated.IsZero() { // an account not created yet: its firehose's age
+		f.Updated = a.CreatedAt
 	}
 	return s.writeFeed(c, f, notes.Notes)
 }
 
 // writeFeed answers with feed f, its entries the notes (newest first).
+// Its updated time is the newest post's; without posts, f's own, else the
+// server's start: Atom requires one.
 func (s *Server) writeFeed(c echo.Context, f *feeds.Feed, notes []*store.Note) error {
 	for _, n := range notes {
 		f.Items = append(f.Items, s.feedItem(n))
 	}
-	if len(f.Items) > 0 {
+	switch {
+	case len(f.Items) > 0:
 		f.Updated = f.Items[0].Created // the newest post
+	case f.Updated.IsZero():
+		f.Updated = s.started
 	}
 	body, err := f.ToAtom()
 	if err != nil {

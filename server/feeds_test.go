@@ -54,6 +54,20 @@ func TestProfileFeed(t *testing.T) {
 	}
 }
 
+// TestEmptyFeedsHaveADate: a feed without entries (a bot without posts, a
+// feed account not created yet) still has the date Atom requires.
+func TestEmptyFeedsHaveADate(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.seeTargets(t, store.CatalogTarget{Target: "sim:nsh", Board: "sim", Config: "nsh", Arch: "sim"})
+	for _, name := range []string{"nuttx_build", "sim.nsh", "arch.sim"} {
+		f := getFeed(t, ts.URL+"/@"+name+".atom", ts.URL+"/@"+name, "@"+name+"@127.0.0.1")
+		if len(f.Items) != 0 || f.UpdatedParsed == nil || f.UpdatedParsed.Year() < 2000 {
+			t.Errorf("%s: %d entries, updated %q", name, len(f.Items), f.Updated)
+		}
+	}
+}
+
 // getFeed fetches url, checks that it is an Atom feed a real parser reads,
 // linking to link, its title holding title, and returns it.
 func getFeed(t *testing.T, url, link, title string) *gofeed.Feed {
