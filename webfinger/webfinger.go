@@ -64,6 +64,9 @@ func ParseResource(resource string) (Resource, error) {
 	if !ok || user == "" || host == "" || strings.Contains(host, "@") {
 		return Resource{}, fmt.Errorf("%w: want acct:user@host", ErrMalformed)
 	}
+	if board, config, ok := strings.Cut(user, ":"); ok && validUser(board) && validUser(config) && validHost(host) {
+		return Resource{}, fmt.Errorf("%w: no : in a user name: a board:config target's account is %s.%s@%s", ErrMalformed, board, config, host)
+	}
 	if !validUser(user) || !validHost(host) {
 		return Resource{}, fmt.Errorf("%w: bad characters in %q", ErrMalformed, resource)
 	}

@@ -58,6 +58,11 @@ func TestParseResource(t *testing.T) {
 			t.Errorf("ParseResource(%q) = %+v, %v; want %s@%s", tt.in, got, err, tt.user, tt.host)
 		}
 	}
+	// A target typed as Prometheus names it gets its handle in the error.
+	_, err := webfinger.ParseResource("acct:rv-virt:python@nuttx-feed.org")
+	if !errors.Is(err, webfinger.ErrMalformed) || !strings.Contains(err.Error(), "rv-virt.python@nuttx-feed.org") {
+		t.Errorf("a board:config resource: %v, want the handle in the error", err)
+	}
 }
 
 func testServer() *webfinger.Server {
