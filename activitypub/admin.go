@@ -52,6 +52,9 @@ func (s *Service) queueAnswer(tx *store.Tx, a *store.Actor, typ string, f follow
 type Removal struct {
 	Actor  string // the follower's actor id
 	Handle string // @user@host, "" when not known
+	// Accounts are the local actors it followed (a bot, feed accounts),
+	// each of which sent a Reject.
+	Accounts []string
 	// Inboxes are where a Reject went: the follower's personal inbox,
 	// once per local actor they followed.
 	Inboxes []string
@@ -105,6 +108,7 @@ func (s *Service) RemoveFollower(ctx context.Context, ref string) (Removal, erro
 			if err := s.queueAnswer(tx, a, "Reject", follow, f.Inbox, ""); err != nil {
 				return err
 			}
+			r.Accounts = append(r.Accounts, a.Username)
 			r.Inboxes = append(r.Inboxes, f.Inbox)
 		}
 		return nil

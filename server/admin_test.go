@@ -229,8 +229,8 @@ func TestFollowersListAndRemove(t *testing.T) {
 	db := s.db(t)
 	waitRetry(t, db, bob.SharedInboxURL())
 	bob.Answer(nil)
-	rows = s.adminJSON(t, []string{"actor", "handle", "rejects_to", "deliveries_cancelled"}, "followers remove", bob.ActorID())
-	if len(rows) != 1 || rows[0]["deliveries_cancelled"] != 1.0 || rows[0]["handle"] != "@bob@"+bobHost {
+	rows = s.adminJSON(t, []string{"accounts", "actor", "handle", "rejects_to", "deliveries_cancelled"}, "followers remove", bob.ActorID())
+	if len(rows) != 1 || rows[0]["deliveries_cancelled"] != 1.0 || rows[0]["handle"] != "@bob@"+bobHost || fmt.Sprint(rows[0]["accounts"]) != "[nuttx_build]" {
 		t.Errorf("followers remove --json: %v, want one delivery given up", rows)
 	}
 	d = bob.WaitDeliveries(t, 4, 10*time.Second)[3]

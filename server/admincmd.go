@@ -334,11 +334,20 @@ func (a *admin) removeFollower() int {
 	row := struct {
 		Actor               string   `json:"actor"`
 		Handle              string   `json:"handle"`
+		Accounts            []string `json:"accounts"`
 		RejectsTo           []string `json:"rejects_to"`
 		DeliveriesCancelled int      `json:"deliveries_cancelled"`
-	}{r.Actor, r.Handle, r.Inboxes, r.Cancelled}
-	return a.done(row, fmt.Sprintf("Removed %s: a Reject of their Follow goes to %s (a running server sends it within a second); %d queued deliveries given up.",
-		who, strings.Join(r.Inboxes, ", "), r.Cancelled))
+	}{r.Actor, r.Handle, r.Accounts, r.Inboxes, r.Cancelled}
+	accounts := make([]string, len(r.Accounts))
+	for i, name := range r.Accounts {
+		accounts[i] = "@" + name
+	}
+	rejects := "a Reject of their Follow goes"
+	if len(r.Accounts) > 1 {
+		rejects = "a Reject of each Follow goes"
+	}
+	return a.done(row, fmt.Sprintf("Removed %s from %s: %s to %s (a running server sends it within a second); %d queued deliveries given up.",
+		who, strings.Join(accounts, ", "), rejects, strings.Join(slices.Compact(slices.Sorted(slices.Values(r.Inboxes))), ", "), r.Cancelled))
 }
 
 // runBlock is `nuttx-feed block add|remove|list`.

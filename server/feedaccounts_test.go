@@ -411,3 +411,35 @@ func TestFeedAccountsInheritProfile(t *testing.T) {
 		t.Errorf("%d followers of feed accounts left on the blocked server, want 0", n)
 	}
 }
+
+// TestRemoveFollowerOfSeveralAccounts: `followers remove` of a user who
+// follows the bot and two feed accounts names the three accounts and the
+// one inbox, and each account sends its signed Reject there.
+func TestRemoveFollowerOfSeveralAccounts(t *testing.T) {
+	clearSettingsEnv(t)
+	ts := startFeedServer(t)
+	r := fedtest.New(t, "dave", fedtest.Mastodon, fedtest.FetchKeys)
+	accounts := []string{"nuttx_build", "rv-virt", "arch.risc-v"}
+	for _, name := range accounts {
+		if resp, err := r.Post(ts.URL+"/inbox", r.FollowActivity(ts.URL+"/users/"+name)); err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("Follow of %s: %v %v", name, resp, err)
+		}
+	}
+	r.WaitDeliveries(t, 3, 10*time.Second) // the Accepts
+	code, out, stderr := run("followers", "remove", "--data", ts.Dir, r.ActorID())
+	if code != 0 || !strings.Contains(out, "from @nuttx_build, @rv-virt, @arch.risc-v: a Reject of each Follow goes to "+r.Inbox()+" (") {
+		t.Fatalf("followers remove: exit %d, %q %q", code, out, stderr)
+	}
+	rejects := map[string]bool{}
+	for _, d := range r.WaitDeliveries(t, 6, 10*time.Second)[3:] {
+		if d.VerifyErr != nil || d.Activity["type"] != "Reject" {
+			t.Fatalf("delivery %v (%v), want a signed Reject", d.Activity, d.VerifyErr)
+		}
+		rejects[d.Activity["actor"].(string)] = true
+	}
+	for _, name := range accounts {
+		if !rejects[ts.URL+"/users/"+name] {
+			t.Errorf("no Reject from %s: %v", name, rejects)
+		}
+	}
+}

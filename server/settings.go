@@ -70,7 +70,8 @@ var commands = []commandDef{
 		"parked) and the last error. With --failed, only the servers whose deliveries fail now (an open\n" +
 		"breaker, a failed last attempt, or deliveries waiting for a retry). \"nuttx-feed deliveries\" alone\n" +
 		"is this command. It works while the server runs (same database)."},
-	{name: "followers list", is: cmdAdmin, about: "Lists the bot's followers: their handle (@user@host; the actor id when their username is\n" +
+	{name: "followers list", is: cmdAdmin, about: "Lists the followers of every account (the bot and the accounts of boards, targets and\n" +
+		"architectures): their handle (@user@host; the actor id when their username is\n" +
 		"not known), actor id, server, since when they follow, and the last delivery tried to them\n" +
 		"(delivered, failing with its error, failed, or none). It works while the server runs (same\n" +
 		"database)."},
