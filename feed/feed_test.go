@@ -3,6 +3,7 @@ package feed
 import (
 	"context"
 	"fmt"
+	"html"
 	"net"
 	"strings"
 	"testing"
@@ -182,6 +183,32 @@ func TestRecoveriesNotPosted(t *testing.T) {
 	e.poll()
 	if n := e.wantNotes(2)[1]; !strings.HasPrefix(n.Source, "Regressed:") {
 		t.Errorf("second note: %s", n.Source)
+	}
+}
+
+// TestBurstWithLongLogURLsIsPosted: 25 failures at once whose build logs
+// have 1,900-byte URLs make one digest that fits an activity (a digest
+// links such a target to its history), naming 6 build hosts as 5 and the
+// rest counted: before, the note was refused as too long and the feed
+// stuck on it, posting nothing else.
+func TestBurstWithLongLogURLsIsPosted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const n = 25
+	long := "https://github.com/apache/nuttx/actions/runs/2/job/1?q=" + strings.Repeat("a", 1900)
+	for i := range n {
+		l := failing(fmt.Sprintf("lv%02d", i), "nsh", fmt.Sprintf("host%d", i%6), "deadbeef0001", "feedface0001")
+		l["url"] = long
+		e.stack.Push(t, l, 0)
+	}
+	e.stack.WaitCount(t, `build_score < 0.5`, n)
+	if res, err := e.feed.Poll(e.ctx); err != nil || res.Posts != 1 {
+		t.Fatalf("a burst with long log URLs: %+v, %v; want one digest", res, err)
+	}
+	digest := e.wantNotes(1)[0]
+	if strings.Contains(digest.Content, long) || !strings.Contains(digest.Content, `href="`+html.EscapeString(testFormat.History(Build{Board: "lv00", Config: "nsh"}))+`"`) ||
+		!strings.HasPrefix(digest.Source, "25 NuttX targets failed to build (host0, host1, host2, host3, host4 and 1 more)") {
+		t.Errorf("digest:\n%s\n%s", digest.Source, digest.Content)
 	}
 }
 

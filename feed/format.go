@@ -282,16 +282,35 @@ func (f Formatter) targetLinks(c *richtext.Content, bs []Build, listed *int) {
 		if i > 0 {
 			c.Text(", ")
 		}
-		if b.URL != "" {
-			c.Link(b.URL, b.Target)
-		} else if h := f.History(b); h != "" {
-			c.Link(h, b.Target)
+		if u := f.digestLink(b); u != "" {
+			c.Link(u, b.Target)
 		} else {
 			c.Text(b.Target)
 		}
 		*listed++
 	}
 }
+
+// maxDigestLink bounds the bytes of a URL a digest links a target to. A
+// link counts as 23 characters whatever its length, so the character
+// budget does not bound a digest's bytes: 20 build logs of 2 KiB (twice,
+// in content and contentMap) would make a note over the 60 KiB an
+// activity may have, and the feed would be stuck on it.
+const maxDigestLink = 512
+
+// digestLink is where a digest links target b: its build log, else its
+// history, whichever is short enough; "" for none.
+func (f Formatter) digestLink(b Build) string {
+	for _, u := range []string{b.URL, f.History(b)} {
+		if u != "" && len(u) <= maxDigestLink {
+			return u
+		}
+	}
+	return ""
+}
+
+// digestUsers bounds the build hosts a digest's first line names.
+const digestUsers = 5
 
 // sortedKeys returns the keys of m in natural order.
 func sortedKeys(m map[string]bool) []string {
@@ -347,8 +366,10 @@ func (f Formatter) archLines(c *richtext.Content, byArch map[string][]Build, lis
 func digestHeader(first string, users map[string]bool) *richtext.Content {
 	c := &richtext.Content{}
 	c.Text(first)
-	if len(users) > 0 {
-		c.Text(" (" + strings.Join(sortedKeys(users), ", ") + ")")
+	if names := sortedKeys(users); len(names) > digestUsers {
+		c.Text(fmt.Sprintf(" (%s and %d more)", strings.Join(names[:digestUsers], ", "), len(names)-digestUsers))
+	} else if len(names) > 0 {
+		c.Text(" (" + strings.Join(names, ", ") + ")")
 	}
 	return c.LineBreak()
 }
