@@ -86,14 +86,31 @@ func nonNilFields(fields []store.Field) []store.Field {
 // ErrNotFound, and creates nothing. Call it only where a key is needed: the
 // actor document (it carries the public key) and a Follow (the Accept is
 // signed).
+//
+// The work runs on its own, bounded by materializeTimeout, so that the
+// caller who started it going away fails no one else waiting for it; each
+// caller waits until its own ctx ends.
 func (s *Service) MaterializeActor(ctx context.Context, username string) (*store.Actor, error) {
 	name := lower(username)
-	v, err, _ := s.materializing.Do(name, func() (any, error) { return s.materialize(ctx, name) })
-	if err != nil {
-		return nil, err
+	done := s.materializing.DoChan(name, func() (any, error) {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), materializeTimeout)
+		defer cancel()
+		return s.materialize(wctx, name)
+	})
+	select {
+	case r := <-done:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*store.Actor), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: waiting for the account %s: %w", ErrUnavailable, name, ctx.Err())
 	}
-	return v.(*store.Actor), nil
 }
+
+// materializeTimeout bounds the making of one account: the wait for a key
+// slot, the key, the row.
+const materializeTimeout = keySlotWait + 20*time.Second
 
 // materialize is MaterializeActor for one caller at a time per name.
 func (s *Service) materialize(ctx context.Context, name string) (*store.Actor, error) {

@@ -161,6 +161,24 @@ func TestKeyGenerationsWait(t *testing.T) {
 	if a, err := e.s.MaterializeActor(e.ctx, "sim"); err != nil || a.ID == 0 {
 		t.Fatalf("materialize once the slot is free: %v", err)
 	}
+
+	// A caller that gives up fails no one else waiting for that account.
+	e.s.keySlots <- struct{}{}
+	first, cancelFirst := context.WithCancel(e.ctx)
+	firstDone := make(chan error, 1)
+	go func() { _, err := e.s.MaterializeActor(first, "rv-virt"); firstDone <- err }()
+	time.Sleep(50 * time.Millisecond) // the first caller started the work
+	secondDone := make(chan error, 1)
+	go func() { _, err := e.s.MaterializeActor(e.ctx, "rv-virt"); secondDone <- err }()
+	time.Sleep(50 * time.Millisecond) // the second joined it
+	cancelFirst()
+	if err := <-firstDone; !errors.Is(err, ErrUnavailable) {
+		t.Errorf("the caller that gave up: %v, want ErrUnavailable", err)
+	}
+	<-e.s.keySlots
+	if err := <-secondDone; err != nil {
+		t.Errorf("the caller still waiting: %v, want its account", err)
+	}
 }
 
 // TestFollowFeedAccount: a Follow of a feed account, to its own inbox,
