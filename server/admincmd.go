@@ -479,6 +479,9 @@ func (a *admin) createToken(f tokenFlags) int {
 	var created time.Time
 	err = a.st.Update(context.Background(), func(tx *store.Tx) error {
 		created = tx.Now
+		if acct, err := tx.Actor(strings.TrimPrefix(f.account, "@")); err == nil && store.IsFeedKind(acct.Kind) {
+			return fmt.Errorf("--account %q: %w: the account of a %s only repeats the feed's news; a token acts as the bot or another account of the operator", f.account, activitypub.ErrInvalid, acct.Kind)
+		}
 		err := tx.CreateToken(store.Token{Name: a.arg, Scopes: scopes, Account: strings.TrimPrefix(f.account, "@")}, token)
 		if errors.Is(err, store.ErrNotFound) {
 			return unknownAccount(tx, f.account)
@@ -507,7 +510,7 @@ func (a *admin) createToken(f tokenFlags) int {
 }
 
 // unknownAccount is the error of --account naming no local account: it
-// lists those there are.
+// lists those there are (the operator's, not the feed's accounts).
 func unknownAccount(tx *store.Tx, username string) error {
 	names, err := tx.Usernames()
 	if err != nil {

@@ -443,3 +443,22 @@ func TestRemoveFollowerOfSeveralAccounts(t *testing.T) {
 		}
 	}
 }
+
+// TestNoTokenActsAsAFeedAccount: a feed account only repeats the feed:
+// token create --account refuses it, and the list of accounts an unknown
+// name gets leaves the feed's accounts out.
+func TestNoTokenActsAsAFeedAccount(t *testing.T) {
+	clearSettingsEnv(t)
+	ts := startFeedServer(t)
+	if resp, _ := get(t, ts.URL+"/users/rv-virt.citest", "application/activity+json"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("actor document: %d", resp.StatusCode)
+	}
+	code, out, stderr := run("token", "create", "--data", ts.Dir, "--account", "rv-virt.citest", "ci")
+	if code != 2 || out != "" || !strings.Contains(stderr, "the account of a target only repeats the feed's news") {
+		t.Errorf("token create --account rv-virt.citest: exit %d, %q %q", code, out, stderr)
+	}
+	code, _, stderr = run("token", "create", "--data", ts.Dir, "--account", "nobody", "ci")
+	if code != 2 || !strings.Contains(stderr, "the local accounts are: nuttx_build") || strings.Contains(stderr, "rv-virt") {
+		t.Errorf("token create --account nobody: exit %d, %q", code, stderr)
+	}
+}

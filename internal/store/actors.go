@@ -186,9 +186,10 @@ func (tx *Tx) ActorCount() (int, error) {
 	return n, nil
 }
 
-// Usernames returns the usernames of the local actors, oldest first.
+// Usernames returns the usernames of the local actors of kind bot (the
+// operator's; not the feed's accounts), oldest first.
 func (tx *Tx) Usernames() ([]string, error) {
-	rows, err := tx.query(`SELECT username FROM actors ORDER BY id`)
+	rows, err := tx.query(`SELECT username FROM actors WHERE kind = 'bot' ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("usernames: %w", err)
 	}
