@@ -11,6 +11,10 @@ import (
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 )
 
+// feedBudget bounds the bytes of an Atom feed's entries, as pages are
+// bounded (under 100 KB): the newest entries that fit, at least one.
+const feedBudget = 80_000
+
 // atomContentType is what an Atom feed is served as.
 const atomContentType = "application/atom+xml; charset=utf-8"
 
@@ -49,7 +53,13 @@ func (s *Server) handleProfileFeed(c echo.Context, username string) error {
 // Its updated time is the newest post's; without posts, f's own, else the
 // server's start: Atom requires one.
 func (s *Server) writeFeed(c echo.Context, f *feeds.Feed, notes []*store.Note) error {
+	size := 0
 	for _, n := range notes {
+		// XML escapes the HTML again: about one and a half times its
+		// bytes. The newest post goes in whatever its size.
+		if size += len(n.Content) * 3 / 2; size > feedBudget && len(f.Items) > 0 {
+			break
+		}
 		f.Items = append(f.Items, s.feedItem(n))
 	}
 	switch {

@@ -68,6 +68,21 @@ func TestEmptyFeedsHaveADate(t *testing.T) {
 	}
 }
 
+// TestFeedsStayUnder100KB: a feed of posts of about 7 KB (their links'
+// URLs are long) keeps the newest entries that fit under 100 KB.
+func TestFeedsStayUnder100KB(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	for i := range store.PageSize {
+		ts.publish(t, fmt.Sprintf("post %d https://example.org/%s", i, strings.Repeat("a", 3000)))
+	}
+	resp, body := get(t, ts.URL+"/@nuttx_build.atom", "")
+	f := getFeed(t, ts.URL+"/@nuttx_build.atom", ts.URL+"/@nuttx_build", "@nuttx_build@127.0.0.1")
+	if resp.StatusCode != http.StatusOK || len(body) > 100_000 || len(f.Items) < 5 || len(f.Items) == store.PageSize || !strings.HasPrefix(f.Items[0].Title, fmt.Sprintf("post %d", store.PageSize-1)) {
+		t.Errorf("feed: %d bytes, %d entries, first %q; want under 100 KB, the newest first", len(body), len(f.Items), f.Items[0].Title)
+	}
+}
+
 // getFeed fetches url, checks that it is an Atom feed a real parser reads,
 // linking to link, its title holding title, and returns it.
 func getFeed(t *testing.T, url, link, title string) *gofeed.Feed {
