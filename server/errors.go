@@ -51,7 +51,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	status, msg := statusOf(err)
 	var he *echo.HTTPError
 	if status == http.StatusServiceUnavailable && !errors.As(err, &he) {
-		if !errors.Is(err, activitypub.ErrUnavailable) {
+		switch {
+		case c.Request().Context().Err() != nil: // the client went away: its request failed with it
+			s.log.Debug("request given up by its client", "uri", loggedURI(c.Request()), "err", err)
+		case !errors.Is(err, activitypub.ErrUnavailable):
 			s.log.Error("internal error", "uri", loggedURI(c.Request()), "err", err)
 		}
 		c.Response().Header().Set("Retry-After", "30")
