@@ -128,6 +128,9 @@ func TestDirectoryPage(t *testing.T) {
 			t.Errorf("rv-virt:citest's %s links %q, want %q", sel, got, href)
 		}
 	}
+	if got := citest.Find("span.for").Text(); got != "for under a minute" {
+		t.Errorf("rv-virt:citest failing %q", got)
+	}
 	if got := doc.Find("table.directory tr.board a.targets-of").First().AttrOr("href", ""); got != ts.URL+"/targets?of=rv-virt" {
 		t.Errorf("rv-virt's targets at %q", got)
 	}
@@ -265,6 +268,12 @@ func TestFeedAccountProfiles(t *testing.T) {
 	if h := arch.Find("h2").Text(); h != "Architecture risc-v" || arch.Find("table.directory tbody tr").Length() != 2 {
 		t.Errorf("arch.risc-v: %q, %d rows", h, arch.Find("table.directory tbody tr").Length())
 	}
+	// A board that builds says so as its row in the directory does.
+	sim := getPage(t, ts.URL+"/@sim", http.StatusOK).Find("section.account p.status").Text()
+	simRow := getPage(t, ts.URL+"/targets?kind=board&q=sim", http.StatusOK).Find("td.state").Text()
+	if sim != "ok: 1 target." || simRow != "ok: 1 target" {
+		t.Errorf("sim builds: the profile says %q, the directory %q", sim, simRow)
+	}
 	python := getPage(t, ts.URL+"/@rv-virt.python", http.StatusOK).Find("section.account")
 	if got := python.Find("p.status").Text(); got != "No failure recorded: it builds." || python.Find("a.target-page").Length() != 0 {
 		t.Errorf("rv-virt.python: %q, %d target page links", got, python.Find("a.target-page").Length())
@@ -338,6 +347,21 @@ func TestDirectoryRefusesBadQueries(t *testing.T) {
 		if got := doc.Find("main p").First().Text(); !strings.Contains(got, msg) {
 			t.Errorf("%s: %q, want %q", query, got, msg)
 		}
+		if back := doc.Find("main a.back").AttrOr("href", ""); back != ts.URL+"/targets" {
+			t.Errorf("%s: the error page leads back to %q", query, back)
+		}
+	}
+	// One page of no account: said in the singular.
+	doc := getPage(t, ts.URL+"/targets?page=2", http.StatusNotFound)
+	if got := doc.Find("main p").First().Text(); !strings.HasSuffix(got, "no page 2 of the directory: 0 accounts found, on 1 page") ||
+		doc.Find("main a.back").AttrOr("href", "") != ts.URL+"/targets" {
+		t.Errorf("page 2 of 1: %q", got)
+	}
+	if back := getPage(t, ts.URL+"/targets/nosuch:target", http.StatusNotFound).Find("main a.back").AttrOr("href", ""); back != ts.URL+"/targets" {
+		t.Errorf("an unknown target page leads back to %q", back)
+	}
+	if n := getPage(t, ts.URL+"/@nosuchuser", http.StatusNotFound).Find("main a.back").Length(); n != 0 {
+		t.Errorf("an unknown profile leads to the directory (%d links)", n)
 	}
 	if doc := getPage(t, ts.URL+"/targets?q="+strings.Repeat("é", maxDirectorySearch), http.StatusOK); doc.Find("p.none").Text() != "No account matches." {
 		t.Errorf("a search of %d characters: %q", maxDirectorySearch, doc.Find("p.none").Text())

@@ -75,6 +75,13 @@ func parseDirectoryQuery(c echo.Context) (directoryQuery, error) {
 	return q, err
 }
 
+// inDirectory reports whether path is the directory's or a target's
+// page under it: their error pages lead back to the directory.
+func inDirectory(path string) bool {
+	dir := urls.Failing.Path()
+	return path == dir || strings.HasPrefix(path, dir+"/")
+}
+
 // directoryURL is the URL of page n of the directory searched as q asks.
 func (s *Server) directoryURL(q store.DirectoryFilter, n int) string {
 	v := url.Values{}
@@ -134,7 +141,8 @@ func (s *Server) handleDirectoryPage(c echo.Context) error {
 		starts := directoryPages(rows)
 		data.Count, data.PageLast = len(rows), len(starts)
 		if q.Page > len(starts) {
-			return fmt.Errorf("%w: no page %d of the directory: %d accounts found, on %d pages", activitypub.ErrNotFound, q.Page, len(rows), len(starts))
+			return fmt.Errorf("%w: no page %d of the directory: %d %s found, on %d %s", activitypub.ErrNotFound, q.Page,
+				len(rows), web.Plural(len(rows), "account", "accounts"), len(starts), web.Plural(len(starts), "page", "pages"))
 		}
 		end := len(rows)
 		if q.Page < len(starts) {

@@ -32,17 +32,22 @@ type DirectoryRow struct {
 	FailingFor                      string // how long a failing target has failed, in words
 }
 
-// StateText says in words how a board or an architecture builds: "2 of 7
-// targets failing", or "ok: 7 targets"; a target's state is its time.
-func (r DirectoryRow) StateText() string {
-	if r.Failing == 0 {
-		return fmt.Sprintf("ok: %d %s", r.Targets, plural(r.Targets, "target", "targets"))
+// StateText says in words how a board or an architecture builds
+// (TargetsState); a target's state is its time.
+func (r DirectoryRow) StateText() string { return TargetsState(r.Failing, r.Targets) }
+
+// TargetsState says in words how targets of a board or an architecture
+// build, failing of them failing now, in the one form both the directory
+// and the profile write: "1 of 2 targets failing", or "ok: 2 targets".
+func TargetsState(failing, targets int) string {
+	if failing == 0 {
+		return fmt.Sprintf("ok: %d %s", targets, Plural(targets, "target", "targets"))
 	}
-	return fmt.Sprintf("%d of %d %s failing", r.Failing, r.Targets, plural(r.Targets, "target", "targets"))
+	return fmt.Sprintf("%d of %d %s failing", failing, targets, Plural(targets, "target", "targets"))
 }
 
-// plural is one when n is 1, else many.
-func plural(n int, one, many string) string {
+// Plural is one when n is 1, else many.
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}
@@ -113,3 +118,7 @@ type FeedAccountView struct {
 	TargetsURL           string // the directory of its targets
 	DirectoryURL         string // the whole directory
 }
+
+// StateText says how a board's or an architecture's targets build, as
+// the directory's row of it says (TargetsState).
+func (v FeedAccountView) StateText() string { return TargetsState(v.Failing, v.Count) }

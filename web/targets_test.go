@@ -9,13 +9,14 @@ import (
 func TestHumanDuration(t *testing.T) {
 	t.Parallel()
 	for d, want := range map[time.Duration]string{
-		0:                            "0m",
-		59 * time.Second:             "0m",
+		0:                            "under a minute",
+		59 * time.Second:             "under a minute",
+		time.Minute:                  "1m",
 		90 * time.Minute:             "1h 30m",
 		49*time.Hour + 5*time.Minute: "2d 1h 5m",
 		72 * time.Hour:               "3d",
-		-18 * time.Minute:            "0m", // a clock skewed ahead: not "-18m"
-		-50 * time.Hour:              "0m",
+		-18 * time.Minute:            "under a minute", // a clock skewed ahead: not "-18m"
+		-50 * time.Hour:              "under a minute",
 	} {
 		if got := HumanDuration(d); got != want {
 			t.Errorf("HumanDuration(%v) = %q, want %q", d, got, want)

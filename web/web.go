@@ -461,4 +461,7 @@ type ErrorPage struct {
 	Page
 	Heading string
 	Message string
+	// BackURL leads back to the page the error came from (the
+	// directory), named BackText; "" for none.
+	BackURL, BackText string
 }
