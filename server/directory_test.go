@@ -415,3 +415,23 @@ func BenchmarkDirectoryPage(b *testing.B) {
 		})
 	}
 }
+
+// TestDirectorySortIgnoresCase: the directory's natural order ignores
+// case, as README promises: arch "arm" before "Xtensa LX6", board
+// "Board2" before "board10".
+func TestDirectorySortIgnoresCase(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.seeTargets(t, store.CatalogTarget{Target: "board10:nsh", Board: "board10", Config: "nsh", Arch: "Xtensa LX6"},
+		store.CatalogTarget{Target: "Board2:nsh", Board: "Board2", Config: "nsh", Arch: "arm"})
+	var got []string
+	getPage(t, ts.URL+"/targets?kind=arch", http.StatusOK).Find("table.directory tbody tr span.label").Each(func(_ int, s *goquery.Selection) {
+		got = append(got, s.Text())
+	})
+	getPage(t, ts.URL+"/targets?kind=board", http.StatusOK).Find("table.directory tbody tr span.label").Each(func(_ int, s *goquery.Selection) {
+		got = append(got, s.Text())
+	})
+	if want := []string{"arm", "Xtensa LX6", "Board2", "board10"}; !slices.Equal(got, want) {
+		t.Errorf("the directory sorts %q, want %q", got, want)
+	}
+}
