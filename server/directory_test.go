@@ -15,6 +15,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/nuttx-feed/nuttx-feed/feed"
+	"github.com/nuttx-feed/nuttx-feed/internal/handles"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
@@ -167,6 +168,29 @@ func TestDirectoryPage(t *testing.T) {
 		}
 		if len(rows) == 0 && doc.Find("p.none").Text() != "No account matches." {
 			t.Errorf("%s: %q", c.query, doc.Find("p.none").Text())
+		}
+	}
+	// The handles the directory shows to copy find their accounts, with
+	// our host with or without its port, in any case.
+	hostPort := strings.TrimPrefix(ts.URL, "http://")
+	for _, c := range []struct {
+		query string
+		want  []int
+	}{
+		{"q=" + url.QueryEscape("@rv-virt.citest"+host), []int{5}},
+		{"q=" + url.QueryEscape(" @RV-VIRT.CITEST@"+hostPort+" "), []int{5}},
+		{"q=" + url.QueryEscape("@sim"), []int{1, 3, 7}},
+		{"q=" + url.QueryEscape("@rv-virt.citest@elsewhere.example"), nil},
+		{"of=" + url.QueryEscape("@arch.risc-v"+host), []int{5, 6}},
+		{"of=" + url.QueryEscape("@rv-virt@"+hostPort), []int{5, 6}},
+	} {
+		doc := getPage(t, ts.URL+"/targets?"+c.query, http.StatusOK)
+		var rows []string
+		for _, i := range c.want {
+			rows = append(rows, want[i])
+		}
+		if got := directoryRows(doc); !slices.Equal(got, rows) {
+			t.Errorf("%s lists\n%s\nwant\n%s", c.query, strings.Join(got, "\n"), strings.Join(rows, "\n"))
 		}
 	}
 	if got := getPage(t, ts.URL+"/targets?of=arch.risc-v", http.StatusOK).Find("p.of").Text(); got != "The targets of @arch.risc-v"+host+" only; the whole directory." {
@@ -351,6 +375,14 @@ func TestDirectoryRefusesBadQueries(t *testing.T) {
 			t.Errorf("%s: the error page leads back to %q", query, back)
 		}
 	}
+	// "of" naming no board or architecture (nor a target's handle) is
+	// not found, not an empty search.
+	for _, of := range []string{"nosuchboard", "arch.nosuch", "@nosuchboard@127.0.0.1"} {
+		doc := getPage(t, ts.URL+"/targets?of="+url.QueryEscape(of), http.StatusNotFound)
+		if got := doc.Find("main p").First().Text(); !strings.Contains(got, "no board or architecture has the handle @"+strings.TrimSuffix(strings.TrimPrefix(of, "@"), "@127.0.0.1")+"@127.0.0.1") {
+			t.Errorf("of=%s: %q", of, got)
+		}
+	}
 	// One page of no account: said in the singular.
 	doc := getPage(t, ts.URL+"/targets?page=2", http.StatusNotFound)
 	if got := doc.Find("main p").First().Text(); !strings.HasSuffix(got, "no page 2 of the directory: 0 accounts found, on 1 page") ||
@@ -433,5 +465,19 @@ func TestDirectorySortIgnoresCase(t *testing.T) {
 	})
 	if want := []string{"arm", "Xtensa LX6", "Board2", "board10"}; !slices.Equal(got, want) {
 		t.Errorf("the directory sorts %q, want %q", got, want)
+	}
+}
+
+// TestDirectoryLongHandle: a target whose handle would pass 64
+// characters (handles.MaxLength) is listed with "no account" and no
+// profile, as README says, while its board has its account.
+func TestDirectoryLongHandle(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	long := strings.Repeat("c", handles.MaxLength)
+	ts.seeTargets(t, store.CatalogTarget{Target: "sim:" + long, Board: "sim", Config: long, Arch: "sim"})
+	rows := directoryRows(getPage(t, ts.URL+"/targets?kind=target", http.StatusOK))
+	if want := []string{"Target sim:" + long + " sim no account | 0 | ok |  | "}; !slices.Equal(rows, want) {
+		t.Errorf("the directory lists\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
 }
