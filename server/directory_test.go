@@ -344,6 +344,20 @@ func TestFeedAccountProfileWithoutRow(t *testing.T) {
 		if a.Kind == store.KindTarget && status != "No failure recorded: it builds." || a.Kind == store.KindBoard && status != "1 of 2 targets failing." {
 			t.Errorf("%s: %q", a.Username, status)
 		}
+		// Instead of "No posts yet.": when it posts, and the firehose's
+		// thread of what fails now.
+		noPosts, threads := doc.Find("p.no-posts"), doc.Find("p.no-posts a.thread")
+		label := map[string]string{"sim.nsh": "sim:nsh", "rv-virt": "rv-virt"}[a.Username]
+		want := "This account posts from its first follower on: the news of " + label + " after someone follows it."
+		if a.Kind == store.KindBoard {
+			want += " What fails now is in the firehose's thread: rv-virt:citest."
+			if href := doc.Find("table.directory tr.target a.thread").AttrOr("href", ""); threads.Length() != 1 || threads.AttrOr("href", "") != href || href == "" {
+				t.Errorf("%s links %d threads, %q, want %q", a.Username, threads.Length(), threads.AttrOr("href", ""), href)
+			}
+		}
+		if got := noPosts.Text(); got != want || strings.Contains(doc.Text(), "No posts yet") {
+			t.Errorf("%s: %q, want %q", a.Username, got, want)
+		}
 		checkAccessible(t, a.Username, doc)
 	}
 	after := ts.snapshot(t)

@@ -119,6 +119,27 @@ type FeedAccountView struct {
 	DirectoryURL         string // the whole directory
 }
 
+// ThreadLink is a target's thread on the firehose, linked.
+type ThreadLink struct {
+	Target, URL string
+}
+
+// FailingThreads lists the firehose's threads of the targets failing now
+// that the view shows: a target's own, a board's or architecture's listed
+// ones; nil when none fails (or the feed recorded no thread).
+func (v FeedAccountView) FailingThreads() []ThreadLink {
+	var out []ThreadLink
+	if t := v.Target; t != nil && t.Failing && t.ThreadURL != "" {
+		out = append(out, ThreadLink{Target: t.Target, URL: t.ThreadURL})
+	}
+	for _, r := range v.Targets {
+		if r.Failing > 0 && r.ThreadURL != "" {
+			out = append(out, ThreadLink{Target: r.Label, URL: r.ThreadURL})
+		}
+	}
+	return out
+}
+
 // StateText says how a board's or an architecture's targets build, as
 // the directory's row of it says (TargetsState).
 func (v FeedAccountView) StateText() string { return TargetsState(v.Failing, v.Count) }

@@ -50,3 +50,22 @@ func TestCodeExcerpt(t *testing.T) {
 		t.Errorf("no code block gives %q", got)
 	}
 }
+
+// TestFailingThreads: a feed account's view lists the firehose's threads
+// of the targets it shows failing: a target's own, a board's failing
+// rows; none for a target that builds or a row without a thread.
+func TestFailingThreads(t *testing.T) {
+	t.Parallel()
+	failing := FeedAccountView{Target: &TargetPage{Target: "rv-virt:citest", Failing: true, ThreadURL: "/@b/1"}}
+	if got := failing.FailingThreads(); len(got) != 1 || got[0] != (ThreadLink{Target: "rv-virt:citest", URL: "/@b/1"}) {
+		t.Errorf("a failing target: %v", got)
+	}
+	builds := FeedAccountView{Target: &TargetPage{Target: "rv-virt:citest", ThreadURL: "/@b/1"}}
+	if got := builds.FailingThreads(); got != nil {
+		t.Errorf("a target that builds: %v", got)
+	}
+	board := FeedAccountView{Targets: []DirectoryRow{{Label: "a:x", Failing: 1, ThreadURL: "/@b/2"}, {Label: "a:y", ThreadURL: "/@b/3"}, {Label: "a:z", Failing: 1}}}
+	if got := board.FailingThreads(); len(got) != 1 || got[0].Target != "a:x" {
+		t.Errorf("a board: %v", got)
+	}
+}
