@@ -289,7 +289,7 @@ func directoryPages(rows []web.DirectoryRow) []int {
 // directoryRowCost is an upper bound of the bytes of r's row as a page
 // writes it: its texts, its links and the markup.
 func directoryRowCost(r web.DirectoryRow) int {
-	cost := directoryRowMarkup + web.TextBytes(r.Label) + web.TextBytes(r.Arch) + web.TextBytes(r.Handle) + web.TextBytes(r.FailingFor)
+	cost := directoryRowMarkup + web.TextBytes(r.Label) + web.TextBytes(r.Arch) + len(web.BreakableHandle(r.Handle)) + web.TextBytes(r.FailingFor)
 	for _, u := range []string{r.ProfileURL, r.PageURL, r.TargetsURL, r.LogURL, r.HistoryURL, r.ThreadURL} {
 		cost += web.URLBytes(u)
 	}

@@ -2,6 +2,8 @@ package web
 
 import (
 	"fmt"
+	"html/template"
+	"strings"
 	"time"
 )
 
@@ -52,6 +54,20 @@ func Plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// BreakableHandle is handle h as HTML that a narrow column wraps only
+// after its ".", "-" and "@" (a <wbr> after each), never inside a word;
+// its text, as a click selects and copies it, is h.
+func BreakableHandle(h string) template.HTML {
+	var b strings.Builder
+	for _, r := range h {
+		b.WriteString(template.HTMLEscapeString(string(r)))
+		if r == '.' || r == '-' || r == '@' {
+			b.WriteString("<wbr>")
+		}
+	}
+	return template.HTML(b.String()) // escaped above
 }
 
 // DirectoryChoice is an option of one of the directory form's selects.
