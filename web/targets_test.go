@@ -69,3 +69,18 @@ func TestFailingThreads(t *testing.T) {
 		t.Errorf("a board: %v", got)
 	}
 }
+
+// TestBreakableHandle: a handle may wrap after its ".", "-" and "@"
+// (a <wbr> after each), and its text is escaped.
+func TestBreakableHandle(t *testing.T) {
+	t.Parallel()
+	for h, want := range map[string]string{
+		"@rv-virt.citest@nuttx-feed.org": "@<wbr>rv-<wbr>virt.<wbr>citest@<wbr>nuttx-<wbr>feed.<wbr>org",
+		"<b>&x":                          "&lt;b&gt;&amp;x",
+		"":                               "",
+	} {
+		if got := string(BreakableHandle(h)); got != want {
+			t.Errorf("BreakableHandle(%q) = %q, want %q", h, got, want)
+		}
+	}
+}
