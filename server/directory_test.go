@@ -81,6 +81,20 @@ func directoryRows(doc *goquery.Document) []string {
 	return rows
 }
 
+// checkDirectoryRows checks that doc, the directory as query asks it,
+// lists the rows of all at the positions in picked, and returns those.
+func checkDirectoryRows(t *testing.T, doc *goquery.Document, query string, all []string, picked []int) []string {
+	t.Helper()
+	var rows []string
+	for _, i := range picked {
+		rows = append(rows, all[i])
+	}
+	if got := directoryRows(doc); !slices.Equal(got, rows) {
+		t.Errorf("%s lists\n%s\nwant\n%s", query, strings.Join(got, "\n"), strings.Join(rows, "\n"))
+	}
+	return rows
+}
+
 // TestDirectoryPage: /targets lists the architectures, then the boards,
 // then the targets of the catalog, each with its handle to copy, its
 // followers (of its actor; 0 without one, never the bot's), its state
@@ -151,13 +165,7 @@ func TestDirectoryPage(t *testing.T) {
 		{"of=rv-virt&q=python", []int{6}},
 	} {
 		doc := getPage(t, ts.URL+"/targets?"+c.query, http.StatusOK)
-		var rows []string
-		for _, i := range c.want {
-			rows = append(rows, want[i])
-		}
-		if got := directoryRows(doc); !slices.Equal(got, rows) {
-			t.Errorf("%s lists\n%s\nwant\n%s", c.query, strings.Join(got, "\n"), strings.Join(rows, "\n"))
-		}
+		rows := checkDirectoryRows(t, doc, c.query, want, c.want)
 		v, _ := url.ParseQuery(c.query)
 		if q, kind, state := doc.Find("#dir-q").AttrOr("value", ""), doc.Find("#dir-kind option[selected]").AttrOr("value", ""),
 			doc.Find("#dir-state option[selected]").AttrOr("value", ""); q != v.Get("q") || kind != v.Get("kind") || state != v.Get("state") {
@@ -184,14 +192,7 @@ func TestDirectoryPage(t *testing.T) {
 		{"of=" + url.QueryEscape("@arch.risc-v"+host), []int{5, 6}},
 		{"of=" + url.QueryEscape("@rv-virt@"+hostPort), []int{5, 6}},
 	} {
-		doc := getPage(t, ts.URL+"/targets?"+c.query, http.StatusOK)
-		var rows []string
-		for _, i := range c.want {
-			rows = append(rows, want[i])
-		}
-		if got := directoryRows(doc); !slices.Equal(got, rows) {
-			t.Errorf("%s lists\n%s\nwant\n%s", c.query, strings.Join(got, "\n"), strings.Join(rows, "\n"))
-		}
+		checkDirectoryRows(t, getPage(t, ts.URL+"/targets?"+c.query, http.StatusOK), c.query, want, c.want)
 	}
 	if got := getPage(t, ts.URL+"/targets?of=arch.risc-v", http.StatusOK).Find("p.of").Text(); got != "The targets of @arch.risc-v"+host+" only; the whole directory." {
 		t.Errorf("of: %q", got)
