@@ -336,3 +336,57 @@ func TestDirectoryInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// wordBreaks is JavaScript that lists the places where the elements
+// matching the selector in sel wrap a line other than after one of the
+// characters in allowed (or a space): "TEXT breaks after PREFIX", one a
+// line; "" when every line ends where it may.
+const wordBreaks = `((sel, allowed) => { const bad = [];
+	for (const el of document.querySelectorAll(sel)) {
+		const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+		let top = null, prev = "", text = "";
+		for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+			for (let i = 0; i < n.length; i++) {
+				const r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);
+				const box = r.getClientRects()[0];
+				if (!box) continue;
+				if (top !== null && box.top > top + 2 && !(allowed + " ").includes(prev)) bad.push(el.textContent + " breaks after " + text);
+				top = box.top; prev = n.data[i]; text += n.data[i];
+			}
+		}
+	}
+	return bad.join("\n"); })`
+
+// TestDirectoryWrapsWholeWords: at 1000, 600 and 400 px the directory's
+// column headers ("Followers") and kinds ("Architecture") keep their
+// words whole, its handles wrap only after a ".", "-" or "@", and one
+// click still selects a handle whole (the <wbr> in it copy as nothing).
+func TestDirectoryWrapsWholeWords(t *testing.T) {
+	t.Parallel()
+	ts := directoryServer(t)
+	ts.seeTargets(t, store.CatalogTarget{Target: "esp32s3-devkitc-longboard:knsh_sdmmc", Board: "esp32s3-devkitc-longboard", Config: "knsh_sdmmc", Arch: "xtensa-longarchitecture"})
+	b := browser(t)
+	eval := evaluator(t, b)
+	for _, width := range []int64{1000, 600, 400} {
+		if err := chromedp.Do(b, chromedp.EmulateViewport(width, 900), chromedp.Navigate(ts.URL+"/targets"), chromedp.WaitVisible(chromedp.CSS("table.directory"))); err != nil {
+			t.Fatal(err)
+		}
+		if bad := eval(wordBreaks + `("table.directory thead th, table.directory th .kind", "")`); bad != "" {
+			t.Errorf("at %d px a header or kind breaks inside a word:\n%s", width, bad)
+		}
+		if bad := eval(wordBreaks + `("code.copy-handle", ".-@")`); bad != "" {
+			t.Errorf("at %d px a handle breaks inside a word:\n%s", width, bad)
+		}
+		if got := eval(`[document.documentElement.clientWidth, document.scrollingElement.scrollWidth].join(" ")`); got != fmt.Sprintf("%d %d", width, width) {
+			t.Errorf("at %d px: viewport and page width %v", width, got)
+		}
+	}
+	handle := "@esp32s3-devkitc-longboard.knsh_sdmmc@127.0.0.1"
+	sel := `code.copy-handle`
+	if err := chromedp.Do(b, chromedp.Navigate(ts.URL+"/targets?q=knsh_sdmmc"), chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel))); err != nil {
+		t.Fatal(err)
+	}
+	if got := eval(`window.getSelection().toString()`); got != handle {
+		t.Errorf("a click on the handle selects %q, want %q", got, handle)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/nuttx-feed/nuttx-feed/feed"
+	"github.com/nuttx-feed/nuttx-feed/internal/handles"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
@@ -80,6 +81,20 @@ func directoryRows(doc *goquery.Document) []string {
 	return rows
 }
 
+// checkDirectoryRows checks that doc, the directory as query asks it,
+// lists the rows of all at the positions in picked, and returns those.
+func checkDirectoryRows(t *testing.T, doc *goquery.Document, query string, all []string, picked []int) []string {
+	t.Helper()
+	var rows []string
+	for _, i := range picked {
+		rows = append(rows, all[i])
+	}
+	if got := directoryRows(doc); !slices.Equal(got, rows) {
+		t.Errorf("%s lists\n%s\nwant\n%s", query, strings.Join(got, "\n"), strings.Join(rows, "\n"))
+	}
+	return rows
+}
+
 // TestDirectoryPage: /targets lists the architectures, then the boards,
 // then the targets of the catalog, each with its handle to copy, its
 // followers (of its actor; 0 without one, never the bot's), its state
@@ -128,6 +143,9 @@ func TestDirectoryPage(t *testing.T) {
 			t.Errorf("rv-virt:citest's %s links %q, want %q", sel, got, href)
 		}
 	}
+	if got := citest.Find("span.for").Text(); got != "for under a minute" {
+		t.Errorf("rv-virt:citest failing %q", got)
+	}
 	if got := doc.Find("table.directory tr.board a.targets-of").First().AttrOr("href", ""); got != ts.URL+"/targets?of=rv-virt" {
 		t.Errorf("rv-virt's targets at %q", got)
 	}
@@ -147,13 +165,7 @@ func TestDirectoryPage(t *testing.T) {
 		{"of=rv-virt&q=python", []int{6}},
 	} {
 		doc := getPage(t, ts.URL+"/targets?"+c.query, http.StatusOK)
-		var rows []string
-		for _, i := range c.want {
-			rows = append(rows, want[i])
-		}
-		if got := directoryRows(doc); !slices.Equal(got, rows) {
-			t.Errorf("%s lists\n%s\nwant\n%s", c.query, strings.Join(got, "\n"), strings.Join(rows, "\n"))
-		}
+		rows := checkDirectoryRows(t, doc, c.query, want, c.want)
 		v, _ := url.ParseQuery(c.query)
 		if q, kind, state := doc.Find("#dir-q").AttrOr("value", ""), doc.Find("#dir-kind option[selected]").AttrOr("value", ""),
 			doc.Find("#dir-state option[selected]").AttrOr("value", ""); q != v.Get("q") || kind != v.Get("kind") || state != v.Get("state") {
@@ -165,6 +177,22 @@ func TestDirectoryPage(t *testing.T) {
 		if len(rows) == 0 && doc.Find("p.none").Text() != "No account matches." {
 			t.Errorf("%s: %q", c.query, doc.Find("p.none").Text())
 		}
+	}
+	// The handles the directory shows to copy find their accounts, with
+	// our host with or without its port, in any case.
+	hostPort := strings.TrimPrefix(ts.URL, "http://")
+	for _, c := range []struct {
+		query string
+		want  []int
+	}{
+		{"q=" + url.QueryEscape("@rv-virt.citest"+host), []int{5}},
+		{"q=" + url.QueryEscape(" @RV-VIRT.CITEST@"+hostPort+" "), []int{5}},
+		{"q=" + url.QueryEscape("@sim"), []int{1, 3, 7}},
+		{"q=" + url.QueryEscape("@rv-virt.citest@elsewhere.example"), nil},
+		{"of=" + url.QueryEscape("@arch.risc-v"+host), []int{5, 6}},
+		{"of=" + url.QueryEscape("@rv-virt@"+hostPort), []int{5, 6}},
+	} {
+		checkDirectoryRows(t, getPage(t, ts.URL+"/targets?"+c.query, http.StatusOK), c.query, want, c.want)
 	}
 	if got := getPage(t, ts.URL+"/targets?of=arch.risc-v", http.StatusOK).Find("p.of").Text(); got != "The targets of @arch.risc-v"+host+" only; the whole directory." {
 		t.Errorf("of: %q", got)
@@ -265,6 +293,12 @@ func TestFeedAccountProfiles(t *testing.T) {
 	if h := arch.Find("h2").Text(); h != "Architecture risc-v" || arch.Find("table.directory tbody tr").Length() != 2 {
 		t.Errorf("arch.risc-v: %q, %d rows", h, arch.Find("table.directory tbody tr").Length())
 	}
+	// A board that builds says so as its row in the directory does.
+	sim := getPage(t, ts.URL+"/@sim", http.StatusOK).Find("section.account p.status").Text()
+	simRow := getPage(t, ts.URL+"/targets?kind=board&q=sim", http.StatusOK).Find("td.state").Text()
+	if sim != "ok: 1 target." || simRow != "ok: 1 target" {
+		t.Errorf("sim builds: the profile says %q, the directory %q", sim, simRow)
+	}
 	python := getPage(t, ts.URL+"/@rv-virt.python", http.StatusOK).Find("section.account")
 	if got := python.Find("p.status").Text(); got != "No failure recorded: it builds." || python.Find("a.target-page").Length() != 0 {
 		t.Errorf("rv-virt.python: %q, %d target page links", got, python.Find("a.target-page").Length())
@@ -311,6 +345,20 @@ func TestFeedAccountProfileWithoutRow(t *testing.T) {
 		if a.Kind == store.KindTarget && status != "No failure recorded: it builds." || a.Kind == store.KindBoard && status != "1 of 2 targets failing." {
 			t.Errorf("%s: %q", a.Username, status)
 		}
+		// Instead of "No posts yet.": when it posts, and the firehose's
+		// thread of what fails now.
+		noPosts, threads := doc.Find("p.no-posts"), doc.Find("p.no-posts a.thread")
+		label := map[string]string{"sim.nsh": "sim:nsh", "rv-virt": "rv-virt"}[a.Username]
+		want := "This account posts from its first follower on: the news of " + label + " after someone follows it."
+		if a.Kind == store.KindBoard {
+			want += " What fails now is in the firehose's thread: rv-virt:citest."
+			if href := doc.Find("table.directory tr.target a.thread").AttrOr("href", ""); threads.Length() != 1 || threads.AttrOr("href", "") != href || href == "" {
+				t.Errorf("%s links %d threads, %q, want %q", a.Username, threads.Length(), threads.AttrOr("href", ""), href)
+			}
+		}
+		if got := noPosts.Text(); got != want || strings.Contains(doc.Text(), "No posts yet") {
+			t.Errorf("%s: %q, want %q", a.Username, got, want)
+		}
 		checkAccessible(t, a.Username, doc)
 	}
 	after := ts.snapshot(t)
@@ -338,6 +386,29 @@ func TestDirectoryRefusesBadQueries(t *testing.T) {
 		if got := doc.Find("main p").First().Text(); !strings.Contains(got, msg) {
 			t.Errorf("%s: %q, want %q", query, got, msg)
 		}
+		if back := doc.Find("main a.back").AttrOr("href", ""); back != ts.URL+"/targets" {
+			t.Errorf("%s: the error page leads back to %q", query, back)
+		}
+	}
+	// "of" naming no board or architecture (nor a target's handle) is
+	// not found, not an empty search.
+	for _, of := range []string{"nosuchboard", "arch.nosuch", "@nosuchboard@127.0.0.1"} {
+		doc := getPage(t, ts.URL+"/targets?of="+url.QueryEscape(of), http.StatusNotFound)
+		if got := doc.Find("main p").First().Text(); !strings.Contains(got, "no board or architecture has the handle @"+strings.TrimSuffix(strings.TrimPrefix(of, "@"), "@127.0.0.1")+"@127.0.0.1") {
+			t.Errorf("of=%s: %q", of, got)
+		}
+	}
+	// One page of no account: said in the singular.
+	doc := getPage(t, ts.URL+"/targets?page=2", http.StatusNotFound)
+	if got := doc.Find("main p").First().Text(); !strings.HasSuffix(got, "no page 2 of the directory: 0 accounts found, on 1 page") ||
+		doc.Find("main a.back").AttrOr("href", "") != ts.URL+"/targets" {
+		t.Errorf("page 2 of 1: %q", got)
+	}
+	if back := getPage(t, ts.URL+"/targets/nosuch:target", http.StatusNotFound).Find("main a.back").AttrOr("href", ""); back != ts.URL+"/targets" {
+		t.Errorf("an unknown target page leads back to %q", back)
+	}
+	if n := getPage(t, ts.URL+"/@nosuchuser", http.StatusNotFound).Find("main a.back").Length(); n != 0 {
+		t.Errorf("an unknown profile leads to the directory (%d links)", n)
 	}
 	if doc := getPage(t, ts.URL+"/targets?q="+strings.Repeat("é", maxDirectorySearch), http.StatusOK); doc.Find("p.none").Text() != "No account matches." {
 		t.Errorf("a search of %d characters: %q", maxDirectorySearch, doc.Find("p.none").Text())
@@ -389,5 +460,39 @@ func BenchmarkDirectoryPage(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDirectorySortIgnoresCase: the directory's natural order ignores
+// case, as README promises: arch "arm" before "Xtensa LX6", board
+// "Board2" before "board10".
+func TestDirectorySortIgnoresCase(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.seeTargets(t, store.CatalogTarget{Target: "board10:nsh", Board: "board10", Config: "nsh", Arch: "Xtensa LX6"},
+		store.CatalogTarget{Target: "Board2:nsh", Board: "Board2", Config: "nsh", Arch: "arm"})
+	var got []string
+	getPage(t, ts.URL+"/targets?kind=arch", http.StatusOK).Find("table.directory tbody tr span.label").Each(func(_ int, s *goquery.Selection) {
+		got = append(got, s.Text())
+	})
+	getPage(t, ts.URL+"/targets?kind=board", http.StatusOK).Find("table.directory tbody tr span.label").Each(func(_ int, s *goquery.Selection) {
+		got = append(got, s.Text())
+	})
+	if want := []string{"arm", "Xtensa LX6", "Board2", "board10"}; !slices.Equal(got, want) {
+		t.Errorf("the directory sorts %q, want %q", got, want)
+	}
+}
+
+// TestDirectoryLongHandle: a target whose handle would pass 64
+// characters (handles.MaxLength) is listed with "no account" and no
+// profile, as README says, while its board has its account.
+func TestDirectoryLongHandle(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	long := strings.Repeat("c", handles.MaxLength)
+	ts.seeTargets(t, store.CatalogTarget{Target: "sim:" + long, Board: "sim", Config: long, Arch: "sim"})
+	rows := directoryRows(getPage(t, ts.URL+"/targets?kind=target", http.StatusOK))
+	if want := []string{"Target sim:" + long + " sim no account | 0 | ok |  | "}; !slices.Equal(rows, want) {
+		t.Errorf("the directory lists\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -72,7 +72,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if status == http.StatusNotFound {
 			heading = "Not found"
 		}
-		s.renderPage(c, status, "error", web.ErrorPage{Page: s.page(heading, "", "", ""), Heading: heading, Message: msg})
+		page := web.ErrorPage{Page: s.page(heading, "", "", ""), Heading: heading, Message: msg}
+		if inDirectory(req.URL.Path) {
+			page.BackURL, page.BackText = s.site.Failing(), "The directory of accounts"
+		}
+		s.renderPage(c, status, "error", page)
 		return
 	}
 	c.JSON(status, map[string]string{"error": msg})

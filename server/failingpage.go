@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -50,9 +51,11 @@ type directoryQuery struct {
 
 // parseDirectoryQuery reads ?q=, ?kind=, ?state=, ?of= and ?page=; a
 // value it cannot take is refused (400) saying what it takes.
-func parseDirectoryQuery(c echo.Context) (directoryQuery, error) {
+// q and of may be handles as the directory shows them to copy:
+// "@rv-virt@nuttx-feed.org" asks for "rv-virt" (ourHandle).
+func (s *Server) parseDirectoryQuery(c echo.Context) (directoryQuery, error) {
 	var q directoryQuery
-	q.Query = strings.TrimSpace(c.QueryParam("q"))
+	q.Query = s.ourHandle(c.QueryParam("q"))
 	if utf8.RuneCountInString(q.Query) > maxDirectorySearch {
 		return q, fmt.Errorf("%w: q must be at most %d characters", activitypub.ErrInvalid, maxDirectorySearch)
 	}
@@ -67,12 +70,32 @@ func parseDirectoryQuery(c echo.Context) (directoryQuery, error) {
 	default:
 		return q, fmt.Errorf("%w: state must be failing (or left out)", activitypub.ErrInvalid)
 	}
-	if q.Of = strings.ToLower(c.QueryParam("of")); q.Of != "" && (!handles.Valid(q.Of) || !strings.HasPrefix(q.Of, "arch.") && strings.Contains(q.Of, ".")) {
+	if q.Of = strings.ToLower(s.ourHandle(c.QueryParam("of"))); q.Of != "" && (!handles.Valid(q.Of) || !strings.HasPrefix(q.Of, "arch.") && strings.Contains(q.Of, ".")) {
 		return q, fmt.Errorf("%w: of must be the handle of a board or an architecture", activitypub.ErrInvalid)
 	}
 	var err error
 	q.Page, err = parsePageNumber(c.QueryParam("page"))
 	return q, err
+}
+
+// ourHandle is v without spaces around it, a leading "@" and a trailing
+// "@" and our host (with or without its port, any case): the username of
+// a handle of ours, or v as it was otherwise.
+func (s *Server) ourHandle(v string) string {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "@")
+	for _, host := range []string{s.site.Host(), s.site.Hostname()} {
+		if at := len(v) - len(host) - 1; at >= 0 && v[at] == '@' && strings.EqualFold(v[at+1:], host) {
+			return v[:at]
+		}
+	}
+	return v
+}
+
+// inDirectory reports whether path is the directory's or a target's
+// page under it: their error pages lead back to the directory.
+func inDirectory(path string) bool {
+	dir := urls.Failing.Path()
+	return path == dir || strings.HasPrefix(path, dir+"/")
 }
 
 // directoryURL is the URL of page n of the directory searched as q asks.
@@ -104,7 +127,7 @@ func (s *Server) failingTargetsURL() string {
 // query asks for. Each target's row links its page, which has its errors;
 // a failing one's its latest build log, history and thread.
 func (s *Server) handleDirectoryPage(c echo.Context) error {
-	q, err := parseDirectoryQuery(c)
+	q, err := s.parseDirectoryQuery(c)
 	if err != nil {
 		return err
 	}
@@ -124,6 +147,9 @@ func (s *Server) handleDirectoryPage(c echo.Context) error {
 		data.OfHandle = "@" + s.site.Handle(q.Of)
 	}
 	err = s.view(c, func(tx *store.Tx) error {
+		if err := s.checkDirectoryOf(tx, q.Of); err != nil {
+			return err
+		}
 		if data.Profile, err = s.profileView(tx, a); err != nil {
 			return err
 		}
@@ -134,7 +160,8 @@ func (s *Server) handleDirectoryPage(c echo.Context) error {
 		starts := directoryPages(rows)
 		data.Count, data.PageLast = len(rows), len(starts)
 		if q.Page > len(starts) {
-			return fmt.Errorf("%w: no page %d of the directory: %d accounts found, on %d pages", activitypub.ErrNotFound, q.Page, len(rows), len(starts))
+			return fmt.Errorf("%w: no page %d of the directory: %d %s found, on %d %s", activitypub.ErrNotFound, q.Page,
+				len(rows), web.Plural(len(rows), "account", "accounts"), len(starts), web.Plural(len(starts), "page", "pages"))
 		}
 		end := len(rows)
 		if q.Page < len(starts) {
@@ -158,6 +185,20 @@ func (s *Server) handleDirectoryPage(c echo.Context) error {
 	data.Page.Image = data.Profile.AvatarURL
 	data.Page.Feed = s.site.ProfileFeed(s.cfg.Username) // the bot's posts: its failures and recoveries
 	return s.renderPage(c, http.StatusOK, "directory", data)
+}
+
+// checkDirectoryOf refuses (404) of, the handle of a board or an
+// architecture whose targets alone are asked for, when it names no such
+// account; "" asks for no such restriction.
+func (s *Server) checkDirectoryOf(tx *store.Tx, of string) error {
+	if of == "" {
+		return nil
+	}
+	fa, err := tx.FeedAccountNamed(of)
+	if errors.Is(err, store.ErrNotFound) || err == nil && fa.Kind == store.KindTarget {
+		return fmt.Errorf("%w: no board or architecture has the handle @%s: see the whole directory", activitypub.ErrNotFound, s.site.Handle(of))
+	}
+	return err
 }
 
 // directoryChoices makes a select's options from value, label pairs,
@@ -248,7 +289,7 @@ func directoryPages(rows []web.DirectoryRow) []int {
 // directoryRowCost is an upper bound of the bytes of r's row as a page
 // writes it: its texts, its links and the markup.
 func directoryRowCost(r web.DirectoryRow) int {
-	cost := directoryRowMarkup + web.TextBytes(r.Label) + web.TextBytes(r.Arch) + web.TextBytes(r.Handle) + web.TextBytes(r.FailingFor)
+	cost := directoryRowMarkup + web.TextBytes(r.Label) + web.TextBytes(r.Arch) + len(web.BreakableHandle(r.Handle)) + web.TextBytes(r.FailingFor)
 	for _, u := range []string{r.ProfileURL, r.PageURL, r.TargetsURL, r.LogURL, r.HistoryURL, r.ThreadURL} {
 		cost += web.URLBytes(u)
 	}

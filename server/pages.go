@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -245,18 +246,11 @@ func (s *Server) threadHead(tx *store.Tx, n *store.Note, data *web.NotePage) err
 			thread = append(thread, parent.InReplyTo)
 		}
 	}
-	// The targets the post itself announced (one, or a digest's burst);
-	// for any other post (a reply by hand), those of its thread.
-	targets, err := tx.NoteTargets(n.Seq, s.svc.NoteIRI(n))
+	targets, own, err := s.shownTargets(tx, n, thread)
 	if err != nil {
 		return err
 	}
-	data.OwnTargets = len(targets) > 0
-	if !data.OwnTargets {
-		if targets, err = tx.ThreadTargets(thread); err != nil {
-			return err
-		}
-	}
+	data.OwnTargets = own
 	slices.SortFunc(targets, func(a, b *store.FeedTarget) int { // failing first, then by name
 		if a.Failing != b.Failing {
 			if a.Failing {
@@ -281,6 +275,29 @@ func (s *Server) threadHead(tx *store.Tx, n *store.Note, data *web.NotePage) err
 			Failing: t.Failing, Since: t.FailingSince, Hosts: t.FailingUsers})
 	}
 	return nil
+}
+
+// shownTargets reads the targets a thread page shows of note n in thread
+// (its IRI and its ancestors'): those the post itself announced (one, or
+// a digest's burst); for any other post (a reply by hand), those of its
+// thread; own tells which. A feed account's note shows those of the
+// firehose note it repeats (and of that note's thread), as the
+// firehose's page does.
+func (s *Server) shownTargets(tx *store.Tx, n *store.Note, thread []string) (targets []*store.FeedTarget, own bool, err error) {
+	if n.EchoOf != 0 {
+		src, err := tx.EchoSource(n)
+		switch {
+		case err == nil:
+			n, thread = src, []string{s.svc.NoteIRI(src), src.InReplyTo}
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, false, err
+		}
+	}
+	if targets, err = tx.NoteTargets(n.Seq, s.svc.NoteIRI(n)); err != nil || len(targets) > 0 {
+		return targets, len(targets) > 0, err
+	}
+	targets, err = tx.ThreadTargets(thread)
+	return targets, false, err
 }
 
 // threadTargetRows bounds the targets a thread page lists (a digest's

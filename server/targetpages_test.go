@@ -333,6 +333,62 @@ func TestNotePageLinksItsTarget(t *testing.T) {
 	}
 }
 
+// TestEchoPageLinksItsTarget: a feed account's note (an echo of a
+// firehose note, notes.echo_of) shows the same target state line as the
+// firehose note's page: the failure's echo, and the recovery's echo in
+// the account's own thread (whose parent is the account's note, not the
+// firehose's).
+func TestEchoPageLinksItsTarget(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.feedActor(t, "rv-virt.python", store.KindTarget)
+	failure := ts.failTarget(t, "rv-virt", "python", "hostA", "1111", "first")
+	echo := func(of *store.Note, inReplyTo string) *store.Note {
+		var n *store.Note
+		err := ts.store.Update(t.Context(), func(tx *store.Tx) (err error) {
+			n, err = ts.svc.Publish(tx, "rv-virt.python", activitypub.Post{Content: richtext.Parse(of.Source), InReplyTo: inReplyTo, EchoOf: of})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	line := func(user string, n *store.Note) string {
+		doc := getPage(t, ts.URL+"/@"+user+"/"+n.PublicID, http.StatusOK)
+		p := doc.Find("p.target-link")
+		return strings.Join(strings.Fields(p.Text()), " ") + " -> " + p.Find("a").AttrOr("href", "")
+	}
+	first := echo(failure, "")
+	if got, want := line("rv-virt.python", first), line("nuttx_build", failure); got != want || !strings.HasPrefix(got, "rv-virt:python is failing since ") {
+		t.Errorf("the echo of the failure shows %q, the firehose %q", got, want)
+	}
+	ts.recoverTarget(t, "rv-virt:python", "hostA", "2222")
+	var recovery *store.Note
+	err := ts.store.View(t.Context(), func(tx *store.Tx) error {
+		ft, err := tx.FeedTarget("rv-virt:python")
+		if err != nil {
+			return err
+		}
+		user, id, _ := ts.site.ParseLocalNote(ft.LastNote)
+		recovery, err = tx.Note(user, id)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := echo(recovery, ts.svc.NoteIRI(first))
+	want := "rv-virt:python builds again. All builds of rv-virt:python -> " + ts.URL + "/targets/rv-virt:python"
+	for _, n := range []*store.Note{first, second} {
+		if got := line("rv-virt.python", n); got != want {
+			t.Errorf("echo %s shows %q, want %q", n.PublicID, got, want)
+		}
+	}
+	if got := line("nuttx_build", recovery); got != want {
+		t.Errorf("the firehose's recovery shows %q", got)
+	}
+}
+
 // TestFailingRowOfADigest: a target announced in a digest (a post without
 // its error) shows the start of its stored build error in the profile's
 // table and on its page.

@@ -2,6 +2,8 @@ package web
 
 import (
 	"fmt"
+	"html/template"
+	"strings"
 	"time"
 )
 
@@ -32,21 +34,40 @@ type DirectoryRow struct {
 	FailingFor                      string // how long a failing target has failed, in words
 }
 
-// StateText says in words how a board or an architecture builds: "2 of 7
-// targets failing", or "ok: 7 targets"; a target's state is its time.
-func (r DirectoryRow) StateText() string {
-	if r.Failing == 0 {
-		return fmt.Sprintf("ok: %d %s", r.Targets, plural(r.Targets, "target", "targets"))
+// StateText says in words how a board or an architecture builds
+// (TargetsState); a target's state is its time.
+func (r DirectoryRow) StateText() string { return TargetsState(r.Failing, r.Targets) }
+
+// TargetsState says in words how targets of a board or an architecture
+// build, failing of them failing now, in the one form both the directory
+// and the profile write: "1 of 2 targets failing", or "ok: 2 targets".
+func TargetsState(failing, targets int) string {
+	if failing == 0 {
+		return fmt.Sprintf("ok: %d %s", targets, Plural(targets, "target", "targets"))
 	}
-	return fmt.Sprintf("%d of %d %s failing", r.Failing, r.Targets, plural(r.Targets, "target", "targets"))
+	return fmt.Sprintf("%d of %d %s failing", failing, targets, Plural(targets, "target", "targets"))
 }
 
-// plural is one when n is 1, else many.
-func plural(n int, one, many string) string {
+// Plural is one when n is 1, else many.
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}
 	return many
+}
+
+// BreakableHandle is handle h as HTML that a narrow column wraps only
+// after its ".", "-" and "@" (a <wbr> after each), never inside a word;
+// its text, as a click selects and copies it, is h.
+func BreakableHandle(h string) template.HTML {
+	var b strings.Builder
+	for _, r := range h {
+		b.WriteString(template.HTMLEscapeString(string(r)))
+		if r == '.' || r == '-' || r == '@' {
+			b.WriteString("<wbr>")
+		}
+	}
+	return template.HTML(b.String()) // escaped above
 }
 
 // DirectoryChoice is an option of one of the directory form's selects.
@@ -113,3 +134,28 @@ type FeedAccountView struct {
 	TargetsURL           string // the directory of its targets
 	DirectoryURL         string // the whole directory
 }
+
+// ThreadLink is a target's thread on the firehose, linked.
+type ThreadLink struct {
+	Target, URL string
+}
+
+// FailingThreads lists the firehose's threads of the targets failing now
+// that the view shows: a target's own, a board's or architecture's listed
+// ones; nil when none fails (or the feed recorded no thread).
+func (v FeedAccountView) FailingThreads() []ThreadLink {
+	var out []ThreadLink
+	if t := v.Target; t != nil && t.Failing && t.ThreadURL != "" {
+		out = append(out, ThreadLink{Target: t.Target, URL: t.ThreadURL})
+	}
+	for _, r := range v.Targets {
+		if r.Failing > 0 && r.ThreadURL != "" {
+			out = append(out, ThreadLink{Target: r.Label, URL: r.ThreadURL})
+		}
+	}
+	return out
+}
+
+// StateText says how a board's or an architecture's targets build, as
+// the directory's row of it says (TargetsState).
+func (v FeedAccountView) StateText() string { return TargetsState(v.Failing, v.Count) }

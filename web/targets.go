@@ -108,10 +108,14 @@ type TargetPage struct {
 // FailedForText is the time the target spent failing, in words.
 func (p TargetPage) FailedForText() string { return HumanDuration(p.FailedFor) }
 
-// HumanDuration writes d as "3d 4h 5m", to the minute ("0m" under one,
-// and for a negative d: a time a skewed clock put in the future).
+// HumanDuration writes d as "3d 4h 5m", to the minute ("under a minute"
+// under one, and for a negative d: a time a skewed clock put in the
+// future).
 func HumanDuration(d time.Duration) string {
 	m := int64(max(d, 0) / time.Minute)
+	if m == 0 {
+		return "under a minute"
+	}
 	days, hours, mins := m/(24*60), m/60%24, m%60
 	var parts []string
 	if days > 0 {
@@ -120,7 +124,7 @@ func HumanDuration(d time.Duration) string {
 	if hours > 0 {
 		parts = append(parts, fmt.Sprintf("%dh", hours))
 	}
-	if mins > 0 || len(parts) == 0 {
+	if mins > 0 {
 		parts = append(parts, fmt.Sprintf("%dm", mins))
 	}
 	return strings.Join(parts, " ")

@@ -48,7 +48,7 @@ type Renderer struct {
 func New() (*Renderer, error) {
 	r := &Renderer{pages: map[string]*template.Template{}}
 	for _, p := range pageNames {
-		t, err := template.New(p).ParseFS(templateFiles, "templates/layout.html", "templates/"+p+".html")
+		t, err := template.New(p).Funcs(template.FuncMap{"breakable": BreakableHandle}).ParseFS(templateFiles, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", p, err)
 		}
@@ -461,4 +461,7 @@ type ErrorPage struct {
 	Page
 	Heading string
 	Message string
+	// BackURL leads back to the page the error came from (the
+	// directory), named BackText; "" for none.
+	BackURL, BackText string
 }

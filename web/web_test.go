@@ -46,7 +46,7 @@ func TestPagesRenderAndEscape(t *testing.T) {
 	var buf bytes.Buffer
 	r.Render(&buf, "profile", pages["profile"])
 	for _, want := range []string{`<link rel="alternate" type="application/activity+json" href="https://nuttx-feed.org/users/nuttx_build">`,
-		"@nuttx_build@nuttx-feed.org", "<p>built &amp; broke</p>", `href="https://nuttx-feed.org/@nuttx_build/parent"`, "<strong>2</strong> followers"} {
+		"@<wbr>nuttx_build@<wbr>nuttx-<wbr>feed.<wbr>org", "<p>built &amp; broke</p>", `href="https://nuttx-feed.org/@nuttx_build/parent"`, "<strong>2</strong> followers"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("profile page lacks %q", want)
 		}

@@ -6,13 +6,17 @@ import "strings"
 
 // Compare returns -1, 0 or +1 as a sorts before, equal to or after b.
 // Runs of ASCII digits compare by value (then, equal in value, the one
-// with fewer leading zeros first); everything else compares byte by byte.
+// with fewer leading zeros first); everything else compares byte by byte
+// ignoring the case of ASCII letters ("arm" before "Xtensa"). Names equal
+// but for case then compare byte by byte ("ARM" before "arm"), so that
+// the order is total.
 func Compare(a, b string) int {
+	ra, rb := a, b
 	for a != "" && b != "" {
 		da, db := digits(a), digits(b)
 		if da == 0 || db == 0 {
-			if a[0] != b[0] {
-				return cmp(a[0] < b[0])
+			if ca, cb := lower(a[0]), lower(b[0]); ca != cb {
+				return cmp(ca < cb)
 			}
 			a, b = a[1:], b[1:]
 			continue
@@ -22,7 +26,18 @@ func Compare(a, b string) int {
 		}
 		a, b = a[da:], b[db:]
 	}
-	return strings.Compare(a, b) // what remains: the shorter first
+	if len(a) != len(b) { // what remains: the shorter first
+		return cmp(len(a) < len(b))
+	}
+	return strings.Compare(ra, rb)
+}
+
+// lower is c with an ASCII capital letter made small.
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // Less reports whether a sorts before b, for sort.Slice.

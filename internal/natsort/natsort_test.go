@@ -17,7 +17,8 @@ func TestSort(t *testing.T) {
 	for _, c := range []struct {
 		a, b string
 		want int
-	}{{"a1", "a1", 0}, {"a2", "a10", -1}, {"a10", "a2", 1}, {"ab", "a", 1}, {"1", "a", -1}} {
+	}{{"a1", "a1", 0}, {"a2", "a10", -1}, {"a10", "a2", 1}, {"ab", "a", 1}, {"1", "a", -1},
+		{"arm", "Xtensa LX6", -1}, {"Xtensa LX6", "arm", 1}, {"ARM", "arm", -1}, {"arm", "ARM", 1}, {"Board2", "board10", -1}, {"a_", "AB", -1}} {
 		if got := Compare(c.a, c.b); got != c.want {
 			t.Errorf("Compare(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -126,4 +127,22 @@ func (tx *Tx) Directory(f DirectoryFilter) ([]DirectoryEntry, error) {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
 	return out, nil
+}
+
+// EchoSource returns the firehose note that echo, a feed account's note,
+// repeats (notes.echo_of), deleted or not: a feed account's note page
+// shows the targets of that note. ErrNotFound for a note that repeats
+// none.
+func (tx *Tx) EchoSource(echo *Note) (*Note, error) {
+	if echo.EchoOf == 0 {
+		return nil, fmt.Errorf("%w: note %s repeats no note", ErrNotFound, echo.PublicID)
+	}
+	n, err := scanNote(tx.queryRow(`SELECT `+noteColumns+` FROM notes n JOIN actors a ON a.id = n.actor_id WHERE n.id = ?`, echo.EchoOf))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: no note %d repeated by %s", ErrNotFound, echo.EchoOf, echo.PublicID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load repeated note: %w", err)
+	}
+	return n, nil
 }

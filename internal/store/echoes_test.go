@@ -79,6 +79,16 @@ func TestEchoesStore(t *testing.T) {
 		if none, err := tx.EchoesOf(echoes[0].Seq); err != nil || len(none) != 0 {
 			t.Errorf("echoes of an echo: %v %v", none, err)
 		}
+		// An echo's source is the firehose note; a note that echoes none
+		// has none, and an echo of a note gone is not found.
+		if got, err := tx.EchoSource(echoes[0]); err != nil || got.Seq != src.Seq || got.Username != "nuttx_build" {
+			t.Errorf("the source of the echo: %+v, %v", got, err)
+		}
+		for _, n := range []*store.Note{src, {PublicID: "x", EchoOf: src.Seq + 1000}} {
+			if got, err := tx.EchoSource(n); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("the source of %+v: %+v, %v", n, got, err)
+			}
+		}
 
 		// Lists of every actor's notes and the search show the firehose's
 		// note alone; an account's own list shows its echo.
