@@ -496,3 +496,30 @@ func TestDirectoryLongHandle(t *testing.T) {
 		t.Errorf("the directory lists\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestDirectoryBoardNamedLikeTheBot: a board whose handle is the bot's
+// username has no account (the name is the bot's: following it would
+// follow the firehose), while its target keeps one.
+func TestDirectoryBoardNamedLikeTheBot(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.seeTargets(t, store.CatalogTarget{Target: "nuttx_build:x", Board: "nuttx_build", Config: "x", Arch: "arm"})
+	rows := directoryRows(getPage(t, ts.URL+"/targets?q=nuttx_build", http.StatusOK))
+	if len(rows) != 2 || !strings.HasPrefix(rows[0], "Board nuttx_build no account") || !strings.Contains(rows[1], "@nuttx_build.x@") {
+		t.Errorf("the directory lists\n%s\nwant the board without an account and its target with one", strings.Join(rows, "\n"))
+	}
+}
+
+// TestAtomNamedAccountHasItsPage: the account of target x:atom, whose
+// /@x.atom is board x's Atom feed, has its profile page at /users/x.atom.
+func TestAtomNamedAccountHasItsPage(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.seeTargets(t, store.CatalogTarget{Target: "x:atom", Board: "x", Config: "atom", Arch: "arm"})
+	if resp, body := get(t, ts.URL+"/users/x.atom", "text/html"); resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "x:atom builds") {
+		t.Errorf("/users/x.atom: %d, want the profile page of x:atom", resp.StatusCode)
+	}
+	if resp, _ := get(t, ts.URL+"/@x.atom", "text/html"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/atom+xml") {
+		t.Errorf("/@x.atom: %d %s, want the Atom feed of board x", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}

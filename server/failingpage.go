@@ -236,20 +236,25 @@ func (s *Server) directoryRows(tx *store.Tx, f store.DirectoryFilter, now time.T
 	if err != nil {
 		return nil, err
 	}
+	operators, err := tx.Usernames() // the bot's name is not a board's
+	if err != nil {
+		return nil, err
+	}
 	rows := make([]web.DirectoryRow, len(entries))
 	for i, e := range entries {
-		rows[i] = s.directoryRow(e, logs[e.Label], now)
+		rows[i] = s.directoryRow(e, logs[e.Label], now, slices.Contains(operators, e.Handle))
 	}
 	return rows, nil
 }
 
 // directoryRow describes entry e as of now, its latest build log logURL
 // when it is a failing target. An entry whose handle names no account
-// (too long) shows no handle and links no profile.
-func (s *Server) directoryRow(e store.DirectoryEntry, logURL string, now time.Time) web.DirectoryRow {
+// (too long, or taken by an account of the operator: taken) shows no
+// handle and links no profile.
+func (s *Server) directoryRow(e store.DirectoryEntry, logURL string, now time.Time, taken bool) web.DirectoryRow {
 	r := web.DirectoryRow{Kind: e.Kind, KindName: web.KindNames[e.Kind], Label: e.Label, Arch: e.Arch, Followers: e.Followers,
 		Targets: e.Targets, Failing: e.Failing, Since: e.Since, Hosts: web.ShownHosts(e.Hosts)}
-	if handles.Valid(e.Handle) {
+	if handles.Valid(e.Handle) && !taken {
 		r.Handle, r.ProfileURL = "@"+s.site.Handle(e.Handle), s.site.Profile(e.Handle)
 	}
 	if e.Kind != store.KindTarget {

@@ -40,7 +40,7 @@ func wantsJSON(c echo.Context) bool { return prefersActivityJSON(c.Request().Hea
 
 func (s *Server) handleActor(c echo.Context) error {
 	if !wantsJSON(c) {
-		return s.limited(s.handleProfilePage)(c) // a browser gets the page (rel=canonical points at /@user)
+		return s.limited(s.profile)(c) // a browser gets the page (rel=canonical points at /@user)
 	}
 	a, err := s.actor(c)
 	if err != nil {

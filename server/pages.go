@@ -101,6 +101,14 @@ func (s *Server) handleProfilePage(c echo.Context) error {
 	if username, ok := strings.CutSuffix(c.Param("username"), urls.FeedSuffix); ok {
 		return s.handleProfileFeed(c, username)
 	}
+	return s.profile(c)
+}
+
+// profile serves the profile page of the actor :username, or its actor
+// document to an ActivityPub client. A browser at /users/NAME gets it
+// too, even when NAME ends in .atom (a target of config atom), whose
+// /@NAME is the feed of another account.
+func (s *Server) profile(c echo.Context) error {
 	a, err := s.actor(c)
 	if err != nil {
 		return err
