@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -521,5 +522,22 @@ func TestAtomNamedAccountHasItsPage(t *testing.T) {
 	}
 	if resp, _ := get(t, ts.URL+"/@x.atom", "text/html"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/atom+xml") {
 		t.Errorf("/@x.atom: %d %s, want the Atom feed of board x", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestDirectoryWhenBusy: with every search slot taken, the directory
+// waits its time and answers 503; a slot freed serves it.
+func TestDirectoryWhenBusy(t *testing.T) {
+	t.Parallel()
+	ln := listen(t)
+	ts := startWith(t, startConfig(t, ln), ln, withSearchWait(300*time.Millisecond))
+	ts.seeTargets(t, store.CatalogTarget{Target: "sim:nsh", Board: "sim", Config: "nsh", Arch: "sim"})
+	for range searchSlots {
+		ts.searches <- struct{}{}
+	}
+	getPage(t, ts.URL+"/targets", http.StatusServiceUnavailable)
+	<-ts.searches
+	if rows := directoryRows(getPage(t, ts.URL+"/targets", http.StatusOK)); len(rows) != 3 {
+		t.Errorf("with a slot free: %d rows, want 3", len(rows))
 	}
 }

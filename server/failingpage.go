@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -146,6 +147,15 @@ func (s *Server) handleDirectoryPage(c echo.Context) error {
 	if q.Of != "" {
 		data.OfHandle = "@" + s.site.Handle(q.Of)
 	}
+	// At most searchSlots directory pages and searches run at once (its
+	// cost grows with the catalog); a page waits searchWait for a slot.
+	wait, cancel := context.WithTimeout(c.Request().Context(), s.searchWait)
+	defer cancel()
+	release, err := s.searchSlot(wait)
+	if err != nil {
+		return err
+	}
+	defer release()
 	err = s.view(c, func(tx *store.Tx) error {
 		if err := s.checkDirectoryOf(tx, q.Of); err != nil {
 			return err

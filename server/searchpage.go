@@ -33,6 +33,18 @@ const (
 // errSearchBusy answers a search that found no slot, or ran out of time.
 var errSearchBusy = echo.NewHTTPError(http.StatusServiceUnavailable, "Search is busy or took too long: try again in a moment, or add words to narrow it.")
 
+// searchSlot waits for one of the searchSlots (until ctx ends:
+// errSearchBusy) and returns what gives it back. The directory's pages
+// take one too: each reads its whole selection.
+func (s *Server) searchSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case s.searches <- struct{}{}:
+		return func() { <-s.searches }, nil
+	case <-ctx.Done():
+		return nil, errSearchBusy
+	}
+}
+
 // handleSearchPage serves /search?q=[&page=N]: the notes whose text (or
 // stored build error) holds every word of q, best first, 50 a page, with
 // the matching words marked; without q, the form alone (it is in every
@@ -59,12 +71,11 @@ func (s *Server) handleSearchPage(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.searchWait)
 	defer cancel()
 	if q != "" {
-		select {
-		case s.searches <- struct{}{}:
-			defer func() { <-s.searches }()
-		case <-ctx.Done():
-			return errSearchBusy
+		release, err := s.searchSlot(ctx)
+		if err != nil {
+			return err
 		}
+		defer release()
 	}
 	err = s.store.View(ctx, func(tx *store.Tx) error {
 		var err error
