@@ -259,6 +259,7 @@ func TestFollowersListAndRemove(t *testing.T) {
 	failsWith(t, 2, "no follower is @carol@"+host, "followers", "remove", "--data", s.dir, "@carol@"+host)
 	failsWith(t, 2, "neither an actor id", "followers", "remove", "--data", s.dir, "carol")
 	failsWith(t, 2, "exactly one ACTOR", "followers", "remove", "--data", s.dir)
+	failsWith(t, 2, "flags go before ACTOR: nuttx-feed followers remove [flags] ACTOR (\"--data\" came after it)", "followers", "remove", "@carol@"+host, "--data", s.dir)
 	failsWith(t, 2, `unknown subcommand "purge"`, "followers", "purge")
 }
 

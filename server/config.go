@@ -191,6 +191,8 @@ func (c *command) parseAndCheck(args []string, stdout io.Writer, cfg *Config, ar
 		return err
 	}
 	switch n := c.fs.NArg(); {
+	case arg != "" && n > 1 && strings.HasPrefix(c.fs.Arg(1), "-"): // flag's parsing stops at the first argument
+		return fmt.Errorf("flags go before %s: nuttx-feed %s [flags]%s (%q came after it)", arg, c.name, c.args, c.fs.Arg(1))
 	case arg == "" && n > 0:
 		return fmt.Errorf("unexpected argument %q", c.fs.Arg(0))
 	case arg != "" && n != 1:
