@@ -2,10 +2,8 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -424,15 +422,8 @@ func BenchmarkDirectoryPage(b *testing.B) {
 	ln := listen(b)
 	cfg := Config{BaseURL: "http://" + ln.Addr().String(), Listen: ln.Addr().String(), DataDir: b.TempDir(), Username: "nuttx_build",
 		DisplayName: defaultDisplayName, Summary: defaultSummary, AllowPrivateNetworks: true, LogFormat: "text", DashboardURL: feed.DefaultDashboardURL}
-	s, err := Open(b.Context(), cfg, slog.New(slog.DiscardHandler), WithListener(ln))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(b.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	b.Cleanup(func() { cancel(); <-done })
-	err = s.store.Update(b.Context(), func(tx *store.Tx) error {
+	s := runBenchServer(b, cfg, ln)
+	err := s.store.Update(b.Context(), func(tx *store.Tx) error {
 		targets := storetest.Catalog(400, 4, 20)
 		if _, err := tx.SeeTargets(targets); err != nil {
 			return err

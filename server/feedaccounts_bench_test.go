@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"slices"
 	"testing"
@@ -27,15 +28,7 @@ const firstFollowAccounts = 200
 // of as many keys measured in the same run, and the ratio of the p50s.
 func BenchmarkFirstFollow(b *testing.B) {
 	ln := listen(b)
-	cfg := startConfig(b, ln)
-	s, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), WithListener(ln))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	s := runBenchServer(b, startConfig(b, ln), ln)
 	base := "http://" + s.Addr()
 
 	var fetches, keys []time.Duration
@@ -45,7 +38,7 @@ func BenchmarkFirstFollow(b *testing.B) {
 			board := fmt.Sprintf("board%d-%d", run, i)
 			targets[i] = store.CatalogTarget{Target: board + ":nsh", Board: board, Config: "nsh", Arch: "risc-v"}
 		}
-		if err := s.store.Update(ctx, func(tx *store.Tx) error { _, err := tx.SeeTargets(targets); return err }); err != nil {
+		if err := s.store.Update(b.Context(), func(tx *store.Tx) error { _, err := tx.SeeTargets(targets); return err }); err != nil {
 			b.Fatal(err)
 		}
 		for _, t := range targets {
@@ -72,7 +65,7 @@ func BenchmarkFirstFollow(b *testing.B) {
 		keys = append(keys, time.Since(start))
 	}
 	var rows int
-	s.store.View(ctx, func(tx *store.Tx) (err error) { rows, err = tx.ActorCount(); return err })
+	s.store.View(b.Context(), func(tx *store.Tx) (err error) { rows, err = tx.ActorCount(); return err })
 	if rows != len(fetches)+1 {
 		b.Fatalf("%d actors after %d first fetches, want one each and the bot", rows, len(fetches))
 	}
@@ -94,3 +87,18 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 
 // millis is d in milliseconds.
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// runBenchServer opens and runs a server of cfg on ln, without logs, until
+// the benchmark ends.
+func runBenchServer(b *testing.B, cfg Config, ln net.Listener) *Server {
+	b.Helper()
+	s, err := Open(b.Context(), cfg, slog.New(slog.DiscardHandler), WithListener(ln))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	return s
+}
