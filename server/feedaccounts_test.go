@@ -347,12 +347,8 @@ func TestConcurrentFirstFetches(t *testing.T) {
 func TestFeedAccountsInheritProfile(t *testing.T) {
 	clearSettingsEnv(t)
 	ts := startFeedServer(t)
-	r := fedtest.New(t, "carol", fedtest.GoToSocial, fedtest.FetchKeys)
 	actorURL := ts.URL + "/users/rv-virt.python"
-	if resp, err := r.Post(ts.URL+"/inbox", r.FollowActivity(actorURL)); err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("Follow: %v %v", resp, err)
-	}
-	r.WaitDeliveries(t, 1, 10*time.Second) // the Accept
+	r := followedBy(t, ts, "carol", actorURL)
 
 	avatar := filepath.Join(t.TempDir(), "avatar.png")
 	os.WriteFile(avatar, pngOf(t, color.RGBA{B: 200, A: 255}), 0o600)
@@ -461,4 +457,16 @@ func TestNoTokenActsAsAFeedAccount(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "the local accounts are: nuttx_build") || strings.Contains(stderr, "rv-virt") {
 		t.Errorf("token create --account nobody: exit %d, %q", code, stderr)
 	}
+}
+
+// followedBy makes the local actor at actorURL followed by a simulated
+// GoToSocial user called user, and waits for its Accept.
+func followedBy(t *testing.T, ts *testServer, user, actorURL string) *fedtest.Remote {
+	t.Helper()
+	r := fedtest.New(t, user, fedtest.GoToSocial, fedtest.FetchKeys)
+	if resp, err := r.Post(ts.URL+"/inbox", r.FollowActivity(actorURL)); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("Follow: %v %v", resp, err)
+	}
+	r.WaitDeliveries(t, 1, 10*time.Second) // the Accept
+	return r
 }

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/nuttx-feed/nuttx-feed/internal/eventually"
-	"github.com/nuttx-feed/nuttx-feed/internal/fedtest"
 	"github.com/nuttx-feed/nuttx-feed/internal/store"
 	"github.com/nuttx-feed/nuttx-feed/internal/store/storetest"
 )
@@ -171,12 +170,8 @@ func pngOf(t *testing.T, c color.Color) []byte {
 func TestProfileSet(t *testing.T) {
 	clearSettingsEnv(t)
 	ts := startServer(t)
-	r := fedtest.New(t, "alice", fedtest.GoToSocial, fedtest.FetchKeys)
 	actorURL := ts.URL + "/users/nuttx_build"
-	if resp, err := r.Post(ts.URL+"/inbox", r.FollowActivity(actorURL)); err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("Follow: %v %v", resp, err)
-	}
-	r.WaitDeliveries(t, 1, 10*time.Second) // the Accept
+	r := followedBy(t, ts, "alice", actorURL)
 
 	avatar := filepath.Join(t.TempDir(), "avatar.png")
 	os.WriteFile(avatar, pngOf(t, color.RGBA{R: 200, A: 255}), 0o600)
