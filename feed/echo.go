@@ -3,6 +3,7 @@ package feed
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/nuttx-feed/nuttx-feed/activitypub"
@@ -61,15 +62,27 @@ func accountsOf(b Build) []string {
 // builds and how: an account with one target posts one note; with several
 // (a board's or an arch's, in a digest) one note per target up to
 // burstThreshold, else one digest of them (when the text of several
-// exists). By account name.
-func echoesOf(followed map[string]store.FollowedFeedAccount, n news, burstThreshold int) []echo {
-	if len(followed) == 0 {
+// exists). By account name. Besides the accounts its labels name, a
+// target's news goes to the followed accounts that have a thread of it
+// (threading, by target): an architecture renamed while a target fails
+// still gets the end of what it announced.
+func echoesOf(followed map[string]store.FollowedFeedAccount, threading map[string][]store.FollowedFeedAccount, n news, burstThreshold int) []echo {
+	if len(followed) == 0 && len(threading) == 0 {
 		return nil
 	}
 	byAccount := map[string]*echo{}
 	for _, b := range n.builds {
-		for _, h := range accountsOf(b) {
+		names := accountsOf(b)
+		for _, acct := range threading[b.Target] {
+			if !slices.Contains(names, acct.Username) {
+				names = append(names, acct.Username)
+			}
+		}
+		for _, h := range names {
 			acct, ok := followed[h]
+			if !ok {
+				acct, ok = threadingAccount(threading[b.Target], h)
+			}
 			if !ok {
 				continue
 			}
@@ -92,6 +105,16 @@ func echoesOf(followed map[string]store.FollowedFeedAccount, n news, burstThresh
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].account.Username < out[j].account.Username })
 	return out
+}
+
+// threadingAccount returns the account of accounts called name.
+func threadingAccount(accounts []store.FollowedFeedAccount, name string) (store.FollowedFeedAccount, bool) {
+	for _, a := range accounts {
+		if a.Username == name {
+			return a, true
+		}
+	}
+	return store.FollowedFeedAccount{}, false
 }
 
 // accountsOfAll returns the handles of the accounts concerned by builds,
@@ -133,7 +156,15 @@ func (ap *applier) post(c *richtext.Content, inReplyTo string, n news) (string, 
 	if err != nil {
 		return "", err
 	}
-	for _, e := range echoesOf(followed, n, ap.f.cfg.BurstThreshold) {
+	targets := make([]string, len(n.builds))
+	for i, b := range n.builds {
+		targets[i] = b.Target
+	}
+	threading, err := ap.tx.FollowedFeedAccountsThreading(targets)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range echoesOf(followed, threading, n, ap.f.cfg.BurstThreshold) {
 		if err := ap.echo(e, n, note, iri); err != nil {
 			return "", fmt.Errorf("feed: echo by %s: %w", e.account.Username, err)
 		}

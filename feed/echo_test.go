@@ -33,6 +33,61 @@ func describeEchoes(es []echo) string {
 	return strings.Join(lines, "\n")
 }
 
+// TestEchoesOfRenamedArch: a target's news also goes to the followed
+// accounts that have a thread of it, though its labels no longer name them
+// (its architecture was renamed while it failed), each once.
+func TestEchoesOfRenamedArch(t *testing.T) {
+	mips := store.FollowedFeedAccount{ActorID: 20, Username: "arch.mips"}
+	citest := store.FollowedFeedAccount{ActorID: 1, Username: "rv-virt.citest"}
+	followed := map[string]store.FollowedFeedAccount{"rv-virt.citest": citest, "arch.risc-v": {ActorID: 3, Username: "arch.risc-v"}}
+	one := news{builds: []Build{fail("rv-virt:citest", "nuttxpr", "n1")}, one: Formatter.Recovery}
+	for _, c := range []struct {
+		name      string
+		followed  map[string]store.FollowedFeedAccount
+		threading map[string][]store.FollowedFeedAccount
+		want      string
+	}{
+		{"labels and threads", followed, map[string][]store.FollowedFeedAccount{"rv-virt:citest": {mips, citest}},
+			"arch.mips: rv-virt:citest\narch.risc-v: rv-virt:citest\nrv-virt.citest: rv-virt:citest"},
+		{"threads alone", nil, map[string][]store.FollowedFeedAccount{"rv-virt:citest": {mips}}, "arch.mips: rv-virt:citest"},
+		{"a thread of another target", followed, map[string][]store.FollowedFeedAccount{"sim:nsh": {mips}},
+			"arch.risc-v: rv-virt:citest\nrv-virt.citest: rv-virt:citest"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := describeEchoes(echoesOf(c.followed, c.threading, one, 2)); got != c.want {
+				t.Errorf("echoes:\n%s\nwant\n%s", got, c.want)
+			}
+		})
+	}
+}
+
+// TestRenamedArchGetsTheRecovery: a target fails as arch mips and
+// recovers labelled mips32: @arch.mips, which announced the failure, gets
+// the recovery in its thread too (and @arch.mips32 its own note).
+func TestRenamedArchGetsTheRecovery(t *testing.T) {
+	t.Parallel()
+	e := newFarmEnv(t)
+	e.feedAccount("arch.mips", store.KindArch, "ann@a.example")
+	e.feedAccount("arch.mips32", store.KindArch, "bob@b.example")
+	l := failing("pic32mz", "nsh", "nuttxpr", "aaaa0001", "bbbb0001")
+	l["arch"] = "mips"
+	e.push(l, 0)
+	e.poll()
+	ok := failing("pic32mz", "nsh", "nuttxpr", "aaaa0002", "bbbb0002")
+	ok["arch"], ok["timestamp"], ok["msg"] = "mips32", "2024-12-07T01:00:00", ""
+	e.push(ok, 1)
+	if res := e.poll(); res.Posts != 1 {
+		t.Fatalf("the recovery: %+v, want one post", res)
+	}
+	ns := e.accountNotes("arch.mips")
+	if len(ns) != 2 || ns[1].InReplyTo == "" || !strings.Contains(ns[1].Source, "pic32mz") {
+		t.Fatalf("arch.mips: %d notes (%+v), want the failure and the recovery replying to it", len(ns), ns)
+	}
+	if ns := e.accountNotes("arch.mips32"); len(ns) != 1 {
+		t.Errorf("arch.mips32: %d notes, want the recovery", len(ns))
+	}
+}
+
 // TestEchoesOf: which accounts echo a firehose note, and how: the
 // target's, its board's and its arch's that have followers; one note, or
 // per account one note per target up to the burst threshold, else a
@@ -71,7 +126,7 @@ func TestEchoesOf(t *testing.T) {
 			"arch.risc-v: rv-virt:a rv-virt:b rv-virt:c\nrv-virt: rv-virt:a rv-virt:b rv-virt:c"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := describeEchoes(echoesOf(c.followed, c.news, 2)); got != c.want {
+			if got := describeEchoes(echoesOf(c.followed, nil, c.news, 2)); got != c.want {
 				t.Errorf("echoes:\n%s\nwant\n%s", got, c.want)
 			}
 		})

@@ -87,3 +87,30 @@ func (tx *Tx) FollowedFeedAccountsAmong(usernames []string) (map[string]Followed
 	}
 	return out, nil
 }
+
+// FollowedFeedAccountsThreading returns, by target, the feed accounts with
+// at least one follower that have a thread of one of targets: they keep
+// posting its news though its labels no longer name them (an architecture
+// renamed while the target fails), so that what they announced ends there.
+func (tx *Tx) FollowedFeedAccountsThreading(targets []string) (map[string][]FollowedFeedAccount, error) {
+	out := map[string][]FollowedFeedAccount{}
+	if len(targets) == 0 {
+		return out, nil
+	}
+	type row struct {
+		target string
+		FollowedFeedAccount
+	}
+	list, err := queryList(tx, func(r *sql.Rows) (x row, err error) {
+		return x, r.Scan(&x.target, &x.ActorID, &x.Username, &x.Kind)
+	}, `SELECT t.target, a.id, a.username, a.kind FROM feed_account_threads t JOIN actors a ON a.id = t.actor_id
+		WHERE t.target IN (SELECT value FROM json_each(?)) AND a.kind IN ('board', 'target', 'arch')
+		AND EXISTS (SELECT 1 FROM followers f WHERE f.actor_id = a.id) ORDER BY a.username`, jsonList(targets))
+	if err != nil {
+		return nil, fmt.Errorf("feed accounts threading: %w", err)
+	}
+	for _, x := range list {
+		out[x.target] = append(out[x.target], x.FollowedFeedAccount)
+	}
+	return out, nil
+}
