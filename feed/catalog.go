@@ -31,6 +31,29 @@ func catalogOf(builds []Build) []store.CatalogTarget {
 	return out
 }
 
+// settleArches keeps one entry per target of seen, so that a target whose
+// build hosts label it with two architectures at once (a rename reaching
+// some hosts first) does not change the catalog at every poll: its known
+// arch while any host still has it, else the first in order. Entries
+// without an arch give way to those with one.
+func settleArches(known map[string]string, seen []store.CatalogTarget) []store.CatalogTarget {
+	chosen := make(map[string]int, len(seen)) // index in out, by target
+	out := make([]store.CatalogTarget, 0, len(seen))
+	for _, t := range seen {
+		i, ok := chosen[t.Target]
+		if !ok {
+			chosen[t.Target] = len(out)
+			out = append(out, t)
+			continue
+		}
+		cur := out[i].Arch
+		if cur == "" || t.Arch != "" && cur != known[t.Target] && (t.Arch == known[t.Target] || t.Arch < cur) {
+			out[i] = t
+		}
+	}
+	return out
+}
+
 // changes returns the targets of seen that the catalog lacks, or whose
 // arch changed (an empty arch changes nothing), as SeeTargets records
 // them, and known updated with them.
@@ -67,6 +90,7 @@ func (f *Feed) recordCatalog(ctx context.Context, obs Observation) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	seen := append(append(append([]store.CatalogTarget(nil), obs.Targets...), catalogOf(obs.Failures)...), catalogOf(obs.Successes)...)
+	seen = settleArches(c.known, seen)
 	if c.known != nil {
 		if todo, _ := changes(c.known, seen); len(todo) == 0 {
 			return nil // the steady state: no transaction at all

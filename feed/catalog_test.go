@@ -15,6 +15,41 @@ import (
 // TestCatalogChanges: what a poll records of the targets it sees, given
 // those known: new targets, and known ones whose arch changed; an empty
 // arch or a target without board or config changes nothing.
+// TestSettleArches: a target labelled with two arches in one poll keeps
+// its known one while a host still has it, else the first in order; an
+// empty arch gives way; so polls that see both change nothing.
+func TestSettleArches(t *testing.T) {
+	ct := func(target, arch string) store.CatalogTarget {
+		board, config, _ := strings.Cut(target, ":")
+		return store.CatalogTarget{Target: target, Board: board, Config: config, Arch: arch}
+	}
+	known := map[string]string{"flip:nsh": "armv8"}
+	for _, c := range []struct {
+		name string
+		seen []store.CatalogTarget
+		want string // the arches kept, by target
+	}{
+		{"the known arch stays", []store.CatalogTarget{ct("flip:nsh", "armv7"), ct("flip:nsh", "armv8")}, "flip:nsh=armv8"},
+		{"the known arch stays, in any order", []store.CatalogTarget{ct("flip:nsh", "armv8"), ct("flip:nsh", "armv7")}, "flip:nsh=armv8"},
+		{"a new target: the first in order", []store.CatalogTarget{ct("new:nsh", "z"), ct("new:nsh", "a"), ct("new:nsh", "m")}, "new:nsh=a"},
+		{"an empty arch gives way", []store.CatalogTarget{ct("new:nsh", ""), ct("new:nsh", "x")}, "new:nsh=x"},
+		{"one arch gone: the other", []store.CatalogTarget{ct("flip:nsh", "armv7")}, "flip:nsh=armv7"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			for _, x := range settleArches(known, c.seen) {
+				got = append(got, x.Target+"="+x.Arch)
+			}
+			if strings.Join(got, " ") != c.want {
+				t.Errorf("settled %v, want %s", got, c.want)
+			}
+		})
+	}
+	if todo, _ := changes(known, settleArches(known, []store.CatalogTarget{ct("flip:nsh", "armv7"), ct("flip:nsh", "armv8")})); len(todo) != 0 {
+		t.Errorf("a poll seeing both arches records %v, want nothing", todo)
+	}
+}
+
 func TestCatalogChanges(t *testing.T) {
 	ct := func(target, arch string) store.CatalogTarget {
 		board, config, _ := strings.Cut(target, ":")
