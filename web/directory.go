@@ -156,6 +156,16 @@ func (v FeedAccountView) FailingThreads() []ThreadLink {
 	return out
 }
 
+// MoreFailing counts the targets failing now whose threads
+// FailingThreads leaves out (a board's or architecture's beyond those the
+// page lists, or without a thread).
+func (v FeedAccountView) MoreFailing() int {
+	if v.Target != nil {
+		return 0
+	}
+	return max(0, v.Failing-len(v.FailingThreads()))
+}
+
 // StateText says how a board's or an architecture's targets build, as
 // the directory's row of it says (TargetsState).
 func (v FeedAccountView) StateText() string { return TargetsState(v.Failing, v.Count) }

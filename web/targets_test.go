@@ -68,6 +68,14 @@ func TestFailingThreads(t *testing.T) {
 	if got := board.FailingThreads(); len(got) != 1 || got[0].Target != "a:x" {
 		t.Errorf("a board: %v", got)
 	}
+	// 30 failing, one listed with its thread: 29 more.
+	board.Failing = 30
+	if got := board.MoreFailing(); got != 29 {
+		t.Errorf("a board with 30 failing, one thread listed: %d more, want 29", got)
+	}
+	if got := failing.MoreFailing(); got != 0 {
+		t.Errorf("a target: %d more, want 0", got)
+	}
 }
 
 // TestBreakableHandle: a handle may wrap after its ".", "-" and "@"
