@@ -10,8 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -350,8 +348,7 @@ func TestFeedAccountsInheritProfile(t *testing.T) {
 	actorURL := ts.URL + "/users/rv-virt.python"
 	r := followedBy(t, ts, "carol", actorURL)
 
-	avatar := filepath.Join(t.TempDir(), "avatar.png")
-	os.WriteFile(avatar, pngOf(t, color.RGBA{B: 200, A: 255}), 0o600)
+	avatar := pngFile(t, color.RGBA{B: 200, A: 255})
 	if code, out, stderr := run("profile", "set", "--data", ts.Dir, "--avatar", avatar, "--visibility", "unlisted"); code != 0 {
 		t.Fatalf("profile set: exit %d, %q %q", code, out, stderr)
 	}

@@ -148,6 +148,17 @@ func TestIdentityOfAnOlderDatabase(t *testing.T) {
 }
 
 // pngOf returns a small PNG of one colour.
+// pngFile writes pngOf(c) to a temporary file and returns its path, for
+// profile set --avatar.
+func pngFile(t *testing.T, c color.Color) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "avatar.png")
+	if err := os.WriteFile(path, pngOf(t, c), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func pngOf(t *testing.T, c color.Color) []byte {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
@@ -173,8 +184,7 @@ func TestProfileSet(t *testing.T) {
 	actorURL := ts.URL + "/users/nuttx_build"
 	r := followedBy(t, ts, "alice", actorURL)
 
-	avatar := filepath.Join(t.TempDir(), "avatar.png")
-	os.WriteFile(avatar, pngOf(t, color.RGBA{R: 200, A: 255}), 0o600)
+	avatar := pngFile(t, color.RGBA{R: 200, A: 255})
 	args := []string{"profile", "set", "--data", ts.Dir, "--display-name", "NuttX CI", "--avatar", avatar,
 		"--field", "Dashboard=https://dash.example", "--field", "Source=https://github.com/apache/nuttx", "--visibility", "unlisted"}
 	if code, out, stderr := run(args...); code != 0 || !strings.Contains(out, "Profile saved") {

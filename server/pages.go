@@ -52,13 +52,10 @@ func (s *Server) renderPageCSP(c echo.Context, status int, name string, data any
 }
 
 // profileView gathers what the page header shows of an actor. A feed
-// account without a row yet (ID 0) has posted nothing and has no
-// follower.
+// account without a row yet (ID 0) has posted nothing (actorNoteCount)
+// and has no follower.
 func (s *Server) profileView(tx *store.Tx, a *store.Actor) (web.ProfileView, error) {
-	if a.ID == 0 {
-		return web.NewProfileView(s.site, a, 0, 0), nil
-	}
-	posts, err := tx.NoteCount(a.ID)
+	posts, err := actorNoteCount(tx, a)
 	if err != nil {
 		return web.ProfileView{}, err
 	}
